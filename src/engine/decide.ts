@@ -1,0 +1,46 @@
+// The decision for one subject in one context at one instant, from measures that
+// were already computed. Pure and cheap: it only compares instants.
+import type { Decision, MeasureState, Reason } from "./types.js";
+import { isoUtc, type Instant } from "../time.js";
+
+export interface TimedMeasure {
+  readonly measure: string;
+  readonly context: string;
+  readonly effect: "deny" | "privilege";
+  readonly code: string;
+  readonly basis: string | null;
+  readonly since: number; // -Infinity when open
+  readonly until: number; // Infinity when open
+}
+
+export function timeMeasures(measures: readonly MeasureState[]): TimedMeasure[] {
+  return measures.map((m) => ({
+    measure: m.measure,
+    context: m.context,
+    effect: m.effect,
+    code: m.code,
+    basis: m.basis,
+    since: m.since === null ? -Infinity : Date.parse(m.since),
+    until: m.until === null ? Infinity : Date.parse(m.until),
+  }));
+}
+
+export function decide(measures: readonly TimedMeasure[], context: string, at: Instant, policy: string): Decision {
+  const reasons: Reason[] = [];
+  const privileges: { code: string; measure: string; until: string | null }[] = [];
+  for (const m of measures) {
+    if (m.context !== context || m.since > at || at >= m.until) continue;
+    const until = Number.isFinite(m.until) ? isoUtc(m.until) : null;
+    if (m.effect === "deny") reasons.push({ code: m.code, measure: m.measure, basis: m.basis, until });
+    else privileges.push({ code: m.code, measure: m.measure, until });
+  }
+  return {
+    decision: reasons.length > 0 ? "deny" : "allow",
+    context,
+    reasons,
+    // A denied subject gets no privileges in the same context.
+    privileges: reasons.length > 0 ? [] : privileges,
+    policy,
+    at: isoUtc(at),
+  };
+}

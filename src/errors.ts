@@ -1,0 +1,48 @@
+// One closed set of error codes for everything a caller can get wrong. Expected
+// outcomes (deny, not found in the index) are values, not errors; bugs are plain
+// exceptions. Mapping to HTTP status lives here and nowhere else.
+export const errorCodes = {
+  "bad-request": 400,
+  "invalid-record": 422,
+  "unknown-record-type": 422,
+  "source-not-allowed": 403,
+  "evidence-required": 422,
+  "occurred-in-future": 422,
+  "record-conflict": 409,
+  "unknown-retraction-target": 422,
+  "not-found": 404,
+  "unknown-context": 404,
+  "no-policy": 409,
+  "invalid-policy": 422,
+  "invalid-identifier": 400,
+  "identifier-conflict": 409,
+  "unauthorized": 401,
+  "forbidden": 403,
+  "payload-too-large": 413,
+  "unsupported-media-type": 415,
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export class StandingError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = "StandingError";
+  }
+
+  get status(): number {
+    return errorCodes[this.code];
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details: Record<string, unknown> } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isStandingError(e: unknown): e is StandingError {
+  return e instanceof StandingError;
+}

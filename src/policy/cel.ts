@@ -1,0 +1,210 @@
+// CEL for conditions and point expressions. Every expression is parsed once per
+// policy version, inspected (which variables and fields it reads, which literals it
+// compares against) so the guardrails can refuse it at compile time, and planned
+// into a reusable evaluator.
+import { CelScalar, celEnv, celFunc, isCelError, parse, plan } from "@bufbuild/cel";
+import type { CompiledExpr, ExprBindings } from "./types.js";
+
+/** A structural view of the parts of CEL's AST that we walk. */
+interface AstExpr {
+  id: bigint | string | number;
+  exprKind: { case: string | undefined; value?: unknown };
+}
+
+export interface ExprRead {
+  /** Root variable read (record, entry, score, tier, or anything else the author wrote). */
+  readonly root: string;
+  /** Field selected on the root, when there is one. */
+  readonly field: string | undefined;
+  /** Offset in the expression text. */
+  readonly offset: number;
+}
+
+export interface ExprAnalysis {
+  readonly reads: readonly ExprRead[];
+  readonly strings: readonly { value: string; offset: number }[];
+  readonly functions: readonly { name: string; offset: number }[];
+}
+
+export interface ParsedCel {
+  readonly ok: true;
+  readonly analysis: ExprAnalysis;
+  readonly build: () => CompiledExpr;
+}
+
+export interface CelSyntaxError {
+  readonly ok: false;
+  readonly message: string;
+  readonly offset: number;
+}
+
+const num = CelScalar.DOUBLE;
+const env = celEnv({
+  variables: { record: CelScalar.DYN, entry: CelScalar.DYN, score: num, tier: CelScalar.STRING },
+  funcs: [
+    celFunc("min", [num, num], num, (a, b) => Math.min(a, b)),
+    celFunc("max", [num, num], num, (a, b) => Math.max(a, b)),
+    celFunc("abs", [num], num, (a) => Math.abs(a)),
+    celFunc("floor", [num], num, (a) => Math.floor(a)),
+    celFunc("ceil", [num], num, (a) => Math.ceil(a)),
+  ],
+});
+
+export const allowedFunctions = new Set([
+  "min", "max", "abs", "floor", "ceil", "size", "has", "startsWith", "endsWith", "contains", "matches",
+  "exists", "all", "exists_one", "map", "filter", "int", "double", "string",
+]);
+
+function offsetOf(positions: Record<string, number>, id: AstExpr["id"]): number {
+  return positions[String(id)] ?? 0;
+}
+
+/** Parses and inspects a CEL expression. Integer literals become doubles, because every number a policy sees is a double and CEL refuses to mix the two. */
+export function parseCel(source: string): ParsedCel | CelSyntaxError {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(source);
+  } catch (e) {
+    const err = e as { message?: string; location?: { column?: number; offset?: number } };
+    const m = /^<input>:(\d+):(\d+): (.*)$/s.exec(err.message ?? "");
+    const offset = m ? lineColToOffset(source, Number(m[1]), Number(m[2])) : 0;
+    return { ok: false, message: m ? (m[3] as string) : String(err.message ?? e), offset };
+  }
+  const positions = (parsed.sourceInfo?.positions ?? {}) as Record<string, number>;
+  const reads: ExprRead[] = [];
+  const strings: { value: string; offset: number }[] = [];
+  const functions: { name: string; offset: number }[] = [];
+
+  const visit = (e: AstExpr | undefined, scope: ReadonlySet<string>): void => {
+    if (!e) return;
+    const k = e.exprKind;
+    switch (k.case) {
+      case "constExpr": {
+        const c = k.value as { constantKind: { case: string; value: unknown } };
+        if (c.constantKind.case === "int64Value" || c.constantKind.case === "uint64Value") {
+          const v = Number(c.constantKind.value);
+          c.constantKind = { case: "doubleValue", value: v };
+        } else if (c.constantKind.case === "stringValue") {
+          strings.push({ value: String(c.constantKind.value), offset: offsetOf(positions, e.id) });
+        }
+        return;
+      }
+      case "identExpr": {
+        const name = (k.value as { name: string }).name;
+        if (!scope.has(name)) reads.push({ root: name, field: undefined, offset: offsetOf(positions, e.id) });
+        return;
+      }
+      case "selectExpr": {
+        const s = k.value as { operand: AstExpr; field: string };
+        const op = s.operand;
+        if (op.exprKind.case === "identExpr") {
+          const root = (op.exprKind.value as { name: string }).name;
+          if (!scope.has(root)) {
+            reads.push({ root, field: s.field, offset: offsetOf(positions, e.id) });
+            return;
+          }
+        }
+        visit(op, scope);
+        return;
+      }
+      case "callExpr": {
+        const c = k.value as { function: string; target?: AstExpr; args: AstExpr[] };
+        if (!c.function.startsWith("_") && c.function !== "@in") {
+          functions.push({ name: c.function, offset: offsetOf(positions, e.id) });
+        }
+        // record["field"] is the same read as record.field
+        if (c.function === "_[_]" && c.args[0]?.exprKind.case === "identExpr") {
+          const root = (c.args[0].exprKind.value as { name: string }).name;
+          const key = c.args[1]?.exprKind;
+          if (!scope.has(root) && key?.case === "constExpr") {
+            const ck = (key.value as { constantKind: { case: string; value: unknown } }).constantKind;
+            reads.push({ root, field: String(ck.value), offset: offsetOf(positions, e.id) });
+            if (ck.case === "stringValue") return;
+          }
+        }
+        visit(c.target, scope);
+        for (const a of c.args) visit(a, scope);
+        return;
+      }
+      case "listExpr": {
+        for (const el of (k.value as { elements: AstExpr[] }).elements) visit(el, scope);
+        return;
+      }
+      case "structExpr": {
+        for (const en of (k.value as { entries: { keyKind: { case: string; value: unknown }; value: AstExpr }[] })
+          .entries) {
+          if (en.keyKind.case === "mapKey") visit(en.keyKind.value as AstExpr, scope);
+          visit(en.value, scope);
+        }
+        return;
+      }
+      case "comprehensionExpr": {
+        const c = k.value as {
+          iterVar: string;
+          iterVar2?: string;
+          accuVar: string;
+          iterRange: AstExpr;
+          accuInit: AstExpr;
+          loopCondition: AstExpr;
+          loopStep: AstExpr;
+          result: AstExpr;
+        };
+        visit(c.iterRange, scope);
+        visit(c.accuInit, scope);
+        const inner = new Set(scope);
+        inner.add(c.iterVar);
+        if (c.iterVar2) inner.add(c.iterVar2);
+        inner.add(c.accuVar);
+        visit(c.loopCondition, inner);
+        visit(c.loopStep, inner);
+        visit(c.result, inner);
+        return;
+      }
+      default:
+        return;
+    }
+  };
+  visit(parsed.expr as unknown as AstExpr, new Set());
+
+  return {
+    ok: true,
+    analysis: { reads, strings, functions },
+    build: () => {
+      const run = plan(env, parsed);
+      const evaluate = (b: ExprBindings): unknown => {
+        try {
+          const bindings: Record<string, unknown> = {};
+          if (b.record) bindings.record = b.record;
+          if (b.entry) bindings.entry = b.entry;
+          if (b.score !== undefined) bindings.score = b.score;
+          if (b.tier !== undefined) bindings.tier = b.tier;
+          const r = run(bindings as never);
+          return isCelError(r) ? undefined : r;
+        } catch {
+          return undefined;
+        }
+      };
+      return {
+        source,
+        // A condition that cannot be evaluated (a missing optional field, a type
+        // mismatch in data) does not hold: absent evidence never counts against anyone.
+        evalBool: (b) => evaluate(b) === true,
+        evalNumber: (b) => {
+          const r = evaluate(b);
+          const n = typeof r === "bigint" ? Number(r) : r;
+          return typeof n === "number" && Number.isFinite(n) ? n : 0;
+        },
+      };
+    },
+  };
+}
+
+function lineColToOffset(text: string, line: number, col: number): number {
+  let off = 0;
+  for (let l = 1; l < line; l++) {
+    const nl = text.indexOf("\n", off);
+    if (nl < 0) break;
+    off = nl + 1;
+  }
+  return Math.max(0, off + col - 1);
+}

@@ -1,0 +1,796 @@
+// The policy compiler: YAML text in, either a compiled policy or every error found,
+// each with file:line:col and the guardrail or rule it breaks. The guardrails are not
+// options: nothing in a policy can switch them off.
+import { Ajv, type ErrorObject } from "ajv";
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
+import { sha256Hex } from "../canonical.js";
+import { durationExceeds, isValidZone, parseDuration, parseInstant, type IsoDuration } from "../time.js";
+import { allowedFunctions, parseCel } from "./cel.js";
+import {
+  associationKeys,
+  exemptionKeys,
+  identityWords,
+  otherPersonWords,
+  prohibitedGround,
+  words,
+} from "./grounds.js";
+import { policySchema } from "./schema.js";
+import {
+  guardrails,
+  severityClasses,
+  type CompiledExpr,
+  type CompiledPolicy,
+  type CompileResult,
+  type ContextDef,
+  type FieldDef,
+  type FieldType,
+  type GuardrailCode,
+  type IdentifierSchemeDef,
+  type ListDef,
+  type MeasureDef,
+  type PointsRule,
+  type PolicyDiagnostic,
+  type RecordTypeDef,
+  type SeverityClass,
+} from "./types.js";
+
+type Path = readonly (string | number)[];
+type Code = PolicyDiagnostic["code"];
+
+/** Hard ceiling on any severity maximum: no policy can make a penalty near-permanent. */
+export const SEVERITY_CEILING = parseDuration("P5Y") as IsoDuration;
+const DEFAULT_DISPUTE_DEADLINE = parseDuration("P30D") as IsoDuration;
+const ZERO = parseDuration("PT0S") as IsoDuration;
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validateSchema = ajv.compile(policySchema);
+
+const fieldSchemaAjv = new Ajv({ allErrors: true, strict: false });
+
+// Raw (schema-shaped) policy document; only read after schema validation.
+interface RawTrigger {
+  on: string | string[];
+  when?: string;
+}
+interface RawPolicy {
+  standing: 1;
+  policy: string;
+  version: string;
+  title?: string;
+  effective: string;
+  timezone: string;
+  severity: Record<SeverityClass, string>;
+  identifiers?: Record<string, { registers?: boolean }>;
+  records: Record<
+    string,
+    {
+      category: string;
+      severity?: SeverityClass;
+      sources: string[];
+      fields?: Record<string, FieldType | { type: FieldType; required?: boolean }>;
+      evidence?: "required" | "optional";
+      description?: string;
+      dispute?: { deadline?: string; suspend?: boolean };
+    }
+  >;
+  score: { base: number; tiers: Record<string, number> };
+  points?: {
+    rule: string;
+    on: string | string[];
+    when?: string;
+    points: number | string;
+    for?: string;
+    cap?: { total: number; per: string };
+    description?: string;
+  }[];
+  lists?: Record<
+    string,
+    {
+      effect: "restrict" | "privilege";
+      enter?: string | string[] | RawTrigger;
+      leave?: string | string[] | RawTrigger;
+      for?: string;
+      when?: string;
+      description?: string;
+    }
+  >;
+  contexts?: Record<string, { related: string[]; why?: string; description?: string }>;
+  measures?: {
+    measure: string;
+    context: string;
+    effect: "deny" | "privilege";
+    lists: string[];
+    code?: string;
+    basis?: string;
+    notice?: string | { period: string; reason?: string };
+    description?: string;
+  }[];
+  screening?: { names?: { threshold?: number; outcome?: string } };
+}
+
+class Diagnostics {
+  readonly errors: PolicyDiagnostic[] = [];
+  readonly warnings: PolicyDiagnostic[] = [];
+
+  constructor(
+    private readonly file: string,
+    private readonly doc: Document.Parsed,
+    private readonly lines: LineCounter,
+  ) {}
+
+  position(path: Path, opts: { key?: boolean; extra?: number } = {}): { line: number; col: number } {
+    const node = nodeAt(this.doc, path, opts.key ?? false);
+    let offset = node?.range?.[0] ?? 0;
+    if (opts.extra !== undefined && node && isScalar(node)) {
+      const quoted = node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE";
+      offset += opts.extra + (quoted ? 1 : 0);
+    }
+    const pos = this.lines.linePos(offset);
+    return { line: pos.line, col: pos.col };
+  }
+
+  error(code: Code, path: Path, message: string, opts: { key?: boolean; extra?: number } = {}): void {
+    const { line, col } = this.position(path, opts);
+    this.errors.push({ file: this.file, line, col, code, message, path: path.join(".") });
+  }
+
+  warn(code: Code, path: Path, message: string): void {
+    const { line, col } = this.position(path);
+    this.warnings.push({ file: this.file, line, col, code, message, path: path.join(".") });
+  }
+
+  guard(g: GuardrailCode, path: Path, message: string, opts: { key?: boolean; extra?: number } = {}): void {
+    this.error(g, path, message, opts);
+  }
+}
+
+function nodeAt(doc: Document.Parsed, path: Path, wantKey: boolean): Node | undefined {
+  let node: unknown = doc.contents;
+  let last: Node | undefined = (doc.contents as Node | null) ?? undefined;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i];
+    const isLast = i === path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) return last;
+      if (isLast && wantKey) return pair.key as Node;
+      node = pair.value;
+      // A key with an empty value has no value node; point at the key.
+      last = (pair.value as Node | null) ?? (pair.key as Node);
+    } else if (isSeq(node) && typeof seg === "number") {
+      const item = node.items[seg];
+      if (item === undefined) return last;
+      node = item;
+      last = item as Node;
+    } else {
+      return last;
+    }
+  }
+  return last;
+}
+
+const asList = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+function normaliseTrigger(t: string | string[] | RawTrigger | undefined): { on: string[]; when?: string } | undefined {
+  if (t === undefined) return undefined;
+  if (typeof t === "string" || Array.isArray(t)) return { on: asList(t) };
+  return { on: asList(t.on), ...(t.when !== undefined ? { when: t.when } : {}) };
+}
+
+function normKey(k: string): string {
+  return words(k).join(" ");
+}
+
+function label(g: GuardrailCode): string {
+  return `guardrail ${g.slice(1)} (${guardrails[g].name})`;
+}
+
+/**
+ * Compiles a policy. `file` is used in diagnostics only.
+ */
+export function compilePolicy(text: string, file = "<policy>"): CompileResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const d = new Diagnostics(file, doc, lines);
+
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) {
+      const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+      d.errors.push({ file, line: pos.line, col: pos.col, code: "yaml", message: e.message.split("\n")[0] ?? e.message, path: "" });
+    }
+    return { ok: false, errors: d.errors };
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    d.error("yaml", [], `the document cannot be read: ${(e as Error).message}`);
+    return { ok: false, errors: d.errors };
+  }
+
+  const flaggedKeys = scanKeys(doc, d);
+  const schemaOk = checkSchema(raw, d, flaggedKeys);
+  if (!schemaOk) return { ok: false, errors: sortDiagnostics(d.errors) };
+
+  const policy = checkSemantics(raw as RawPolicy, d, text);
+  if (d.errors.length > 0 || !policy) return { ok: false, errors: sortDiagnostics(d.errors) };
+  return { ok: true, policy, warnings: d.warnings };
+}
+
+function sortDiagnostics(list: PolicyDiagnostic[]): PolicyDiagnostic[] {
+  return [...list].sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+/** Looks at every key in the document for attempts to reach other people, single someone out or make fuzzy matches final. */
+function scanKeys(doc: Document.Parsed, d: Diagnostics): Set<string> {
+  const flagged = new Set<string>();
+  const walk = (node: unknown, path: (string | number)[]): void => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        if (!isPair(pair) || !isScalar(pair.key)) continue;
+        const key = String(pair.key.value);
+        const here = [...path, key];
+        const nk = normKey(key);
+        // Keys under records.<type>.fields and similar name things rather than
+        // behaviour; names get the prohibited-ground check elsewhere.
+        const isNameSlot =
+          (path.length === 1 && ["records", "lists", "contexts", "identifiers"].includes(String(path[0]))) ||
+          (path.length === 3 && path[0] === "records" && path[2] === "fields") ||
+          (path.length === 2 && path[0] === "score" && path[1] === "tiers");
+        if (!isNameSlot) {
+          if (associationKeys.has(nk) || otherPersonWords.has(nk)) {
+            d.guard("G2", here, `"${key}" would extend a rule to someone other than the subject of the records; ${label("G2")}: ${guardrails.G2.rule}`, { key: true });
+            flagged.add(here.join("."));
+          } else if (exemptionKeys.has(nk)) {
+            d.guard("G7", here, `"${key}" would single subjects out for different treatment; ${label("G7")}: ${guardrails.G7.rule}`, { key: true });
+            flagged.add(here.join("."));
+          } else if (/\b(fuzzy|similar|similarity|name match|auto deny|autodeny)\b/.test(nk) || nk === "match") {
+            const v = isScalar(pair.value) ? String(pair.value.value).toLowerCase() : "";
+            if (nk !== "match" || /fuzzy|name|similar|sound/.test(v)) {
+              d.guard("G8", here, `"${key}" would let a name-similarity match decide; ${label("G8")}: ${guardrails.G8.rule}`, { key: true });
+              flagged.add(here.join("."));
+            }
+          }
+        }
+        walk(pair.value, here);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => walk(item, [...path, i]));
+    }
+  };
+  walk(doc.contents, []);
+  return flagged;
+}
+
+function checkSchema(raw: unknown, d: Diagnostics, flagged: Set<string>): boolean {
+  if (validateSchema(raw)) return d.errors.length === 0;
+  const errors = (validateSchema.errors ?? []) as ErrorObject[];
+  // oneOf failures repeat every branch's complaint; keep the most useful ones.
+  const seen = new Set<string>();
+  for (const e of errors) {
+    const path = e.instancePath.split("/").slice(1).map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const asPath: (string | number)[] = path.map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+    let message: string;
+    let at = asPath;
+    let key = false;
+    switch (e.keyword) {
+      case "additionalProperties": {
+        const extra = (e.params as { additionalProperty: string }).additionalProperty;
+        at = [...asPath, extra];
+        if (flagged.has(at.join("."))) continue;
+        key = true;
+        message = `unknown key "${extra}"${asPath.length ? ` in ${asPath.join(".")}` : " at the top level"}`;
+        break;
+      }
+      case "required":
+        message = `${asPath.length ? asPath.join(".") : "the policy"} needs "${(e.params as { missingProperty: string }).missingProperty}"`;
+        break;
+      case "enum":
+        message = `${asPath.join(".")} must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(", ")}`;
+        break;
+      case "pattern":
+        message = path[path.length - 1] === "code" ? `${asPath.join(".")} must be an upper-case reason code such as SPC-DEBTOR` : `${asPath.join(".")} ${e.message ?? "is malformed"}`;
+        break;
+      case "oneOf":
+        message = `${asPath.join(".")} has the wrong shape (see docs/policy-language.md)`;
+        break;
+      case "propertyNames":
+        message = `${asPath.join(".")} has a key that is not a valid name (letters, digits, '.', '-', '_')`;
+        break;
+      default:
+        message = `${asPath.join(".") || "the policy"} ${e.message ?? "is invalid"}`;
+    }
+    const sig = `${at.join(".")}|${e.keyword === "oneOf" ? "shape" : message}`;
+    if (seen.has(sig)) continue;
+    // Inside a oneOf, branch errors are noise once the oneOf itself is reported.
+    if (e.schemaPath.includes("oneOf") && e.keyword !== "oneOf" && errors.some((o) => o.keyword === "oneOf" && o.instancePath === e.instancePath)) continue;
+    seen.add(sig);
+    d.error("schema", at, message, { key });
+  }
+  return d.errors.length === 0;
+}
+
+interface ExprSpec {
+  /** Variables the expression may read, with the fields known for record-like ones. */
+  record?: ReadonlySet<string>;
+  entry?: ReadonlySet<string>;
+  score?: boolean;
+  /** Names the guardrail when score or tier is read here. */
+  scoreGuardrail?: { g: GuardrailCode; why: string };
+  /** Used when the expression must be a number or a boolean. */
+  what: string;
+}
+
+function compileExpr(source: string, path: Path, spec: ExprSpec, d: Diagnostics): CompiledExpr | undefined {
+  const parsed = parseCel(source);
+  if (!parsed.ok) {
+    d.error("cel", path, `${spec.what} is not valid CEL: ${parsed.message}`, { extra: parsed.offset });
+    return undefined;
+  }
+  const before = d.errors.length;
+  for (const r of parsed.analysis.reads) {
+    const at = { extra: r.offset };
+    const rootWords = words(r.root).join("");
+    if (r.root === "record" || r.root === "entry") {
+      const fields = r.root === "record" ? spec.record : spec.entry;
+      if (!fields) {
+        d.error("reference", path, `${spec.what} cannot read "${r.root}" here`, at);
+        continue;
+      }
+      if (r.field === undefined) continue;
+      const hit = prohibitedGround(r.field);
+      if (hit) d.guard("G1", path, `${spec.what} reads "${r.root}.${r.field}", which is about ${hit.ground}; ${label("G1")}`, at);
+      else if (identityWords.has(words(r.field).join(""))) d.guard("G7", path, `${spec.what} reads "${r.root}.${r.field}", which says who the subject is; ${label("G7")}: ${guardrails.G7.rule}`, at);
+      else if (!fields.has(r.field)) d.error("reference", path, `${spec.what} reads "${r.root}.${r.field}" but no such field is declared for the record type(s) it applies to (declared: ${[...fields].join(", ") || "none"})`, at);
+    } else if (r.root === "score" || r.root === "tier") {
+      if (!spec.score) {
+        if (spec.scoreGuardrail) d.guard(spec.scoreGuardrail.g, path, `${spec.what} reads "${r.root}": ${spec.scoreGuardrail.why}; ${label(spec.scoreGuardrail.g)}: ${guardrails[spec.scoreGuardrail.g].rule}`, at);
+        else d.error("reference", path, `${spec.what} cannot read "${r.root}" here`, at);
+      } else if (r.field !== undefined) {
+        d.error("reference", path, `"${r.root}" has no field "${r.field}"`, at);
+      }
+    } else if (otherPersonWords.has(rootWords) || prohibitedGround(r.root)?.ground === "family or relationships") {
+      d.guard("G2", path, `${spec.what} reads "${r.root}", another person; ${label("G2")}: ${guardrails.G2.rule}`, at);
+    } else if (identityWords.has(rootWords)) {
+      d.guard("G7", path, `${spec.what} reads "${r.root}${r.field ? "." + r.field : ""}", which says who the subject is; ${label("G7")}: ${guardrails.G7.rule}`, at);
+    } else if (prohibitedGround(r.root)) {
+      d.guard("G1", path, `${spec.what} reads "${r.root}", which is about ${prohibitedGround(r.root)?.ground}; ${label("G1")}`, at);
+    } else {
+      const can = [spec.record ? "record" : "", spec.entry ? "entry" : "", spec.score ? "score, tier" : ""].filter(Boolean).join(", ");
+      d.error("reference", path, `${spec.what} reads unknown variable "${r.root}"; it may read only: ${can || "nothing"}`, at);
+    }
+  }
+  for (const s of parsed.analysis.strings) {
+    const hit = prohibitedGround(s.value);
+    if (hit) d.guard("G1", path, `${spec.what} compares against "${s.value}", which is about ${hit.ground}; ${label("G1")}`, { extra: s.offset });
+  }
+  for (const f of parsed.analysis.functions) {
+    if (!allowedFunctions.has(f.name)) d.error("cel", path, `${spec.what} calls unknown function "${f.name}"`, { extra: f.offset });
+  }
+  if (d.errors.length > before) return undefined;
+  return parsed.build();
+}
+
+function checkName(kind: string, name: string, path: Path, d: Diagnostics, key = true): void {
+  const hit = prohibitedGround(name);
+  if (!hit) return;
+  d.guard("G1", path, `${kind} "${name}" is about ${hit.ground} ("${hit.term}"); ${label("G1")}: ${guardrails.G1.rule}`, { key });
+  if (hit.ground === "family or relationships") {
+    d.guard("G2", path, `${kind} "${name}" names a relationship to another person ("${hit.term}"); ${label("G2")}: ${guardrails.G2.rule}`, { key });
+  }
+}
+
+function duration(text: string | undefined, path: Path, d: Diagnostics, what: string): IsoDuration | undefined {
+  if (text === undefined) return undefined;
+  const dur = parseDuration(text);
+  if (!dur) d.error("rule", path, `${what} "${text}" is not an ISO 8601 duration such as P3M, P1Y or P180D`);
+  return dur;
+}
+
+function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string): CompiledPolicy | undefined {
+  // ---- header
+  const effective = parseInstant(raw.effective);
+  if (effective === undefined) d.error("rule", ["effective"], `effective "${raw.effective}" must be an ISO 8601 instant with an offset, e.g. 2026-12-01T00:00:00+08:00`);
+  if (!isValidZone(raw.timezone)) d.error("rule", ["timezone"], `timezone "${raw.timezone}" is not an IANA time zone such as Asia/Shanghai or Europe/Berlin`);
+  const zone = isValidZone(raw.timezone) ? raw.timezone : "UTC";
+  checkName("policy", raw.policy, ["policy"], d, false);
+
+  // ---- severity maxima
+  const severity = {} as Record<SeverityClass, IsoDuration>;
+  for (const cls of severityClasses) {
+    const dur = duration(raw.severity[cls], ["severity", cls], d, `severity maximum for ${cls}`);
+    if (!dur) continue;
+    if (durationExceeds(dur, SEVERITY_CEILING, zone)) {
+      d.guard("G4", ["severity", cls], `the ${cls} maximum ${dur.iso} is longer than ${SEVERITY_CEILING.iso}, the longest any negative effect may last; ${label("G4")}`);
+    }
+    severity[cls] = dur;
+  }
+  for (let i = 1; i < severityClasses.length; i++) {
+    const lo = severity[severityClasses[i - 1] as SeverityClass];
+    const hi = severity[severityClasses[i] as SeverityClass];
+    if (lo && hi && durationExceeds(lo, hi, zone)) {
+      d.error("rule", ["severity", severityClasses[i] as string], `the ${severityClasses[i]} maximum must not be shorter than the ${severityClasses[i - 1]} maximum`);
+    }
+  }
+
+  // ---- identifiers
+  let identifiers: Map<string, IdentifierSchemeDef> | undefined;
+  if (raw.identifiers) {
+    identifiers = new Map();
+    for (const [scheme, def] of Object.entries(raw.identifiers)) {
+      checkName("identifier scheme", scheme, ["identifiers", scheme], d);
+      identifiers.set(scheme, { scheme, registers: def?.registers ?? false });
+    }
+  }
+
+  // ---- record types
+  const records = new Map<string, RecordTypeDef>();
+  const categories = new Set<string>();
+  for (const [typeName, r] of Object.entries(raw.records)) {
+    const p = ["records", typeName];
+    checkName("record type", typeName, p, d);
+    checkName("category", r.category, [...p, "category"], d, false);
+    categories.add(r.category);
+    const fields: FieldDef[] = [];
+    for (const [fname, fdef] of Object.entries(r.fields ?? {})) {
+      const fp = [...p, "fields", fname];
+      checkName("field", fname, fp, d);
+      if (identityWords.has(words(fname).join(""))) {
+        d.guard("G7", fp, `field "${fname}" would say who a person is inside a record; the subject is named only by the record's identifier; ${label("G7")}`, { key: true });
+      } else if (otherPersonWords.has(words(fname).join(""))) {
+        d.guard("G2", fp, `field "${fname}" would name another person; ${label("G2")}: ${guardrails.G2.rule}`, { key: true });
+      }
+      const type = typeof fdef === "string" ? fdef : fdef.type;
+      const required = typeof fdef === "string" ? true : (fdef.required ?? true);
+      fields.push({ name: fname, type, required });
+    }
+    for (const s of r.sources) checkName("source", s, [...p, "sources"], d, false);
+    const deadline = duration(r.dispute?.deadline, [...p, "dispute", "deadline"], d, "dispute deadline") ?? DEFAULT_DISPUTE_DEADLINE;
+    records.set(typeName, {
+      name: typeName,
+      category: r.category,
+      severity: r.severity,
+      sources: r.sources,
+      fields,
+      evidence: r.evidence ?? "optional",
+      description: r.description,
+      dispute: { deadline, suspend: r.dispute?.suspend ?? false },
+      validateFields: buildFieldValidator(fields),
+    });
+  }
+  const fieldsOf = (types: readonly string[]): Set<string> => {
+    const out = new Set<string>();
+    for (const t of types) for (const f of records.get(t)?.fields ?? []) out.add(f.name);
+    return out;
+  };
+  const checkTypes = (types: readonly string[], path: Path, what: string): boolean => {
+    let ok = true;
+    for (const t of types) {
+      if (!records.has(t)) {
+        d.error("reference", path, `${what} names record type "${t}", which is not declared under records`);
+        ok = false;
+      }
+    }
+    return ok;
+  };
+  /** The severity maximum of a record type, or undefined (and an error) if it has none. */
+  const maxFor = (t: string, path: Path, what: string): IsoDuration | undefined => {
+    const rt = records.get(t);
+    if (!rt) return undefined;
+    if (!rt.severity) {
+      d.guard("G4", path, `${what} counts "${t}" against the subject, but "${t}" has no severity class, so nothing bounds how long it may last; give it severity minor, general or serious; ${label("G4")}`);
+      return undefined;
+    }
+    return severity[rt.severity];
+  };
+
+  // ---- score and tiers
+  const tiers = Object.entries(raw.score.tiers)
+    .map(([name, min]) => ({ name, min }))
+    .sort((a, b) => b.min - a.min || a.name.localeCompare(b.name));
+  for (const t of tiers) checkName("tier", t.name, ["score", "tiers", t.name], d);
+  for (let i = 1; i < tiers.length; i++) {
+    if ((tiers[i] as { min: number }).min === (tiers[i - 1] as { min: number }).min) {
+      d.error("rule", ["score", "tiers", (tiers[i] as { name: string }).name], `tiers "${tiers[i - 1]?.name}" and "${tiers[i]?.name}" start at the same score`);
+    }
+  }
+
+  // ---- points rules
+  const points: PointsRule[] = [];
+  const ruleNames = new Set<string>();
+  (raw.points ?? []).forEach((pr, i) => {
+    const p = ["points", i];
+    checkName("points rule", pr.rule, [...p, "rule"], d, false);
+    if (ruleNames.has(pr.rule)) d.error("rule", [...p, "rule"], `points rule "${pr.rule}" is declared twice`);
+    ruleNames.add(pr.rule);
+    const on = asList(pr.on);
+    if (!checkTypes(on, [...p, "on"], `points rule "${pr.rule}"`)) return;
+    const recordFields = fieldsOf(on);
+    const scoreGuard = { g: "G3" as const, why: "points depend on records, never on the score itself" };
+    const when = pr.when === undefined ? undefined : compileExpr(pr.when, [...p, "when"], { record: recordFields, what: `the condition of points rule "${pr.rule}"`, scoreGuardrail: scoreGuard }, d);
+    let pts: number | CompiledExpr | undefined;
+    if (typeof pr.points === "number") pts = pr.points;
+    else pts = compileExpr(pr.points, [...p, "points"], { record: recordFields, what: `the points of rule "${pr.rule}"`, scoreGuardrail: scoreGuard }, d);
+    if (!pr.cap) {
+      d.guard("G6", p, `points rule "${pr.rule}" has no cap; add cap: { total: …, per: … } so no run of records can pile up without bound; ${label("G6")}`);
+      return;
+    }
+    const per = duration(pr.cap.per, [...p, "cap", "per"], d, "cap period");
+    if (pr.cap.total === 0) d.error("rule", [...p, "cap", "total"], `cap total of "${pr.rule}" is 0, so the rule can never count`);
+    const direction: 1 | -1 = pr.cap.total < 0 ? -1 : 1;
+    if (typeof pr.points === "number" && pr.points !== 0 && Math.sign(pr.points) !== direction) {
+      d.error("rule", [...p, "points"], `points ${pr.points} and cap total ${pr.cap.total} of "${pr.rule}" have opposite signs; the cap's sign says whether the rule adds or subtracts`);
+    }
+    const forDur = duration(pr.for, [...p, "for"], d, "duration");
+    if (direction < 0) {
+      if (!forDur) {
+        if (pr.for === undefined) d.guard("G4", p, `points rule "${pr.rule}" subtracts points but has no "for" duration, so they would never expire; ${label("G4")}`);
+      } else {
+        for (const t of on) {
+          const max = maxFor(t, [...p, "on"], `points rule "${pr.rule}"`);
+          if (max && durationExceeds(forDur, max, zone)) {
+            d.guard("G4", [...p, "for"], `points rule "${pr.rule}" lasts ${forDur.iso}, longer than the ${records.get(t)?.severity} maximum of ${max.iso} for "${t}"; ${label("G4")}`);
+          }
+        }
+      }
+    }
+    if (!per || pts === undefined || (pr.when !== undefined && !when)) return;
+    points.push({ rule: pr.rule, on, when, points: pts, direction, for: forDur, cap: { total: pr.cap.total, per }, description: pr.description });
+  });
+
+  // ---- proportionality: one minor record may not cross more than one tier
+  const widths: { name: string; width: number }[] = [];
+  for (let i = 1; i < tiers.length - 1; i++) {
+    widths.push({ name: (tiers[i] as { name: string }).name, width: (tiers[i - 1] as { min: number }).min - (tiers[i] as { min: number }).min });
+  }
+  const narrowest = widths.sort((a, b) => a.width - b.width)[0];
+  if (narrowest) {
+    for (const [typeName, rt] of records) {
+      if (rt.severity !== "minor") continue;
+      let impact = 0;
+      let culprit: number | undefined;
+      (raw.points ?? []).forEach((pr, i) => {
+        if (!asList(pr.on).includes(typeName) || !pr.cap) return;
+        const capAbs = Math.abs(pr.cap.total);
+        const one = typeof pr.points === "number" ? Math.min(Math.abs(pr.points), capAbs) : capAbs;
+        impact += one;
+        culprit ??= i;
+      });
+      if (impact > narrowest.width && culprit !== undefined) {
+        d.guard("G6", ["points", culprit], `a single minor "${typeName}" record can move the score by ${impact} points, more than tier "${narrowest.name}" is wide (${narrowest.width}), so one minor record could cross more than one tier; lower the points or the cap; ${label("G6")}`);
+      }
+    }
+  }
+
+  // ---- lists
+  const lists = new Map<string, ListDef>();
+  for (const [listName, l] of Object.entries(raw.lists ?? {})) {
+    const p = ["lists", listName];
+    checkName("list", listName, p, d);
+    const enter = normaliseTrigger(l.enter);
+    const leave = normaliseTrigger(l.leave);
+    let ok = true;
+    if (enter && !checkTypes(enter.on, [...p, "enter"], `list "${listName}"`)) ok = false;
+    if (leave && !checkTypes(leave.on, [...p, "leave"], `list "${listName}"`)) ok = false;
+    const forDur = duration(l.for, [...p, "for"], d, "duration");
+    let enterWhen: CompiledExpr | undefined;
+    let leaveWhen: CompiledExpr | undefined;
+    let when: CompiledExpr | undefined;
+    const scoreGuard = { g: "G3" as const, why: `"${listName}" is a restrict list, and a score alone never restricts` };
+    if (ok && enter?.when !== undefined) {
+      enterWhen = compileExpr(enter.when, [...p, "enter", "when"], { record: fieldsOf(enter.on), what: `the entry condition of list "${listName}"`, ...(l.effect === "restrict" ? { scoreGuardrail: scoreGuard } : {}) }, d);
+      if (!enterWhen) ok = false;
+    }
+    if (ok && leave?.when !== undefined) {
+      leaveWhen = compileExpr(leave.when, [...p, "leave", "when"], { record: fieldsOf(leave.on), entry: fieldsOf(enter?.on ?? []), what: `the leave condition of list "${listName}"`, ...(l.effect === "restrict" ? { scoreGuardrail: scoreGuard } : {}) }, d);
+      if (!leaveWhen) ok = false;
+    }
+    if (l.effect === "restrict") {
+      if (l.when !== undefined) {
+        d.guard("G3", [...p, "when"], `restrict list "${listName}" has a "when" condition on score or tier; a restrict list is entered only by records, because a score alone never restricts; ${label("G3")}`);
+        ok = false;
+      }
+      if (!enter) {
+        d.guard("G3", p, `restrict list "${listName}" has no "enter" record types; a restrict list is entered only by records; ${label("G3")}`);
+        ok = false;
+      }
+      if (l.for === undefined) {
+        d.guard("G4", p, `restrict list "${listName}" has no "for" duration, so membership would never end; ${label("G4")}`);
+      } else if (forDur && enter) {
+        for (const t of enter.on) {
+          const max = maxFor(t, [...p, "enter"], `restrict list "${listName}"`);
+          if (max && durationExceeds(forDur, max, zone)) {
+            d.guard("G4", [...p, "for"], `restrict list "${listName}" lasts ${forDur.iso}, longer than the ${records.get(t)?.severity} maximum of ${max.iso} for "${t}"; ${label("G4")}`);
+          }
+        }
+      }
+    } else {
+      if (!enter && l.when === undefined) {
+        d.error("rule", p, `privilege list "${listName}" needs "enter" record types or a "when" condition on score or tier`);
+        ok = false;
+      }
+      if (enter && l.when !== undefined) {
+        d.error("rule", p, `privilege list "${listName}" has both "enter" and "when"; use one`);
+        ok = false;
+      }
+      if (l.when !== undefined) {
+        when = compileExpr(l.when, [...p, "when"], { score: true, what: `the condition of list "${listName}"` }, d);
+        if (!when) ok = false;
+      }
+      if (leave && !enter) {
+        d.error("rule", [...p, "leave"], `list "${listName}" has "leave" records but no "enter" records`);
+        ok = false;
+      }
+    }
+    if (!ok) continue;
+    lists.set(listName, {
+      name: listName,
+      effect: l.effect,
+      enter: enter ? { on: enter.on, when: enterWhen } : undefined,
+      leave: leave ? { on: leave.on, when: leaveWhen } : undefined,
+      for: forDur,
+      when,
+      description: l.description,
+    });
+  }
+
+  // ---- contexts
+  const contexts = new Map<string, ContextDef>();
+  for (const [ctxName, c] of Object.entries(raw.contexts ?? {})) {
+    const p = ["contexts", ctxName];
+    checkName("context", ctxName, p, d);
+    c.related.forEach((cat, i) => {
+      checkName("related category", cat, [...p, "related", i], d, false);
+      if (!categories.has(cat)) d.error("reference", [...p, "related", i], `context "${ctxName}" relates category "${cat}", but no record type has that category (known: ${[...categories].sort().join(", ")})`);
+    });
+    const why = (c.why ?? "").trim();
+    if (c.related.length > 0 && why.length < 10) {
+      d.guard("G3", p, `context "${ctxName}" relates categories without a written justification ("why"); ${label("G3")}`);
+    }
+    contexts.set(ctxName, { name: ctxName, related: c.related, why, description: c.description });
+  }
+
+  // ---- measures
+  const measures: MeasureDef[] = [];
+  const measureNames = new Set<string>();
+  (raw.measures ?? []).forEach((m, i) => {
+    const p = ["measures", i];
+    checkName("measure", m.measure, [...p, "measure"], d, false);
+    if (measureNames.has(m.measure)) d.error("rule", [...p, "measure"], `measure "${m.measure}" is declared twice`);
+    measureNames.add(m.measure);
+    const ctx = contexts.get(m.context);
+    if (!ctx && raw.contexts?.[m.context] === undefined) d.error("reference", [...p, "context"], `measure "${m.measure}" names context "${m.context}", which is not declared under contexts`);
+    let ok = true;
+    m.lists.forEach((ln, j) => {
+      const rawList = raw.lists?.[ln];
+      if (!rawList) {
+        d.error("reference", [...p, "lists", j], `measure "${m.measure}" names list "${ln}", which is not declared under lists`);
+        ok = false;
+        return;
+      }
+      if (m.effect === "deny") {
+        if (rawList.effect !== "restrict") {
+          d.guard("G3", [...p, "lists", j], `deny measure "${m.measure}" uses privilege list "${ln}", which may be entered by score or tier; a deny may only come from a restrict list; ${label("G3")}`);
+          ok = false;
+          return;
+        }
+        if (ctx) {
+          for (const t of normaliseTrigger(rawList.enter)?.on ?? []) {
+            const cat = records.get(t)?.category;
+            if (cat !== undefined && !ctx.related.includes(cat)) {
+              d.guard("G3", [...p, "lists", j], `deny measure "${m.measure}" restricts "${m.context}" because of "${t}" records (category "${cat}"), but context "${m.context}" does not declare "${cat}" related (it relates: ${ctx.related.join(", ") || "nothing"}); no detrimental treatment in unrelated contexts; ${label("G3")}`);
+              ok = false;
+            }
+          }
+        }
+      } else if (rawList.effect !== "privilege") {
+        d.error("rule", [...p, "lists", j], `privilege measure "${m.measure}" uses restrict list "${ln}"; privileges come from privilege lists`);
+        ok = false;
+      }
+    });
+    if (!m.code) {
+      if (m.effect === "deny") d.guard("G5", p, `deny measure "${m.measure}" has no reason code ("code"); ${label("G5")}`);
+      else d.error("rule", p, `measure "${m.measure}" needs a reason code ("code")`);
+      ok = false;
+    }
+    let notice: IsoDuration = ZERO;
+    let noticeReason: string | undefined;
+    if (m.effect === "deny") {
+      if (!m.basis || m.basis.trim().length < 5) {
+        d.guard("G5", p, `deny measure "${m.measure}" states no legal basis ("basis"); ${label("G5")}`);
+        ok = false;
+      }
+      if (m.notice === undefined) {
+        d.guard("G5", p, `deny measure "${m.measure}" has no notice period ("notice"); the subject must be told before it takes effect; ${label("G5")}`);
+        ok = false;
+      } else {
+        const periodText = typeof m.notice === "string" ? m.notice : m.notice.period;
+        noticeReason = typeof m.notice === "string" ? undefined : m.notice.reason?.trim() || undefined;
+        const dur = duration(periodText, [...p, "notice"], d, "notice period");
+        if (dur) {
+          notice = dur;
+          const isZero = !durationExceeds(dur, ZERO);
+          if (isZero && !noticeReason) {
+            d.guard("G5", [...p, "notice"], `deny measure "${m.measure}" takes effect without notice but gives no reason; write notice: { period: PT0S, reason: "…" }; ${label("G5")}`);
+            ok = false;
+          }
+        } else ok = false;
+      }
+    } else if (m.notice !== undefined) {
+      d.warn("rule", [...p, "notice"], `privilege measure "${m.measure}" has a notice period; privileges apply at once, so it is ignored`);
+    }
+    if (!ok || !ctx) return;
+    measures.push({ measure: m.measure, context: m.context, effect: m.effect, lists: m.lists, code: m.code as string, basis: m.basis?.trim(), notice, noticeReason, description: m.description });
+  });
+
+  // ---- screening
+  let names: { threshold: number } | undefined;
+  if (raw.screening?.names) {
+    const n = raw.screening.names;
+    const outcome = (n.outcome ?? "possible").toLowerCase();
+    if (outcome !== "possible" && outcome !== "review") {
+      d.guard("G8", ["screening", "names", "outcome"], `name screening outcome "${n.outcome}": a name-similarity hit can only be a possible match for human review; ${label("G8")}: ${guardrails.G8.rule}`);
+    }
+    if (n.threshold !== undefined && n.threshold >= 1) {
+      d.warn("rule", ["screening", "names", "threshold"], "a threshold of 1 only matches identical names");
+    }
+    names = { threshold: n.threshold ?? 0.85 };
+  }
+
+  if (d.errors.length > 0 || effective === undefined) return undefined;
+  return {
+    standing: 1,
+    id: raw.policy,
+    version: raw.version,
+    title: raw.title,
+    effective,
+    timezone: zone,
+    severity,
+    identifiers,
+    records,
+    score: { base: raw.score.base, tiers },
+    points,
+    lists,
+    contexts,
+    measures,
+    screening: { names },
+    text,
+    hash: sha256Hex(text),
+    ref: `${raw.policy}@${raw.version}`,
+  };
+}
+
+function buildFieldValidator(fields: readonly FieldDef[]): (v: unknown) => string[] {
+  const props: Record<string, unknown> = {};
+  for (const f of fields) {
+    props[f.name] =
+      f.type === "date"
+        ? { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}$" }
+        : f.type === "string"
+          ? { type: "string", maxLength: 4096 }
+          : f.type === "number"
+            ? { type: "number" }
+            : { type: f.type };
+  }
+  const validate = fieldSchemaAjv.compile({
+    type: "object",
+    additionalProperties: false,
+    properties: props,
+    required: fields.filter((f) => f.required).map((f) => f.name),
+  });
+  return (v) => {
+    if (validate(v ?? {})) return [];
+    return (validate.errors ?? []).map((e) => {
+      const at = e.instancePath ? `fields${e.instancePath.replace(/\//g, ".")}` : "fields";
+      if (e.keyword === "additionalProperties") return `fields.${(e.params as { additionalProperty: string }).additionalProperty} is not a field of this record type`;
+      if (e.keyword === "required") return `fields.${(e.params as { missingProperty: string }).missingProperty} is required`;
+      if (e.keyword === "pattern") return `${at} must be a date YYYY-MM-DD`;
+      return `${at} ${e.message ?? "is invalid"}`;
+    });
+  };
+}
+
+export function formatDiagnostic(x: PolicyDiagnostic, kind: "error" | "warning" = "error"): string {
+  const tag = x.code.startsWith("G") ? `${x.code} ${guardrails[x.code as GuardrailCode].name}` : x.code;
+  return `${x.file}:${x.line}:${x.col}: ${kind} [${tag}] ${x.message}`;
+}
