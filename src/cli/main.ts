@@ -1,0 +1,318 @@
+// The `standing` command line. Every command takes --json and --db; exit code 0 means
+// success, 1 a refused input (with a readable message), 2 a usage error.
+import { readFileSync, existsSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import cliProgress from "cli-progress";
+import { compilePolicy, formatDiagnostic } from "../policy/compile.js";
+import { StandingError } from "../errors.js";
+import { parseIdentifier, type Progress, type Standing } from "../standing.js";
+import { buildStatement, renderStatement } from "../statement/statement.js";
+import { generatePopulation } from "../demo/population.js";
+import { buildServer } from "../api/server.js";
+import { Scheduler } from "../scheduler/scheduler.js";
+import { humanDate } from "../time.js";
+import { ingestFile } from "./ingest.js";
+import { Output, dbPath, openStanding, parseAt, seedPolicyPath, type CommonOptions } from "./context.js";
+import type { PolicyDiagnostic } from "../policy/types.js";
+
+function common(cmd: Command): Command {
+  return cmd.option("--json", "print machine-readable JSON").option("--db <path>", "database file (default ./data/standing.db or $STANDING_DB)");
+}
+
+function progressBar(label: string, enabled: boolean): { progress: Progress; stop: () => void } {
+  if (!enabled || !process.stderr.isTTY) return { progress: () => undefined, stop: () => undefined };
+  const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {value}/{total}`, stream: process.stderr }, cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    progress: (done, total) => {
+      if (!started) {
+        bar.start(Math.max(total, 1), done);
+        started = true;
+      } else bar.update(done);
+    },
+    stop: () => started && bar.stop(),
+  };
+}
+
+function readPolicyFile(file: string): string {
+  if (!existsSync(file)) throw new StandingError("not-found", `policy file ${file} does not exist`, { file });
+  return readFileSync(file, "utf8");
+}
+
+function printDiagnostics(errors: readonly PolicyDiagnostic[], kind: "error" | "warning"): void {
+  for (const e of errors) process.stderr.write(formatDiagnostic(e, kind) + "\n");
+}
+
+export function publishWithProgress(standing: Standing, file: string, json: boolean): ReturnType<Standing["publish"]> {
+  const bar = progressBar("re-evaluating", !json);
+  try {
+    return standing.publish(readPolicyFile(file), file, bar.progress);
+  } finally {
+    bar.stop();
+  }
+}
+
+export function loadDemo(standing: Standing, subjects: number, seed: number): { subjects: number; accepted: number; quarantined: number; rejected: number } {
+  const pop = generatePopulation({ subjects, seed, now: standing.clock.now() });
+  standing.store.transaction(() => {
+    for (const ids of pop.subjects) standing.register(ids);
+  });
+  let accepted = 0;
+  let quarantined = 0;
+  let rejected = 0;
+  for (let i = 0; i < pop.records.length; i += 2000) {
+    for (const r of standing.ingest(pop.records.slice(i, i + 2000))) {
+      if (r.status === "accepted" || r.status === "duplicate") accepted++;
+      else if (r.status === "quarantined") quarantined++;
+      else rejected++;
+    }
+  }
+  return { subjects: pop.subjects.length, accepted, quarantined, rejected };
+}
+
+function withStanding<T>(o: CommonOptions, fn: (s: Standing) => T): T {
+  const s = openStanding(o);
+  try {
+    return fn(s);
+  } finally {
+    s.store.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = new Command("standing")
+    .description("Standing: an open, accountable social-credit engine")
+    .exitOverride()
+    .showHelpAfterError();
+
+  const run = (json: boolean | undefined, fn: (out: Output) => number | void | Promise<number | void>) => async () => {
+    const out = new Output(json ?? false);
+    try {
+      exitCode = (await fn(out)) ?? 0;
+    } catch (e) {
+      exitCode = out.error(e);
+    }
+  };
+
+  const policy = program.command("policy").description("lint and publish policies");
+  common(policy.command("lint").argument("<files...>", "policy YAML files").description("check policies against the language and the guardrails"))
+    .action(async (files: string[], o: CommonOptions) =>
+      run(o.json, (out) => {
+        let failed = 0;
+        const report: unknown[] = [];
+        for (const f of files) {
+          const r = compilePolicy(readPolicyFile(f), f);
+          if (r.ok) {
+            report.push({ file: f, ok: true, policy: r.policy.ref, warnings: r.warnings });
+            if (!o.json) {
+              printDiagnostics(r.warnings, "warning");
+              process.stdout.write(`${f}: ok (${r.policy.ref})\n`);
+            }
+          } else {
+            failed++;
+            report.push({ file: f, ok: false, errors: r.errors });
+            if (!o.json) printDiagnostics(r.errors, "error");
+          }
+        }
+        if (o.json) out.result(report, "");
+        else if (failed > 0) process.stderr.write(`${failed} of ${files.length} polic${files.length === 1 ? "y" : "ies"} refused\n`);
+        return failed > 0 ? 1 : 0;
+      })(),
+    );
+  common(policy.command("publish").argument("<file>", "policy YAML file").description("publish a new policy version and re-evaluate every subject"))
+    .action(async (file: string, o: CommonOptions) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          try {
+            const r = publishWithProgress(s, file, o.json ?? false);
+            if (!o.json) printDiagnostics(r.warnings, "warning");
+            out.result(r, `${r.policy}: ${r.status} (effective ${r.effective}); re-evaluated ${r.reevaluated} subjects: ${r.changed.tier} changed tier, ${r.changed.lists} changed lists, ${r.changed.measures} changed measures`);
+          } catch (e) {
+            if (e instanceof StandingError && e.code === "invalid-policy" && !o.json) {
+              const errors = (e.details as { errors?: PolicyDiagnostic[] }).errors;
+              if (errors) printDiagnostics(errors, "error");
+            }
+            throw e;
+          }
+        }),
+      )(),
+    );
+
+  common(program.command("ingest").argument("<file>", "NDJSON or CSV file of records").description("ingest records durably; rejected lines are written out with reasons"))
+    .addOption(new Option("--format <format>", "input format (default: from the file name)").choices(["ndjson", "csv"]))
+    .option("--rejects <file>", "where to write rejected lines (default FILE.rejected.ndjson)")
+    .option("--batch <n>", "records per transaction", (v) => Number.parseInt(v, 10), 1000)
+    .option("--no-progress", "no progress output")
+    .action(async (file: string, o: CommonOptions & { format?: "ndjson" | "csv"; rejects?: string; batch: number; progress: boolean }) =>
+      run(o.json, async (out) => {
+        if (!existsSync(file)) throw new StandingError("not-found", `input file ${file} does not exist`, { file });
+        const s = openStanding(o);
+        try {
+          const r = await ingestFile(s, file, { ...(o.format ? { format: o.format } : {}), ...(o.rejects ? { rejects: o.rejects } : {}), batch: o.batch, progress: o.progress && !o.json });
+          out.result(r, `${r.file}: ${r.lines} lines: ${r.accepted} accepted, ${r.duplicate} duplicate, ${r.quarantined} quarantined, ${r.rejected} rejected${r.rejects ? ` (reasons in ${r.rejects})` : ""}`);
+          return r.rejected > 0 ? 1 : 0;
+        } finally {
+          s.store.close();
+        }
+      })(),
+    );
+
+  common(program.command("check").argument("<subject>", "SCHEME:VALUE").argument("<context>", "context, e.g. air-travel").description("may this subject do this here, now?"))
+    .option("--at <instant>", "ask about another instant (ISO 8601)")
+    .action(async (subject: string, context: string, o: CommonOptions & { at?: string }) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          s.buildIndex();
+          const d = s.check(parseIdentifier(subject), context, parseAt(o.at));
+          const tz = s.requirePolicy().timezone;
+          const lines = [`${d.decision.toUpperCase()}: ${subject} in ${context} (policy ${d.policy}, decision ${d.id})`];
+          for (const r of d.reasons) lines.push(`  ${r.code} ${r.measure} until ${r.until ? humanDate(Date.parse(r.until), tz) : "open-ended"}\n    basis: ${r.basis ?? "-"}`);
+          for (const p of d.privileges) lines.push(`  privilege ${p.code} ${p.measure}`);
+          out.result(d, lines.join("\n"));
+        }),
+      )(),
+    );
+
+  common(program.command("statement").argument("<subject>", "SCHEME:VALUE").description("the subject's whole file, readable by a person"))
+    .option("--at <instant>", "as of another instant (ISO 8601)")
+    .action(async (subject: string, o: CommonOptions & { at?: string }) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          const at = parseAt(o.at) ?? s.clock.now();
+          const id = parseIdentifier(subject);
+          const { subjectId, policy: p } = s.subjectState(id, at);
+          const st = buildStatement(p, { id: subjectId, identifiers: s.store.identifiersOf(subjectId) }, s.store.recordsOf(subjectId), at);
+          out.result(st, renderStatement(st));
+        }),
+      )(),
+    );
+
+  common(program.command("link").argument("<known>", "SCHEME:VALUE the subject already has").argument("<extra>", "SCHEME:VALUE to link to it").description("link an identifier to a subject and release records waiting in quarantine for it"))
+    .action(async (known: string, extra: string, o: CommonOptions) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          const r = s.link(parseIdentifier(known), parseIdentifier(extra));
+          out.result(r, `linked ${extra} to subject #${r.subject}; ${r.released.length} quarantined record(s) released`);
+        }),
+      )(),
+    );
+
+  common(program.command("quarantine").description("records waiting for an identifier to be linked"))
+    .option("--limit <n>", "how many to list", (v) => Number.parseInt(v, 10), 100)
+    .action(async (o: CommonOptions & { limit: number }) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          const rows = s.store.listQuarantine(o.limit).map((q) => ({ source: q.source, id: q.recordId, identifier: `${q.scheme}:${q.value}`, receivedAt: new Date(q.receivedAt).toISOString(), reason: q.reason }));
+          out.result(rows, rows.length === 0 ? "quarantine is empty" : rows.map((r) => `${r.receivedAt}  ${r.source}/${r.id}  waits for ${r.identifier}`).join("\n"));
+        }),
+      )(),
+    );
+
+  common(program.command("tick").description("advance every subject whose state changes by now (what the scheduler does)"))
+    .action(async (o: CommonOptions) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          const r = new Scheduler(s).tick();
+          out.result(r, `advanced ${r.advanced} subject(s)${r.policyActivated ? `; activated ${r.policyActivated}` : ""}`);
+        }),
+      )(),
+    );
+
+  common(program.command("demo").description("load a synthetic demo population (deterministic with --seed)"))
+    .option("--subjects <n>", "how many subjects", (v) => Number.parseInt(v, 10), 10_000)
+    .option("--seed <n>", "random seed", (v) => Number.parseInt(v, 10), 42)
+    .option("--policy <file>", "publish this policy first if none is published", seedPolicyPath)
+    .action(async (o: CommonOptions & { subjects: number; seed: number; policy: string }) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          if (!Number.isInteger(o.subjects) || o.subjects < 1) throw new StandingError("bad-request", "--subjects must be a positive whole number");
+          if (!s.activePolicy()) publishWithProgress(s, o.policy, o.json ?? false);
+          const r = loadDemo(s, o.subjects, o.seed);
+          out.result(r, `demo: ${r.subjects} subjects, ${r.accepted} records accepted, ${r.quarantined} quarantined, ${r.rejected} rejected`);
+        }),
+      )(),
+    );
+
+  common(program.command("serve").description("serve checks over HTTP and run the scheduler"))
+    .option("--port <n>", "port (default $PORT or 8080)", (v) => Number.parseInt(v, 10))
+    .option("--host <host>", "interface to listen on", "127.0.0.1")
+    .option("--demo", "on an empty database: publish the example policy and load a demo population")
+    .option("--subjects <n>", "demo population size", (v) => Number.parseInt(v, 10), 10_000)
+    .action(async (o: CommonOptions & { port?: number; host: string; demo?: boolean; subjects: number }) =>
+      run(o.json, async () => {
+        const s = openStanding(o);
+        if (o.demo) {
+          if (!s.activePolicy() && s.publishedPolicies().length === 0) {
+            const r = publishWithProgress(s, seedPolicyPath, o.json ?? false);
+            console.log(`published ${r.policy}`);
+          }
+          if (s.store.countSubjects() === 0) {
+            const t0 = Date.now();
+            const r = loadDemo(s, o.subjects, 42);
+            console.log(`loaded a demo population: ${r.subjects} subjects, ${r.accepted} records, ${r.quarantined} quarantined (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+          }
+        }
+        s.advance();
+        const indexed = s.buildIndex();
+        const scheduler = new Scheduler(s);
+        scheduler.start();
+        const app = buildServer(s);
+        const port = o.port ?? (process.env.PORT ? Number.parseInt(process.env.PORT, 10) : 8080);
+        await app.listen({ port, host: o.host });
+        const addr = app.server.address();
+        const url = `http://${o.host}:${typeof addr === "object" && addr ? addr.port : port}`;
+        printWelcome(s, url, dbPath(o), indexed);
+        await new Promise<void>((resolve) => {
+          const stop = (): void => {
+            scheduler.stop();
+            void app.close().then(() => {
+              s.store.close();
+              resolve();
+            });
+          };
+          process.once("SIGINT", stop);
+          process.once("SIGTERM", stop);
+        });
+      })(),
+    );
+
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    throw e;
+  }
+  return exitCode;
+}
+
+function printWelcome(s: Standing, url: string, db: string, indexed: number): void {
+  const policy = s.activePolicy();
+  let debtor: string | undefined;
+  for (const { subjectId, state } of s.store.statesWithMeasures()) {
+    if (state.measures.some((m) => m.context === "air-travel" && m.effect === "deny" && m.status === "active" && m.code === "SPC-DEBTOR")) {
+      debtor = s.store.identifiersOf(subjectId).find((i) => i.scheme === "national-id")?.value;
+      if (debtor) break;
+    }
+  }
+  const who = debtor ? `national-id:${debtor}` : "national-id:demo-000001";
+  const lines = [
+    "",
+    `Standing is serving at ${url}`,
+    `  database: ${db}`,
+    `  policy:   ${policy?.ref ?? "none published"} (rulebook: policies/municipal-credit.yaml)`,
+    `  ${indexed} subjects with measures in the decision index`,
+    "",
+    "Try:",
+    `  curl ${url}/healthz`,
+    `  curl '${url}/v1/checks?subject=${who}&context=air-travel'`,
+    `  curl -X POST ${url}/v1/checks -H 'content-type: application/json' -d '{"subject":{"scheme":"national-id","value":"${who.split(":")[1]}"},"context":"property-purchase"}'`,
+    `  npx standing statement ${who} --db ${db}`,
+    `  npx standing check ${who} public-services --db ${db}`,
+    "",
+    "Press Ctrl-C to stop.",
+  ];
+  console.log(lines.join("\n"));
+}

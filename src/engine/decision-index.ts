@@ -1,0 +1,59 @@
+// The decision index: identifier -> precomputed, time-bounded measures. Only
+// subjects with a measure are in it; absence means allow. A check is a map lookup
+// and a few comparisons: no SQL and no policy evaluation.
+import { decide, timeMeasures, type TimedMeasure } from "./decide.js";
+import type { Decision, MeasureState } from "./types.js";
+import type { Instant } from "../time.js";
+
+export interface IndexIdentifier {
+  readonly scheme: string;
+  readonly value: string;
+}
+
+const keyOf = (scheme: string, value: string): string => `${scheme}\u0000${value}`;
+const none: readonly TimedMeasure[] = [];
+
+export class DecisionIndex {
+  private readonly byIdentifier = new Map<string, readonly TimedMeasure[]>();
+  private readonly keysBySubject = new Map<number, string[]>();
+
+  /** Replaces what the index holds for one subject. */
+  put(subjectId: number, identifiers: readonly IndexIdentifier[], measures: readonly MeasureState[]): void {
+    this.remove(subjectId);
+    if (measures.length === 0) return;
+    const timed = timeMeasures(measures);
+    const keys = identifiers.map((i) => keyOf(i.scheme, i.value));
+    for (const k of keys) this.byIdentifier.set(k, timed);
+    this.keysBySubject.set(subjectId, keys);
+  }
+
+  remove(subjectId: number): void {
+    const keys = this.keysBySubject.get(subjectId);
+    if (!keys) return;
+    for (const k of keys) this.byIdentifier.delete(k);
+    this.keysBySubject.delete(subjectId);
+  }
+
+  measuresFor(scheme: string, value: string): readonly TimedMeasure[] {
+    return this.byIdentifier.get(keyOf(scheme, value)) ?? none;
+  }
+
+  check(scheme: string, value: string, context: string, at: Instant, policy: string): Decision {
+    return decide(this.measuresFor(scheme, value), context, at, policy);
+  }
+
+  /** Deny-only fast path: true when an active deny measure applies. */
+  denies(scheme: string, value: string, context: string, at: Instant): boolean {
+    const ms = this.byIdentifier.get(keyOf(scheme, value));
+    if (ms === undefined) return false;
+    for (let i = 0; i < ms.length; i++) {
+      const m = ms[i] as TimedMeasure;
+      if (m.effect === "deny" && m.context === context && m.since <= at && at < m.until) return true;
+    }
+    return false;
+  }
+
+  get subjects(): number {
+    return this.keysBySubject.size;
+  }
+}

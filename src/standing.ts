@@ -1,0 +1,412 @@
+// The imperative shell around the pure core: it owns the store, the clock, the
+// compiled policies and the decision index, and is the one place where a record
+// becomes durable state. The CLI and the HTTP API are thin layers over it.
+import { randomUUID } from "node:crypto";
+import { canonicalJson } from "./canonical.js";
+import { StandingError, isStandingError, type ErrorCode } from "./errors.js";
+import { DecisionIndex } from "./engine/decision-index.js";
+import { evaluate } from "./engine/evaluate.js";
+import type { Decision, SubjectState } from "./engine/types.js";
+import { normaliseRecord, type NormalisedRecord } from "./ingest/input.js";
+import { compilePolicy } from "./policy/compile.js";
+import type { CompiledPolicy, PolicyDiagnostic } from "./policy/types.js";
+import { toSubjectRecord, type Identifier, type PolicyRow, type StateRow, type Store, type SubjectId } from "./store/types.js";
+import type { Clock, Instant } from "./time.js";
+
+export type IngestResult =
+  | { readonly status: "accepted"; readonly source: string; readonly id: string; readonly subject: SubjectId }
+  | { readonly status: "duplicate"; readonly source: string; readonly id: string }
+  | { readonly status: "quarantined"; readonly source: string; readonly id: string; readonly reason: string }
+  | {
+      readonly status: "rejected";
+      readonly source?: string;
+      readonly id?: string;
+      readonly error: { readonly code: ErrorCode; readonly message: string; readonly details: Record<string, unknown> };
+    };
+
+export interface PublishResult {
+  readonly policy: string;
+  readonly status: "published" | "scheduled" | "unchanged";
+  readonly effective: string;
+  readonly reevaluated: number;
+  readonly changed: { readonly tier: number; readonly lists: number; readonly measures: number };
+  readonly warnings: readonly PolicyDiagnostic[];
+}
+
+export type Progress = (done: number, total: number) => void;
+
+export interface StandingOptions {
+  /** How far in the future an occurredAt may be (clock skew), in ms. */
+  readonly futureToleranceMs?: number;
+  /** Called after a subject's state changed (after commit). */
+  readonly onStateChange?: (subjectId: SubjectId, state: SubjectState) => void;
+}
+
+export interface CheckResult extends Decision {
+  readonly id: string;
+  readonly subject: Identifier;
+}
+
+const BATCH = 1000;
+
+export function parseIdentifier(text: string): Identifier {
+  const i = text.indexOf(":");
+  if (i <= 0 || i === text.length - 1) {
+    throw new StandingError("invalid-identifier", `"${text}" is not an identifier; write SCHEME:VALUE, e.g. national-id:demo-000042`, { identifier: text });
+  }
+  return { scheme: text.slice(0, i), value: text.slice(i + 1) };
+}
+
+export class Standing {
+  readonly index = new DecisionIndex();
+  private readonly compiled = new Map<string, CompiledPolicy>();
+  private policyRows: PolicyRow[];
+  private readonly futureTolerance: number;
+
+  constructor(
+    readonly store: Store,
+    readonly clock: Clock,
+    private readonly options: StandingOptions = {},
+  ) {
+    this.policyRows = store.policies();
+    this.futureTolerance = options.futureToleranceMs ?? 5 * 60_000;
+  }
+
+  // ---------------------------------------------------------------- policies
+
+  /** The version in force at `at`: the latest published whose effective date has come. */
+  activePolicy(at: Instant = this.clock.now()): CompiledPolicy | undefined {
+    let row: PolicyRow | undefined;
+    for (const p of this.policyRows) if (p.effective <= at) row = p;
+    return row ? this.compiledFor(row) : undefined;
+  }
+
+  requirePolicy(at: Instant = this.clock.now()): CompiledPolicy {
+    const p = this.activePolicy(at);
+    if (!p) throw new StandingError("no-policy", "no policy is in force yet; publish one with `standing policy publish FILE`");
+    return p;
+  }
+
+  publishedPolicies(): readonly PolicyRow[] {
+    return this.policyRows;
+  }
+
+  private compiledFor(row: PolicyRow): CompiledPolicy {
+    let c = this.compiled.get(row.ref);
+    if (!c) {
+      const r = compilePolicy(row.text, row.ref);
+      // A stored version compiled when it was published; failing now is a bug.
+      if (!r.ok) throw new Error(`stored policy ${row.ref} no longer compiles: ${r.errors[0]?.message}`);
+      c = r.policy;
+      this.compiled.set(row.ref, c);
+    }
+    return c;
+  }
+
+  publish(text: string, file: string, onProgress?: Progress): PublishResult {
+    const r = compilePolicy(text, file);
+    if (!r.ok) {
+      throw new StandingError("invalid-policy", `${file} does not compile (${r.errors.length} error${r.errors.length === 1 ? "" : "s"})`, {
+        errors: r.errors,
+      });
+    }
+    const p = r.policy;
+    const existing = this.policyRows.find((row) => row.ref === p.ref);
+    if (existing) {
+      if (existing.hash !== p.hash) {
+        throw new StandingError("invalid-policy", `${p.ref} is already published with different content; published versions are immutable, so give this one a new version`, { policy: p.ref });
+      }
+      return { policy: p.ref, status: "unchanged", effective: new Date(p.effective).toISOString(), reevaluated: 0, changed: { tier: 0, lists: 0, measures: 0 }, warnings: r.warnings };
+    }
+    const now = this.clock.now();
+    const latest = this.policyRows[this.policyRows.length - 1];
+    if (latest && p.effective < latest.effective) {
+      throw new StandingError("invalid-policy", `${p.ref} takes effect before ${latest.ref}, which is already published; versions take effect in publication order`, { policy: p.ref });
+    }
+    this.store.transaction(() => {
+      this.store.addPolicy({ ref: p.ref, policyId: p.id, version: p.version, text: p.text, hash: p.hash, effective: p.effective, publishedAt: now });
+    });
+    this.policyRows = this.store.policies();
+    this.compiled.set(p.ref, p);
+    if (p.effective > now) {
+      return { policy: p.ref, status: "scheduled", effective: new Date(p.effective).toISOString(), reevaluated: 0, changed: { tier: 0, lists: 0, measures: 0 }, warnings: r.warnings };
+    }
+    const res = this.reevaluateAll(now, onProgress);
+    return { policy: p.ref, status: "published", effective: new Date(p.effective).toISOString(), ...res, warnings: r.warnings };
+  }
+
+  /** Re-evaluates every subject with records under the policy in force at `at`. */
+  reevaluateAll(at: Instant, onProgress?: Progress): { reevaluated: number; changed: { tier: number; lists: number; measures: number } } {
+    const policy = this.requirePolicy(at);
+    const total = this.store.countSubjectsWithRecords();
+    const changed = { tier: 0, lists: 0, measures: 0 };
+    let done = 0;
+    let after = 0;
+    onProgress?.(0, total);
+    for (;;) {
+      const ids = this.store.subjectsWithRecords(after, BATCH);
+      if (ids.length === 0) break;
+      const updates = this.store.transaction(() =>
+        ids.map((id) => {
+          const before = this.store.getState(id)?.state;
+          const row = this.evaluateAndStore(policy, id, at);
+          if (before) {
+            if (before.tier !== row.state.tier) changed.tier++;
+            if (canonicalJson(before.lists.map((l) => l.list)) !== canonicalJson(row.state.lists.map((l) => l.list))) changed.lists++;
+            if (canonicalJson(before.measures.map((m) => [m.measure, m.status])) !== canonicalJson(row.state.measures.map((m) => [m.measure, m.status]))) changed.measures++;
+          }
+          return row;
+        }),
+      );
+      for (const row of updates) this.afterCommit(row);
+      done += ids.length;
+      after = ids[ids.length - 1] as number;
+      onProgress?.(done, total);
+    }
+    this.store.transaction(() => this.store.setMeta("active_policy", policy.ref));
+    return { reevaluated: done, changed };
+  }
+
+  // ---------------------------------------------------------------- ingest
+
+  /**
+   * Ingests a batch in one durable transaction and returns one result per input, in
+   * order. When this returns, every accepted or quarantined record is on disk.
+   */
+  ingest(inputs: readonly unknown[]): IngestResult[] {
+    const now = this.clock.now();
+    const policy = this.activePolicy(now);
+    const touched = new Set<SubjectId>();
+    const { results, rows } = this.store.transaction(() => {
+      const results = inputs.map((input) => this.ingestOne(input, policy, now, touched));
+      const rows = policy ? [...touched].map((id) => this.evaluateAndStore(policy, id, now)) : [];
+      return { results, rows };
+    });
+    for (const row of rows) this.afterCommit(row);
+    return results;
+  }
+
+  private ingestOne(input: unknown, policy: CompiledPolicy | undefined, now: Instant, touched: Set<SubjectId>): IngestResult {
+    let rec: NormalisedRecord | undefined;
+    try {
+      rec = normaliseRecord(input);
+      const known = this.store.findRecord(rec.source, rec.id) ?? this.store.findQuarantined(rec.source, rec.id);
+      if (known) {
+        if (known.hash === rec.hash) return { status: "duplicate", source: rec.source, id: rec.id };
+        throw new StandingError("record-conflict", `source "${rec.source}" already submitted a different record with id "${rec.id}"; records are never edited: retract it and submit a new id`, {
+          source: rec.source,
+          id: rec.id,
+        });
+      }
+      if (!policy) throw new StandingError("no-policy", "no policy is in force, so no record type is admitted yet");
+      if (rec.occurredAt > now + this.futureTolerance) {
+        throw new StandingError("occurred-in-future", `occurredAt ${new Date(rec.occurredAt).toISOString()} is in the future`, { occurredAt: new Date(rec.occurredAt).toISOString() });
+      }
+      if (rec.retracts !== undefined) return this.ingestRetraction(rec, now, touched);
+      return this.ingestFact(rec, policy, now, touched);
+    } catch (e) {
+      if (!isStandingError(e)) throw e;
+      return {
+        status: "rejected",
+        ...(rec ? { source: rec.source, id: rec.id } : pickIds(input)),
+        error: e.toJSON(),
+      };
+    }
+  }
+
+  private ingestFact(rec: NormalisedRecord, policy: CompiledPolicy, now: Instant, touched: Set<SubjectId>): IngestResult {
+    const type = rec.type as string;
+    const rt = policy.records.get(type);
+    if (!rt) {
+      throw new StandingError("unknown-record-type", `policy ${policy.ref} admits no record type "${type}"; records that no policy category admits are not accepted`, {
+        type,
+        policy: policy.ref,
+      });
+    }
+    if (!rt.sources.includes(rec.source)) {
+      throw new StandingError("source-not-allowed", `source "${rec.source}" may not submit "${type}" (allowed: ${rt.sources.join(", ")})`, { source: rec.source, type });
+    }
+    if (rt.evidence === "required" && rec.evidence === undefined) {
+      throw new StandingError("evidence-required", `"${type}" records need evidence (a reference to the case file, photo or document)`, { type });
+    }
+    const problems = rt.validateFields(rec.fields);
+    if (problems.length > 0) throw new StandingError("invalid-record", `invalid fields for "${type}": ${problems.join("; ")}`, { type, problems });
+    const subject = rec.subject as Identifier;
+    const scheme = policy.identifiers?.get(subject.scheme);
+    if (policy.identifiers && !scheme) {
+      throw new StandingError("invalid-identifier", `identifier scheme "${subject.scheme}" is not declared by ${policy.ref} (declared: ${[...policy.identifiers.keys()].join(", ")})`, { scheme: subject.scheme });
+    }
+    let subjectId = this.store.resolve(subject);
+    if (subjectId === undefined) {
+      if (scheme && !scheme.registers) {
+        const reason = `${subject.scheme}:${subject.value} is not linked to a subject yet; the record is kept and counts once the identifier is linked`;
+        this.store.quarantine({ source: rec.source, recordId: rec.id, scheme: subject.scheme, value: subject.value, body: rec.body, hash: rec.hash, receivedAt: now, reason });
+        return { status: "quarantined", source: rec.source, id: rec.id, reason };
+      }
+      subjectId = this.store.createSubject(now);
+      this.store.link(subjectId, subject, now);
+    }
+    this.store.appendRecord({ source: rec.source, recordId: rec.id, subjectId, type, occurredAt: rec.occurredAt, receivedAt: now, retracts: null, body: rec.body, hash: rec.hash });
+    touched.add(subjectId);
+    return { status: "accepted", source: rec.source, id: rec.id, subject: subjectId };
+  }
+
+  private ingestRetraction(rec: NormalisedRecord, now: Instant, touched: Set<SubjectId>): IngestResult {
+    const targetId = rec.retracts as string;
+    const target = this.store.findRecord(rec.source, targetId);
+    if (!target) {
+      const q = this.store.findQuarantined(rec.source, targetId);
+      if (q && q.releasedAt === null) {
+        // Kept beside its target so both are released together when the identifier is linked.
+        const reason = `retracts a record that is waiting for ${q.scheme}:${q.value} to be linked`;
+        this.store.quarantine({ source: rec.source, recordId: rec.id, scheme: q.scheme, value: q.value, body: rec.body, hash: rec.hash, receivedAt: now, reason });
+        return { status: "quarantined", source: rec.source, id: rec.id, reason };
+      }
+      throw new StandingError("unknown-retraction-target", `source "${rec.source}" has no record "${targetId}" to retract (a source may retract only its own records)`, { source: rec.source, retracts: targetId });
+    }
+    if (target.retracts !== null) {
+      throw new StandingError("unknown-retraction-target", `"${targetId}" is itself a retraction; submit the original record again under a new id instead`, { retracts: targetId });
+    }
+    this.store.appendRecord({ source: rec.source, recordId: rec.id, subjectId: target.subjectId, type: target.type, occurredAt: rec.occurredAt, receivedAt: now, retracts: targetId, body: rec.body, hash: rec.hash });
+    touched.add(target.subjectId);
+    return { status: "accepted", source: rec.source, id: rec.id, subject: target.subjectId };
+  }
+
+  /**
+   * Links identifier `extra` to the subject named by `known`, and releases every
+   * quarantined record that was waiting for it.
+   */
+  link(known: Identifier, extra: Identifier): { subject: SubjectId; released: IngestResult[] } {
+    const subjectId = this.store.resolve(known);
+    if (subjectId === undefined) throw new StandingError("not-found", `no subject has ${known.scheme}:${known.value}`, { identifier: known });
+    const now = this.clock.now();
+    const policy = this.activePolicy(now);
+    const touched = new Set<SubjectId>([subjectId]);
+    const { released, rows } = this.store.transaction(() => {
+      this.store.link(subjectId, extra, now);
+      const released: IngestResult[] = [];
+      for (const q of this.store.quarantinedFor(extra)) {
+        this.store.releaseQuarantined(q.seq, now);
+        const body = JSON.parse(q.body) as Record<string, unknown>;
+        const rec = normaliseRecord(body);
+        if (rec.retracts !== undefined) {
+          const target = this.store.findRecord(rec.source, rec.retracts);
+          if (target) {
+            this.store.appendRecord({ source: rec.source, recordId: rec.id, subjectId, type: target.type, occurredAt: rec.occurredAt, receivedAt: q.receivedAt, retracts: rec.retracts, body: q.body, hash: q.hash });
+            released.push({ status: "accepted", source: rec.source, id: rec.id, subject: subjectId });
+          }
+          continue;
+        }
+        // Validated on arrival; it keeps its arrival time.
+        this.store.appendRecord({ source: rec.source, recordId: rec.id, subjectId, type: rec.type as string, occurredAt: rec.occurredAt, receivedAt: q.receivedAt, retracts: null, body: q.body, hash: q.hash });
+        released.push({ status: "accepted", source: rec.source, id: rec.id, subject: subjectId });
+      }
+      const rows = policy ? [...touched].map((id) => this.evaluateAndStore(policy, id, now)) : [];
+      return { released, rows };
+    });
+    for (const row of rows) this.afterCommit(row);
+    return { subject: subjectId, released };
+  }
+
+  /** Adds a subject with its identifiers (a registry import); returns the existing one if any identifier is known. */
+  register(identifiers: readonly Identifier[]): SubjectId {
+    const now = this.clock.now();
+    return this.store.transaction(() => {
+      const known = identifiers.map((i) => this.store.resolve(i)).find((s) => s !== undefined);
+      const id = known ?? this.store.createSubject(now);
+      for (const i of identifiers) this.store.link(id, i, now);
+      return id;
+    });
+  }
+
+  // ---------------------------------------------------------------- state
+
+  private evaluateAndStore(policy: CompiledPolicy, subjectId: SubjectId, at: Instant): StateRow {
+    const records = this.store.recordsOf(subjectId).map(toSubjectRecord);
+    const state = evaluate(policy, records, at);
+    const row: StateRow = {
+      subjectId,
+      policyRef: policy.ref,
+      evaluatedAt: at,
+      nextChangeAt: state.nextChangeAt === null ? null : Date.parse(state.nextChangeAt),
+      state,
+    };
+    this.store.putState(row);
+    return row;
+  }
+
+  private afterCommit(row: StateRow): void {
+    const ids = row.state.measures.length > 0 ? this.store.identifiersOf(row.subjectId) : [];
+    this.index.put(row.subjectId, ids, row.state.measures);
+    this.options.onStateChange?.(row.subjectId, row.state);
+  }
+
+  /** Loads the decision index from stored states (at start-up). */
+  buildIndex(): number {
+    const all = [...this.store.statesWithMeasures()];
+    for (const { subjectId, state } of all) this.index.put(subjectId, this.store.identifiersOf(subjectId), state.measures);
+    return all.length;
+  }
+
+  /**
+   * Moves time forward: activates a policy version whose effective date has come, and
+   * re-evaluates every subject whose state changes by itself by `at`.
+   */
+  advance(at: Instant = this.clock.now()): { policyActivated: string | null; advanced: number } {
+    let policyActivated: string | null = null;
+    const policy = this.activePolicy(at);
+    if (!policy) return { policyActivated, advanced: 0 };
+    if (this.store.getMeta("active_policy") !== policy.ref) {
+      this.reevaluateAll(at);
+      policyActivated = policy.ref;
+    }
+    let advanced = 0;
+    for (;;) {
+      const due = this.store.dueSubjects(at, BATCH);
+      if (due.length === 0) break;
+      const rows = this.store.transaction(() => due.map((id) => this.evaluateAndStore(policy, id, at)));
+      for (const row of rows) this.afterCommit(row);
+      advanced += due.length;
+    }
+    return { policyActivated, advanced };
+  }
+
+  /** When the scheduler should next wake up: the earliest state change or pending policy. */
+  nextWake(): Instant | null {
+    const now = this.clock.now();
+    const pending = this.policyRows.find((p) => p.effective > now)?.effective ?? null;
+    const change = this.store.earliestChange();
+    if (pending === null) return change;
+    if (change === null) return pending;
+    return Math.min(pending, change);
+  }
+
+  // ---------------------------------------------------------------- checks
+
+  check(subject: Identifier, context: string, at: Instant = this.clock.now()): CheckResult {
+    const policy = this.requirePolicy(at);
+    if (!policy.contexts.has(context)) {
+      throw new StandingError("unknown-context", `policy ${policy.ref} has no context "${context}" (contexts: ${[...policy.contexts.keys()].join(", ")})`, { context });
+    }
+    const d = this.index.check(subject.scheme, subject.value, context, at, policy.ref);
+    return { id: randomUUID(), subject, ...d };
+  }
+
+  /** The subject's current state, evaluated fresh from its records. */
+  subjectState(subject: Identifier, at: Instant = this.clock.now()): { subjectId: SubjectId; state: SubjectState; policy: CompiledPolicy } {
+    const policy = this.requirePolicy(at);
+    const subjectId = this.store.resolve(subject);
+    if (subjectId === undefined) throw new StandingError("not-found", `no subject has ${subject.scheme}:${subject.value}`, { identifier: subject });
+    const state = evaluate(policy, this.store.recordsOf(subjectId).map(toSubjectRecord), at);
+    return { subjectId, state, policy };
+  }
+}
+
+function pickIds(input: unknown): { source?: string; id?: string } {
+  if (typeof input !== "object" || input === null) return {};
+  const o = input as Record<string, unknown>;
+  return {
+    ...(typeof o.source === "string" ? { source: o.source.slice(0, 200) } : {}),
+    ...(typeof o.id === "string" ? { id: o.id.slice(0, 200) } : {}),
+  };
+}

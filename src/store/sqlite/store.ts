@@ -1,0 +1,273 @@
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { StandingError } from "../../errors.js";
+import type { SubjectState } from "../../engine/types.js";
+import type {
+  Identifier,
+  NewQuarantine,
+  NewRecord,
+  PolicyRow,
+  QuarantineRow,
+  RecordRow,
+  StateRow,
+  Store,
+  SubjectId,
+} from "../types.js";
+import { ddl, schemaVersion } from "./schema.js";
+
+type Row = Record<string, unknown>;
+
+const recordCols = "seq, source, record_id, subject_id, type, occurred_at, received_at, retracts, body, hash";
+const quarantineCols = "seq, source, record_id, scheme, value, body, hash, received_at, reason, released_at";
+
+function toRecord(r: Row): RecordRow {
+  return {
+    seq: r.seq as number,
+    source: r.source as string,
+    recordId: r.record_id as string,
+    subjectId: r.subject_id as number,
+    type: r.type as string,
+    occurredAt: r.occurred_at as number,
+    receivedAt: r.received_at as number,
+    retracts: (r.retracts as string | null) ?? null,
+    body: r.body as string,
+    hash: r.hash as string,
+  };
+}
+
+function toQuarantine(r: Row): QuarantineRow {
+  return {
+    seq: r.seq as number,
+    source: r.source as string,
+    recordId: r.record_id as string,
+    scheme: r.scheme as string,
+    value: r.value as string,
+    body: r.body as string,
+    hash: r.hash as string,
+    receivedAt: r.received_at as number,
+    reason: r.reason as string,
+    releasedAt: (r.released_at as number | null) ?? null,
+  };
+}
+
+function toPolicy(r: Row): PolicyRow {
+  return {
+    seq: r.seq as number,
+    ref: r.ref as string,
+    policyId: r.policy_id as string,
+    version: r.version as string,
+    text: r.text as string,
+    hash: r.hash as string,
+    effective: r.effective as number,
+    publishedAt: r.published_at as number,
+  };
+}
+
+/** The embedded store: one SQLite file (":memory:" for throwaway use). */
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(readonly path: string) {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = FULL");
+    this.db.pragma("foreign_keys = ON");
+    this.db.pragma("busy_timeout = 5000");
+    this.db.exec(ddl);
+    const v = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as Row | undefined;
+    if (!v) this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(schemaVersion));
+    else if (Number(v.value) !== schemaVersion) {
+      throw new Error(`database ${path} has schema version ${String(v.value)}; this build expects ${schemaVersion}`);
+    }
+    const db = this.db;
+    this.stmts = {
+      addPolicy: db.prepare(
+        "INSERT INTO policies (ref, policy_id, version, text, hash, effective, published_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ),
+      policies: db.prepare("SELECT * FROM policies ORDER BY seq"),
+      getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
+      setMeta: db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+      createSubject: db.prepare("INSERT INTO subjects (created_at) VALUES (?)"),
+      resolve: db.prepare("SELECT subject_id FROM identifiers WHERE scheme = ? AND value = ?").pluck(),
+      link: db.prepare("INSERT INTO identifiers (scheme, value, subject_id, linked_at) VALUES (?, ?, ?, ?)"),
+      identifiersOf: db.prepare("SELECT scheme, value FROM identifiers WHERE subject_id = ? ORDER BY scheme, value"),
+      subjectExists: db.prepare("SELECT 1 FROM subjects WHERE id = ?").pluck(),
+      countSubjects: db.prepare("SELECT count(*) FROM subjects").pluck(),
+      findRecord: db.prepare(`SELECT ${recordCols} FROM records WHERE source = ? AND record_id = ?`),
+      appendRecord: db.prepare(
+        "INSERT INTO records (source, record_id, subject_id, type, occurred_at, received_at, retracts, body, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      recordsOf: db.prepare(`SELECT ${recordCols} FROM records WHERE subject_id = ? ORDER BY seq`),
+      countRecords: db.prepare("SELECT count(*) FROM records").pluck(),
+      findQuarantined: db.prepare(`SELECT ${quarantineCols} FROM quarantine WHERE source = ? AND record_id = ?`),
+      quarantine: db.prepare(
+        "INSERT INTO quarantine (source, record_id, scheme, value, body, hash, received_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      quarantinedFor: db.prepare(
+        `SELECT ${quarantineCols} FROM quarantine WHERE scheme = ? AND value = ? AND released_at IS NULL ORDER BY seq`,
+      ),
+      listQuarantine: db.prepare(`SELECT ${quarantineCols} FROM quarantine WHERE released_at IS NULL ORDER BY seq LIMIT ?`),
+      release: db.prepare("UPDATE quarantine SET released_at = ? WHERE seq = ? AND released_at IS NULL"),
+      putState: db.prepare(
+        `INSERT INTO states (subject_id, policy_ref, evaluated_at, next_change_at, has_measures, state) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(subject_id) DO UPDATE SET policy_ref = excluded.policy_ref, evaluated_at = excluded.evaluated_at,
+           next_change_at = excluded.next_change_at, has_measures = excluded.has_measures, state = excluded.state`,
+      ),
+      getState: db.prepare("SELECT * FROM states WHERE subject_id = ?"),
+      due: db.prepare(
+        "SELECT subject_id FROM states WHERE next_change_at IS NOT NULL AND next_change_at <= ? ORDER BY next_change_at, subject_id LIMIT ?",
+      ).pluck(),
+      withRecords: db.prepare("SELECT DISTINCT subject_id FROM records WHERE subject_id > ? ORDER BY subject_id LIMIT ?").pluck(),
+      countWithRecords: db.prepare("SELECT count(DISTINCT subject_id) FROM records").pluck(),
+      withMeasures: db.prepare("SELECT subject_id, state FROM states WHERE has_measures = 1"),
+      earliest: db.prepare("SELECT min(next_change_at) FROM states WHERE next_change_at IS NOT NULL").pluck(),
+    };
+  }
+
+  transaction<T>(fn: () => T): T {
+    // Nested calls join the outer transaction (better-sqlite3 uses savepoints).
+    return this.db.transaction(fn).immediate();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  addPolicy(p: Omit<PolicyRow, "seq">): PolicyRow {
+    const info = this.stmts.addPolicy.run(p.ref, p.policyId, p.version, p.text, p.hash, p.effective, p.publishedAt);
+    return { ...p, seq: Number(info.lastInsertRowid) };
+  }
+
+  policies(): PolicyRow[] {
+    return (this.stmts.policies.all() as Row[]).map(toPolicy);
+  }
+
+  getMeta(key: string): string | undefined {
+    return (this.stmts.getMeta.get(key) as Row | undefined)?.value as string | undefined;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmts.setMeta.run(key, value);
+  }
+
+  createSubject(at: number): SubjectId {
+    return Number(this.stmts.createSubject.run(at).lastInsertRowid);
+  }
+
+  resolve(id: Identifier): SubjectId | undefined {
+    return this.stmts.resolve.get(id.scheme, id.value) as number | undefined;
+  }
+
+  link(subjectId: SubjectId, id: Identifier, at: number): void {
+    const existing = this.resolve(id);
+    if (existing === subjectId) return;
+    if (existing !== undefined) {
+      throw new StandingError("identifier-conflict", `${id.scheme}:${id.value} already belongs to another subject`, {
+        identifier: id,
+      });
+    }
+    this.stmts.link.run(id.scheme, id.value, subjectId, at);
+  }
+
+  identifiersOf(subjectId: SubjectId): Identifier[] {
+    return this.stmts.identifiersOf.all(subjectId) as Identifier[];
+  }
+
+  subjectExists(subjectId: SubjectId): boolean {
+    return this.stmts.subjectExists.get(subjectId) !== undefined;
+  }
+
+  countSubjects(): number {
+    return this.stmts.countSubjects.get() as number;
+  }
+
+  findRecord(source: string, recordId: string): RecordRow | undefined {
+    const r = this.stmts.findRecord.get(source, recordId) as Row | undefined;
+    return r ? toRecord(r) : undefined;
+  }
+
+  appendRecord(r: NewRecord): RecordRow {
+    const info = this.stmts.appendRecord.run(
+      r.source, r.recordId, r.subjectId, r.type, r.occurredAt, r.receivedAt, r.retracts, r.body, r.hash,
+    );
+    return { ...r, seq: Number(info.lastInsertRowid) };
+  }
+
+  recordsOf(subjectId: SubjectId): RecordRow[] {
+    return (this.stmts.recordsOf.all(subjectId) as Row[]).map(toRecord);
+  }
+
+  countRecords(): number {
+    return this.stmts.countRecords.get() as number;
+  }
+
+  findQuarantined(source: string, recordId: string): QuarantineRow | undefined {
+    const r = this.stmts.findQuarantined.get(source, recordId) as Row | undefined;
+    return r ? toQuarantine(r) : undefined;
+  }
+
+  quarantine(q: NewQuarantine): QuarantineRow {
+    const info = this.stmts.quarantine.run(q.source, q.recordId, q.scheme, q.value, q.body, q.hash, q.receivedAt, q.reason);
+    return { ...q, seq: Number(info.lastInsertRowid), releasedAt: null };
+  }
+
+  quarantinedFor(id: Identifier): QuarantineRow[] {
+    return (this.stmts.quarantinedFor.all(id.scheme, id.value) as Row[]).map(toQuarantine);
+  }
+
+  listQuarantine(limit: number): QuarantineRow[] {
+    return (this.stmts.listQuarantine.all(limit) as Row[]).map(toQuarantine);
+  }
+
+  releaseQuarantined(seq: number, at: number): void {
+    this.stmts.release.run(at, seq);
+  }
+
+  putState(row: StateRow): void {
+    this.stmts.putState.run(
+      row.subjectId,
+      row.policyRef,
+      row.evaluatedAt,
+      row.nextChangeAt,
+      row.state.measures.length > 0 ? 1 : 0,
+      JSON.stringify(row.state),
+    );
+  }
+
+  getState(subjectId: SubjectId): StateRow | undefined {
+    const r = this.stmts.getState.get(subjectId) as Row | undefined;
+    if (!r) return undefined;
+    return {
+      subjectId,
+      policyRef: r.policy_ref as string,
+      evaluatedAt: r.evaluated_at as number,
+      nextChangeAt: (r.next_change_at as number | null) ?? null,
+      state: JSON.parse(r.state as string) as SubjectState,
+    };
+  }
+
+  dueSubjects(at: number, limit: number): SubjectId[] {
+    return this.stmts.due.all(at, limit) as number[];
+  }
+
+  subjectsWithRecords(afterId: SubjectId, limit: number): SubjectId[] {
+    return this.stmts.withRecords.all(afterId, limit) as number[];
+  }
+
+  countSubjectsWithRecords(): number {
+    return this.stmts.countWithRecords.get() as number;
+  }
+
+  *statesWithMeasures(): Iterable<{ subjectId: SubjectId; state: SubjectState }> {
+    for (const r of this.stmts.withMeasures.iterate() as Iterable<Row>) {
+      yield { subjectId: r.subject_id as number, state: JSON.parse(r.state as string) as SubjectState };
+    }
+  }
+
+  earliestChange(): number | null {
+    return (this.stmts.earliest.get() as number | null) ?? null;
+  }
+}

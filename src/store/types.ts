@@ -1,0 +1,142 @@
+// The storage interface: the smallest set of operations the shell needs. Sibling
+// implementations (sqlite now, postgres for scale-out) live in folders of their own
+// and must pass the one contract suite in contract.ts.
+import type { SubjectRecord, SubjectState } from "../engine/types.js";
+import type { Instant } from "../time.js";
+
+export type SubjectId = number;
+
+export interface Identifier {
+  readonly scheme: string;
+  readonly value: string;
+}
+
+export interface PolicyRow {
+  readonly seq: number;
+  readonly ref: string;
+  readonly policyId: string;
+  readonly version: string;
+  readonly text: string;
+  readonly hash: string;
+  readonly effective: Instant;
+  readonly publishedAt: Instant;
+}
+
+/** A record as stored: the canonical body plus what ingest resolved. */
+export interface RecordRow {
+  readonly seq: number;
+  readonly source: string;
+  readonly recordId: string;
+  readonly subjectId: SubjectId;
+  readonly type: string;
+  readonly occurredAt: Instant;
+  readonly receivedAt: Instant;
+  readonly retracts: string | null;
+  /** Canonical JSON of the record as submitted (normalised). */
+  readonly body: string;
+  readonly hash: string;
+}
+
+export interface QuarantineRow {
+  readonly seq: number;
+  readonly source: string;
+  readonly recordId: string;
+  readonly scheme: string;
+  readonly value: string;
+  readonly body: string;
+  readonly hash: string;
+  readonly receivedAt: Instant;
+  readonly reason: string;
+  readonly releasedAt: Instant | null;
+}
+
+export interface StateRow {
+  readonly subjectId: SubjectId;
+  readonly policyRef: string;
+  readonly evaluatedAt: Instant;
+  readonly nextChangeAt: Instant | null;
+  readonly state: SubjectState;
+}
+
+export interface NewRecord {
+  readonly source: string;
+  readonly recordId: string;
+  readonly subjectId: SubjectId;
+  readonly type: string;
+  readonly occurredAt: Instant;
+  readonly receivedAt: Instant;
+  readonly retracts: string | null;
+  readonly body: string;
+  readonly hash: string;
+}
+
+export interface NewQuarantine {
+  readonly source: string;
+  readonly recordId: string;
+  readonly scheme: string;
+  readonly value: string;
+  readonly body: string;
+  readonly hash: string;
+  readonly receivedAt: Instant;
+  readonly reason: string;
+}
+
+export interface Store {
+  /** Runs fn in one durable transaction: all of it is committed, or none. */
+  transaction<T>(fn: () => T): T;
+  close(): void;
+
+  // policies
+  addPolicy(p: Omit<PolicyRow, "seq">): PolicyRow;
+  policies(): PolicyRow[];
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+
+  // subjects and identifiers
+  createSubject(at: Instant): SubjectId;
+  resolve(id: Identifier): SubjectId | undefined;
+  /** Links an identifier to a subject; throws identifier-conflict if it names another subject. */
+  link(subjectId: SubjectId, id: Identifier, at: Instant): void;
+  identifiersOf(subjectId: SubjectId): Identifier[];
+  subjectExists(subjectId: SubjectId): boolean;
+  countSubjects(): number;
+
+  // records
+  findRecord(source: string, recordId: string): RecordRow | undefined;
+  appendRecord(r: NewRecord): RecordRow;
+  recordsOf(subjectId: SubjectId): RecordRow[];
+  countRecords(): number;
+
+  // quarantine: records whose identifier did not resolve; kept until it does
+  findQuarantined(source: string, recordId: string): QuarantineRow | undefined;
+  quarantine(q: NewQuarantine): QuarantineRow;
+  quarantinedFor(id: Identifier): QuarantineRow[];
+  listQuarantine(limit: number): QuarantineRow[];
+  releaseQuarantined(seq: number, at: Instant): void;
+
+  // derived state
+  putState(row: StateRow): void;
+  getState(subjectId: SubjectId): StateRow | undefined;
+  /** Subjects whose state changes by itself at or before `at`. */
+  dueSubjects(at: Instant, limit: number): SubjectId[];
+  /** Every subject that has records, in id order, in pages. */
+  subjectsWithRecords(afterId: SubjectId, limit: number): SubjectId[];
+  countSubjectsWithRecords(): number;
+  /** States that carry at least one measure, for building the decision index. */
+  statesWithMeasures(): Iterable<{ subjectId: SubjectId; state: SubjectState }>;
+  /** The earliest next change of any subject, or null. */
+  earliestChange(): Instant | null;
+}
+
+/** Converts a stored row back into what the evaluator reads. */
+export function toSubjectRecord(r: RecordRow): SubjectRecord {
+  const body = JSON.parse(r.body) as { fields?: Record<string, unknown> };
+  return {
+    source: r.source,
+    id: r.recordId,
+    type: r.type,
+    occurredAt: r.occurredAt,
+    fields: body.fields ?? {},
+    retracts: r.retracts ?? undefined,
+  };
+}
