@@ -2,7 +2,7 @@
 // core; durations are ISO 8601 and are added with calendar arithmetic in the
 // policy's time zone, so "P1M" from 31 January ends on the last day of February and
 // "P1D" across a DST change keeps the wall-clock time.
-import { DateTime, Duration } from "luxon";
+import { DateTime, Duration, IANAZone, Zone } from "luxon";
 
 export type Instant = number;
 
@@ -40,12 +40,66 @@ export function parseDuration(text: string): IsoDuration | undefined {
   return { iso: text, luxon: d };
 }
 
+// Asking Intl for a zone's offset is by far the most expensive step of calendar
+// arithmetic. Offsets are multiples of 15 minutes and every modern transition falls
+// on a quarter hour, so the offset is constant within each UTC quarter hour and can
+// be cached per quarter hour without changing any result.
+const QUARTER_HOUR = 900_000;
+
+class CachedZone extends Zone {
+  private readonly cache = new Map<number, number>();
+  constructor(private readonly inner: IANAZone) {
+    super();
+  }
+  override get type(): string {
+    return "iana";
+  }
+  override get name(): string {
+    return this.inner.name;
+  }
+  override get isUniversal(): boolean {
+    return false;
+  }
+  override get isValid(): boolean {
+    return this.inner.isValid;
+  }
+  override offsetName(ts: number, opts: Parameters<Zone["offsetName"]>[1]): string | null {
+    return this.inner.offsetName(ts, opts);
+  }
+  override formatOffset(ts: number, format: Parameters<Zone["formatOffset"]>[1]): string {
+    return this.inner.formatOffset(ts, format);
+  }
+  override offset(ts: number): number {
+    const bucket = Math.floor(ts / QUARTER_HOUR);
+    let o = this.cache.get(bucket);
+    if (o === undefined) {
+      o = this.inner.offset(ts);
+      if (this.cache.size > 100_000) this.cache.clear();
+      this.cache.set(bucket, o);
+    }
+    return o;
+  }
+  override equals(other: Zone): boolean {
+    return other.type === "iana" && other.name === this.name;
+  }
+}
+
+const zones = new Map<string, Zone>();
+function zoneFor(name: string): Zone {
+  let z = zones.get(name);
+  if (!z) {
+    z = new CachedZone(IANAZone.create(name));
+    zones.set(name, z);
+  }
+  return z;
+}
+
 export function addDuration(t: Instant, d: IsoDuration, zone: string): Instant {
-  return DateTime.fromMillis(t, { zone }).plus(d.luxon).toMillis();
+  return DateTime.fromMillis(t, { zone: zoneFor(zone) }).plus(d.luxon).toMillis();
 }
 
 export function subtractDuration(t: Instant, d: IsoDuration, zone: string): Instant {
-  return DateTime.fromMillis(t, { zone }).minus(d.luxon).toMillis();
+  return DateTime.fromMillis(t, { zone: zoneFor(zone) }).minus(d.luxon).toMillis();
 }
 
 /** Compares two durations by adding both to the same anchor (calendar-aware). */

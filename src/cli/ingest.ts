@@ -96,6 +96,8 @@ export async function ingestFile(standing: Standing, file: string, o: IngestOpti
       lastPlain = Date.now();
       process.stderr.write(`ingest: ${summary.lines} lines, ${summary.accepted} accepted, ${summary.duplicate} duplicate, ${summary.quarantined} quarantined, ${summary.rejected} rejected\n`);
     }
+    // A line per committed batch for whoever follows the log (and for the crash test).
+    if (process.env.STANDING_INGEST_TRACE) process.stderr.write(`ingest: acknowledged ${summary.lines}\n`);
     o.onBatch?.({ ...summary });
   };
 
