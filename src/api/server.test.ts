@@ -1,0 +1,76 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildServer } from "./server.js";
+import { Standing } from "../standing.js";
+import { SqliteStore } from "../store/sqlite/store.js";
+import { ManualClock } from "../time.js";
+
+const policyText = readFileSync(join(import.meta.dirname, "..", "..", "policies", "municipal-credit.yaml"), "utf8");
+const DAY = 86_400_000;
+
+describe("HTTP checks", () => {
+  const clock = new ManualClock(Date.parse("2026-11-01T00:00:00Z"));
+  const standing = new Standing(new SqliteStore(":memory:"), clock);
+  const app = buildServer(standing);
+
+  beforeAll(() => {
+    standing.publish(policyText, "municipal-credit.yaml");
+    const r = standing.ingest([
+      { source: "court", id: "c-1", type: "court.judgment.default", subject: { scheme: "national-id", value: "d-1" }, occurredAt: "2026-10-31T09:00:00Z", fields: { case: "K-1", amount: 9000 }, evidence: "file://k-1" },
+    ]);
+    expect(r[0]?.status).toBe("accepted");
+  });
+  afterAll(async () => {
+    await app.close();
+    standing.store.close();
+  });
+
+  it("given a debtor inside the notice period, when a checkpoint asks, then it is allowed", async () => {
+    const res = await app.inject({ method: "POST", url: "/v1/checks", payload: { subject: { scheme: "national-id", value: "d-1" }, context: "air-travel" } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ decision: "allow", reasons: [], policy: "municipal-credit@2026.1.0" });
+  });
+
+  it("given the notice period has passed, when a checkpoint asks, then it is denied with code and basis", async () => {
+    clock.advance(8 * DAY);
+    const res = await app.inject({ method: "GET", url: "/v1/checks?subject=national-id:d-1&context=air-travel" });
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { decision: string; reasons: { code: string; basis: string; until: string }[]; id: string };
+    expect(body.decision).toBe("deny");
+    expect(body.reasons[0]?.code).toBe("SPC-DEBTOR");
+    expect(body.reasons[0]?.basis).toMatch(/art\. 3\(1\)/);
+    expect(body.reasons[0]?.until).toBe("2028-10-31T09:00:00.000Z");
+    expect(body.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("in an unrelated context the same subject is allowed", async () => {
+    const res = await app.inject({ method: "POST", url: "/v1/checks", payload: { subject: { scheme: "national-id", value: "d-1" }, context: "public-services" } });
+    expect(res.json()).toMatchObject({ decision: "allow" });
+  });
+
+  it("malformed requests get a structured 4xx, never a 5xx", async () => {
+    const cases = [
+      { method: "POST" as const, url: "/v1/checks", payload: "{", headers: { "content-type": "application/json" } },
+      { method: "POST" as const, url: "/v1/checks", payload: { subject: "x", context: 1 } },
+      { method: "POST" as const, url: "/v1/checks", payload: { subject: { scheme: "a", value: "b" }, context: "nowhere" } },
+      { method: "POST" as const, url: "/v1/checks", payload: "hello", headers: { "content-type": "text/plain" } },
+      { method: "GET" as const, url: "/v1/checks?subject=nocolon&context=air-travel" },
+      { method: "GET" as const, url: "/v1/checks" },
+      { method: "GET" as const, url: "/nope" },
+    ];
+    for (const c of cases) {
+      const res = await app.inject(c);
+      expect(res.statusCode, `${c.method} ${c.url}`).toBeGreaterThanOrEqual(400);
+      expect(res.statusCode, `${c.method} ${c.url}`).toBeLessThan(500);
+      const body = res.json() as { error: { code: string; message: string; requestId: string } };
+      expect(typeof body.error.code).toBe("string");
+      expect(body.error.message.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("health names the policy in force", async () => {
+    const res = await app.inject({ method: "GET", url: "/healthz" });
+    expect(res.json()).toMatchObject({ status: "ok", policy: "municipal-credit@2026.1.0" });
+  });
+});
