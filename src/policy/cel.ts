@@ -109,7 +109,9 @@ export function parseCel(source: string): ParsedCel | CelSyntaxError {
       }
       case "callExpr": {
         const c = k.value as { function: string; target?: AstExpr; args: AstExpr[] };
-        if (!c.function.startsWith("_") && c.function !== "@in") {
+        // Operators (_+_, -_, !_, @in, and @not_strictly_false from the all/exists
+        // macros) are spelled as calls in the AST but are not functions an author wrote.
+        if (!/^[_@!-]/.test(c.function)) {
           functions.push({ name: c.function, offset: offsetOf(positions, e.id) });
         }
         // record["field"] is the same read as record.field

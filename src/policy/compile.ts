@@ -2,7 +2,7 @@
 // each with file:line:col and the guardrail or rule it breaks. The guardrails are not
 // options: nothing in a policy can switch them off.
 import { Ajv, type ErrorObject } from "ajv";
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Scalar } from "yaml";
 import { sha256Hex } from "../canonical.js";
 import { durationExceeds, isValidZone, parseDuration, parseInstant, type IsoDuration } from "../time.js";
 import { allowedFunctions, parseCel } from "./cel.js";
@@ -116,6 +116,7 @@ class Diagnostics {
     private readonly file: string,
     private readonly doc: Document.Parsed,
     private readonly lines: LineCounter,
+    private readonly text: string,
   ) {}
 
   position(path: Path, opts: { key?: boolean; extra?: number } = {}): { line: number; col: number } {
@@ -123,7 +124,7 @@ class Diagnostics {
     let offset = node?.range?.[0] ?? 0;
     if (opts.extra !== undefined && node && isScalar(node)) {
       const quoted = node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE";
-      offset += opts.extra + (quoted ? 1 : 0);
+      offset = sourceOffset(this.text, node, opts.extra) ?? offset + opts.extra + (quoted ? 1 : 0);
     }
     const pos = this.lines.linePos(offset);
     return { line: pos.line, col: pos.col };
@@ -142,6 +143,29 @@ class Diagnostics {
   guard(g: GuardrailCode, path: Path, message: string, opts: { key?: boolean; extra?: number } = {}): void {
     this.error(g, path, message, opts);
   }
+}
+
+/**
+ * Where character `at` of a scalar's value sits in the file. Escapes, folded lines and
+ * block indentation make value offsets differ from file offsets, but the value is
+ * still a subsequence of the scalar's source, so matching it character by character
+ * finds the place an official should look.
+ */
+function sourceOffset(text: string, node: Scalar, at: number): number | undefined {
+  const value = String(node.value);
+  const [start, , end] = node.range ?? [0, 0, 0];
+  const block = node.type === "BLOCK_FOLDED" || node.type === "BLOCK_LITERAL";
+  // skip the opening quote, or the whole ">-" / "|" header line
+  let src = block ? text.indexOf("\n", start) + 1 : node.type === "PLAIN" ? start : start + 1;
+  if (block && src === 0) return undefined;
+  let last = src - 1;
+  for (let i = 0; i < value.length && i <= at; i++) {
+    const found = text.indexOf(value[i] as string, src);
+    if (found < 0 || found >= end) return undefined;
+    last = found;
+    src = found + 1;
+  }
+  return at < value.length ? last : last + 1;
 }
 
 function nodeAt(doc: Document.Parsed, path: Path, wantKey: boolean): Node | undefined {
@@ -191,11 +215,13 @@ function label(g: GuardrailCode): string {
 export function compilePolicy(text: string, file = "<policy>"): CompileResult {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
-  const d = new Diagnostics(file, doc, lines);
+  const d = new Diagnostics(file, doc, lines, text);
 
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
-      const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+      // linePos is only filled in with prettyErrors, which would also put a code frame
+      // into the message; the offset is always there.
+      const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
       d.errors.push({ file, line: pos.line, col: pos.col, code: "yaml", message: e.message.split("\n")[0] ?? e.message, path: "" });
     }
     return { ok: false, errors: d.errors };
@@ -437,7 +463,8 @@ function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string): CompiledP
       checkName("field", fname, fp, d);
       if (identityWords.has(words(fname).join(""))) {
         d.guard("G7", fp, `field "${fname}" would say who a person is inside a record; the subject is named only by the record's identifier; ${label("G7")}`, { key: true });
-      } else if (otherPersonWords.has(words(fname).join(""))) {
+      } else if (otherPersonWords.has(words(fname).join("")) && prohibitedGround(fname)?.ground !== "family or relationships") {
+        // Family words ("child", "parent") already got their G2 from checkName.
         d.guard("G2", fp, `field "${fname}" would name another person; ${label("G2")}: ${guardrails.G2.rule}`, { key: true });
       }
       const type = typeof fdef === "string" ? fdef : fdef.type;
