@@ -419,7 +419,6 @@ function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string): CompiledP
   if (effective === undefined) d.error("rule", ["effective"], `effective "${raw.effective}" must be an ISO 8601 instant with an offset, e.g. 2026-12-01T00:00:00+08:00`);
   if (!isValidZone(raw.timezone)) d.error("rule", ["timezone"], `timezone "${raw.timezone}" is not an IANA time zone such as Asia/Shanghai or Europe/Berlin`);
   const zone = isValidZone(raw.timezone) ? raw.timezone : "UTC";
-  checkName("policy", raw.policy, ["policy"], d, false);
 
   // ---- severity maxima
   const severity = {} as Record<SeverityClass, IsoDuration>;

@@ -23,24 +23,24 @@ const terms: Record<Ground, string[]> = {
     "loyalty", "disloyal", "party member", "party membership", "subversion", "subversive",
   ],
   "speech or expression": [
-    "speech", "expression", "posts", "posting", "social media", "socialmedia", "weibo", "wechat", "tweet",
-    "tweets", "blog", "blogs", "blogger", "comment", "comments", "commenting", "criticism", "criticising",
+    "speech", "expression", "posts", "online comments", "critical comments", "posting", "social media", "socialmedia", "weibo", "wechat", "tweet",
+    "tweets", "blog", "blogs", "blogger", "criticism", "criticising",
     "criticizing", "critical of", "rumor", "rumors", "rumour", "rumours", "online speech", "publication of",
     "censorship", "journalism", "journalist", "press freedom", "opinion post",
   ],
   "religion or belief": [
-    "religion", "religions", "religious", "belief", "beliefs", "faith", "church", "mosque", "temple",
+    "religion", "religions", "religious", "belief", "beliefs", "faith", "church", "mosque", "temple attendance",
     "synagogue", "worship", "prayer", "praying", "atheist", "atheism", "christian", "muslim", "islam",
     "islamic", "buddhist", "buddhism", "jewish", "hindu", "falun", "falungong", "cult", "sect", "spiritual",
   ],
   "ethnic origin": [
-    "ethnic", "ethnicity", "race", "racial", "ancestry", "minority", "minorities", "uyghur", "uighur",
-    "tibetan", "roma", "caste", "tribe", "tribal", "skin colour", "skin color", "national origin",
+    "ethnic", "ethnicity", "race", "racial", "ancestry",  "uyghur", "uighur",
+    "tibetan", "roma", "ethnic minority", "national minority", "caste", "tribe", "tribal", "skin colour", "skin color", "national origin",
   ],
   "association or assembly": [
     "association", "associations", "assembly", "assemblies", "protest", "protests", "protester",
     "protesters", "protesting", "demonstration", "demonstrations", "demonstrator", "rally", "rallies",
-    "gathering", "gatherings", "sit in", "march", "marches", "activism", "activist", "activists",
+    "sit in", "activism", "activist", "activists",
   ],
   "trade-union membership": [
     "trade union", "tradeunion", "labour union", "labor union", "union member", "union membership",
@@ -58,7 +58,7 @@ const terms: Record<Ground, string[]> = {
     "dating", "adultery", "cohabitation", "gender identity",
   ],
   biometrics: [
-    "biometric", "biometrics", "face", "faces", "facial", "fingerprint", "fingerprints", "iris", "retina",
+    "biometric", "biometrics", "facial", "face scan", "face image", "face match", "fingerprint", "fingerprints", "iris", "retina",
     "gait", "voiceprint", "palmprint", "face recognition", "facial recognition",
   ],
   "family or relationships": [
