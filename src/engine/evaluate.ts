@@ -22,7 +22,8 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-const round = (x: number): number => Math.round(x * 1e6) / 1e6;
+// `+ 0` turns -0 (a fully capped negative contribution) into 0.
+const round = (x: number): number => Math.round(x * 1e6) / 1e6 + 0;
 
 function ref(r: SubjectRecord): RecordRef {
   return { source: r.source, id: r.id, type: r.type, occurredAt: isoUtc(r.occurredAt) };
@@ -189,22 +190,25 @@ export function evaluate(policy: CompiledPolicy, records: readonly SubjectRecord
   }));
 
   const memberships = new Map<string, Interval>();
+  const timelines = new Map<string, Interval[]>();
   const lists: ListMembership[] = [];
   for (const list of policy.lists.values()) {
     const intervals = list.when ? conditionIntervals(policy, list, grants) : entryIntervals(policy, list, facts);
+    timelines.set(list.name, intervals);
     const u = unionAt(intervals, at);
     if (!u) continue;
     memberships.set(list.name, u);
     if (Number.isFinite(u.end)) changes.push(u.end);
+    // An entry that ends inside a longer membership still changes `because` when it ends.
+    for (const iv of intervals) if (iv.start <= at && at < iv.end && Number.isFinite(iv.end)) changes.push(iv.end);
     lists.push({ list: list.name, effect: list.effect, since: iso(u.start), until: iso(u.end), because: u.records.map(ref) });
   }
 
   const measures: MeasureState[] = [];
   for (const m of policy.measures) {
-    const ivs = m.lists.flatMap((l) => {
-      const u = memberships.get(l);
-      return u ? [u] : [];
-    });
+    // The whole timeline of every list the measure reads: membership that continues
+    // from one of its lists into another is one stretch with one notice period.
+    const ivs = m.lists.flatMap((l) => timelines.get(l) ?? []);
     const u = unionAt(ivs, at);
     if (!u) continue;
     const since = m.effect === "deny" ? addDuration(u.start, m.notice, policy.timezone) : u.start;
