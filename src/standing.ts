@@ -284,23 +284,7 @@ export class Standing {
     const touched = new Set<SubjectId>([subjectId]);
     const { released, rows } = this.store.transaction(() => {
       this.store.link(subjectId, extra, now);
-      const released: IngestResult[] = [];
-      for (const q of this.store.quarantinedFor(extra)) {
-        this.store.releaseQuarantined(q.seq, now);
-        const body = JSON.parse(q.body) as Record<string, unknown>;
-        const rec = normaliseRecord(body);
-        if (rec.retracts !== undefined) {
-          const target = this.store.findRecord(rec.source, rec.retracts);
-          if (target) {
-            this.store.appendRecord({ source: rec.source, recordId: rec.id, subjectId, type: target.type, occurredAt: rec.occurredAt, receivedAt: q.receivedAt, retracts: rec.retracts, body: q.body, hash: q.hash });
-            released.push({ status: "accepted", source: rec.source, id: rec.id, subject: subjectId });
-          }
-          continue;
-        }
-        // Validated on arrival; it keeps its arrival time.
-        this.store.appendRecord({ source: rec.source, recordId: rec.id, subjectId, type: rec.type as string, occurredAt: rec.occurredAt, receivedAt: q.receivedAt, retracts: null, body: q.body, hash: q.hash });
-        released.push({ status: "accepted", source: rec.source, id: rec.id, subject: subjectId });
-      }
+      const released = this.releaseQuarantined(subjectId, extra, now);
       const rows = policy ? [...touched].map((id) => this.evaluateAndStore(policy, id, now)) : [];
       return { released, rows };
     });
@@ -308,15 +292,53 @@ export class Standing {
     return { subject: subjectId, released };
   }
 
-  /** Adds a subject with its identifiers (a registry import); returns the existing one if any identifier is known. */
+  /** Appends every quarantined record that was waiting for `id` to the subject it now names (inside a transaction). */
+  private releaseQuarantined(subjectId: SubjectId, id: Identifier, now: Instant): IngestResult[] {
+    const released: IngestResult[] = [];
+    for (const q of this.store.quarantinedFor(id)) {
+      this.store.releaseQuarantined(q.seq, now);
+      const body = JSON.parse(q.body) as Record<string, unknown>;
+      const rec = normaliseRecord(body);
+      if (rec.retracts !== undefined) {
+        const target = this.store.findRecord(rec.source, rec.retracts);
+        if (target) {
+          this.store.appendRecord({ source: rec.source, recordId: rec.id, subjectId, type: target.type, occurredAt: rec.occurredAt, receivedAt: q.receivedAt, retracts: rec.retracts, body: q.body, hash: q.hash });
+          released.push({ status: "accepted", source: rec.source, id: rec.id, subject: subjectId });
+        }
+        continue;
+      }
+      // Validated on arrival; it keeps its arrival time.
+      this.store.appendRecord({ source: rec.source, recordId: rec.id, subjectId, type: rec.type as string, occurredAt: rec.occurredAt, receivedAt: q.receivedAt, retracts: null, body: q.body, hash: q.hash });
+      released.push({ status: "accepted", source: rec.source, id: rec.id, subject: subjectId });
+    }
+    return released;
+  }
+
+  /**
+   * Adds a subject with its identifiers (a registry import); returns the existing one if
+   * any identifier is known. Like link(), it releases records quarantined for a newly
+   * linked identifier, and re-evaluates a subject that gained records or identifiers so
+   * that the decision index answers for every identifier it has.
+   */
   register(identifiers: readonly Identifier[]): SubjectId {
     const now = this.clock.now();
-    return this.store.transaction(() => {
+    const policy = this.activePolicy(now);
+    const { id, row } = this.store.transaction(() => {
       const known = identifiers.map((i) => this.store.resolve(i)).find((s) => s !== undefined);
       const id = known ?? this.store.createSubject(now);
-      for (const i of identifiers) this.store.link(id, i, now);
-      return id;
+      let linked = false;
+      let released = 0;
+      for (const i of identifiers) {
+        if (this.store.resolve(i) === id) continue;
+        this.store.link(id, i, now);
+        linked = true;
+        released += this.releaseQuarantined(id, i, now).length;
+      }
+      const reevaluate = policy !== undefined && (released > 0 || (linked && this.store.getState(id) !== undefined));
+      return { id, row: reevaluate ? this.evaluateAndStore(policy, id, now) : undefined };
     });
+    if (row) this.afterCommit(row);
+    return id;
   }
 
   // ---------------------------------------------------------------- state
@@ -354,6 +376,8 @@ export class Standing {
    */
   advance(at: Instant = this.clock.now()): { policyActivated: string | null; advanced: number } {
     let policyActivated: string | null = null;
+    // Another process (the CLI beside a running server) may have published a version.
+    this.policyRows = this.store.policies();
     const policy = this.activePolicy(at);
     if (!policy) return { policyActivated, advanced: 0 };
     if (this.store.getMeta("active_policy") !== policy.ref) {
@@ -374,6 +398,8 @@ export class Standing {
   /** When the scheduler should next wake up: the earliest state change or pending policy. */
   nextWake(): Instant | null {
     const now = this.clock.now();
+    const active = this.activePolicy(now);
+    if (active && this.store.getMeta("active_policy") !== active.ref) return now;
     const pending = this.policyRows.find((p) => p.effective > now)?.effective ?? null;
     const change = this.store.earliestChange();
     if (pending === null) return change;

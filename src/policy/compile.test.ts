@@ -152,7 +152,7 @@ describe("G1 prohibited grounds", () => {
   });
 
   it("given a condition reading an undeclared field about health, when compiled, then G1 (not an unknown-field error) points at the field access", () => {
-    const text = edit(municipal, `when: "record['kmh-over'] < 20"`, `when: "record.diagnosis == ''"`);
+    const text = edit(municipal, `points: "record['kmh-over'] >= 20 ? -6 : -3"`, `when: "record.diagnosis == ''"\n    points: -3`);
     refusedFor("G1", text, locate(text, ".diagnosis"));
   });
 });
@@ -347,7 +347,7 @@ describe("ordinary errors", () => {
   });
 
   it("given a CEL syntax error, when compiled, then a cel error points at the offending character", () => {
-    const text = edit(municipal, `when: "record['kmh-over'] < 20"`, `when: "record['kmh-over'] < < 20"`);
+    const text = edit(municipal, `points: "record['kmh-over'] >= 20 ? -6 : -3"`, `when: "record['kmh-over'] < < 20"\n    points: -3`);
     const [e, ...rest] = refused(text);
     expect(rest).toEqual([]);
     // the parser reads record['kmh-over'] and then cannot go on at the first "<"
@@ -413,7 +413,7 @@ describe("CEL operators", () => {
   it("given points written with unary minus and a condition with logical not and a macro, when compiled, then they compile and evaluate", () => {
     // on a serious record type: an expression on a minor one is held to its cap by G6
     let text = edit(municipal, "points: -100, for: P2Y", "points: \"-min(50, 100) * 2\", for: P2Y");
-    text = edit(text, `when: "record['kmh-over'] < 20"`, `when: "!(record['kmh-over'] >= 20) && [1, 2].all(x, x > 0)"`);
+    text = edit(text, `points: "record['kmh-over'] >= 20 ? -6 : -3"`, `when: "!(record['kmh-over'] >= 20) && [1, 2].all(x, x > 0)"\n    points: -3`);
     const p = compiled(text);
     const pts = p.points.find((r) => r.rule === "court-default")?.points;
     expect(typeof pts === "object" ? pts.evalNumber({ record: {} }) : pts).toBe(-100);

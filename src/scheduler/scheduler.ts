@@ -8,6 +8,8 @@ export interface SchedulerOptions {
   /** Longest sleep between wake-ups, so a clock jump or new record is noticed. */
   readonly maxSleepMs?: number;
   readonly onTick?: (r: { at: Instant; advanced: number; policyActivated: string | null }) => void;
+  /** A failed tick (a busy database) is reported here and retried at the next wake-up. */
+  readonly onError?: (e: unknown) => void;
 }
 
 export class Scheduler {
@@ -48,6 +50,8 @@ export class Scheduler {
     this.timer = setTimeout(() => {
       try {
         this.tick();
+      } catch (e) {
+        (this.options.onError ?? ((err: unknown) => console.error("standing scheduler:", err)))(e);
       } finally {
         this.schedule();
       }

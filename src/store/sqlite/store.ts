@@ -78,7 +78,8 @@ export class SqliteStore implements Store {
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(ddl);
     const v = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as Row | undefined;
-    if (!v) this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(schemaVersion));
+    // OR IGNORE: two processes creating the same new file must not trip over each other.
+    if (!v) this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)").run(String(schemaVersion));
     else if (Number(v.value) !== schemaVersion) {
       throw new Error(`database ${path} has schema version ${String(v.value)}; this build expects ${schemaVersion}`);
     }

@@ -1,0 +1,75 @@
+// One schema source (TypeBox) for request validation, handler types and the OpenAPI
+// document.
+import { Type } from "@fastify/type-provider-typebox";
+
+const token = Type.String({ minLength: 1, maxLength: 200 });
+
+export const Identifier = Type.Object({ scheme: token, value: token }, { additionalProperties: false, $id: "Identifier" });
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: "one of the closed set of error codes" }),
+      message: Type.String(),
+      details: Type.Record(Type.String(), Type.Unknown()),
+      requestId: Type.String(),
+    }),
+  },
+  { $id: "Error" },
+);
+
+export const CheckRequest = Type.Object(
+  { subject: Type.Object({ scheme: token, value: token }, { additionalProperties: false }), context: token },
+  { additionalProperties: false },
+);
+
+const Reason = Type.Object({
+  code: Type.String(),
+  measure: Type.String(),
+  basis: Type.Union([Type.String(), Type.Null()]),
+  until: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const Decision = Type.Object({
+  id: Type.String(),
+  subject: Type.Object({ scheme: Type.String(), value: Type.String() }),
+  decision: Type.Union([Type.Literal("allow"), Type.Literal("deny")]),
+  context: Type.String(),
+  reasons: Type.Array(Reason),
+  privileges: Type.Array(Type.Object({ code: Type.String(), measure: Type.String(), until: Type.Union([Type.String(), Type.Null()]) })),
+  policy: Type.String(),
+  at: Type.String(),
+});
+
+export const RecordInput = Type.Object(
+  {
+    source: token,
+    id: token,
+    type: Type.Optional(token),
+    subject: Type.Optional(Type.Object({ scheme: token, value: token })),
+    occurredAt: Type.String({ description: "ISO 8601 instant with offset" }),
+    fields: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    evidence: Type.Optional(Type.String()),
+    retracts: Type.Optional(token),
+    reason: Type.Optional(Type.String()),
+  },
+  { description: "One record. Send application/x-ndjson for a batch: one record per line, one result per line." },
+);
+
+export const IngestResult = Type.Object({
+  line: Type.Optional(Type.Integer()),
+  status: Type.Union([Type.Literal("accepted"), Type.Literal("duplicate"), Type.Literal("quarantined"), Type.Literal("rejected")]),
+  source: Type.Optional(Type.String()),
+  id: Type.Optional(Type.String()),
+  subject: Type.Optional(Type.Integer()),
+  reason: Type.Optional(Type.String()),
+  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), details: Type.Record(Type.String(), Type.Unknown()) })),
+});
+
+export const SubjectParams = Type.Object({ id: Type.String({ pattern: "^[1-9][0-9]{0,15}$" }) });
+export const SubjectQuery = Type.Object({ identifier: Type.String({ minLength: 3, maxLength: 401 }) }, { additionalProperties: false });
+export const ScreeningQuery = Type.Object({ context: token }, { additionalProperties: false });
+export const PolicyQuery = Type.Object(
+  { action: Type.Union([Type.Literal("lint"), Type.Literal("publish")], { default: "lint" }) },
+  { additionalProperties: false },
+);
