@@ -5,6 +5,7 @@ import { buildServer } from "./server.js";
 import { Standing } from "../standing.js";
 import { SqliteStore } from "../store/sqlite/store.js";
 import { ManualClock } from "../time.js";
+import { createKey } from "../auth/keys.js";
 
 const policyText = readFileSync(join(import.meta.dirname, "..", "..", "policies", "municipal-credit.yaml"), "utf8");
 const DAY = 86_400_000;
@@ -13,9 +14,12 @@ describe("HTTP checks", () => {
   const clock = new ManualClock(Date.parse("2026-11-01T00:00:00Z"));
   const standing = new Standing(new SqliteStore(":memory:"), clock);
   const app = buildServer(standing);
+  let auth: Record<string, string> = {};
 
   beforeAll(() => {
     standing.publish(policyText, "municipal-credit.yaml");
+    const { key } = createKey(standing.store, standing.activePolicy(), { role: "checkpoint", contexts: ["air-travel", "public-services"] }, clock.now());
+    auth = { authorization: `Bearer ${key}` };
     const r = standing.ingest([
       { source: "court", id: "c-1", type: "court.judgment.default", subject: { scheme: "national-id", value: "d-1" }, occurredAt: "2026-10-31T09:00:00Z", fields: { case: "K-1", amount: 9000 }, evidence: "file://k-1" },
     ]);
@@ -27,14 +31,14 @@ describe("HTTP checks", () => {
   });
 
   it("given a debtor inside the notice period, when a checkpoint asks, then it is allowed", async () => {
-    const res = await app.inject({ method: "POST", url: "/v1/checks", payload: { subject: { scheme: "national-id", value: "d-1" }, context: "air-travel" } });
+    const res = await app.inject({ method: "POST", url: "/v1/checks", headers: auth, payload: { subject: { scheme: "national-id", value: "d-1" }, context: "air-travel" } });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ decision: "allow", reasons: [], policy: "municipal-credit@2026.1.0" });
   });
 
   it("given the notice period has passed, when a checkpoint asks, then it is denied with code and basis", async () => {
     clock.advance(8 * DAY);
-    const res = await app.inject({ method: "GET", url: "/v1/checks?subject=national-id:d-1&context=air-travel" });
+    const res = await app.inject({ method: "GET", url: "/v1/checks?subject=national-id:d-1&context=air-travel", headers: auth });
     expect(res.statusCode).toBe(200);
     const body = res.json() as { decision: string; reasons: { code: string; basis: string; until: string }[]; id: string };
     expect(body.decision).toBe("deny");
@@ -45,7 +49,7 @@ describe("HTTP checks", () => {
   });
 
   it("in an unrelated context the same subject is allowed", async () => {
-    const res = await app.inject({ method: "POST", url: "/v1/checks", payload: { subject: { scheme: "national-id", value: "d-1" }, context: "public-services" } });
+    const res = await app.inject({ method: "POST", url: "/v1/checks", headers: auth, payload: { subject: { scheme: "national-id", value: "d-1" }, context: "public-services" } });
     expect(res.json()).toMatchObject({ decision: "allow" });
   });
 
@@ -60,7 +64,7 @@ describe("HTTP checks", () => {
       { method: "GET" as const, url: "/nope" },
     ];
     for (const c of cases) {
-      const res = await app.inject(c);
+      const res = await app.inject({ ...c, headers: { ...auth, ...("headers" in c ? c.headers : {}) } });
       expect(res.statusCode, `${c.method} ${c.url}`).toBeGreaterThanOrEqual(400);
       expect(res.statusCode, `${c.method} ${c.url}`).toBeLessThan(500);
       const body = res.json() as { error: { code: string; message: string; requestId: string } };

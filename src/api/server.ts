@@ -1,57 +1,363 @@
-// A minimal HTTP surface until the full API lands: health and checks. Errors use the
-// one closed set of codes and the one status mapping in errors.ts.
-import Fastify, { type FastifyInstance } from "fastify";
+// The HTTP API. Fastify with TypeBox schemas as the one source for validation, types
+// and the OpenAPI document. Who may call what is declared per route (`allow`) and
+// enforced in one hook; everything not granted is refused. Errors use the closed set
+// of codes in errors.ts, mapped to statuses there.
+import { Readable } from "node:stream";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import { Type, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { StandingError, isStandingError } from "../errors.js";
-import { parseIdentifier, type Standing } from "../standing.js";
+import { parseIdentifier, type IngestResult, type Standing } from "../standing.js";
+import { authenticate } from "../auth/keys.js";
+import { describePrincipal, type Principal, type Role } from "../auth/principals.js";
+import { DecisionLog } from "../decision-log.js";
+import { buildStatement, renderStatement } from "../statement/statement.js";
+import { compilePolicy } from "../policy/compile.js";
+import { rulebook } from "../policy/rulebook.js";
+import type { Identifier, SubjectId } from "../store/types.js";
+import * as S from "./schemas.js";
 
-const identifierSchema = {
-  type: "object",
-  additionalProperties: false,
-  required: ["scheme", "value"],
-  properties: { scheme: { type: "string", minLength: 1, maxLength: 200 }, value: { type: "string", minLength: 1, maxLength: 200 } },
-} as const;
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+  interface FastifyContextConfig {
+    /** "public", or the roles that may call the route. */
+    allow?: "public" | readonly Role[];
+  }
+}
 
-export function buildServer(standing: Standing): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 1_048_576 });
+export interface ServerOptions {
+  readonly decisionLog?: DecisionLog;
+  /** Largest NDJSON body (records, screenings). */
+  readonly ndjsonLimit?: number;
+  readonly maxScreeningLines?: number;
+}
+
+const OPERATORS_READ: readonly Role[] = ["admin", "reviewer", "auditor"];
+const NDJSON = "application/x-ndjson";
+const INGEST_BATCH = 1000;
+
+export function buildServer(standing: Standing, options: ServerOptions = {}): FastifyInstance {
+  const log = options.decisionLog ?? new DecisionLog(standing.store);
+  const maxLines = options.maxScreeningLines ?? 1_000_000;
+  const app = Fastify({ logger: false, bodyLimit: 1_048_576, ajv: { customOptions: { allErrors: false } } }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // ---- metrics (prom-client)
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const checks = new Counter({ name: "standing_checks_total", help: "Decisions answered", labelNames: ["context", "decision"], registers: [registry] });
+  const records = new Counter({ name: "standing_records_total", help: "Records received, by outcome", labelNames: ["status"], registers: [registry] });
+  new Gauge({ name: "standing_index_subjects", help: "Subjects in the decision index", registers: [registry], collect() { this.set(standing.index.subjects); } });
+
+  // ---- body parsers: NDJSON and YAML arrive as text
+  app.addContentTypeParser(NDJSON, { parseAs: "string", bodyLimit: options.ndjsonLimit ?? 256 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(["application/yaml", "text/yaml", "application/x-yaml", "text/plain"], { parseAs: "string", bodyLimit: 1_048_576 }, (_req, body, done) => done(null, body));
+
+  app.decorateRequest("principal", null as never);
+
+  app.addHook("onRequest", async (req) => {
+    req.principal = authenticate(standing.store, req.headers.authorization);
+    const allow = req.routeOptions.config.allow;
+    if (allow === undefined || allow === "public") return;
+    if (req.principal.kind === "anonymous") {
+      throw new StandingError("unauthorized", "this route needs an API key: send Authorization: Bearer <key>");
+    }
+    if (!allow.includes(req.principal.role)) {
+      throw new StandingError("forbidden", `a ${req.principal.role} key may not ${req.method} ${req.routeOptions.url}`, { role: req.principal.role });
+    }
+  });
 
   app.setErrorHandler((err, req, reply) => {
     const requestId = req.id;
-    if (isStandingError(err)) {
-      return reply.status(err.status).send({ error: { ...err.toJSON(), requestId } });
-    }
+    if (isStandingError(err)) return reply.status(err.status).send({ error: { ...err.toJSON(), requestId } });
     const e = err as { validation?: unknown; statusCode?: number; code?: string; message: string };
     if (e.validation || (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500)) {
-      const code = e.statusCode === 413 ? "payload-too-large" : e.statusCode === 415 ? "unsupported-media-type" : "bad-request";
-      return reply.status(e.statusCode ?? 400).send({ error: { code, message: e.message, details: { validation: e.validation ?? null }, requestId } });
+      const status = e.statusCode ?? 400;
+      const code = status === 413 ? "payload-too-large" : status === 415 ? "unsupported-media-type" : "bad-request";
+      return reply.status(status).send({ error: { code, message: e.message, details: { validation: e.validation ?? null }, requestId } });
     }
-    req.log.error(err);
+    console.error(err);
     return reply.status(500).send({ error: { code: "internal", message: "internal error", details: {}, requestId } });
   });
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({ error: { code: "not-found", message: `no route ${req.method} ${req.url.split("?")[0]}`, details: {}, requestId: req.id } }),
   );
 
-  app.get("/healthz", async () => {
-    const p = standing.activePolicy();
-    return { status: "ok", policy: p?.ref ?? null, indexedSubjects: standing.index.subjects };
-  });
-
-  app.post(
-    "/v1/checks",
-    { schema: { body: { type: "object", additionalProperties: false, required: ["subject", "context"], properties: { subject: identifierSchema, context: { type: "string", minLength: 1, maxLength: 200 } } } } },
-    async (req) => {
-      const body = req.body as { subject: { scheme: string; value: string }; context: string };
-      return standing.check(body.subject, body.context);
+  void app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: { title: "Standing API", version: "1", description: "Records in, decisions with reasons out. Send `Authorization: Bearer <key>`; keys are created with `standing keys create`." },
+      components: { securitySchemes: { key: { type: "http", scheme: "bearer" } } },
     },
-  );
+  });
+  void app.register(swaggerUi, { routePrefix: "/docs" });
 
-  app.get("/v1/checks", async (req) => {
-    const q = req.query as Record<string, unknown>;
-    if (typeof q.subject !== "string" || typeof q.context !== "string") {
-      throw new StandingError("bad-request", "query needs subject=SCHEME:VALUE and context=NAME", {});
+  const err = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 404: S.ErrorBody, 422: S.ErrorBody };
+  const security = [{ key: [] }];
+
+  void app.register(async (plugin) => {
+    const r = plugin.withTypeProvider<TypeBoxTypeProvider>();
+    r.get("/openapi.json", { config: { allow: "public" }, schema: { hide: true } }, async () => app.swagger());
+
+    r.get("/healthz", { config: { allow: "public" }, schema: { tags: ["operations"], summary: "Health" } }, async () => {
+      const p = standing.activePolicy();
+      return { status: "ok", policy: p?.ref ?? null, indexedSubjects: standing.index.subjects };
+    });
+
+    r.get("/metrics", { config: { allow: ["admin", "auditor"] }, schema: { tags: ["operations"], summary: "Prometheus metrics", security } }, async (_req, reply) => {
+      log.flush();
+      reply.type(registry.contentType);
+      return registry.metrics();
+    });
+
+    // ---- checks
+    r.post("/v1/checks", { config: { allow: ["checkpoint"] }, schema: { tags: ["checks"], summary: "May this subject do this here, now?", security, body: S.CheckRequest, response: { 200: S.Decision, ...err } } }, async (req) => {
+      const { subject, context } = req.body;
+      return checkAndLog(req.principal, subject, context);
+    });
+
+    r.get("/v1/checks", { config: { allow: ["checkpoint"] }, schema: { tags: ["checks"], summary: "The same check as a GET: ?subject=SCHEME:VALUE&context=NAME", security, querystring: Type.Object({ subject: Type.String({ minLength: 3, maxLength: 401 }), context: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }), response: { 200: S.Decision, ...err } } }, async (req) => {
+      return checkAndLog(req.principal, parseIdentifier(req.query.subject), req.query.context);
+    });
+
+    function assertContext(p: Principal, context: string): void {
+      if (p.kind !== "key" || !p.contexts.includes(context)) {
+        throw new StandingError("forbidden", `this checkpoint may ask about ${p.kind === "key" ? p.contexts.join(", ") : "nothing"}, not "${context}"`, { context });
+      }
     }
-    return standing.check(parseIdentifier(q.subject), q.context);
+
+    function checkAndLog(p: Principal, subject: Identifier, context: string) {
+      assertContext(p, context);
+      const d = standing.check(subject, context);
+      checks.inc({ context, decision: d.decision });
+      if (p.kind === "key") {
+        log.add({ id: d.id, at: Date.parse(d.at), keyId: p.keyId, askedBy: describePrincipal(p), scheme: subject.scheme, value: subject.value, context, decision: d.decision, codes: d.reasons.map((x) => x.code) });
+      }
+      return { ...d, reasons: [...d.reasons], privileges: [...d.privileges] };
+    }
+
+    // ---- screenings
+    r.post("/v1/screenings", { config: { allow: ["checkpoint"] }, schema: { tags: ["checks"], summary: "Screen many identifiers at once", description: `Body: ${NDJSON} (one identifier per line: {"scheme":…,"value":…} or "SCHEME:VALUE") or a JSON array of the same, up to ${maxLines} lines. Answer: ${NDJSON}, one result per line.`, security, querystring: S.ScreeningQuery } }, async (req, reply) => {
+      const { context } = req.query;
+      assertContext(req.principal, context);
+      const items = screeningItems(req.body, req.headers["content-type"]);
+      if (items.length > maxLines) throw new StandingError("payload-too-large", `at most ${maxLines} identifiers per screening; got ${items.length}`, { lines: items.length });
+      const p = req.principal;
+      const policy = standing.requirePolicy();
+      if (!policy.contexts.has(context)) throw new StandingError("unknown-context", `policy ${policy.ref} has no context "${context}"`, { context });
+      reply.type(NDJSON);
+      return Readable.from(
+        (function* () {
+          for (const item of items) {
+            if ("error" in item) {
+              yield JSON.stringify({ line: item.line, error: item.error }) + "\n";
+              continue;
+            }
+            const d = standing.check(item.subject, context);
+            checks.inc({ context, decision: d.decision });
+            if (p.kind === "key") log.add({ id: d.id, at: Date.parse(d.at), keyId: p.keyId, askedBy: describePrincipal(p), scheme: item.subject.scheme, value: item.subject.value, context, decision: d.decision, codes: d.reasons.map((x) => x.code) });
+            yield JSON.stringify({ line: item.line, subject: item.subject, decision: d.decision, reasons: d.reasons, id: d.id }) + "\n";
+          }
+        })(),
+      );
+    });
+
+    // ---- records
+    r.post("/v1/records", { config: { allow: ["source"] }, validatorCompiler: () => () => true, schema: { tags: ["records"], summary: "Submit one record (JSON) or a batch (NDJSON)", description: `JSON: one record; the answer's status is 201 accepted, 200 duplicate, 202 quarantined, or an error. ${NDJSON}: one record per line; the answer is ${NDJSON} with one result per non-empty line.`, security, body: S.RecordInput, response: { 200: S.IngestResult, 201: S.IngestResult, 202: S.IngestResult, ...err } } }, async (req, reply) => {
+      const p = req.principal;
+      const source = p.kind === "key" ? p.source : null;
+      const own = (input: unknown): IngestResult | undefined => {
+        const s = typeof input === "object" && input !== null ? (input as Record<string, unknown>).source : undefined;
+        if (s === source) return undefined;
+        return { status: "rejected", error: { code: "forbidden", message: `this key submits as source "${source}", not ${JSON.stringify(s)}`, details: { source: s ?? null } } };
+      };
+      const ct = String(req.headers["content-type"] ?? "");
+      if (ct.startsWith(NDJSON)) {
+        const lines = splitLines(String(req.body ?? ""));
+        const out: string[] = [];
+        for (let i = 0; i < lines.length; i += INGEST_BATCH) {
+          const chunk = lines.slice(i, i + INGEST_BATCH);
+          const parsed = chunk.map((l) => {
+            try {
+              const v = JSON.parse(l.text) as unknown;
+              return { line: l.line, value: v, pre: own(v) };
+            } catch (e) {
+              return { line: l.line, value: undefined, pre: { status: "rejected", error: { code: "bad-request", message: `line ${l.line} is not valid JSON: ${(e as Error).message}`, details: {} } } as IngestResult };
+            }
+          });
+          const todo = parsed.filter((x) => x.pre === undefined);
+          const results = standing.ingest(todo.map((x) => x.value));
+          let k = 0;
+          for (const x of parsed) {
+            const res = x.pre ?? (results[k++] as IngestResult);
+            records.inc({ status: res.status });
+            out.push(JSON.stringify({ line: x.line, ...res }));
+          }
+        }
+        return reply.type(NDJSON).send((out.join("\n") + (out.length ? "\n" : "")) as never);
+      }
+      if (!ct.startsWith("application/json")) throw new StandingError("unsupported-media-type", `send application/json (one record) or ${NDJSON} (a batch)`);
+      const forbidden = own(req.body);
+      if (forbidden && forbidden.status === "rejected") throw new StandingError("forbidden", forbidden.error.message, forbidden.error.details);
+      const [res] = standing.ingest([req.body]);
+      const result = res as IngestResult;
+      records.inc({ status: result.status });
+      switch (result.status) {
+        case "accepted":
+          return reply.status(201).send(result);
+        case "duplicate":
+          return reply.status(200).send(result);
+        case "quarantined":
+          return reply.status(202).send(result);
+        case "rejected":
+          throw new StandingError(result.error.code, result.error.message, result.error.details);
+        default: {
+          const never: never = result;
+          throw new Error(`unexpected ${JSON.stringify(never)}`);
+        }
+      }
+    });
+
+    // ---- subjects
+    const subjectAllow: readonly Role[] = [...OPERATORS_READ, "subject"];
+    function mayRead(p: Principal, id: SubjectId): void {
+      if (p.kind === "key" && p.role === "subject" && p.subjectId !== id) throw new StandingError("forbidden", "a subject key reads only its own file");
+    }
+    function requireSubject(id: SubjectId): void {
+      if (!standing.store.subjectExists(id)) throw new StandingError("not-found", `no subject #${id}`, { subject: id });
+    }
+
+    r.get("/v1/subjects", { config: { allow: subjectAllow }, schema: { tags: ["subjects"], summary: "Find a subject by identifier", security, querystring: S.SubjectQuery } }, async (req) => {
+      const ident = parseIdentifier(req.query.identifier);
+      const id = standing.store.resolve(ident);
+      if (id === undefined) {
+        if (req.principal.kind === "key" && req.principal.role === "subject") throw new StandingError("forbidden", "a subject key reads only its own file");
+        throw new StandingError("not-found", `no subject has ${ident.scheme}:${ident.value}`, { identifier: ident });
+      }
+      mayRead(req.principal, id);
+      return { id, identifiers: standing.store.identifiersOf(id), links: { self: `/v1/subjects/${id}`, statement: `/v1/subjects/${id}/statement` } };
+    });
+
+    r.get("/v1/subjects/:id", { config: { allow: subjectAllow }, schema: { tags: ["subjects"], summary: "A subject's current state", security, params: S.SubjectParams } }, async (req) => {
+      const id = Number(req.params.id);
+      mayRead(req.principal, id);
+      requireSubject(id);
+      const policy = standing.requirePolicy();
+      const identifiers = standing.store.identifiersOf(id);
+      const st = buildStatement(policy, { id, identifiers }, standing.store.recordsOf(id), standing.clock.now());
+      return { id, identifiers, policy: policy.ref, score: st.score, tier: st.tier, lists: st.lists, measures: st.measures };
+    });
+
+    r.get("/v1/subjects/:id/statement", { config: { allow: subjectAllow }, schema: { tags: ["subjects"], summary: "The subject's whole file; ?format=text for a readable page", security, params: S.SubjectParams, querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("text")])) }, { additionalProperties: false }) } }, async (req, reply) => {
+      const id = Number(req.params.id);
+      mayRead(req.principal, id);
+      requireSubject(id);
+      log.flush();
+      const policy = standing.requirePolicy();
+      const identifiers = standing.store.identifiersOf(id);
+      const st = buildStatement(policy, { id, identifiers }, standing.store.recordsOf(id), standing.clock.now(), standing.store.decisionsAbout(identifiers, 200));
+      if (req.query.format === "text") {
+        reply.type("text/plain; charset=utf-8");
+        return renderStatement(st);
+      }
+      return st;
+    });
+
+    // ---- policy
+    r.get("/v1/policy", { config: { allow: "public" }, schema: { tags: ["policy"], summary: "The published rulebook in force" } }, async () => {
+      const p = standing.requirePolicy();
+      return { ...rulebook(p), versions: standing.publishedPolicies().map((v) => ({ ref: v.ref, effective: new Date(v.effective).toISOString(), publishedAt: new Date(v.publishedAt).toISOString(), hash: v.hash })) };
+    });
+
+    r.post("/v1/policies", { config: { allow: ["policy-author"] }, schema: { tags: ["policy"], summary: "Lint or publish a policy (YAML body, or JSON {text})", security, querystring: S.PolicyQuery } }, async (req, reply) => {
+      const body = req.body as unknown;
+      const text = typeof body === "string" ? body : typeof body === "object" && body !== null && typeof (body as { text?: unknown }).text === "string" ? (body as { text: string }).text : undefined;
+      if (text === undefined) throw new StandingError("bad-request", "send the policy as YAML (content-type application/yaml) or as JSON {\"text\": \"…\"}");
+      if (req.query.action === "publish") {
+        const res = standing.publish(text, "request");
+        return reply.status(res.status === "unchanged" ? 200 : 201).send(res);
+      }
+      const res = compilePolicy(text, "request");
+      return res.ok ? { ok: true, policy: res.policy.ref, warnings: res.warnings } : { ok: false, errors: res.errors };
+    });
+
+    // ---- public aggregates
+    let statsCache: { at: number; body: unknown } | undefined;
+    r.get("/v1/stats", { config: { allow: "public" }, schema: { tags: ["policy"], summary: "Public aggregates: list sizes and measures per context" } }, async () => {
+      const now = standing.clock.now();
+      if (!statsCache || now - statsCache.at > 10_000 || now < statsCache.at) {
+        statsCache = {
+          at: now,
+          body: {
+            at: new Date(now).toISOString(),
+            policy: standing.activePolicy()?.ref ?? null,
+            subjects: standing.store.countSubjects(),
+            lists: standing.store.listCounts(),
+            measures: standing.store.measureCounts(),
+          },
+        };
+      }
+      return statsCache.body;
+    });
   });
 
+  app.addHook("onClose", async () => log.flush());
   return app;
 }
+
+interface Line {
+  line: number;
+  text: string;
+}
+
+function splitLines(body: string): Line[] {
+  const out: Line[] = [];
+  const parts = body.split("\n");
+  for (let i = 0; i < parts.length; i++) {
+    const text = (parts[i] as string).replace(/\r$/, "");
+    if (text.trim() !== "") out.push({ line: i + 1, text });
+  }
+  return out;
+}
+
+type ScreeningItem = { line: number; subject: Identifier } | { line: number; error: { code: string; message: string } };
+
+function toIdentifier(v: unknown): Identifier | undefined {
+  if (typeof v === "string") {
+    const i = v.indexOf(":");
+    return i > 0 && i < v.length - 1 && v.length <= 401 ? { scheme: v.slice(0, i), value: v.slice(i + 1) } : undefined;
+  }
+  if (typeof v === "object" && v !== null) {
+    const o = (v as { subject?: unknown }).subject ?? v;
+    const { scheme, value } = o as { scheme?: unknown; value?: unknown };
+    if (typeof scheme === "string" && typeof value === "string" && scheme.length > 0 && value.length > 0 && scheme.length <= 200 && value.length <= 200) return { scheme, value };
+  }
+  return undefined;
+}
+
+function screeningItems(body: unknown, contentType: string | undefined): ScreeningItem[] {
+  const bad = (line: number, message: string): ScreeningItem => ({ line, error: { code: "bad-request", message } });
+  const expect = 'expected {"scheme":…,"value":…} or "SCHEME:VALUE"';
+  if (String(contentType ?? "").startsWith(NDJSON)) {
+    return splitLines(String(body ?? "")).map(({ line, text }) => {
+      let v: unknown;
+      try {
+        v = JSON.parse(text);
+      } catch {
+        return bad(line, `line ${line} is not valid JSON`);
+      }
+      const id = toIdentifier(v);
+      return id ? { line, subject: id } : bad(line, `line ${line}: ${expect}`);
+    });
+  }
+  if (!Array.isArray(body)) throw new StandingError("bad-request", `send ${NDJSON} or a JSON array of identifiers`);
+  return body.map((v, i) => {
+    const id = toIdentifier(v);
+    return id ? { line: i + 1, subject: id } : bad(i + 1, `item ${i + 1}: ${expect}`);
+  });
+}
+
+export type { FastifyReply, FastifyRequest };

@@ -14,6 +14,10 @@ import { humanDate } from "../time.js";
 import { ingestFile } from "./ingest.js";
 import { Output, dbPath, openStanding, parseAt, seedPolicyPath, type CommonOptions } from "./context.js";
 import type { PolicyDiagnostic } from "../policy/types.js";
+import { createKey } from "../auth/keys.js";
+import { roles } from "../auth/principals.js";
+import { DecisionLog } from "../decision-log.js";
+import { demoKeys, printWelcome } from "./welcome.js";
 
 function common(cmd: Command): Command {
   return cmd.option("--json", "print machine-readable JSON").option("--db <path>", "database file (default ./data/standing.db or $STANDING_DB)");
@@ -182,7 +186,8 @@ export async function main(argv: string[]): Promise<number> {
           const at = parseAt(o.at) ?? s.clock.now();
           const id = parseIdentifier(subject);
           const { subjectId, policy: p } = s.subjectState(id, at);
-          const st = buildStatement(p, { id: subjectId, identifiers: s.store.identifiersOf(subjectId) }, s.store.recordsOf(subjectId), at);
+          const identifiers = s.store.identifiersOf(subjectId);
+          const st = buildStatement(p, { id: subjectId, identifiers }, s.store.recordsOf(subjectId), at, s.store.decisionsAbout(identifiers, 200));
           out.result(st, renderStatement(st));
         }),
       )(),
@@ -215,6 +220,50 @@ export async function main(argv: string[]): Promise<number> {
         withStanding(o, (s) => {
           const r = new Scheduler(s).tick();
           out.result(r, `advanced ${r.advanced} subject(s)${r.policyActivated ? `; activated ${r.policyActivated}` : ""}`);
+        }),
+      )(),
+    );
+
+  const keys = program.command("keys").description("API keys for sources, checkpoints, operators and subjects");
+  common(keys.command("create").description("create a key; it is printed once and stored hashed"))
+    .requiredOption("--role <role>", `one of ${roles.join(", ")}`)
+    .option("--source <id>", "role source: the source it submits as")
+    .option("--contexts <list>", "role checkpoint: comma-separated contexts it may ask about")
+    .option("--subject <identifier>", "role subject: SCHEME:VALUE of the subject whose file it reads")
+    .option("--label <text>", "who holds the key (shown to subjects who were looked up)")
+    .action(async (o: CommonOptions & { role: string; source?: string; contexts?: string; subject?: string; label?: string }) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          let subjectId: number | undefined;
+          if (o.subject !== undefined) {
+            const ident = parseIdentifier(o.subject);
+            subjectId = s.store.resolve(ident);
+            if (subjectId === undefined) throw new StandingError("not-found", `no subject has ${o.subject}`, { identifier: ident });
+          }
+          const contexts = o.contexts?.split(",").map((c) => c.trim()).filter(Boolean);
+          const { key, row } = s.store.transaction(() =>
+            createKey(s.store, s.activePolicy(), { role: o.role, ...(o.label ? { label: o.label } : {}), ...(o.source ? { source: o.source } : {}), ...(contexts ? { contexts } : {}), ...(subjectId !== undefined ? { subjectId } : {}) }, s.clock.now()),
+          );
+          out.result({ key, keyId: row.keyId, role: row.role, source: row.source, contexts: row.contexts, subjectId: row.subjectId, label: row.label }, `${key}\n(${row.role} key ${row.keyId}; shown once, stored hashed — keep it now)`);
+        }),
+      )(),
+    );
+  common(keys.command("revoke").argument("<keyId>", "the key id (the 12 hex digits after stk_)").description("revoke a key at once"))
+    .action(async (keyId: string, o: CommonOptions) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          const ok = s.store.transaction(() => s.store.revokeKey(keyId, s.clock.now()));
+          if (!ok) throw new StandingError("not-found", `no active key ${keyId}`, { keyId });
+          out.result({ keyId, revoked: true }, `revoked ${keyId}`);
+        }),
+      )(),
+    );
+  common(keys.command("list").description("list keys (never the keys themselves)"))
+    .action(async (o: CommonOptions) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          const rows = s.store.listKeys().map((k) => ({ keyId: k.keyId, role: k.role, label: k.label, source: k.source, contexts: k.contexts, subjectId: k.subjectId, createdAt: new Date(k.createdAt).toISOString(), revokedAt: k.revokedAt === null ? null : new Date(k.revokedAt).toISOString() }));
+          out.result(rows, rows.length === 0 ? "no keys" : rows.map((k) => `${k.keyId}  ${k.role.padEnd(13)} ${k.revokedAt ? "REVOKED " : ""}${k.label}${k.source ? ` source=${k.source}` : ""}${k.contexts.length ? ` contexts=${k.contexts.join(",")}` : ""}${k.subjectId !== null ? ` subject=#${k.subjectId}` : ""}`).join("\n"));
         }),
       )(),
     );
@@ -255,14 +304,16 @@ export async function main(argv: string[]): Promise<number> {
         }
         s.advance();
         const indexed = s.buildIndex();
+        const keysForDemo = o.demo ? demoKeys(s, dbPath(o)) : undefined;
         const scheduler = new Scheduler(s);
         scheduler.start();
-        const app = buildServer(s);
+        const decisionLog = new DecisionLog(s.store);
+        const app = buildServer(s, { decisionLog });
         const port = o.port ?? (process.env.PORT ? Number.parseInt(process.env.PORT, 10) : 8080);
         await app.listen({ port, host: o.host });
         const addr = app.server.address();
         const url = `http://${o.host}:${typeof addr === "object" && addr ? addr.port : port}`;
-        printWelcome(s, url, dbPath(o), indexed);
+        printWelcome(s, url, dbPath(o), indexed, keysForDemo);
         await new Promise<void>((resolve) => {
           const stop = (): void => {
             scheduler.stop();
@@ -286,33 +337,4 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   return exitCode;
-}
-
-function printWelcome(s: Standing, url: string, db: string, indexed: number): void {
-  const policy = s.activePolicy();
-  let debtor: string | undefined;
-  for (const { subjectId, state } of s.store.statesWithMeasures()) {
-    if (state.measures.some((m) => m.context === "air-travel" && m.effect === "deny" && m.status === "active" && m.code === "SPC-DEBTOR")) {
-      debtor = s.store.identifiersOf(subjectId).find((i) => i.scheme === "national-id")?.value;
-      if (debtor) break;
-    }
-  }
-  const who = debtor ? `national-id:${debtor}` : "national-id:demo-000001";
-  const lines = [
-    "",
-    `Standing is serving at ${url}`,
-    `  database: ${db}`,
-    `  policy:   ${policy?.ref ?? "none published"} (rulebook: policies/municipal-credit.yaml)`,
-    `  ${indexed} subjects with measures in the decision index`,
-    "",
-    "Try:",
-    `  curl ${url}/healthz`,
-    `  curl '${url}/v1/checks?subject=${who}&context=air-travel'`,
-    `  curl -X POST ${url}/v1/checks -H 'content-type: application/json' -d '{"subject":{"scheme":"national-id","value":"${who.split(":")[1]}"},"context":"property-purchase"}'`,
-    `  npx standing statement ${who} --db ${db}`,
-    `  npx standing check ${who} public-services --db ${db}`,
-    "",
-    "Press Ctrl-C to stop.",
-  ];
-  console.log(lines.join("\n"));
 }

@@ -4,7 +4,7 @@
 import { evaluate, countingRecords } from "../engine/evaluate.js";
 import type { Contribution, ListMembership, MeasureState, SubjectRecord, SubjectState } from "../engine/types.js";
 import type { CompiledPolicy } from "../policy/types.js";
-import type { Identifier, RecordRow } from "../store/types.js";
+import type { DecisionLogRow, Identifier, RecordRow } from "../store/types.js";
 import { toSubjectRecord } from "../store/types.js";
 import { humanDate, isoUtc, type Instant } from "../time.js";
 
@@ -40,6 +40,17 @@ export interface Statement {
   readonly lists: readonly ListMembership[];
   readonly measures: readonly (MeasureState & { readonly notice: string | null; readonly noticeReason: string | null })[];
   readonly upcoming: readonly UpcomingChange[];
+  /** Who looked this subject up, newest first (from the decision log). */
+  readonly lookups: readonly Lookup[];
+}
+
+export interface Lookup {
+  readonly at: string;
+  readonly askedBy: string;
+  readonly context: string;
+  readonly decision: "allow" | "deny";
+  readonly codes: readonly string[];
+  readonly identifier: string;
 }
 
 export function buildStatement(
@@ -47,6 +58,7 @@ export function buildStatement(
   subject: { id: number; identifiers: readonly Identifier[] },
   rows: readonly RecordRow[],
   at: Instant,
+  lookups: readonly DecisionLogRow[] = [],
 ): Statement {
   const records = rows.map(toSubjectRecord);
   const state = evaluate(policy, records, at);
@@ -97,6 +109,7 @@ export function buildStatement(
       noticeReason: noticeOf.get(m.measure)?.noticeReason ?? null,
     })),
     upcoming: upcoming(policy, records, state),
+    lookups: lookups.map((l) => ({ at: isoUtc(l.at), askedBy: l.askedBy, context: l.context, decision: l.decision, codes: l.codes, identifier: `${l.scheme}:${l.value}` })),
   };
 }
 
@@ -223,5 +236,9 @@ export function renderStatement(s: Statement): string {
     lines.push(`  ${d(u.at)}`);
     for (const c of u.changes) lines.push(`      ${c}`);
   }
+  lines.push("");
+  lines.push(`WHO LOOKED YOU UP (${s.lookups.length})`);
+  if (s.lookups.length === 0) lines.push("  nobody");
+  for (const l of s.lookups) lines.push(`  ${d(l.at)}  ${l.askedBy} asked about ${l.context} (${l.identifier}): ${l.decision}${l.codes.length ? ` ${l.codes.join(", ")}` : ""}`);
   return lines.join("\n") + "\n";
 }

@@ -3,6 +3,7 @@
 // and must pass the one contract suite in contract.ts.
 import type { SubjectRecord, SubjectState } from "../engine/types.js";
 import type { Instant } from "../time.js";
+import type { KeyRow } from "../auth/principals.js";
 
 export type SubjectId = number;
 
@@ -81,7 +82,7 @@ export interface NewQuarantine {
   readonly reason: string;
 }
 
-export interface Store {
+export interface Store extends KeyStore, DecisionLogStore, StatsStore {
   /** Runs fn in one durable transaction: all of it is committed, or none. */
   transaction<T>(fn: () => T): T;
   close(): void;
@@ -126,6 +127,56 @@ export interface Store {
   statesWithMeasures(): Iterable<{ subjectId: SubjectId; state: SubjectState }>;
   /** The earliest next change of any subject, or null. */
   earliestChange(): Instant | null;
+}
+
+/** One logged decision: who asked about whom, in which context, and the answer. */
+export interface DecisionLogRow {
+  readonly id: string;
+  readonly at: Instant;
+  /** Key id of the asker ("anonymous" is never logged: checks need a key). */
+  readonly keyId: string;
+  readonly askedBy: string;
+  readonly scheme: string;
+  readonly value: string;
+  readonly context: string;
+  readonly decision: "allow" | "deny";
+  readonly codes: readonly string[];
+}
+
+export interface ListCount {
+  readonly list: string;
+  readonly effect: "restrict" | "privilege";
+  readonly members: number;
+}
+
+export interface MeasureCount {
+  readonly context: string;
+  readonly measure: string;
+  readonly effect: "deny" | "privilege";
+  readonly active: number;
+  readonly pending: number;
+}
+
+/** API keys, stored hashed. */
+export interface KeyStore {
+  addKey(row: KeyRow): void;
+  keyById(keyId: string): KeyRow | undefined;
+  listKeys(): KeyRow[];
+  /** Returns false when there was no such unrevoked key. */
+  revokeKey(keyId: string, at: Instant): boolean;
+}
+
+/** The decision log: written in batches, read by identifier for the subject's statement. */
+export interface DecisionLogStore {
+  appendDecisions(rows: readonly DecisionLogRow[]): void;
+  decisionsAbout(ids: readonly Identifier[], limit: number): DecisionLogRow[];
+  countDecisions(): number;
+}
+
+/** Public aggregates, computed from stored states. */
+export interface StatsStore {
+  listCounts(): ListCount[];
+  measureCounts(): MeasureCount[];
 }
 
 /** Converts a stored row back into what the evaluator reads. */

@@ -61,4 +61,27 @@ CREATE TABLE IF NOT EXISTS states (
 );
 CREATE INDEX IF NOT EXISTS states_next ON states(next_change_at) WHERE next_change_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS states_measures ON states(subject_id) WHERE has_measures = 1;
+CREATE TABLE IF NOT EXISTS keys (
+  key_id TEXT PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL,
+  label TEXT NOT NULL,
+  source TEXT,
+  contexts TEXT NOT NULL,
+  subject_id INTEGER REFERENCES subjects(id),
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS decisions (
+  id TEXT PRIMARY KEY,
+  at INTEGER NOT NULL,
+  key_id TEXT NOT NULL,
+  asked_by TEXT NOT NULL,
+  scheme TEXT NOT NULL,
+  value TEXT NOT NULL,
+  context TEXT NOT NULL,
+  decision TEXT NOT NULL,
+  codes TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS decisions_subject ON decisions(scheme, value, at);
 `;

@@ -15,6 +15,8 @@ import type {
   SubjectId,
 } from "../types.js";
 import { ddl, schemaVersion } from "./schema.js";
+import type { KeyRow, Role } from "../../auth/principals.js";
+import type { DecisionLogRow, ListCount, MeasureCount } from "../types.js";
 
 type Row = Record<string, unknown>;
 
@@ -48,6 +50,34 @@ function toQuarantine(r: Row): QuarantineRow {
     receivedAt: r.received_at as number,
     reason: r.reason as string,
     releasedAt: (r.released_at as number | null) ?? null,
+  };
+}
+
+function toKey(r: Row): KeyRow {
+  return {
+    keyId: r.key_id as string,
+    hash: r.hash as string,
+    role: r.role as Role,
+    label: r.label as string,
+    source: (r.source as string | null) ?? null,
+    contexts: JSON.parse(r.contexts as string) as string[],
+    subjectId: (r.subject_id as number | null) ?? null,
+    createdAt: r.created_at as number,
+    revokedAt: (r.revoked_at as number | null) ?? null,
+  };
+}
+
+function toDecision(r: Row): DecisionLogRow {
+  return {
+    id: r.id as string,
+    at: r.at as number,
+    keyId: r.key_id as string,
+    askedBy: r.asked_by as string,
+    scheme: r.scheme as string,
+    value: r.value as string,
+    context: r.context as string,
+    decision: r.decision as "allow" | "deny",
+    codes: JSON.parse(r.codes as string) as string[],
   };
 }
 
@@ -124,6 +154,27 @@ export class SqliteStore implements Store {
       withRecords: db.prepare("SELECT DISTINCT subject_id FROM records WHERE subject_id > ? ORDER BY subject_id LIMIT ?").pluck(),
       countWithRecords: db.prepare("SELECT count(DISTINCT subject_id) FROM records").pluck(),
       withMeasures: db.prepare("SELECT subject_id, state FROM states WHERE has_measures = 1"),
+      addKey: db.prepare(
+        "INSERT INTO keys (key_id, hash, role, label, source, contexts, subject_id, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      keyById: db.prepare("SELECT * FROM keys WHERE key_id = ?"),
+      listKeys: db.prepare("SELECT * FROM keys ORDER BY created_at, key_id"),
+      revokeKey: db.prepare("UPDATE keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL"),
+      appendDecision: db.prepare(
+        "INSERT OR IGNORE INTO decisions (id, at, key_id, asked_by, scheme, value, context, decision, codes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      decisionsAbout: db.prepare("SELECT * FROM decisions WHERE scheme = ? AND value = ? ORDER BY at DESC, id LIMIT ?"),
+      countDecisions: db.prepare("SELECT count(*) FROM decisions").pluck(),
+      listCounts: db.prepare(
+        `SELECT json_extract(l.value, '$.list') AS list, json_extract(l.value, '$.effect') AS effect, count(*) AS members
+         FROM states, json_each(states.state, '$.lists') AS l GROUP BY 1, 2 ORDER BY 1`,
+      ),
+      measureCounts: db.prepare(
+        `SELECT json_extract(m.value, '$.context') AS context, json_extract(m.value, '$.measure') AS measure,
+                json_extract(m.value, '$.effect') AS effect,
+                sum(json_extract(m.value, '$.status') = 'active') AS active, sum(json_extract(m.value, '$.status') = 'pending') AS pending
+         FROM states, json_each(states.state, '$.measures') AS m WHERE states.has_measures = 1 GROUP BY 1, 2, 3 ORDER BY 1, 2`,
+      ),
       earliest: db.prepare("SELECT min(next_change_at) FROM states WHERE next_change_at IS NOT NULL").pluck(),
     };
   }
@@ -266,6 +317,52 @@ export class SqliteStore implements Store {
     for (const r of this.stmts.withMeasures.iterate() as Iterable<Row>) {
       yield { subjectId: r.subject_id as number, state: JSON.parse(r.state as string) as SubjectState };
     }
+  }
+
+  addKey(row: KeyRow): void {
+    this.stmts.addKey.run(row.keyId, row.hash, row.role, row.label, row.source, JSON.stringify(row.contexts), row.subjectId, row.createdAt, row.revokedAt);
+  }
+
+  keyById(keyId: string): KeyRow | undefined {
+    const r = this.stmts.keyById.get(keyId) as Row | undefined;
+    return r ? toKey(r) : undefined;
+  }
+
+  listKeys(): KeyRow[] {
+    return (this.stmts.listKeys.all() as Row[]).map(toKey);
+  }
+
+  revokeKey(keyId: string, at: number): boolean {
+    return this.stmts.revokeKey.run(at, keyId).changes > 0;
+  }
+
+  appendDecisions(rows: readonly DecisionLogRow[]): void {
+    this.transaction(() => {
+      for (const d of rows) this.stmts.appendDecision.run(d.id, d.at, d.keyId, d.askedBy, d.scheme, d.value, d.context, d.decision, JSON.stringify(d.codes));
+    });
+  }
+
+  decisionsAbout(ids: readonly Identifier[], limit: number): DecisionLogRow[] {
+    const all = ids.flatMap((i) => (this.stmts.decisionsAbout.all(i.scheme, i.value, limit) as Row[]).map(toDecision));
+    return all.sort((a, b) => b.at - a.at || (a.id < b.id ? -1 : 1)).slice(0, limit);
+  }
+
+  countDecisions(): number {
+    return this.stmts.countDecisions.get() as number;
+  }
+
+  listCounts(): ListCount[] {
+    return (this.stmts.listCounts.all() as Row[]).map((r) => ({ list: r.list as string, effect: r.effect as "restrict" | "privilege", members: r.members as number }));
+  }
+
+  measureCounts(): MeasureCount[] {
+    return (this.stmts.measureCounts.all() as Row[]).map((r) => ({
+      context: r.context as string,
+      measure: r.measure as string,
+      effect: r.effect as "deny" | "privilege",
+      active: r.active as number,
+      pending: r.pending as number,
+    }));
   }
 
   earliestChange(): number | null {

@@ -1,0 +1,106 @@
+// What `npm start` prints: where to look, a demo key for each role, and commands that
+// work exactly as printed.
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { createKey } from "../auth/keys.js";
+import type { Role } from "../auth/principals.js";
+import type { Standing } from "../standing.js";
+import type { Identifier } from "../store/types.js";
+
+export interface DemoKeys {
+  readonly file: string;
+  readonly keys: Record<string, string>;
+  readonly debtor: Identifier;
+  readonly debtorId: number;
+}
+
+/** The demo subject the printed commands use: a court debtor whose air-travel ban is in force. */
+export function findDemoDebtor(s: Standing): { identifier: Identifier; id: number } | undefined {
+  for (const { subjectId, state } of s.store.statesWithMeasures()) {
+    if (state.measures.some((m) => m.context === "air-travel" && m.effect === "deny" && m.status === "active" && m.code === "SPC-DEBTOR")) {
+      const nid = s.store.identifiersOf(subjectId).find((i) => i.scheme === "national-id");
+      if (nid) return { identifier: nid, id: subjectId };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Demo keys are created once per database and kept in plain text beside it (mode 600),
+ * so every start can print them. This is for the demo only: real keys are shown once.
+ */
+export function demoKeys(s: Standing, db: string): DemoKeys | undefined {
+  const file = join(dirname(db), "demo-keys.json");
+  if (existsSync(file)) {
+    try {
+      return JSON.parse(readFileSync(file, "utf8")) as DemoKeys;
+    } catch {
+      return undefined;
+    }
+  }
+  const debtor = findDemoDebtor(s);
+  if (!debtor) return undefined;
+  const now = s.clock.now();
+  const policy = s.activePolicy();
+  const make = (role: Role, extra: { source?: string; contexts?: string[]; subjectId?: number }, label: string): string =>
+    createKey(s.store, policy, { role, label, ...extra }, now).key;
+  const keys = s.store.transaction(() => ({
+    source: make("source", { source: "court" }, "demo court"),
+    checkpoint: make("checkpoint", { contexts: ["air-travel"] }, "demo airline booking system"),
+    "checkpoint-rail": make("checkpoint", { contexts: ["rail-high-speed"] }, "demo railway ticket office"),
+    admin: make("admin", {}, "demo admin"),
+    "policy-author": make("policy-author", {}, "demo policy author"),
+    reviewer: make("reviewer", {}, "demo reviewer"),
+    auditor: make("auditor", {}, "demo auditor"),
+    subject: make("subject", { subjectId: debtor.id }, `demo subject ${debtor.identifier.value}`),
+  }));
+  const out: DemoKeys = { file, keys, debtor: debtor.identifier, debtorId: debtor.id };
+  writeFileSync(file, JSON.stringify(out, null, 2) + "\n", { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return out;
+}
+
+export function printWelcome(s: Standing, url: string, db: string, indexed: number, demo: DemoKeys | undefined): void {
+  const policy = s.activePolicy();
+  const rel = relative(process.cwd(), db) || db;
+  const lines = [
+    "",
+    `Standing is serving at ${url}`,
+    `  API reference:  ${url}/docs   (OpenAPI: ${url}/openapi.json)`,
+    `  rulebook:       ${url}/v1/policy   statistics: ${url}/v1/stats`,
+    `  database:       ${rel}`,
+    `  policy:         ${policy?.ref ?? "none published"}`,
+    `  ${indexed} subjects with measures in the decision index`,
+  ];
+  if (demo) {
+    const k = demo.keys;
+    const who = `${demo.debtor.scheme}:${demo.debtor.value}`;
+    lines.push(
+      "",
+      `Demo keys (kept in ${relative(process.cwd(), demo.file) || demo.file}; real keys: npx standing keys create --role …):`,
+      ...Object.entries(k).map(([role, key]) => `  ${role.padEnd(16)} ${key}`),
+      "",
+      "Try (each works as printed):",
+      `  # an airline's booking system asks whether ${who} may fly: deny, with reason and basis`,
+      `  curl -s -X POST ${url}/v1/checks -H 'authorization: Bearer ${k.checkpoint}' -H 'content-type: application/json' -d '{"subject":{"scheme":"${demo.debtor.scheme}","value":"${demo.debtor.value}"},"context":"air-travel"}'`,
+      `  # the subject reads their own file, including who looked them up`,
+      `  curl -s '${url}/v1/subjects/${demo.debtorId}/statement?format=text' -H 'authorization: Bearer ${k.subject}'`,
+      `  # a court reports that the judgment was paid: the subject leaves the debtor list`,
+      `  curl -s -X POST ${url}/v1/records -H 'authorization: Bearer ${k.source}' -H 'content-type: application/json' -d '{"source":"court","id":"demo-fulfilled-${demo.debtorId}-${new Date(s.clock.now()).toISOString().slice(0, 10)}","type":"court.judgment.fulfilled","subject":{"scheme":"${demo.debtor.scheme}","value":"${demo.debtor.value}"},"occurredAt":"${new Date(s.clock.now()).toISOString().slice(0, 10)}T00:00:00Z","fields":{"case":"${caseOf(s, demo.debtorId)}"}}'`,
+      "",
+      `  npx standing statement ${who} --db ${rel}`,
+    );
+  }
+  lines.push("", "Press Ctrl-C to stop.");
+  console.log(lines.join("\n"));
+}
+
+function caseOf(s: Standing, subjectId: number): string {
+  for (const r of s.store.recordsOf(subjectId)) {
+    if (r.type === "court.judgment.default") {
+      const body = JSON.parse(r.body) as { fields?: { case?: string } };
+      if (body.fields?.case) return body.fields.case;
+    }
+  }
+  return "";
+}
