@@ -6,7 +6,7 @@ import { canonicalJson } from "./canonical.js";
 import { StandingError, isStandingError, type ErrorCode } from "./errors.js";
 import { DecisionIndex } from "./engine/decision-index.js";
 import { evaluate } from "./engine/evaluate.js";
-import type { Decision, SubjectState } from "./engine/types.js";
+import type { Decision, SubjectRecord, SubjectState } from "./engine/types.js";
 import { normaliseRecord, type NormalisedRecord } from "./ingest/input.js";
 import { compilePolicy } from "./policy/compile.js";
 import type { CompiledPolicy, PolicyDiagnostic } from "./policy/types.js";
@@ -343,9 +343,23 @@ export class Standing {
 
   // ---------------------------------------------------------------- state
 
+  /** Everything the evaluator reads about one subject, as stored. */
+  evaluationInputs(subjectId: SubjectId): SubjectRecord[] {
+    return this.store.recordsOf(subjectId).map(toSubjectRecord);
+  }
+
+  /**
+   * Recomputes a subject's state from what is stored, under a named policy version:
+   * what `audit verify` compares each stored state against.
+   */
+  recomputeState(subjectId: SubjectId, policyRef: string, at: Instant): SubjectState {
+    const row = this.policyRows.find((p) => p.ref === policyRef) ?? this.store.policies().find((p) => p.ref === policyRef);
+    if (!row) throw new StandingError("not-found", `no published policy ${policyRef}`, { policy: policyRef });
+    return evaluate(this.compiledFor(row), this.evaluationInputs(subjectId), at);
+  }
+
   private evaluateAndStore(policy: CompiledPolicy, subjectId: SubjectId, at: Instant): StateRow {
-    const records = this.store.recordsOf(subjectId).map(toSubjectRecord);
-    const state = evaluate(policy, records, at);
+    const state = evaluate(policy, this.evaluationInputs(subjectId), at);
     const row: StateRow = {
       subjectId,
       policyRef: policy.ref,
