@@ -4,6 +4,7 @@
 import { addDuration, isoUtc, subtractDuration, type Instant } from "../time.js";
 import type { CompiledPolicy, ListDef } from "../policy/types.js";
 import type {
+  ListApplication,
   Contribution,
   ListMembership,
   MeasureState,
@@ -33,6 +34,8 @@ interface Interval {
   start: number; // may be -Infinity
   end: number; // may be Infinity
   records: SubjectRecord[];
+  /** When the subject could first be told of this stretch (notice runs from here). */
+  known: number;
 }
 
 interface Grant {
@@ -44,12 +47,34 @@ interface Grant {
   until: number; // Infinity when the rule has no duration
 }
 
-/** The records that count: known types, not retracted, in canonical order. */
-export function countingRecords(policy: CompiledPolicy, records: readonly SubjectRecord[]): SubjectRecord[] {
+/** Whether a disputed record counts at `at`, and when that can next change. */
+function disputeCounts(r: SubjectRecord, at: number): { counts: boolean; change: number | undefined } {
+  const d = r.dispute;
+  if (!d || at < d.openedAt) return { counts: true, change: d && d.openedAt > at ? d.openedAt : undefined };
+  if (d.closedAt !== null && at >= d.closedAt) return { counts: d.counts !== false, change: undefined };
+  if (d.closedAt === null && at >= d.deadline) return { counts: false, change: undefined };
+  const next = d.closedAt !== null ? Math.min(d.closedAt, d.deadline) : d.deadline;
+  return { counts: !d.suspend, change: next };
+}
+
+/**
+ * The records that count at `at`: known types, not retracted or superseded, not
+ * removed or suspended by a dispute, in canonical order. `changes` collects instants
+ * at which a dispute changes that.
+ */
+export function countingRecords(policy: CompiledPolicy, records: readonly SubjectRecord[], at = Infinity, changes?: number[]): SubjectRecord[] {
   const retracted = new Set<string>();
-  for (const r of records) if (r.retracts !== undefined) retracted.add(key(r.source, r.retracts));
+  for (const r of records) {
+    if (r.retracts !== undefined) retracted.add(key(r.source, r.retracts));
+    if (r.supersedes !== undefined) retracted.add(key(r.source, r.supersedes));
+  }
   return records
-    .filter((r) => r.retracts === undefined && !retracted.has(key(r.source, r.id)) && policy.records.has(r.type))
+    .filter((r) => {
+      if (r.retracts !== undefined || retracted.has(key(r.source, r.id)) || !policy.records.has(r.type)) return false;
+      const d = disputeCounts(r, at);
+      if (d.change !== undefined) changes?.push(d.change);
+      return d.counts;
+    })
     .sort(compareRecords);
 }
 
@@ -97,10 +122,11 @@ export function tierOf(policy: CompiledPolicy, score: number): string {
   return (tiers[tiers.length - 1] as { name: string }).name;
 }
 
-function entryIntervals(policy: CompiledPolicy, list: ListDef, facts: readonly SubjectRecord[]): Interval[] {
+function entryIntervals(policy: CompiledPolicy, list: ListDef, facts: readonly SubjectRecord[], applications: readonly ListApplication[]): Interval[] {
   const enter = list.enter;
   if (!enter) return [];
   const out: Interval[] = [];
+  const applied = applications.filter((a) => a.list === list.name).map((a) => a.at).sort((a, b) => a - b);
   for (const r of facts) {
     if (!enter.on.includes(r.type)) continue;
     if (enter.when && !enter.when.evalBool({ record: r.fields })) continue;
@@ -113,7 +139,13 @@ function entryIntervals(policy: CompiledPolicy, list: ListDef, facts: readonly S
         break;
       }
     }
-    if (end > r.occurredAt) out.push({ start: r.occurredAt, end, records: [r] });
+    // Recovery by rule: an application made once the minimum period has passed ends the entry then.
+    if (list.earlyExit) {
+      const from = addDuration(r.occurredAt, list.earlyExit, policy.timezone);
+      const a = applied.find((t) => t >= from && t < end);
+      if (a !== undefined) end = a;
+    }
+    if (end > r.occurredAt) out.push({ start: r.occurredAt, end, records: [r], known: Math.max(r.occurredAt, r.receivedAt ?? r.occurredAt) });
   }
   return out;
 }
@@ -138,7 +170,7 @@ function conditionIntervals(policy: CompiledPolicy, list: ListDef, grants: reado
     if (!holds) continue;
     const prev = out[out.length - 1];
     if (prev && prev.end === start) prev.end = end;
-    else out.push({ start, end, records: [] });
+    else out.push({ start, end, records: [], known: start });
   }
   return out;
 }
@@ -152,15 +184,16 @@ function unionAt(intervals: readonly Interval[], at: number): Interval | undefin
     if (cur && iv.start <= cur.end) {
       cur.end = Math.max(cur.end, iv.end);
       cur.records.push(...iv.records);
+      cur.known = Math.min(cur.known, iv.known);
     } else {
-      cur = { start: iv.start, end: iv.end, records: [...iv.records] };
+      cur = { start: iv.start, end: iv.end, records: [...iv.records], known: iv.known };
       merged.push(cur);
     }
   }
   const hit = merged.find((m) => m.start <= at && at < m.end);
   if (!hit) return undefined;
   const activeRecords = intervals.filter((iv) => iv.start <= at && at < iv.end).flatMap((iv) => iv.records);
-  return { start: hit.start, end: hit.end, records: activeRecords.sort(compareRecords) };
+  return { start: hit.start, end: hit.end, records: activeRecords.sort(compareRecords), known: hit.known };
 }
 
 const iso = (t: number): string | null => (Number.isFinite(t) ? isoUtc(t) : null);
@@ -169,11 +202,21 @@ const iso = (t: number): string | null => (Number.isFinite(t) ? isoUtc(t) : null
  * Evaluates one subject's state at instant `at`. Records that occur after `at` are
  * not counted yet, but their time is reported as `nextChangeAt`.
  */
-export function evaluate(policy: CompiledPolicy, records: readonly SubjectRecord[], at: Instant): SubjectState {
-  const all = countingRecords(policy, records);
+export function evaluate(
+  policy: CompiledPolicy,
+  records: readonly SubjectRecord[],
+  at: Instant,
+  applications: readonly ListApplication[] = [],
+): SubjectState {
+  const changes: number[] = [];
+  const all = countingRecords(policy, records, at, changes);
   const facts = all.filter((r) => r.occurredAt <= at);
   const upcoming = all.filter((r) => r.occurredAt > at);
-  const changes: number[] = upcoming.map((r) => r.occurredAt);
+  for (const r of upcoming) changes.push(r.occurredAt);
+  // A future-dated dispute opening or a future record counted only under another
+  // dispute outcome is announced through `changes` by countingRecords.
+  const pastApplications = applications.filter((a) => a.at <= at);
+  for (const a of applications) if (a.at > at) changes.push(a.at);
 
   const grants = grantsFor(policy, facts);
   const active = grants.filter((g) => g.from <= at && at < g.until);
@@ -193,7 +236,7 @@ export function evaluate(policy: CompiledPolicy, records: readonly SubjectRecord
   const timelines = new Map<string, Interval[]>();
   const lists: ListMembership[] = [];
   for (const list of policy.lists.values()) {
-    const intervals = list.when ? conditionIntervals(policy, list, grants) : entryIntervals(policy, list, facts);
+    const intervals = list.when ? conditionIntervals(policy, list, grants) : entryIntervals(policy, list, facts, pastApplications);
     timelines.set(list.name, intervals);
     const u = unionAt(intervals, at);
     if (!u) continue;
@@ -211,7 +254,9 @@ export function evaluate(policy: CompiledPolicy, records: readonly SubjectRecord
     const ivs = m.lists.flatMap((l) => timelines.get(l) ?? []);
     const u = unionAt(ivs, at);
     if (!u) continue;
-    const since = m.effect === "deny" ? addDuration(u.start, m.notice, policy.timezone) : u.start;
+    // Notice runs from when the subject could first be told, so a record that arrives
+    // late never makes a restriction bite without notice.
+    const since = m.effect === "deny" ? addDuration(Math.max(u.start, u.known), m.notice, policy.timezone) : u.start;
     if (since >= u.end) continue; // the membership ends before notice runs out: it never bites
     const status = since <= at ? "active" : "pending";
     if (status === "pending") changes.push(since);

@@ -10,6 +10,35 @@ export interface SubjectRecord {
   readonly fields: Readonly<Record<string, unknown>>;
   /** When set, this record retracts the source's record with that id. */
   readonly retracts?: string | undefined;
+  /** When set, this record replaces (corrects) the source's record with that id. */
+  readonly supersedes?: string | undefined;
+  /**
+   * When the record became known. A deny measure's notice period runs from when the
+   * subject could first be told, never from a past occurredAt. Defaults to occurredAt.
+   */
+  readonly receivedAt?: number | undefined;
+  /** The latest dispute of this record, if any. */
+  readonly dispute?: RecordDispute | undefined;
+}
+
+/**
+ * A dispute as the evaluator sees it. While open, a record whose type suspends
+ * effects does not count. An unanswered dispute past its deadline, or one closed
+ * with counts=false (upheld, withdrawn, corrected), removes the record as if it had
+ * never counted; closed with counts=true (confirmed, dismissed), it counts again.
+ */
+export interface RecordDispute {
+  readonly openedAt: number;
+  readonly deadline: number;
+  readonly suspend: boolean;
+  readonly closedAt: number | null;
+  readonly counts: boolean | null;
+}
+
+/** An application for early exit from a list (recovery by rule). */
+export interface ListApplication {
+  readonly list: string;
+  readonly at: number;
 }
 
 export interface RecordRef {

@@ -170,7 +170,7 @@ describe("G2 no guilt by association", () => {
     );
 
   it("given the debtor list made to apply to the debtor's children, when compiled, then G2 points at the applies-to key", () => {
-    const text = withSchool(edit(municipal, "    for: P2Y\n    description: Judgment debtors", "    for: P2Y\n    applies-to: children\n    description: Judgment debtors"));
+    const text = withSchool(edit(municipal, "    for: P2Y\n    early-exit:", "    for: P2Y\n    applies-to: children\n    early-exit:"));
     refusedFor("G2", text, locate(text, "applies-to"));
   });
 

@@ -90,6 +90,7 @@ interface RawPolicy {
       enter?: string | string[] | RawTrigger;
       leave?: string | string[] | RawTrigger;
       for?: string;
+      "early-exit"?: { after: string };
       when?: string;
       description?: string;
     }
@@ -648,6 +649,16 @@ function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string): CompiledP
         ok = false;
       }
     }
+    const earlyExit = duration(l["early-exit"]?.after, [...p, "early-exit", "after"], d, "early-exit period");
+    if (l["early-exit"] !== undefined) {
+      if (l.effect !== "restrict") {
+        d.error("rule", [...p, "early-exit"], `early exit is a way off a restrict list; "${listName}" is a privilege list`);
+        ok = false;
+      } else if (earlyExit && forDur && !durationExceeds(forDur, earlyExit, zone)) {
+        d.error("rule", [...p, "early-exit", "after"], `early exit after ${earlyExit.iso} is not earlier than the list's own end (${forDur.iso})`);
+        ok = false;
+      }
+    }
     if (!ok) continue;
     lists.set(listName, {
       name: listName,
@@ -655,6 +666,7 @@ function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string): CompiledP
       enter: enter ? { on: enter.on, when: enterWhen } : undefined,
       leave: leave ? { on: leave.on, when: leaveWhen } : undefined,
       for: forDur,
+      earlyExit,
       when,
       description: l.description,
     });

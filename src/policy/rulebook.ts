@@ -40,6 +40,7 @@ export function rulebook(p: CompiledPolicy) {
       leave: l.leave ? { on: l.leave.on, when: l.leave.when?.source ?? null } : null,
       when: l.when?.source ?? null,
       for: l.for?.iso ?? null,
+      earlyExit: l.earlyExit?.iso ?? null,
       description: l.description ?? null,
     })),
     contexts: [...p.contexts.values()].map((c) => ({ context: c.name, related: c.related, why: c.why, description: c.description ?? null })),

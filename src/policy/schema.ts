@@ -131,6 +131,13 @@ export const policySchema = {
           enter: trigger,
           leave: trigger,
           for: duration,
+          "early-exit": {
+            type: "object",
+            additionalProperties: false,
+            required: ["after"],
+            properties: { after: duration },
+            description: "Recovery by rule: the subject may apply to leave once this long has passed since entry",
+          },
           when: cel,
           description: text,
         },

@@ -56,6 +56,8 @@ export interface ListDef {
   readonly enter: { readonly on: readonly string[]; readonly when: CompiledExpr | undefined } | undefined;
   readonly leave: { readonly on: readonly string[]; readonly when: CompiledExpr | undefined } | undefined;
   readonly for: IsoDuration | undefined;
+  /** Restrict lists: a subject may apply to leave once this long has passed since entry. */
+  readonly earlyExit: IsoDuration | undefined;
   /** Privilege lists only: a condition on score and tier. */
   readonly when: CompiledExpr | undefined;
   readonly description: string | undefined;
