@@ -568,7 +568,7 @@ describe("publish", () => {
   it("given a policy that breaks a guardrail, when published, then it is refused invalid-policy and nothing is stored", () => {
     const { standing, store } = setup();
     // the debtor list loses its duration: "once untrustworthy, always restricted" (G4)
-    const bad = edit(edit(POLICY_TEXT, "version: 2026.1.0", "version: 2026.9.0"), "    for: P2Y\n    description: Judgment debtors", "    description: Judgment debtors");
+    const bad = edit(edit(POLICY_TEXT, "version: 2026.1.0", "version: 2026.9.0"), "    for: P2Y\n    early-exit:", "    early-exit:");
     expect(() => standing.publish(bad, "bad.yaml")).toThrow(expect.objectContaining({ code: "invalid-policy" }));
     expect(store.policies().map((p) => p.ref)).toEqual([V1]);
   });
@@ -582,14 +582,17 @@ describe("publish", () => {
     expect(r).toMatchObject({ status: "scheduled", reevaluated: 0, effective: iso(effective) });
     expect(store.getState(v)?.state.score).toBe(1020);
     expect(store.getState(v)?.policyRef).toBe(V1);
-    // nothing else changes sooner: the debtor's notice ran out long ago, the points last a year
-    expect(standing.nextWake()).toBe(effective);
+    // the debtor's record arrived now, so its notice runs from now (not from when the debt
+    // occurred) and ends before the new version takes effect; nothing else changes sooner
+    expect(standing.nextWake()).toBe(NOW + 7 * DAY);
+    expect(effective).toBeGreaterThan(NOW + 7 * DAY);
     // a record arriving before the date is still judged by version 1
     expect(one(standing, volunteer("v2", nid("W"), NOW, 2)).status).toBe("accepted");
     expect(store.getState(store.resolve(nid("W")) as number)?.policyRef).toBe(V1);
 
     clock.set(effective - 1);
-    expect(standing.advance()).toEqual({ policyActivated: null, advanced: 0 });
+    // only the debtor, whose notice ended in between, is advanced; the version waits
+    expect(standing.advance()).toEqual({ policyActivated: null, advanced: 1 });
     expect(store.getState(v)?.policyRef).toBe(V1);
 
     clock.set(effective);

@@ -6,11 +6,14 @@ import { canonicalJson } from "./canonical.js";
 import { StandingError, isStandingError, type ErrorCode } from "./errors.js";
 import { DecisionIndex } from "./engine/decision-index.js";
 import { evaluate } from "./engine/evaluate.js";
-import type { Decision, SubjectRecord, SubjectState } from "./engine/types.js";
+import type { Decision, ListApplication, RecordDispute, SubjectRecord, SubjectState } from "./engine/types.js";
+import { buildNotice } from "./notices/notice.js";
+import { buildStatement, type Statement } from "./statement/statement.js";
+import { addDuration } from "./time.js";
 import { normaliseRecord, type NormalisedRecord } from "./ingest/input.js";
 import { compilePolicy } from "./policy/compile.js";
 import type { CompiledPolicy, PolicyDiagnostic } from "./policy/types.js";
-import { toSubjectRecord, type Identifier, type PolicyRow, type StateRow, type Store, type SubjectId } from "./store/types.js";
+import { toSubjectRecord, type DisputeRow, type DisputeStatus, type Identifier, type PolicyRow, type StateRow, type Store, type SubjectId } from "./store/types.js";
 import type { Clock, Instant } from "./time.js";
 
 export type IngestResult =
@@ -237,6 +240,13 @@ export class Standing {
       throw new StandingError("invalid-identifier", `identifier scheme "${subject.scheme}" is not declared by ${policy.ref} (declared: ${[...policy.identifiers.keys()].join(", ")})`, { scheme: subject.scheme });
     }
     let subjectId = this.store.resolve(subject);
+    if (rec.supersedes !== undefined) {
+      // A correction replaces the source's own earlier record about the same subject.
+      const target = this.store.findRecord(rec.source, rec.supersedes);
+      if (!target || target.retracts !== null || target.subjectId !== subjectId) {
+        throw new StandingError("unknown-retraction-target", `source "${rec.source}" has no record "${rec.supersedes}" about ${subject.scheme}:${subject.value} to correct (a source may correct only its own records)`, { source: rec.source, supersedes: rec.supersedes });
+      }
+    }
     if (subjectId === undefined) {
       if (scheme && !scheme.registers) {
         const reason = `${subject.scheme}:${subject.value} is not linked to a subject yet; the record is kept and counts once the identifier is linked`;
@@ -345,7 +355,17 @@ export class Standing {
 
   /** Everything the evaluator reads about one subject, as stored. */
   evaluationInputs(subjectId: SubjectId): SubjectRecord[] {
-    return this.store.recordsOf(subjectId).map(toSubjectRecord);
+    const disputes = new Map<string, DisputeRow>();
+    for (const d of this.store.disputesOf(subjectId)) disputes.set(`${d.source}\u0000${d.recordId}`, d); // latest wins (ordered by opening)
+    return this.store.recordsOf(subjectId).map((row) => {
+      const r = toSubjectRecord(row);
+      const d = disputes.get(`${r.source}\u0000${r.id}`);
+      return d ? { ...r, dispute: disputeInput(d) } : r;
+    });
+  }
+
+  applicationsOf(subjectId: SubjectId): ListApplication[] {
+    return this.store.applicationsOf(subjectId).map((a) => ({ list: a.list, at: a.appliedAt }));
   }
 
   /**
@@ -355,11 +375,13 @@ export class Standing {
   recomputeState(subjectId: SubjectId, policyRef: string, at: Instant): SubjectState {
     const row = this.policyRows.find((p) => p.ref === policyRef) ?? this.store.policies().find((p) => p.ref === policyRef);
     if (!row) throw new StandingError("not-found", `no published policy ${policyRef}`, { policy: policyRef });
-    return evaluate(this.compiledFor(row), this.evaluationInputs(subjectId), at);
+    return evaluate(this.compiledFor(row), this.evaluationInputs(subjectId), at, this.applicationsOf(subjectId));
   }
 
   private evaluateAndStore(policy: CompiledPolicy, subjectId: SubjectId, at: Instant): StateRow {
-    const state = evaluate(policy, this.evaluationInputs(subjectId), at);
+    const before = this.store.getState(subjectId)?.state;
+    const state = evaluate(policy, this.evaluationInputs(subjectId), at, this.applicationsOf(subjectId));
+    this.issueNotices(policy, subjectId, before, state, at);
     const row: StateRow = {
       subjectId,
       policyRef: policy.ref,
@@ -398,6 +420,13 @@ export class Standing {
       this.reevaluateAll(at);
       policyActivated = policy.ref;
     }
+    // Disputes left unanswered past their deadline close as expired: the record stops counting.
+    const expired = this.store.expiredDisputes(at);
+    if (expired.length > 0) {
+      this.store.transaction(() => {
+        for (const d of expired) this.store.putDispute({ ...d, status: "expired", closedAt: d.deadlineAt, counts: false });
+      });
+    }
     let advanced = 0;
     for (;;) {
       const due = this.store.dueSubjects(at, BATCH);
@@ -421,6 +450,122 @@ export class Standing {
     return Math.min(pending, change);
   }
 
+  // ---------------------------------------------------------------- due process
+
+  /** Creates a notice for every deny measure that appears in `after` and was not in `before`. */
+  private issueNotices(policy: CompiledPolicy, subjectId: SubjectId, before: SubjectState | undefined, after: SubjectState, at: Instant): void {
+    const had = new Set((before?.measures ?? []).filter((m) => m.effect === "deny").map((m) => `${m.measure}|${m.since}`));
+    for (const m of after.measures) {
+      if (m.effect !== "deny" || had.has(`${m.measure}|${m.since}`)) continue;
+      const body = buildNotice(policy, subjectId, after, m);
+      this.store.addNotice({ id: randomUUID(), subjectId, measure: m.measure, effectiveFrom: m.since === null ? at : Date.parse(m.since), createdAt: at, body: JSON.stringify(body) });
+    }
+  }
+
+  private recordOf(source: string, recordId: string) {
+    const r = this.store.findRecord(source, recordId);
+    if (!r || r.retracts !== null) throw new StandingError("not-found", `no record "${recordId}" from source "${source}"`, { source, record: recordId });
+    return r;
+  }
+
+  /** A subject (or an operator on their behalf) disputes one of the subject's records. */
+  openDispute(req: { subjectId: SubjectId; source: string; recordId: string; grounds: string; evidence?: string; openedBy: string }): DisputeRow {
+    const grounds = req.grounds.trim();
+    if (grounds.length < 10) throw new StandingError("bad-request", "give the grounds of the dispute in a sentence or more (at least 10 characters)", { grounds: req.grounds });
+    const policy = this.requirePolicy();
+    const record = this.recordOf(req.source, req.recordId);
+    if (record.subjectId !== req.subjectId) throw new StandingError("forbidden", "a subject may dispute only records about themselves", { record: req.recordId });
+    const open = this.store.disputesOf(req.subjectId).find((d) => d.source === req.source && d.recordId === req.recordId && (d.status === "open" || d.status === "confirmed"));
+    if (open) throw new StandingError("record-conflict", `record "${req.recordId}" already has dispute ${open.id} (${open.status})`, { dispute: open.id });
+    const rt = policy.records.get(record.type);
+    const now = this.clock.now();
+    const deadline = rt ? addDuration(now, rt.dispute.deadline, policy.timezone) : now;
+    const row: DisputeRow = {
+      id: randomUUID(), subjectId: req.subjectId, source: req.source, recordId: req.recordId, grounds, evidence: req.evidence ?? null,
+      openedBy: req.openedBy, openedAt: now, deadlineAt: deadline, suspend: rt?.dispute.suspend ?? false, status: "open",
+      answerNote: null, answeredAt: null, decidedBy: null, reason: null, closedAt: null, counts: null,
+    };
+    this.withSubject(req.subjectId, () => this.store.putDispute(row));
+    return row;
+  }
+
+  /**
+   * The source answers: confirm (the record stands), withdraw (it stops counting), or
+   * correct (a corrected record replaces it, submitted with the answer).
+   */
+  answerDispute(id: string, source: string, answer: "confirm" | "withdraw" | "correct", note: string, correction?: unknown): { dispute: DisputeRow; correction?: IngestResult } {
+    const d = this.store.getDispute(id);
+    if (!d) throw new StandingError("not-found", `no dispute ${id}`, { dispute: id });
+    if (d.source !== source) throw new StandingError("forbidden", `dispute ${id} is for source "${d.source}" to answer`, { dispute: id });
+    if (d.status !== "open") throw new StandingError("record-conflict", `dispute ${id} is ${d.status}, not open`, { dispute: id, status: d.status });
+    const now = this.clock.now();
+    let result: IngestResult | undefined;
+    const status: DisputeStatus = answer === "confirm" ? "confirmed" : answer === "withdraw" ? "withdrawn" : "corrected";
+    this.withSubject(d.subjectId, () => {
+      if (answer === "correct") {
+        if (typeof correction !== "object" || correction === null) throw new StandingError("bad-request", "a correction needs the corrected record", { dispute: id });
+        const c = { ...(correction as Record<string, unknown>), source, supersedes: d.recordId };
+        result = this.ingestOne(c, this.activePolicy(now), now, new Set());
+        if (result.status !== "accepted") throw new StandingError(result.status === "rejected" ? result.error.code : "bad-request", `the correction was not accepted: ${result.status === "rejected" ? result.error.message : result.status}`, { dispute: id });
+      }
+      this.store.putDispute({ ...d, status, answerNote: note, answeredAt: now, closedAt: answer === "confirm" ? null : now, counts: answer === "confirm" ? null : false });
+    });
+    const out = this.store.getDispute(id) as DisputeRow;
+    return result ? { dispute: out, correction: result } : { dispute: out };
+  }
+
+  /** A reviewer decides, with a written reason: upheld (the record stops counting) or dismissed (it counts). */
+  decideDispute(id: string, reviewer: string, decision: "upheld" | "dismissed", reason: string): DisputeRow {
+    const d = this.store.getDispute(id);
+    if (!d) throw new StandingError("not-found", `no dispute ${id}`, { dispute: id });
+    if (d.status !== "open" && d.status !== "confirmed") throw new StandingError("record-conflict", `dispute ${id} is already ${d.status}`, { dispute: id, status: d.status });
+    if (reason.trim().length < 10) throw new StandingError("bad-request", "a decision needs a written reason (at least 10 characters)", { dispute: id });
+    const now = this.clock.now();
+    const row: DisputeRow = { ...d, status: decision, decidedBy: reviewer, reason: reason.trim(), closedAt: now, counts: decision === "dismissed" };
+    this.withSubject(d.subjectId, () => this.store.putDispute(row));
+    return row;
+  }
+
+  /** Recovery by rule: applies to leave a list early once its minimum period has passed. */
+  applyEarlyExit(subjectId: SubjectId, list: string, appliedBy: string): { applied: boolean; list: string; until: string | null } {
+    const policy = this.requirePolicy();
+    const def = policy.lists.get(list);
+    if (!def) throw new StandingError("not-found", `policy ${policy.ref} has no list "${list}"`, { list });
+    if (!def.earlyExit) throw new StandingError("bad-request", `list "${list}" has no early exit; its ways off are its leave records and its expiry`, { list });
+    const now = this.clock.now();
+    const state = evaluate(policy, this.evaluationInputs(subjectId), now, this.applicationsOf(subjectId));
+    const m = state.lists.find((l) => l.list === list);
+    if (!m) throw new StandingError("bad-request", `the subject is not on "${list}"`, { list });
+    const from = addDuration(Date.parse(m.since as string), def.earlyExit, policy.timezone);
+    if (now < from) throw new StandingError("bad-request", `early exit from "${list}" opens on ${new Date(from).toISOString()}`, { list, from: new Date(from).toISOString() });
+    this.withSubject(subjectId, () => this.store.addApplication({ id: randomUUID(), subjectId, list, appliedAt: now, appliedBy }));
+    const after = this.store.getState(subjectId)?.state.lists.find((l) => l.list === list);
+    return { applied: true, list, until: after?.until ?? null };
+  }
+
+  /** Runs a change to one subject's inputs and its re-evaluation in one transaction. */
+  private withSubject(subjectId: SubjectId, fn: () => void): void {
+    const now = this.clock.now();
+    const policy = this.activePolicy(now);
+    const row = this.store.transaction(() => {
+      fn();
+      return policy ? this.evaluateAndStore(policy, subjectId, now) : undefined;
+    });
+    if (row) this.afterCommit(row);
+  }
+
+  /** The subject's whole file, with disputes, notices, recovery paths and lookups. */
+  statement(subjectId: SubjectId, at: Instant = this.clock.now()): Statement {
+    const policy = this.requirePolicy(at);
+    const identifiers = this.store.identifiersOf(subjectId);
+    return buildStatement(policy, { id: subjectId, identifiers }, this.store.recordsOf(subjectId), at, this.store.decisionsAbout(identifiers, 200), {
+      records: this.evaluationInputs(subjectId),
+      applications: this.applicationsOf(subjectId),
+      disputes: this.store.disputesOf(subjectId),
+      notices: this.store.noticesOf(subjectId),
+    });
+  }
+
   // ---------------------------------------------------------------- checks
 
   check(subject: Identifier, context: string, at: Instant = this.clock.now()): CheckResult {
@@ -437,7 +582,7 @@ export class Standing {
     const policy = this.requirePolicy(at);
     const subjectId = this.store.resolve(subject);
     if (subjectId === undefined) throw new StandingError("not-found", `no subject has ${subject.scheme}:${subject.value}`, { identifier: subject });
-    const state = evaluate(policy, this.store.recordsOf(subjectId).map(toSubjectRecord), at);
+    const state = evaluate(policy, this.evaluationInputs(subjectId), at, this.applicationsOf(subjectId));
     return { subjectId, state, policy };
   }
 }
@@ -449,4 +594,25 @@ function pickIds(input: unknown): { source?: string; id?: string } {
     ...(typeof o.source === "string" ? { source: o.source.slice(0, 200) } : {}),
     ...(typeof o.id === "string" ? { id: o.id.slice(0, 200) } : {}),
   };
+}
+
+function disputeInput(d: DisputeRow): RecordDispute {
+  switch (d.status) {
+    case "open":
+      return { openedAt: d.openedAt, deadline: d.deadlineAt, suspend: d.suspend, closedAt: null, counts: null };
+    case "confirmed":
+      // The source stood by the record: it counts again from the answer on, unless a reviewer later upholds.
+      return { openedAt: d.openedAt, deadline: d.deadlineAt, suspend: d.suspend, closedAt: d.answeredAt ?? d.openedAt, counts: true };
+    case "expired":
+      return { openedAt: d.openedAt, deadline: d.deadlineAt, suspend: d.suspend, closedAt: d.deadlineAt, counts: false };
+    case "withdrawn":
+    case "corrected":
+    case "upheld":
+    case "dismissed":
+      return { openedAt: d.openedAt, deadline: d.deadlineAt, suspend: d.suspend, closedAt: d.closedAt ?? d.openedAt, counts: d.status === "dismissed" };
+    default: {
+      const never: never = d.status;
+      throw new Error(`unknown dispute status ${String(never)}`);
+    }
+  }
 }

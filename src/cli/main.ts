@@ -6,8 +6,8 @@ import cliProgress from "cli-progress";
 import { compilePolicy, formatDiagnostic } from "../policy/compile.js";
 import { StandingError } from "../errors.js";
 import { parseIdentifier, type Progress, type Standing } from "../standing.js";
-import { buildStatement, renderStatement } from "../statement/statement.js";
-import { generatePopulation } from "../demo/population.js";
+import { renderStatement } from "../statement/statement.js";
+import { loadDemo } from "../demo/load.js";
 import { buildServer } from "../api/server.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { humanDate } from "../time.js";
@@ -17,6 +17,8 @@ import type { PolicyDiagnostic } from "../policy/types.js";
 import { createKey } from "../auth/keys.js";
 import { roles } from "../auth/principals.js";
 import { DecisionLog } from "../decision-log.js";
+import { LogChannel, Outbox, WebhookChannel, type NoticeChannel } from "../notices/outbox.js";
+import { dirname, join } from "node:path";
 import { demoKeys, printWelcome } from "./welcome.js";
 
 function common(cmd: Command): Command {
@@ -54,24 +56,6 @@ export function publishWithProgress(standing: Standing, file: string, json: bool
   } finally {
     bar.stop();
   }
-}
-
-export function loadDemo(standing: Standing, subjects: number, seed: number): { subjects: number; accepted: number; quarantined: number; rejected: number } {
-  const pop = generatePopulation({ subjects, seed, now: standing.clock.now() });
-  standing.store.transaction(() => {
-    for (const ids of pop.subjects) standing.register(ids);
-  });
-  let accepted = 0;
-  let quarantined = 0;
-  let rejected = 0;
-  for (let i = 0; i < pop.records.length; i += 2000) {
-    for (const r of standing.ingest(pop.records.slice(i, i + 2000))) {
-      if (r.status === "accepted" || r.status === "duplicate") accepted++;
-      else if (r.status === "quarantined") quarantined++;
-      else rejected++;
-    }
-  }
-  return { subjects: pop.subjects.length, accepted, quarantined, rejected };
 }
 
 function withStanding<T>(o: CommonOptions, fn: (s: Standing) => T): T {
@@ -185,9 +169,8 @@ export async function main(argv: string[]): Promise<number> {
         withStanding(o, (s) => {
           const at = parseAt(o.at) ?? s.clock.now();
           const id = parseIdentifier(subject);
-          const { subjectId, policy: p } = s.subjectState(id, at);
-          const identifiers = s.store.identifiersOf(subjectId);
-          const st = buildStatement(p, { id: subjectId, identifiers }, s.store.recordsOf(subjectId), at, s.store.decisionsAbout(identifiers, 200));
+          const { subjectId } = s.subjectState(id, at);
+          const st = s.statement(subjectId, at);
           out.result(st, renderStatement(st));
         }),
       )(),
@@ -222,6 +205,126 @@ export async function main(argv: string[]): Promise<number> {
           out.result(r, `advanced ${r.advanced} subject(s)${r.policyActivated ? `; activated ${r.policyActivated}` : ""}`);
         }),
       )(),
+    );
+
+  // ---- due process: disputes, retractions, notices, recovery
+  const dispute = program.command("dispute").description("contest a record, answer for a source, decide as a reviewer");
+  const subjectOf = (s: Standing, text: string): number => {
+    const id = parseIdentifier(text);
+    const sid = s.store.resolve(id);
+    if (sid === undefined) throw new StandingError("not-found", `no subject has ${text}`, { identifier: id });
+    return sid;
+  };
+  const showDispute = (d: { id: string; status: string; recordId: string; source: string; deadlineAt: number }): string =>
+    `dispute ${d.id}: ${d.status}, record ${d.recordId} from ${d.source}, source must answer by ${new Date(d.deadlineAt).toISOString()}`;
+  common(dispute.command("open").argument("<subject>", "SCHEME:VALUE of the subject").description("dispute one of the subject's records"))
+    .requiredOption("--source <id>", "the source that submitted the record")
+    .requiredOption("--record <id>", "the record's id")
+    .requiredOption("--grounds <text>", "why the record is wrong")
+    .option("--evidence <ref>", "a reference to supporting evidence")
+    .option("--by <who>", "who files it (the subject, or an operator on their behalf)", "the subject")
+    .action(async (subject: string, o: CommonOptions & { source: string; record: string; grounds: string; evidence?: string; by: string }) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          const d = s.openDispute({ subjectId: subjectOf(s, subject), source: o.source, recordId: o.record, grounds: o.grounds, ...(o.evidence ? { evidence: o.evidence } : {}), openedBy: o.by });
+          out.result(d, showDispute(d));
+        }),
+      )(),
+    );
+  common(dispute.command("answer").argument("<dispute>", "dispute id").description("the source confirms, withdraws or corrects the record"))
+    .requiredOption("--source <id>", "the answering source (must be the record's source)")
+    .addOption(new Option("--answer <answer>", "confirm, withdraw or correct").choices(["confirm", "withdraw", "correct"]).makeOptionMandatory())
+    .requiredOption("--note <text>", "the source's explanation")
+    .option("--correction <json>", "with --answer correct: the corrected record as JSON (id, type, subject, occurredAt, fields…)")
+    .action(async (id: string, o: CommonOptions & { source: string; answer: "confirm" | "withdraw" | "correct"; note: string; correction?: string }) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          let correction: unknown;
+          if (o.correction !== undefined) {
+            try {
+              correction = JSON.parse(o.correction);
+            } catch {
+              throw new StandingError("bad-request", "--correction must be a JSON record");
+            }
+          }
+          const r = s.answerDispute(id, o.source, o.answer, o.note, correction);
+          out.result(r, showDispute(r.dispute));
+        }),
+      )(),
+    );
+  common(dispute.command("decide").argument("<dispute>", "dispute id").description("a reviewer decides, with a written reason"))
+    .addOption(new Option("--decision <decision>", "upheld (the record stops counting) or dismissed").choices(["upheld", "dismissed"]).makeOptionMandatory())
+    .requiredOption("--reason <text>", "the written reason")
+    .option("--reviewer <who>", "who decides", "reviewer")
+    .action(async (id: string, o: CommonOptions & { decision: "upheld" | "dismissed"; reason: string; reviewer: string }) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          const d = s.decideDispute(id, o.reviewer, o.decision, o.reason);
+          out.result(d, showDispute(d));
+        }),
+      )(),
+    );
+  common(dispute.command("list").description("disputes, soonest deadline first"))
+    .option("--status <status>", "only this status (open, confirmed, withdrawn, corrected, upheld, dismissed, expired)")
+    .option("--source <id>", "only disputes this source must answer")
+    .action(async (o: CommonOptions & { status?: string; source?: string }) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          const rows = s.store.listDisputes({ ...(o.status ? { status: o.status as never } : {}), ...(o.source ? { source: o.source } : {}), limit: 1000 });
+          out.result(rows, rows.length === 0 ? "no disputes" : rows.map(showDispute).join("\n"));
+        }),
+      )(),
+    );
+
+  common(program.command("retract").description("a source retracts its own record: its effects are recomputed as if it never counted"))
+    .requiredOption("--source <id>", "the source that submitted the record")
+    .requiredOption("--record <id>", "the record's id")
+    .requiredOption("--reason <text>", "why")
+    .option("--id <id>", "id of the retraction record (default: RECORD-retraction)")
+    .action(async (o: CommonOptions & { source: string; record: string; reason: string; id?: string }) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          const [r] = s.ingest([{ source: o.source, id: o.id ?? `${o.record}-retraction`, retracts: o.record, occurredAt: new Date(s.clock.now()).toISOString(), reason: o.reason }]);
+          if (r?.status === "rejected") throw new StandingError(r.error.code, r.error.message, r.error.details);
+          out.result(r, `${o.source}/${o.record}: retracted (${r?.status})`);
+        }),
+      )(),
+    );
+
+  common(program.command("apply").argument("<subject>", "SCHEME:VALUE").argument("<list>", "the list to leave").description("recovery by rule: apply to leave a list once its early-exit period has passed"))
+    .action(async (subject: string, list: string, o: CommonOptions) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          const r = s.applyEarlyExit(subjectOf(s, subject), list, "the subject");
+          out.result(r, `applied to leave ${list}: ${r.until === null ? "left the list" : `still listed until ${r.until}`}`);
+        }),
+      )(),
+    );
+
+  const notices = program.command("notices").description("notices to subjects and their delivery");
+  common(notices.command("list").argument("<subject>", "SCHEME:VALUE").description("notices issued to a subject"))
+    .action(async (subject: string, o: CommonOptions) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) => {
+          const rows = s.store.noticesOf(subjectOf(s, subject)).map((n) => ({ ...n, body: JSON.parse(n.body) as { what: string }, outbox: s.store.outboxOf(n.id) ?? null }));
+          out.result(rows, rows.length === 0 ? "no notices" : rows.map((n) => `${new Date(n.createdAt).toISOString()}  ${n.body.what}${n.outbox?.deliveredAt ? " (delivered)" : " (not yet delivered)"}`).join("\n"));
+        }),
+      )(),
+    );
+  common(notices.command("deliver").description("deliver due notices once (serve does this continuously)"))
+    .option("--log <file>", "append notices to this file (default: notices.ndjson beside the database)")
+    .option("--webhook <url>", "also POST each notice here")
+    .action(async (o: CommonOptions & { log?: string; webhook?: string }) =>
+      run(o.json, async (out) => {
+        const s = openStanding(o);
+        try {
+          const r = await new Outbox(s.store, noticeChannels(dbPath(o), o.log, o.webhook ?? process.env.STANDING_NOTICE_WEBHOOK)).deliverDue(s.clock.now());
+          out.result(r, `delivered ${r.delivered} notice(s), ${r.failed} failed (retried later)`);
+          return r.failed > 0 ? 1 : 0;
+        } finally {
+          s.store.close();
+        }
+      })(),
     );
 
   const keys = program.command("keys").description("API keys for sources, checkpoints, operators and subjects");
@@ -307,6 +410,14 @@ export async function main(argv: string[]): Promise<number> {
         const keysForDemo = o.demo ? demoKeys(s, dbPath(o)) : undefined;
         const scheduler = new Scheduler(s);
         scheduler.start();
+        const outbox = new Outbox(s.store, noticeChannels(dbPath(o), undefined, process.env.STANDING_NOTICE_WEBHOOK));
+        let delivering = false;
+        const deliverTimer = setInterval(() => {
+          if (delivering) return;
+          delivering = true;
+          outbox.deliverDue(s.clock.now()).catch((e: unknown) => console.error("standing outbox:", e)).finally(() => (delivering = false));
+        }, 5_000);
+        deliverTimer.unref();
         const decisionLog = new DecisionLog(s.store);
         const app = buildServer(s, { decisionLog });
         const port = o.port ?? (process.env.PORT ? Number.parseInt(process.env.PORT, 10) : 8080);
@@ -317,6 +428,7 @@ export async function main(argv: string[]): Promise<number> {
         await new Promise<void>((resolve) => {
           const stop = (): void => {
             scheduler.stop();
+            clearInterval(deliverTimer);
             void app.close().then(() => {
               s.store.close();
               resolve();
@@ -337,4 +449,10 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   return exitCode;
+}
+
+function noticeChannels(db: string, log: string | undefined, webhook: string | undefined): NoticeChannel[] {
+  const channels: NoticeChannel[] = [new LogChannel(log ?? join(dirname(db), "notices.ndjson"))];
+  if (webhook) channels.push(new WebhookChannel(webhook));
+  return channels;
 }

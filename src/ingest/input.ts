@@ -15,6 +15,7 @@ export interface RecordInput {
   readonly fields?: Record<string, unknown>;
   readonly evidence?: string;
   readonly retracts?: string;
+  readonly supersedes?: string;
   readonly reason?: string;
 }
 
@@ -27,6 +28,7 @@ export interface NormalisedRecord {
   readonly fields: Record<string, unknown>;
   readonly evidence: string | undefined;
   readonly retracts: string | undefined;
+  readonly supersedes: string | undefined;
   readonly reason: string | undefined;
   /** Canonical JSON of the normalised record: what is stored and hashed. */
   readonly body: string;
@@ -52,6 +54,7 @@ const envelopeSchema = {
     fields: { type: "object", maxProperties: 100 },
     evidence: { type: "string", minLength: 1, maxLength: 2048 },
     retracts: token,
+    supersedes: token,
     reason: { type: "string", maxLength: 2000 },
   },
 } as const;
@@ -82,6 +85,11 @@ export function normaliseRecord(input: unknown): NormalisedRecord {
     if (missing.length > 0) {
       throw new StandingError("invalid-record", `invalid record: ${missing.join(" and ")} required`, { problems: missing.map((m) => `${m} is required`) });
     }
+    if (r.supersedes !== undefined && r.supersedes === r.id) {
+      throw new StandingError("invalid-record", "a record cannot supersede itself", { problems: ["supersedes"] });
+    }
+  } else if (r.supersedes !== undefined) {
+    throw new StandingError("invalid-record", "a record either retracts or supersedes, not both", { problems: ["supersedes"] });
   } else if (r.fields !== undefined || r.evidence !== undefined) {
     throw new StandingError("invalid-record", "a retraction carries no fields or evidence, only the id it retracts and a reason", {
       problems: ["retracts"],
@@ -96,6 +104,7 @@ export function normaliseRecord(input: unknown): NormalisedRecord {
     ...(r.retracts === undefined ? { fields: r.fields ?? {} } : {}),
     ...(r.evidence !== undefined ? { evidence: r.evidence } : {}),
     ...(r.retracts !== undefined ? { retracts: r.retracts } : {}),
+    ...(r.supersedes !== undefined ? { supersedes: r.supersedes } : {}),
     ...(r.reason !== undefined ? { reason: r.reason } : {}),
   };
   let body: string;
@@ -113,6 +122,7 @@ export function normaliseRecord(input: unknown): NormalisedRecord {
     fields: r.fields ?? {},
     evidence: r.evidence,
     retracts: r.retracts,
+    supersedes: r.supersedes,
     reason: r.reason,
     body,
     hash: sha256Hex(body),

@@ -178,8 +178,9 @@ describe("Standing.nextWake", () => {
 
     standing.ingest([debt("d1", "A", NOW)]);
     expect(standing.nextWake()).toBe(NOW + NOTICE);
+    // a debt that occurred two days ago but arrives now gets its full notice from now
     standing.ingest([debt("d2", "B", NOW - 2 * DAY)]);
-    expect(standing.nextWake()).toBe(NOW + 5 * DAY);
+    expect(standing.nextWake()).toBe(NOW + NOTICE);
 
     const v2 = POLICY_TEXT.replace("version: 2026.1.0", "version: 2026.3.0").replace(
       "effective: 2026-01-01T00:00:00+08:00",
@@ -191,7 +192,7 @@ describe("Standing.nextWake", () => {
     // once that day has passed and been advanced, the next state change is next again
     clock.set(NOW + 2 * DAY);
     standing.advance();
-    expect(standing.nextWake()).toBe(NOW + 5 * DAY);
+    expect(standing.nextWake()).toBe(NOW + NOTICE);
   });
 });
 

@@ -4,7 +4,9 @@
 import { evaluate, countingRecords } from "../engine/evaluate.js";
 import type { Contribution, ListMembership, MeasureState, SubjectRecord, SubjectState } from "../engine/types.js";
 import type { CompiledPolicy } from "../policy/types.js";
-import type { DecisionLogRow, Identifier, RecordRow } from "../store/types.js";
+import type { DecisionLogRow, DisputeRow, Identifier, NoticeRow, RecordRow } from "../store/types.js";
+import type { ListApplication } from "../engine/types.js";
+import { recoveryPaths, type RecoveryPath } from "../notices/notice.js";
 import { toSubjectRecord } from "../store/types.js";
 import { humanDate, isoUtc, type Instant } from "../time.js";
 
@@ -16,7 +18,10 @@ export interface StatementRecord {
   readonly occurredAt: string;
   readonly receivedAt: string;
   readonly fields: Readonly<Record<string, unknown>>;
-  readonly status: "counts" | "expired" | "no-effect" | "retracted" | "retraction" | "not-yet" | "unknown-type";
+  readonly status: "counts" | "expired" | "no-effect" | "retracted" | "retraction" | "not-yet" | "unknown-type" | "suspended" | "removed-by-dispute";
+  readonly supersedes: string | null;
+  /** The latest dispute of this record, if any. */
+  readonly dispute: { readonly id: string; readonly status: string; readonly deadline: string } | null;
   readonly retractedBy: string | null;
   readonly retracts: string | null;
   /** Every contribution this record ever made, with its dates. */
@@ -42,6 +47,39 @@ export interface Statement {
   readonly upcoming: readonly UpcomingChange[];
   /** Who looked this subject up, newest first (from the decision log). */
   readonly lookups: readonly Lookup[];
+  /** Every way off each list the subject is on, with dates. */
+  readonly recovery: readonly RecoveryPath[];
+  readonly disputes: readonly StatementDispute[];
+  readonly notices: readonly StatementNotice[];
+}
+
+export interface StatementDispute {
+  readonly id: string;
+  readonly record: string;
+  readonly source: string;
+  readonly status: string;
+  readonly openedAt: string;
+  readonly deadline: string;
+  readonly grounds: string;
+  readonly answer: string | null;
+  readonly decision: string | null;
+  readonly closedAt: string | null;
+}
+
+export interface StatementNotice {
+  readonly id: string;
+  readonly measure: string;
+  readonly createdAt: string;
+  readonly effectiveFrom: string;
+  readonly text: string;
+}
+
+export interface DueProcessInputs {
+  /** Evaluation inputs (records with their disputes); default: the rows as they are. */
+  readonly records?: readonly SubjectRecord[];
+  readonly applications?: readonly ListApplication[];
+  readonly disputes?: readonly DisputeRow[];
+  readonly notices?: readonly NoticeRow[];
 }
 
 export interface Lookup {
@@ -59,24 +97,34 @@ export function buildStatement(
   rows: readonly RecordRow[],
   at: Instant,
   lookups: readonly DecisionLogRow[] = [],
+  due: DueProcessInputs = {},
 ): Statement {
-  const records = rows.map(toSubjectRecord);
-  const state = evaluate(policy, records, at);
-  const counting = new Set(countingRecords(policy, records).map((r) => `${r.source}\u0000${r.id}`));
+  const records = due.records ?? rows.map(toSubjectRecord);
+  const apps = due.applications ?? [];
+  const state = evaluate(policy, records, at, apps);
+  const counting = new Set(countingRecords(policy, records, at).map((r) => `${r.source}\u0000${r.id}`));
+  const everCounting = new Set(countingRecords(policy, records.map((r) => (r.dispute ? { ...r, dispute: undefined } : r)), at).map((r) => `${r.source}\u0000${r.id}`));
+  const latestDispute = new Map<string, DisputeRow>();
+  for (const d of due.disputes ?? []) latestDispute.set(`${d.source}\u0000${d.recordId}`, d);
   const retractedBy = new Map<string, string>();
-  for (const r of records) if (r.retracts !== undefined) retractedBy.set(`${r.source}\u0000${r.retracts}`, r.id);
+  for (const r of records) {
+    if (r.retracts !== undefined) retractedBy.set(`${r.source}\u0000${r.retracts}`, r.id);
+    if (r.supersedes !== undefined) retractedBy.set(`${r.source}\u0000${r.supersedes}`, r.id);
+  }
 
   const out: StatementRecord[] = rows.map((row, i) => {
     const r = records[i] as SubjectRecord;
     const k = `${r.source}\u0000${r.id}`;
-    const contributions = counting.has(k) && r.occurredAt <= at ? contributionsOf(policy, records, r) : [];
+    const contributions = counting.has(k) && r.occurredAt <= at ? contributionsOf(policy, records, r, apps) : [];
     let status: StatementRecord["status"];
+    const disputed = latestDispute.get(k);
     if (r.retracts !== undefined) status = "retraction";
     else if (retractedBy.has(k)) status = "retracted";
     else if (!policy.records.has(r.type)) status = "unknown-type";
     else if (r.occurredAt > at) status = "not-yet";
+    else if (!counting.has(k) && everCounting.has(k)) status = disputed && (disputed.status === "open" || disputed.status === "confirmed") ? "suspended" : "removed-by-dispute";
     else if (touches(state, r)) status = "counts";
-    else status = contributions.length > 0 || wasOnList(policy, records, r) ? "expired" : "no-effect";
+    else status = contributions.length > 0 || wasOnList(policy, records, r, apps) ? "expired" : "no-effect";
     return {
       source: r.source,
       id: r.id,
@@ -88,6 +136,8 @@ export function buildStatement(
       status,
       retractedBy: retractedBy.get(k) ?? null,
       retracts: r.retracts ?? null,
+      supersedes: r.supersedes ?? null,
+      dispute: disputed ? { id: disputed.id, status: disputed.status, deadline: isoUtc(disputed.deadlineAt) } : null,
       contributions,
     };
   });
@@ -108,7 +158,30 @@ export function buildStatement(
       notice: m.effect === "deny" ? (noticeOf.get(m.measure)?.notice.iso ?? null) : null,
       noticeReason: noticeOf.get(m.measure)?.noticeReason ?? null,
     })),
-    upcoming: upcoming(policy, records, state),
+    upcoming: upcoming(policy, records, state, apps),
+    recovery: state.lists.flatMap((l) => {
+      const def = policy.lists.get(l.list);
+      return def && def.effect === "restrict" ? recoveryPaths(policy, def, l) : [];
+    }),
+    disputes: (due.disputes ?? []).map((d) => ({
+      id: d.id,
+      record: d.recordId,
+      source: d.source,
+      status: d.status,
+      openedAt: isoUtc(d.openedAt),
+      deadline: isoUtc(d.deadlineAt),
+      grounds: d.grounds,
+      answer: d.answerNote,
+      decision: d.reason,
+      closedAt: d.closedAt === null ? null : isoUtc(d.closedAt),
+    })),
+    notices: (due.notices ?? []).map((n) => ({
+      id: n.id,
+      measure: n.measure,
+      createdAt: isoUtc(n.createdAt),
+      effectiveFrom: isoUtc(n.effectiveFrom),
+      text: (JSON.parse(n.body) as { what?: string }).what ?? "",
+    })),
     lookups: lookups.map((l) => ({ at: isoUtc(l.at), askedBy: l.askedBy, context: l.context, decision: l.decision, codes: l.codes, identifier: `${l.scheme}:${l.value}` })),
   };
 }
@@ -118,23 +191,23 @@ function touches(state: SubjectState, r: SubjectRecord): boolean {
   return state.contributions.some((c) => same(c.record)) || state.lists.some((l) => l.because.some(same));
 }
 
-function contributionsOf(policy: CompiledPolicy, records: readonly SubjectRecord[], r: SubjectRecord): Contribution[] {
+function contributionsOf(policy: CompiledPolicy, records: readonly SubjectRecord[], r: SubjectRecord, apps: readonly ListApplication[]): Contribution[] {
   // At the instant the record occurred, every contribution it makes is active.
-  return evaluate(policy, records, r.occurredAt).contributions.filter((c) => c.record.source === r.source && c.record.id === r.id);
+  return evaluate(policy, records, r.occurredAt, apps).contributions.filter((c) => c.record.source === r.source && c.record.id === r.id);
 }
 
-function wasOnList(policy: CompiledPolicy, records: readonly SubjectRecord[], r: SubjectRecord): boolean {
-  return evaluate(policy, records, r.occurredAt).lists.some((l) => l.because.some((b) => b.source === r.source && b.id === r.id));
+function wasOnList(policy: CompiledPolicy, records: readonly SubjectRecord[], r: SubjectRecord, apps: readonly ListApplication[]): boolean {
+  return evaluate(policy, records, r.occurredAt, apps).lists.some((l) => l.because.some((b) => b.source === r.source && b.id === r.id));
 }
 
 const MAX_STEPS = 25;
 
-function upcoming(policy: CompiledPolicy, records: readonly SubjectRecord[], from: SubjectState): UpcomingChange[] {
+function upcoming(policy: CompiledPolicy, records: readonly SubjectRecord[], from: SubjectState, apps: readonly ListApplication[]): UpcomingChange[] {
   const out: UpcomingChange[] = [];
   let prev = from;
   for (let i = 0; i < MAX_STEPS && prev.nextChangeAt !== null; i++) {
     const t = Date.parse(prev.nextChangeAt);
-    const next = evaluate(policy, records, t);
+    const next = evaluate(policy, records, t, apps);
     const changes = describeChanges(prev, next);
     if (changes.length > 0) out.push({ at: isoUtc(t), changes });
     prev = next;
@@ -196,6 +269,12 @@ export function renderStatement(s: Statement): string {
       case "not-yet":
         lines.push("      dated in the future: counts from that date");
         break;
+      case "suspended":
+        lines.push(`      SUSPENDED while dispute ${r.dispute?.id ?? ""} is open (deadline ${d(r.dispute?.deadline ?? null)})`);
+        break;
+      case "removed-by-dispute":
+        lines.push(`      does not count: dispute ${r.dispute?.id ?? ""} ${r.dispute?.status ?? ""}`);
+        break;
       case "counts":
       case "expired":
       case "no-effect":
@@ -236,6 +315,23 @@ export function renderStatement(s: Statement): string {
     lines.push(`  ${d(u.at)}`);
     for (const c of u.changes) lines.push(`      ${c}`);
   }
+  lines.push("");
+  lines.push("HOW TO RECOVER");
+  if (s.recovery.length === 0) lines.push("  nothing to recover from");
+  for (const p of s.recovery) lines.push(`  ${p.text}`);
+  lines.push("");
+  lines.push(`DISPUTES (${s.disputes.length})`);
+  if (s.disputes.length === 0) lines.push("  none; to contest a record: standing dispute open, or POST /v1/disputes");
+  for (const x of s.disputes) {
+    lines.push(`  ${x.id}  record ${x.record} from ${x.source}: ${x.status.toUpperCase()}, opened ${d(x.openedAt)}, source must answer by ${d(x.deadline)}`);
+    lines.push(`      grounds: ${x.grounds}`);
+    if (x.answer) lines.push(`      source's answer: ${x.answer}`);
+    if (x.decision) lines.push(`      reviewer's reason: ${x.decision}`);
+  }
+  lines.push("");
+  lines.push(`NOTICES (${s.notices.length})`);
+  if (s.notices.length === 0) lines.push("  none");
+  for (const n of s.notices) lines.push(`  ${d(n.createdAt)}  ${n.text}`);
   lines.push("");
   lines.push(`WHO LOOKED YOU UP (${s.lookups.length})`);
   if (s.lookups.length === 0) lines.push("  nobody");

@@ -82,7 +82,7 @@ export interface NewQuarantine {
   readonly reason: string;
 }
 
-export interface Store extends KeyStore, DecisionLogStore, StatsStore {
+export interface Store extends KeyStore, DecisionLogStore, StatsStore, DueProcessStore {
   /** Runs fn in one durable transaction: all of it is committed, or none. */
   transaction<T>(fn: () => T): T;
   close(): void;
@@ -179,9 +179,78 @@ export interface StatsStore {
   measureCounts(): MeasureCount[];
 }
 
+export type DisputeStatus = "open" | "confirmed" | "withdrawn" | "corrected" | "upheld" | "dismissed" | "expired";
+
+export interface DisputeRow {
+  readonly id: string;
+  readonly subjectId: SubjectId;
+  readonly source: string;
+  readonly recordId: string;
+  readonly grounds: string;
+  readonly evidence: string | null;
+  readonly openedBy: string;
+  readonly openedAt: Instant;
+  readonly deadlineAt: Instant;
+  readonly suspend: boolean;
+  readonly status: DisputeStatus;
+  readonly answerNote: string | null;
+  readonly answeredAt: Instant | null;
+  readonly decidedBy: string | null;
+  readonly reason: string | null;
+  readonly closedAt: Instant | null;
+  /** After closing: whether the record counts (null while open). */
+  readonly counts: boolean | null;
+}
+
+export interface ApplicationRow {
+  readonly id: string;
+  readonly subjectId: SubjectId;
+  readonly list: string;
+  readonly appliedAt: Instant;
+  readonly appliedBy: string;
+}
+
+export interface NoticeRow {
+  readonly id: string;
+  readonly subjectId: SubjectId;
+  readonly measure: string;
+  readonly effectiveFrom: Instant;
+  readonly createdAt: Instant;
+  /** The notice as the subject receives it (JSON). */
+  readonly body: string;
+}
+
+export interface OutboxRow {
+  readonly noticeId: string;
+  readonly attempts: number;
+  readonly nextAttemptAt: Instant;
+  readonly deliveredAt: Instant | null;
+  readonly lastError: string | null;
+}
+
+/** Due process: disputes, applications for early exit, notices and their delivery outbox. */
+export interface DueProcessStore {
+  putDispute(row: DisputeRow): void;
+  getDispute(id: string): DisputeRow | undefined;
+  disputesOf(subjectId: SubjectId): DisputeRow[];
+  listDisputes(filter: { status?: DisputeStatus; source?: string; limit: number }): DisputeRow[];
+  /** Open disputes whose deadline is at or before `at`. */
+  expiredDisputes(at: Instant): DisputeRow[];
+  addApplication(row: ApplicationRow): void;
+  applicationsOf(subjectId: SubjectId): ApplicationRow[];
+  /** Inserts a notice and its outbox entry; returns false if that notice already exists. */
+  addNotice(row: NoticeRow): boolean;
+  noticesOf(subjectId: SubjectId): NoticeRow[];
+  getNotice(id: string): NoticeRow | undefined;
+  dueOutbox(at: Instant, limit: number): OutboxRow[];
+  markDelivered(noticeId: string, at: Instant): void;
+  markFailed(noticeId: string, error: string, nextAttemptAt: Instant): void;
+  outboxOf(noticeId: string): OutboxRow | undefined;
+}
+
 /** Converts a stored row back into what the evaluator reads. */
 export function toSubjectRecord(r: RecordRow): SubjectRecord {
-  const body = JSON.parse(r.body) as { fields?: Record<string, unknown> };
+  const body = JSON.parse(r.body) as { fields?: Record<string, unknown>; supersedes?: string };
   return {
     source: r.source,
     id: r.recordId,
@@ -189,5 +258,7 @@ export function toSubjectRecord(r: RecordRow): SubjectRecord {
     occurredAt: r.occurredAt,
     fields: body.fields ?? {},
     retracts: r.retracts ?? undefined,
+    supersedes: body.supersedes,
+    receivedAt: r.receivedAt,
   };
 }

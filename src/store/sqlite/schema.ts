@@ -84,4 +84,52 @@ CREATE TABLE IF NOT EXISTS decisions (
   codes TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS decisions_subject ON decisions(scheme, value, at);
+CREATE TABLE IF NOT EXISTS disputes (
+  id TEXT PRIMARY KEY,
+  subject_id INTEGER NOT NULL REFERENCES subjects(id),
+  source TEXT NOT NULL,
+  record_id TEXT NOT NULL,
+  grounds TEXT NOT NULL,
+  evidence TEXT,
+  opened_by TEXT NOT NULL,
+  opened_at INTEGER NOT NULL,
+  deadline_at INTEGER NOT NULL,
+  suspend INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  answer_note TEXT,
+  answered_at INTEGER,
+  decided_by TEXT,
+  reason TEXT,
+  closed_at INTEGER,
+  counts INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS disputes_record ON disputes(source, record_id, opened_at);
+CREATE INDEX IF NOT EXISTS disputes_subject ON disputes(subject_id, opened_at);
+CREATE INDEX IF NOT EXISTS disputes_open ON disputes(deadline_at) WHERE status = 'open';
+CREATE TABLE IF NOT EXISTS applications (
+  id TEXT PRIMARY KEY,
+  subject_id INTEGER NOT NULL REFERENCES subjects(id),
+  list TEXT NOT NULL,
+  applied_at INTEGER NOT NULL,
+  applied_by TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS applications_subject ON applications(subject_id);
+CREATE TABLE IF NOT EXISTS notices (
+  id TEXT PRIMARY KEY,
+  subject_id INTEGER NOT NULL REFERENCES subjects(id),
+  measure TEXT NOT NULL,
+  effective_from INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  UNIQUE (subject_id, measure, effective_from)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS notices_subject ON notices(subject_id, created_at);
+CREATE TABLE IF NOT EXISTS outbox (
+  notice_id TEXT PRIMARY KEY REFERENCES notices(id),
+  attempts INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  delivered_at INTEGER,
+  last_error TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(next_attempt_at) WHERE delivered_at IS NULL;
 `;

@@ -15,8 +15,9 @@ import type {
   SubjectId,
 } from "../types.js";
 import { ddl, schemaVersion } from "./schema.js";
+import { installJournal, type Journal, type JournalOptions } from "../../journal/journal.js";
 import type { KeyRow, Role } from "../../auth/principals.js";
-import type { DecisionLogRow, ListCount, MeasureCount } from "../types.js";
+import type { ApplicationRow, DecisionLogRow, DisputeRow, DisputeStatus, ListCount, MeasureCount, NoticeRow, OutboxRow } from "../types.js";
 
 type Row = Record<string, unknown>;
 
@@ -81,6 +82,47 @@ function toDecision(r: Row): DecisionLogRow {
   };
 }
 
+function toDispute(r: Row): DisputeRow {
+  return {
+    id: r.id as string,
+    subjectId: r.subject_id as number,
+    source: r.source as string,
+    recordId: r.record_id as string,
+    grounds: r.grounds as string,
+    evidence: (r.evidence as string | null) ?? null,
+    openedBy: r.opened_by as string,
+    openedAt: r.opened_at as number,
+    deadlineAt: r.deadline_at as number,
+    suspend: r.suspend === 1,
+    status: r.status as DisputeStatus,
+    answerNote: (r.answer_note as string | null) ?? null,
+    answeredAt: (r.answered_at as number | null) ?? null,
+    decidedBy: (r.decided_by as string | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+    closedAt: (r.closed_at as number | null) ?? null,
+    counts: r.counts === null || r.counts === undefined ? null : r.counts === 1,
+  };
+}
+
+function toOutbox(r: Row): OutboxRow {
+  return {
+    noticeId: r.notice_id as string,
+    attempts: r.attempts as number,
+    nextAttemptAt: r.next_attempt_at as number,
+    deliveredAt: (r.delivered_at as number | null) ?? null,
+    lastError: (r.last_error as string | null) ?? null,
+  };
+}
+
+const toNotice = (r: Row): NoticeRow => ({
+  id: r.id as string,
+  subjectId: r.subject_id as number,
+  measure: r.measure as string,
+  effectiveFrom: r.effective_from as number,
+  createdAt: r.created_at as number,
+  body: r.body as string,
+});
+
 function toPolicy(r: Row): PolicyRow {
   return {
     seq: r.seq as number,
@@ -97,9 +139,11 @@ function toPolicy(r: Row): PolicyRow {
 /** The embedded store: one SQLite file (":memory:" for throwaway use). */
 export class SqliteStore implements Store {
   readonly db: Database.Database;
+  /** The hash-chained journal of every change (src/journal, docs/journal.md). */
+  readonly journal: Journal;
   private readonly stmts;
 
-  constructor(readonly path: string) {
+  constructor(readonly path: string, options: { readonly journal?: JournalOptions } = {}) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
@@ -107,6 +151,8 @@ export class SqliteStore implements Store {
     this.db.pragma("foreign_keys = ON");
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(ddl);
+    // After the schema: every table it defines is journaled by triggers from here on.
+    this.journal = installJournal(this.db, { path, ...options.journal });
     const v = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as Row | undefined;
     // OR IGNORE: two processes creating the same new file must not trip over each other.
     if (!v) this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)").run(String(schemaVersion));
@@ -175,6 +221,28 @@ export class SqliteStore implements Store {
                 sum(json_extract(m.value, '$.status') = 'active') AS active, sum(json_extract(m.value, '$.status') = 'pending') AS pending
          FROM states, json_each(states.state, '$.measures') AS m WHERE states.has_measures = 1 GROUP BY 1, 2, 3 ORDER BY 1, 2`,
       ),
+      putDispute: db.prepare(
+        `INSERT INTO disputes (id, subject_id, source, record_id, grounds, evidence, opened_by, opened_at, deadline_at, suspend, status, answer_note, answered_at, decided_by, reason, closed_at, counts)
+         VALUES (@id, @subjectId, @source, @recordId, @grounds, @evidence, @openedBy, @openedAt, @deadlineAt, @suspend, @status, @answerNote, @answeredAt, @decidedBy, @reason, @closedAt, @counts)
+         ON CONFLICT(id) DO UPDATE SET status = excluded.status, answer_note = excluded.answer_note, answered_at = excluded.answered_at,
+           decided_by = excluded.decided_by, reason = excluded.reason, closed_at = excluded.closed_at, counts = excluded.counts`,
+      ),
+      getDispute: db.prepare("SELECT * FROM disputes WHERE id = ?"),
+      disputesOf: db.prepare("SELECT * FROM disputes WHERE subject_id = ? ORDER BY opened_at, id"),
+      listDisputes: db.prepare(
+        "SELECT * FROM disputes WHERE (@status IS NULL OR status = @status) AND (@source IS NULL OR source = @source) ORDER BY deadline_at, id LIMIT @limit",
+      ),
+      expiredDisputes: db.prepare("SELECT * FROM disputes WHERE status = 'open' AND deadline_at <= ? ORDER BY deadline_at, id"),
+      addApplication: db.prepare("INSERT INTO applications (id, subject_id, list, applied_at, applied_by) VALUES (?, ?, ?, ?, ?)"),
+      applicationsOf: db.prepare("SELECT * FROM applications WHERE subject_id = ? ORDER BY applied_at, id"),
+      addNotice: db.prepare("INSERT OR IGNORE INTO notices (id, subject_id, measure, effective_from, created_at, body) VALUES (?, ?, ?, ?, ?, ?)"),
+      addOutbox: db.prepare("INSERT INTO outbox (notice_id, attempts, next_attempt_at, delivered_at, last_error) VALUES (?, 0, ?, NULL, NULL)"),
+      noticesOf: db.prepare("SELECT * FROM notices WHERE subject_id = ? ORDER BY created_at, id"),
+      getNotice: db.prepare("SELECT * FROM notices WHERE id = ?"),
+      dueOutbox: db.prepare("SELECT * FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, notice_id LIMIT ?"),
+      markDelivered: db.prepare("UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE notice_id = ? AND delivered_at IS NULL"),
+      markFailed: db.prepare("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE notice_id = ? AND delivered_at IS NULL"),
+      outboxOf: db.prepare("SELECT * FROM outbox WHERE notice_id = ?"),
       earliest: db.prepare("SELECT min(next_change_at) FROM states WHERE next_change_at IS NOT NULL").pluck(),
     };
   }
@@ -185,7 +253,9 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.journal.close(); // signs a final checkpoint over what this connection appended
+    this.db.close();
   }
 
   addPolicy(p: Omit<PolicyRow, "seq">): PolicyRow {
@@ -363,6 +433,75 @@ export class SqliteStore implements Store {
       active: r.active as number,
       pending: r.pending as number,
     }));
+  }
+
+  putDispute(row: DisputeRow): void {
+    this.stmts.putDispute.run({ ...row, suspend: row.suspend ? 1 : 0, counts: row.counts === null ? null : row.counts ? 1 : 0 });
+  }
+
+  getDispute(id: string): DisputeRow | undefined {
+    const r = this.stmts.getDispute.get(id) as Row | undefined;
+    return r ? toDispute(r) : undefined;
+  }
+
+  disputesOf(subjectId: SubjectId): DisputeRow[] {
+    return (this.stmts.disputesOf.all(subjectId) as Row[]).map(toDispute);
+  }
+
+  listDisputes(filter: { status?: DisputeStatus; source?: string; limit: number }): DisputeRow[] {
+    return (this.stmts.listDisputes.all({ status: filter.status ?? null, source: filter.source ?? null, limit: filter.limit }) as Row[]).map(toDispute);
+  }
+
+  expiredDisputes(at: number): DisputeRow[] {
+    return (this.stmts.expiredDisputes.all(at) as Row[]).map(toDispute);
+  }
+
+  addApplication(row: ApplicationRow): void {
+    this.stmts.addApplication.run(row.id, row.subjectId, row.list, row.appliedAt, row.appliedBy);
+  }
+
+  applicationsOf(subjectId: SubjectId): ApplicationRow[] {
+    return (this.stmts.applicationsOf.all(subjectId) as Row[]).map((r) => ({
+      id: r.id as string,
+      subjectId: r.subject_id as number,
+      list: r.list as string,
+      appliedAt: r.applied_at as number,
+      appliedBy: r.applied_by as string,
+    }));
+  }
+
+  addNotice(row: NoticeRow): boolean {
+    return this.transaction(() => {
+      const added = this.stmts.addNotice.run(row.id, row.subjectId, row.measure, row.effectiveFrom, row.createdAt, row.body).changes > 0;
+      if (added) this.stmts.addOutbox.run(row.id, row.createdAt);
+      return added;
+    });
+  }
+
+  noticesOf(subjectId: SubjectId): NoticeRow[] {
+    return (this.stmts.noticesOf.all(subjectId) as Row[]).map(toNotice);
+  }
+
+  getNotice(id: string): NoticeRow | undefined {
+    const r = this.stmts.getNotice.get(id) as Row | undefined;
+    return r ? toNotice(r) : undefined;
+  }
+
+  dueOutbox(at: number, limit: number): OutboxRow[] {
+    return (this.stmts.dueOutbox.all(at, limit) as Row[]).map(toOutbox);
+  }
+
+  markDelivered(noticeId: string, at: number): void {
+    this.stmts.markDelivered.run(at, noticeId);
+  }
+
+  markFailed(noticeId: string, error: string, nextAttemptAt: number): void {
+    this.stmts.markFailed.run(error.slice(0, 2000), nextAttemptAt, noticeId);
+  }
+
+  outboxOf(noticeId: string): OutboxRow | undefined {
+    const r = this.stmts.outboxOf.get(noticeId) as Row | undefined;
+    return r ? toOutbox(r) : undefined;
   }
 
   earliestChange(): number | null {

@@ -1,0 +1,78 @@
+// Delivery of notices through an outbox: a notice is stored with its outbox entry in
+// the transaction that made it, then delivered by whichever channels are configured.
+// A failed delivery is retried with backoff; nothing is dropped.
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync } from "node:fs";
+import { dirname } from "node:path";
+import type { DueProcessStore, NoticeRow } from "../store/types.js";
+
+export interface NoticeChannel {
+  readonly name: string;
+  deliver(notice: NoticeRow): Promise<void>;
+}
+
+/** Appends each notice as one JSON line to a file, flushed to disk. */
+export class LogChannel implements NoticeChannel {
+  readonly name = "log";
+  constructor(private readonly file: string) {
+    mkdirSync(dirname(file), { recursive: true });
+  }
+  async deliver(notice: NoticeRow): Promise<void> {
+    const fd = openSync(this.file, "a");
+    try {
+      appendFileSync(fd, JSON.stringify({ id: notice.id, subject: notice.subjectId, createdAt: new Date(notice.createdAt).toISOString(), notice: JSON.parse(notice.body) as unknown }) + "\n");
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** POSTs each notice as JSON; any non-2xx answer is a failure to retry. Receivers dedupe by id. */
+export class WebhookChannel implements NoticeChannel {
+  readonly name = "webhook";
+  constructor(
+    private readonly url: string,
+    private readonly timeoutMs = 10_000,
+  ) {}
+  async deliver(notice: NoticeRow): Promise<void> {
+    const res = await fetch(this.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": notice.id },
+      body: JSON.stringify({ id: notice.id, subject: notice.subjectId, notice: JSON.parse(notice.body) as unknown }),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    if (res.status < 200 || res.status >= 300) throw new Error(`webhook answered ${res.status}`);
+  }
+}
+
+const MAX_BACKOFF = 6 * 3_600_000;
+
+export function backoff(attempts: number): number {
+  return Math.min(MAX_BACKOFF, 30_000 * 2 ** Math.min(attempts, 20));
+}
+
+export class Outbox {
+  constructor(
+    private readonly store: DueProcessStore & { transaction<T>(fn: () => T): T },
+    private readonly channels: readonly NoticeChannel[],
+  ) {}
+
+  /** Delivers every due notice once; returns how many were delivered and how many failed. */
+  async deliverDue(now: number, limit = 500): Promise<{ delivered: number; failed: number }> {
+    let delivered = 0;
+    let failed = 0;
+    for (const row of this.store.dueOutbox(now, limit)) {
+      const notice = this.store.getNotice(row.noticeId);
+      if (!notice) continue;
+      try {
+        for (const c of this.channels) await c.deliver(notice);
+        this.store.transaction(() => this.store.markDelivered(row.noticeId, now));
+        delivered++;
+      } catch (e) {
+        this.store.transaction(() => this.store.markFailed(row.noticeId, (e as Error).message ?? String(e), now + backoff(row.attempts)));
+        failed++;
+      }
+    }
+    return { delivered, failed };
+  }
+}
