@@ -15,3 +15,4 @@ export { StandingError, errorCodes, type ErrorCode } from "./errors.js";
 export { ManualClock, systemClock, type Clock, type Instant } from "./time.js";
 export { canonicalJson } from "./canonical.js";
 export { policySchema } from "./policy/schema.js";
+export { verifyJournal, verifyStanding, auditDatabase, journalEvent } from "./journal/index.js";

@@ -8,6 +8,7 @@ import { DecisionIndex } from "./engine/decision-index.js";
 import { evaluate } from "./engine/evaluate.js";
 import type { Decision, ListApplication, RecordDispute, SubjectRecord, SubjectState } from "./engine/types.js";
 import { buildNotice } from "./notices/notice.js";
+import { journalEvent } from "./journal/journal.js";
 import { buildStatement, type Statement } from "./statement/statement.js";
 import { addDuration } from "./time.js";
 import { normaliseRecord, type NormalisedRecord } from "./ingest/input.js";
@@ -209,6 +210,8 @@ export class Standing {
       return this.ingestFact(rec, policy, now, touched);
     } catch (e) {
       if (!isStandingError(e)) throw e;
+      // A refusal stores no record, but it is a change an auditor must be able to see.
+      journalEvent(this.store, "record.rejected", { ...(rec ? { source: rec.source, id: rec.id, inputHash: rec.hash } : pickIds(input)), code: e.code });
       return {
         status: "rejected",
         ...(rec ? { source: rec.source, id: rec.id } : pickIds(input)),

@@ -1,0 +1,273 @@
+// The journal as it is written: one entry per change in the change's own transaction,
+// a hash chain over canonical JSON, signed checkpoints, a key kept beside the file.
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { createHash, createPublicKey, verify } from "node:crypto";
+import Database from "better-sqlite3";
+import fc from "fast-check";
+import { afterEach, describe, expect, it } from "vitest";
+import { canonicalJson } from "../canonical.js";
+import { Standing } from "../standing.js";
+import { SqliteStore } from "../store/sqlite/store.js";
+import { ManualClock } from "../time.js";
+import { GENESIS, canonicalEntry, canonicalRow, checkpointPayload, encodeValue, entryHash } from "./hash.js";
+import { journalEvent, journalPublicKey, keyFileFor } from "./journal.js";
+import { NOW, POLICY_TEXT, nid, tempDir } from "./test-helpers.js";
+import { verifyJournal, verifyStanding } from "./verify.js";
+
+const dir = tempDir();
+let n = 0;
+const fresh = (): string => join(dir, `j-${n++}.db`);
+const open: SqliteStore[] = [];
+afterEach(() => {
+  for (const s of open.splice(0)) s.close();
+});
+function store(path = fresh(), checkpointEvery?: number): SqliteStore {
+  const s = new SqliteStore(path, checkpointEvery ? { journal: { checkpointEvery } } : {});
+  open.push(s);
+  return s;
+}
+
+interface Entry {
+  seq: number;
+  kind: string;
+  tbl: string | null;
+  key: string | null;
+  row_hash: string | null;
+  data: string | null;
+  prev: string;
+  hash: string;
+}
+const entries = (s: SqliteStore): Entry[] => s.db.prepare("SELECT * FROM journal ORDER BY seq").all() as Entry[];
+
+describe("hash encodings", () => {
+  it("the hand-rolled entry encoding is RFC 8785 canonical JSON", () => {
+    const str = fc.option(fc.string({ unit: "grapheme" }), { nil: null });
+    fc.assert(
+      fc.property(fc.nat(), fc.string({ minLength: 1 }), str, str, str, str, (seq, kind, tbl, key, rowHash, data) => {
+        expect(canonicalEntry({ seq, kind, tbl, key, rowHash, data })).toBe(canonicalJson({ seq, kind, tbl, key, rowHash, data }));
+      }),
+    );
+  });
+
+  it("the hand-rolled row encoding is canonical JSON, whatever the column order", () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ minLength: 1, unit: "binary" }), fc.oneof(fc.string({ unit: "binary" }), fc.integer(), fc.constant(null))), (row) => {
+        const pairs = Object.entries(row).flatMap(([k, v]) => [k, typeof v === "number" ? BigInt(v) : v]);
+        expect(canonicalRow(pairs)).toBe(canonicalJson(row));
+      }),
+    );
+  });
+
+  it("a value's storage class is part of its encoding", () => {
+    expect(encodeValue(5n)).toBe("5");
+    expect(encodeValue(5)).toBe('{"$real":"5"}');
+    expect(encodeValue(0.1)).toBe('{"$real":"0.1"}');
+    expect(encodeValue("5")).toBe('"5"');
+    expect(encodeValue(null)).toBe("null");
+    expect(encodeValue(2n ** 60n)).toBe('{"$int":"1152921504606846976"}');
+    expect(encodeValue(Buffer.from([1, 2, 3]))).toBe('{"$blob":"AQID"}');
+  });
+
+  it("the checkpoint payload is canonical JSON of {seq, headHash, at}", () => {
+    expect(checkpointPayload(12, "ab", 1700000000000)).toBe(canonicalJson({ seq: 12, headHash: "ab", at: 1700000000000 }));
+  });
+});
+
+describe("entries", () => {
+  it("every write appends an entry, chained from the genesis hash, named for what happened", () => {
+    const s = store();
+    s.transaction(() => {
+      const id = s.createSubject(NOW);
+      s.link(id, nid("A1"), NOW);
+    });
+    const e = entries(s);
+    expect(e.map((x) => [x.seq, x.kind, x.tbl, x.key])).toEqual([
+      [1, "meta.set", "meta", '["schema"]'],
+      [2, "subject.created", "subjects", "[1]"],
+      [3, "identifier.linked", "identifiers", '["national-id","A1"]'],
+    ]);
+    let prev = GENESIS;
+    for (const x of e) {
+      expect(x.prev).toBe(prev);
+      expect(x.hash).toBe(entryHash(x.prev, { seq: x.seq, kind: x.kind, tbl: x.tbl, key: x.key, rowHash: x.row_hash, data: x.data }));
+      prev = x.hash;
+    }
+    expect(e[2]?.row_hash).toBe(
+      // sha256 of the canonical row: what anyone can recompute from the row alone
+      rowHashOf({ linked_at: NOW, scheme: "national-id", subject_id: 1, value: "A1" }),
+    );
+  });
+
+  it("a rolled-back transaction leaves no entry", () => {
+    const s = store();
+    const before = entries(s).length;
+    expect(() =>
+      s.transaction(() => {
+        s.createSubject(NOW);
+        throw new Error("boom");
+      }),
+    ).toThrow("boom");
+    expect(entries(s).length).toBe(before);
+  });
+
+  it("updates and deletes are journaled; a delete leaves no row hash", () => {
+    const s = store();
+    s.setMeta("k", "a");
+    s.setMeta("k", "b");
+    s.db.prepare("DELETE FROM meta WHERE key = 'k'").run();
+    const e = entries(s).slice(-3);
+    expect(e.map((x) => [x.kind, x.tbl, x.key, x.row_hash === null])).toEqual([
+      ["meta.set", "meta", '["k"]', false],
+      ["meta.set", "meta", '["k"]', false],
+      ["delete:meta", "meta", '["k"]', true],
+    ]);
+    expect(verifyJournal(s.db).ok).toBe(true);
+  });
+
+  it("changing a primary key journals the old key as deleted and the new one as written", () => {
+    const s = store();
+    s.setMeta("old", "v");
+    s.db.prepare("UPDATE meta SET key = 'new' WHERE key = 'old'").run();
+    expect(entries(s).slice(-2).map((x) => [x.kind, x.key, x.row_hash === null])).toEqual([
+      ["delete:meta", '["old"]', true],
+      ["meta.set", '["new"]', false],
+    ]);
+    expect(verifyJournal(s.db).ok).toBe(true);
+  });
+
+  it("a row replaced through another unique column (INSERT OR REPLACE) is journaled as deleted", () => {
+    const path = fresh();
+    store(path).close();
+    const raw = new Database(path);
+    raw.exec("CREATE TABLE coded (id INTEGER PRIMARY KEY, code TEXT UNIQUE)");
+    raw.close();
+    const s = store(path);
+    s.db.prepare("INSERT INTO coded VALUES (1, 'a')").run();
+    s.db.prepare("INSERT OR REPLACE INTO coded VALUES (2, 'a')").run();
+    expect(entries(s).slice(-2).map((x) => [x.kind, x.key])).toEqual([
+      ["delete:coded", "[1]"],
+      ["insert:coded", "[2]"],
+    ]);
+    expect(verifyJournal(s.db).ok).toBe(true);
+  });
+
+  it("journalEvent appends an event with canonical data in the caller's transaction, and returns its seq", () => {
+    const s = store();
+    const seq = s.transaction(() => journalEvent(s, "record.rejected", { source: "court", id: "x", code: "invalid-record", inputHash: "ab" }));
+    const e = entries(s).at(-1) as Entry;
+    expect(e.seq).toBe(seq);
+    expect([e.kind, e.tbl, e.key, e.row_hash, e.data]).toEqual(["record.rejected", null, null, null, '{"code":"invalid-record","id":"x","inputHash":"ab","source":"court"}']);
+    expect(() => s.transaction(() => {
+      journalEvent(s.db, "record.rejected", { id: "y" });
+      throw new Error("rolled back");
+    })).toThrow();
+    expect((entries(s).at(-1) as Entry).seq).toBe(seq);
+    expect(journalEvent({ db: undefined }, "x", {})).toBeNull();
+    expect(verifyJournal(s.db).ok).toBe(true);
+  });
+
+  it("a table added to the schema later is journaled on the next open", () => {
+    const path = fresh();
+    store(path).close();
+    const raw = new Database(path);
+    raw.exec("CREATE TABLE later (id INTEGER PRIMARY KEY, note TEXT)");
+    raw.close();
+    const s = store(path);
+    s.db.prepare("INSERT INTO later (note) VALUES ('hello')").run();
+    expect(entries(s).at(-1)).toMatchObject({ kind: "insert:later", tbl: "later", key: "[1]" });
+    expect(verifyJournal(s.db).ok).toBe(true);
+  });
+
+  it("a database that held rows before it had a journal gets a baseline entry per row", () => {
+    const path = fresh();
+    const raw = new Database(path);
+    raw.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema', '1'), ('note', 'legacy');");
+    raw.close();
+    const s = store(path);
+    expect(entries(s).map((x) => [x.kind, x.key])).toEqual([
+      ["baseline", '["note"]'],
+      ["baseline", '["schema"]'],
+    ]);
+    const r = verifyJournal(s.db);
+    expect(r.ok).toBe(true);
+    expect(r.warnings.map((w) => w.kind)).toContain("baseline");
+  });
+});
+
+describe("checkpoints and the key", () => {
+  it("signs a checkpoint every N entries, in the same transaction, and at close", () => {
+    const path = fresh();
+    const s = store(path, 5);
+    s.transaction(() => {
+      for (let i = 0; i < 12; i++) s.setMeta(`k${i}`, String(i));
+    });
+    const cps = s.journal.checkpoints();
+    expect(cps.map((c) => c.seq)).toEqual([5, 10]);
+    const pub = createPublicKey(s.journal.publicKeyPem as string);
+    for (const c of cps) {
+      const head = s.db.prepare("SELECT hash FROM journal WHERE seq = ?").pluck().get(c.seq);
+      expect(c.headHash).toBe(head);
+      expect(verify(null, Buffer.from(checkpointPayload(c.seq, c.headHash, c.at)), pub, Buffer.from(c.signature, "base64"))).toBe(true);
+    }
+    s.close();
+    const again = store(path);
+    expect(again.journal.checkpoints().map((c) => c.seq)).toEqual([5, 10, 13]);
+    const r = verifyJournal(again.db);
+    expect(r.unsignedTail).toBe(0);
+    expect(r.lastCheckpoint?.seq).toBe(13);
+  });
+
+  it("keeps the private key beside the database, readable by its owner only, and reuses it", () => {
+    const path = fresh();
+    const a = store(path);
+    const file = keyFileFor(path) as string;
+    expect(file).toBe(`${path}.journal-key.pem`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const fp = a.journal.fingerprint;
+    a.close();
+    expect(store(path).journal.fingerprint).toBe(fp);
+    expect(store(fresh()).journal.fingerprint).not.toBe(fp);
+  });
+
+  it("an in-memory store signs with an ephemeral key", () => {
+    const s = store(":memory:");
+    expect(keyFileFor(":memory:")).toBeNull();
+    expect(journalPublicKey(s)).toMatchObject({ algorithm: "Ed25519", fingerprint: s.journal.fingerprint });
+    expect(s.journal.publicKeyPem).toContain("BEGIN PUBLIC KEY");
+  });
+
+  it("a write through a connection without the journal succeeds, leaves no entry, and is found", () => {
+    const path = fresh();
+    const s = store(path);
+    s.setMeta("k", "v");
+    const seq = (entries(s).at(-1) as Entry).seq;
+    const other = new Database(path);
+    other.prepare("UPDATE meta SET value = 'w' WHERE key = 'k'").run();
+    other.close();
+    expect((entries(s).at(-1) as Entry).seq).toBe(seq);
+    const r = verifyJournal(s.db);
+    expect(r.ok).toBe(false);
+    expect(r.problems[0]).toMatchObject({ kind: "row", table: "meta", key: ["k"], seq, where: "meta key=k" });
+  });
+});
+
+describe("through Standing", () => {
+  it("a live service verifies, with replay, and reports its unsigned tail as a warning", () => {
+    const s = store(fresh(), 1_000_000);
+    const standing = new Standing(s, new ManualClock(NOW));
+    standing.publish(POLICY_TEXT, "policies/municipal-credit.yaml");
+    standing.ingest([{ source: "court", id: "c-1", type: "court.judgment.default", subject: nid("A1"), occurredAt: new Date(NOW - 86_400_000).toISOString(), fields: { case: "C-1", amount: 5000 }, evidence: "case-file://C-1" }]);
+    const r = verifyStanding(standing);
+    expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.states).toEqual({ checked: 1, replayed: true });
+    expect(r.unsignedTail).toBe(r.entries);
+    expect(r.warnings.map((w) => w.kind)).toEqual(["unsigned-tail"]);
+  });
+});
+
+/** A row hash computed without the journal's code: sha256 of the row's canonical JSON. */
+function rowHashOf(row: Record<string, string | number>): string {
+  return createHash("sha256").update(canonicalJson(row)).digest("hex");
+}

@@ -1,0 +1,426 @@
+// The journal: an append-only, hash-chained log of every change to the database, with
+// Ed25519-signed checkpoints. See docs/journal.md for what it proves and what it cannot.
+//
+// How entries are written: installJournal() creates, on the connection it is given,
+// TEMP triggers (AFTER INSERT/UPDATE/DELETE) on every table of the main schema except
+// the journal's own. Each trigger appends one entry in the same statement, hence the
+// same transaction, as the change; the hashes are computed by functions registered on
+// that connection (db.function), so the only JavaScript that runs per row is the
+// hashing: no per-row SELECT from JS. The tables are read from sqlite_schema when the
+// journal is installed (every time a store is opened), so tables added to the schema
+// later are journaled without changes here.
+//
+// The triggers are TEMP on purpose: they live in the connection, not in the file. A
+// write through any other connection (the sqlite3 shell, a script with its own
+// better-sqlite3 handle) therefore succeeds but leaves no entry, and `audit verify`
+// finds the row that no longer matches its latest entry and names it. (Persistent
+// triggers would call functions that exist only in this process: a shell write would
+// fail until the attacker dropped them, and a database carrying them could not be
+// written by any other tool; detection would be the same.)
+import type Database from "better-sqlite3";
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { canonicalJson } from "../canonical.js";
+import { StandingError } from "../errors.js";
+import { GENESIS, checkpointPayload, entryHash, rowHash, type SqlValue } from "./hash.js";
+import { kindExpr } from "./kinds.js";
+
+type Db = Database.Database;
+
+/** The journal's own tables: never journaled themselves. */
+export const journalTables: readonly string[] = ["journal", "journal_checkpoints"];
+
+export const DEFAULT_CHECKPOINT_EVERY = 1000;
+
+const ddl = `
+CREATE TABLE IF NOT EXISTS journal (
+  seq INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  tbl TEXT,
+  key TEXT,
+  row_hash TEXT,
+  data TEXT,
+  prev TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal_checkpoints (
+  seq INTEGER PRIMARY KEY,
+  head_hash TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  signature TEXT NOT NULL,
+  public_key TEXT NOT NULL
+);
+`;
+
+export interface JournalOptions {
+  /** The database file; the signing key is kept beside it. ":memory:" gets an ephemeral key. */
+  readonly path?: string;
+  /** Where the private key is kept (default `<path>.journal-key.pem`). */
+  readonly keyFile?: string;
+  /** Sign a checkpoint every this many entries (default 1000). */
+  readonly checkpointEvery?: number;
+  /**
+   * For `audit verify`: register the hash functions and load the key if there is one,
+   * but create nothing (no tables, no key file, no triggers) and never sign.
+   */
+  readonly readOnly?: boolean;
+}
+
+export interface JournaledTable {
+  readonly name: string;
+  /** Column names, sorted (the order the row hash uses). */
+  readonly columns: readonly string[];
+  /** Primary-key columns in key order; ["rowid"] for a table without one. */
+  readonly key: readonly string[];
+}
+
+export interface CheckpointRow {
+  readonly seq: number;
+  readonly headHash: string;
+  readonly at: number;
+  readonly signature: string;
+  readonly publicKey: string;
+}
+
+export interface JournalHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+const registry = new WeakMap<Db, Journal>();
+
+export function quoteId(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export function quoteLit(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** Default key file of a database path; null for in-memory databases. */
+export function keyFileFor(path: string | undefined): string | null {
+  if (path === undefined || path === "" || path === ":memory:" || path.startsWith("file::memory:")) return null;
+  return `${path}.journal-key.pem`;
+}
+
+export function fingerprintOf(publicKey: KeyObject): string {
+  return createHash("sha256").update(publicKey.export({ type: "spki", format: "der" })).digest("hex");
+}
+
+/** Every table the journal covers, read from the schema now. */
+export function journaledTables(db: Db): JournaledTable[] {
+  const names = db
+    .prepare(
+      `SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+         AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name`,
+    )
+    .pluck()
+    .all() as string[];
+  return names
+    .filter((n) => !journalTables.includes(n))
+    .map((name) => {
+      const info = db.prepare(`PRAGMA main.table_info(${quoteId(name)})`).all() as { name: string; pk: number }[];
+      const key = info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
+      return { name, columns: info.map((c) => c.name).sort(), key: key.length > 0 ? key : ["rowid"] };
+    });
+}
+
+function col(ref: string, name: string): string {
+  const id = name === "rowid" ? "rowid" : quoteId(name);
+  return ref ? `${ref}.${id}` : id;
+}
+
+/** SQL for a row's key: a JSON array of its primary-key values, e.g. [42] or ["passport","X1"]. */
+export function keySql(t: JournaledTable, ref = ""): string {
+  return `json_array(${t.key.map((c) => col(ref, c)).join(", ")})`;
+}
+
+/** SQL for a row's hash, through the journal_row_hash function. */
+export function rowHashSql(t: JournaledTable, ref = ""): string {
+  if (t.columns.length > 63) throw new Error(`table ${t.name} has ${t.columns.length} columns; the journal hashes at most 63`);
+  return `journal_row_hash(${t.columns.map((c) => `${quoteLit(c)}, ${col(ref, c)}`).join(", ")})`;
+}
+
+/**
+ * One INSERT appending an entry; its seq and prev come from the current head. A VALUES
+ * row, not INSERT … SELECT: a SELECT that reads the journal while inserting into it
+ * makes SQLite stage the rows in a temporary table, which costs more than evaluating
+ * the (indexed, O(log n)) head lookups twice. The row hash is evaluated twice as well;
+ * journal_row_hash remembers its last answer, so it is computed once.
+ */
+function entrySql(kind: string, tbl: string, key: string, rh: string, data: string): string {
+  const seq = "(SELECT coalesce(max(seq), 0) + 1 FROM journal)";
+  const prev = `coalesce((SELECT hash FROM journal ORDER BY seq DESC LIMIT 1), '${GENESIS}')`;
+  return `INSERT INTO journal (seq, kind, tbl, key, row_hash, data, prev, hash)
+  VALUES (${seq}, ${kind}, ${tbl}, ${key}, ${rh}, ${data}, ${prev}, journal_hash(${prev}, ${seq}, ${kind}, ${tbl}, ${key}, ${rh}, ${data}))`;
+}
+
+function triggerName(op: string, table: string): string {
+  return quoteId(`journal_${op}_${table}`);
+}
+
+/** The TEMP triggers that journal one table. */
+export function triggersFor(t: JournaledTable): string[] {
+  const tbl = quoteLit(t.name);
+  const on = `main.${quoteId(t.name)}`;
+  return [
+    `CREATE TEMP TRIGGER ${triggerName("ai", t.name)} AFTER INSERT ON ${on} BEGIN
+  ${entrySql(kindExpr(t.name, "insert", t.columns), tbl, keySql(t, "NEW"), rowHashSql(t, "NEW"), "NULL")};
+END`,
+    // An update that changes the primary key: first the old key is journaled as gone
+    // (BEFORE, in the same statement, so it rolls back with it), then the new row.
+    `CREATE TEMP TRIGGER ${triggerName("bk", t.name)} BEFORE UPDATE ON ${on} WHEN ${keySql(t, "OLD")} IS NOT ${keySql(t, "NEW")} BEGIN
+  ${entrySql(quoteLit(`delete:${t.name}`), tbl, keySql(t, "OLD"), "NULL", "NULL")};
+END`,
+    `CREATE TEMP TRIGGER ${triggerName("au", t.name)} AFTER UPDATE ON ${on} BEGIN
+  ${entrySql(kindExpr(t.name, "update", t.columns), tbl, keySql(t, "NEW"), rowHashSql(t, "NEW"), "NULL")};
+END`,
+    `CREATE TEMP TRIGGER ${triggerName("ad", t.name)} AFTER DELETE ON ${on} BEGIN
+  ${entrySql(kindExpr(t.name, "delete", t.columns), tbl, keySql(t, "OLD"), "NULL", "NULL")};
+END`,
+  ];
+}
+
+function checkpointTrigger(every: number): string {
+  return `CREATE TEMP TRIGGER "journal_checkpoint" AFTER INSERT ON main.journal WHEN NEW.seq % ${every} = 0 BEGIN
+  INSERT OR IGNORE INTO journal_checkpoints (seq, head_hash, at, signature, public_key)
+  SELECT NEW.seq, NEW.hash, a, journal_sign(NEW.seq, NEW.hash, a), journal_public_key()
+  FROM (SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER) AS a LIMIT -1 OFFSET 0);
+END`;
+}
+
+function loadKey(file: string | null, create: boolean): KeyObject | null {
+  if (file === null) return create ? generateKeyPairSync("ed25519").privateKey : null;
+  if (existsSync(file)) return createPrivateKey(readFileSync(file, "utf8"));
+  if (!create) return null;
+  const { privateKey } = generateKeyPairSync("ed25519");
+  const pem = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+  // Written aside and linked into place: another process opening the same new database
+  // at the same moment either wins (and we read its key) or loses; nobody reads half a file.
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(tmp, pem, { mode: 0o600 });
+  try {
+    linkSync(tmp, file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  } finally {
+    unlinkSync(tmp);
+  }
+  return createPrivateKey(readFileSync(file, "utf8"));
+}
+
+/** The journal of one connection. Created by installJournal(). */
+export class Journal {
+  readonly publicKey: KeyObject | null;
+  /** SPKI PEM of the checkpoint key, or null when no key is available (read-only, no key file). */
+  readonly publicKeyPem: string | null;
+  /** sha256 (hex) of the DER SubjectPublicKeyInfo. */
+  readonly fingerprint: string | null;
+  readonly checkpointEvery: number;
+  /** Entries appended through this connection since it was opened. */
+  appended = 0;
+  private eventStmt: Database.Statement | undefined;
+
+  constructor(
+    readonly db: Db,
+    private readonly privateKey: KeyObject | null,
+    readonly keyFile: string | null,
+    readonly readOnly: boolean,
+    checkpointEvery: number,
+  ) {
+    this.publicKey = privateKey ? createPublicKey(privateKey) : null;
+    this.publicKeyPem = this.publicKey ? (this.publicKey.export({ type: "spki", format: "pem" }) as string) : null;
+    this.fingerprint = this.publicKey ? fingerprintOf(this.publicKey) : null;
+    this.checkpointEvery = checkpointEvery;
+  }
+
+  /** Signature (base64) of checkpoint {seq, headHash, at}. */
+  signCheckpoint(seq: number, headHash: string, at: number): string {
+    if (!this.privateKey || this.readOnly) throw new Error("this connection has no journal signing key");
+    return sign(null, Buffer.from(checkpointPayload(seq, headHash, at), "utf8"), this.privateKey).toString("base64");
+  }
+
+  /** Appends an event that has no row of its own (see journalEvent). Returns its seq. */
+  event(kind: string, data: unknown): number {
+    if (this.readOnly) throw new Error("the journal was opened read-only");
+    if (typeof kind !== "string" || kind.length === 0 || kind.length > 200) throw new Error("a journal event needs a kind (1–200 characters)");
+    this.eventStmt ??= this.db.prepare(entrySql("@kind", "NULL", "NULL", "NULL", "@data"));
+    const info = this.eventStmt.run({ kind, data: data === undefined ? null : canonicalJson(data) });
+    return Number(info.lastInsertRowid);
+  }
+
+  head(): JournalHead | null {
+    const r = this.db.prepare("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").get() as JournalHead | undefined;
+    return r ?? null;
+  }
+
+  checkpoints(): CheckpointRow[] {
+    return this.db
+      .prepare("SELECT seq, head_hash AS headHash, at, signature, public_key AS publicKey FROM journal_checkpoints ORDER BY seq")
+      .all() as CheckpointRow[];
+  }
+
+  /**
+   * Signs the current head unless it is signed already. Returns the new checkpoint, or
+   * null when there was nothing to sign (or no key, or read-only).
+   */
+  checkpoint(): CheckpointRow | null {
+    if (this.readOnly || !this.privateKey || !this.db.open) return null;
+    return this.db
+      .transaction((): CheckpointRow | null => {
+        const head = this.head();
+        if (!head) return null;
+        const last = this.db.prepare("SELECT max(seq) FROM journal_checkpoints").pluck().get() as number | null;
+        if (last !== null && last >= head.seq) return null;
+        const at = Date.now();
+        const row: CheckpointRow = { seq: head.seq, headHash: head.hash, at, signature: this.signCheckpoint(head.seq, head.hash, at), publicKey: this.publicKeyPem as string };
+        this.db
+          .prepare("INSERT INTO journal_checkpoints (seq, head_hash, at, signature, public_key) VALUES (?, ?, ?, ?, ?)")
+          .run(row.seq, row.headHash, row.at, row.signature, row.publicKey);
+        return row;
+      })
+      .immediate();
+  }
+
+  /** At shutdown: signs what this connection appended. Never throws (a busy database leaves the tail unsigned). */
+  close(): void {
+    if (this.appended === 0) return;
+    try {
+      this.checkpoint();
+    } catch {
+      // The entries stay; the next checkpoint (N entries or the next shutdown) covers them.
+    }
+  }
+
+  /** Re-creates the TEMP triggers from the schema as it is now (after a migration on this connection). */
+  installTriggers(): void {
+    if (this.readOnly) return;
+    const db = this.db;
+    db.transaction(() => {
+      const old = db.prepare("SELECT name FROM temp.sqlite_schema WHERE type = 'trigger' AND name LIKE 'journal\\_%' ESCAPE '\\'").pluck().all() as string[];
+      for (const name of old) db.exec(`DROP TRIGGER IF EXISTS temp.${quoteId(name)}`);
+      for (const t of journaledTables(db)) for (const sql of triggersFor(t)) db.exec(sql);
+      db.exec(checkpointTrigger(this.checkpointEvery));
+    })();
+  }
+
+  /** Journals every existing row (when the journal starts on a database that already has data). */
+  baseline(): number {
+    const stmt = this.db.prepare(entrySql("'baseline'", "@tbl", "@key", "@rh", "NULL"));
+    let n = 0;
+    for (const t of journaledTables(this.db)) {
+      const rows = this.db.prepare(`SELECT ${keySql(t)} AS key, ${rowHashSql(t)} AS rh FROM main.${quoteId(t.name)} ORDER BY ${t.key.map((c) => col("", c)).join(", ")}`).all() as { key: string; rh: string }[];
+      for (const r of rows) {
+        stmt.run({ tbl: t.name, key: r.key, rh: r.rh });
+        n++;
+      }
+    }
+    return n;
+  }
+}
+
+function registerFunctions(db: Db, j: Journal): void {
+  // A pure function, so remembering the last call is always right; each entry asks twice.
+  let lastArgs: unknown[] = [];
+  let lastHash = "";
+  db.function("journal_row_hash", { varargs: true, deterministic: true, safeIntegers: true }, (...args: unknown[]) => {
+    if (args.length === lastArgs.length && args.every((v, i) => v === lastArgs[i])) return lastHash;
+    lastHash = rowHash(args as SqlValue[]);
+    lastArgs = args;
+    return lastHash;
+  });
+  db.function(
+    "journal_hash",
+    { deterministic: true },
+    (prev: unknown, seq: unknown, kind: unknown, tbl: unknown, key: unknown, rh: unknown, data: unknown) => {
+      j.appended++;
+      return entryHash(String(prev), {
+        seq: Number(seq),
+        kind: String(kind),
+        tbl: (tbl as string | null) ?? null,
+        key: (key as string | null) ?? null,
+        rowHash: (rh as string | null) ?? null,
+        data: (data as string | null) ?? null,
+      });
+    },
+  );
+  db.function("journal_sign", (seq: unknown, head: unknown, at: unknown) => j.signCheckpoint(Number(seq), String(head), Number(at)));
+  db.function("journal_public_key", () => {
+    if (!j.publicKeyPem) throw new Error("this connection has no journal signing key");
+    return j.publicKeyPem;
+  });
+}
+
+/**
+ * Installs the journal on a connection: its tables, its functions and its triggers,
+ * the checkpoint key (created on first use beside the database file), and, when the
+ * journal starts on a database that already holds rows, one "baseline" entry per row.
+ * Idempotent: installing again re-creates the triggers from the current schema.
+ */
+export function installJournal(db: Db, options: JournalOptions = {}): Journal {
+  const existing = registry.get(db);
+  if (existing) {
+    existing.installTriggers();
+    return existing;
+  }
+  const readOnly = options.readOnly ?? false;
+  const keyFile = options.keyFile ?? keyFileFor(options.path ?? db.name);
+  const every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
+  if (!Number.isInteger(every) || every < 1) throw new Error(`checkpointEvery must be a positive whole number, not ${every}`);
+  const j = new Journal(db, loadKey(keyFile, !readOnly), keyFile, readOnly, every);
+  registerFunctions(db, j);
+  registry.set(db, j);
+  if (readOnly) return j;
+  // So that a row removed by INSERT OR REPLACE (a conflict on another unique column)
+  // fires its delete trigger too; without it SQLite deletes it silently.
+  db.pragma("recursive_triggers = ON");
+  const started = db
+    .transaction(() => {
+      const had = db.prepare("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'journal'").get() !== undefined;
+      db.exec(ddl);
+      return had ? 0 : j.baseline();
+    })
+    .immediate();
+  j.installTriggers();
+  if (started > 0) j.checkpoint();
+  return j;
+}
+
+/** The journal installed on a connection, if any. */
+export function journalFor(db: Db): Journal | undefined {
+  return registry.get(db);
+}
+
+function isDb(x: unknown): x is Db {
+  return typeof x === "object" && x !== null && typeof (x as { prepare?: unknown }).prepare === "function" && typeof (x as { function?: unknown }).function === "function";
+}
+
+/** The journal of a better-sqlite3 connection or of a store that has one (`store.db`). */
+export function journalOf(target: unknown): Journal | undefined {
+  if (isDb(target)) return registry.get(target);
+  const db = typeof target === "object" && target !== null ? (target as { db?: unknown }).db : undefined;
+  return isDb(db) ? registry.get(db) : undefined;
+}
+
+/**
+ * Appends an event that changes no row, such as a rejected record, to the journal, in
+ * the caller's transaction (call it inside store.transaction to commit it with the
+ * batch). `data` is stored as canonical JSON and covered by the entry's hash. Kinds in
+ * use: "record.rejected" with {source, id, code, inputHash}.
+ *
+ *   journalEvent(store, "record.rejected", { source, id, code, inputHash })
+ *
+ * `target` is a store with a `db` (SqliteStore) or a connection. Returns the entry's
+ * seq, or null when the target has no journal (a store without one, e.g. a test double).
+ */
+export function journalEvent(target: unknown, kind: string, data: unknown): number | null {
+  const j = journalOf(target);
+  return j ? j.event(kind, data) : null;
+}
+
+/** What GET /v1/journal/key serves: the key that signs checkpoints, for pinning elsewhere. */
+export function journalPublicKey(target: unknown): { algorithm: "Ed25519"; publicKey: string; fingerprint: string } {
+  const j = journalOf(target);
+  if (!j?.publicKeyPem || !j.fingerprint) throw new StandingError("not-found", "this store keeps no signed journal");
+  return { algorithm: "Ed25519", publicKey: j.publicKeyPem, fingerprint: j.fingerprint };
+}

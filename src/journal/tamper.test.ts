@@ -1,0 +1,335 @@
+// Someone edits the database behind Standing's back, with a plain connection (no
+// journal functions, no triggers: what the sqlite3 shell gives them), and `audit
+// verify` must fail and say where. Each test tampers with its own copy of one
+// database built through Standing and closed (so its journal ends in a checkpoint).
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createHash, createPublicKey, generateKeyPairSync, sign } from "node:crypto";
+import type Database from "better-sqlite3";
+import { beforeAll, describe, expect, it } from "vitest";
+import { auditDatabase } from "./audit.js";
+import { checkpointPayload, entryHash, rowHash, type SqlValue } from "./hash.js";
+import { behindTheBack, copyDb, flipChar, populate, tempDir, type Populated } from "./test-helpers.js";
+import type { Finding, VerifyReport } from "./verify.js";
+
+const dir = tempDir("standing-tamper-");
+let base: Populated;
+let n = 0;
+
+beforeAll(() => {
+  base = populate(join(dir, "base.db"));
+});
+
+/** A fresh copy of the populated database, tampered with by `fn` through a plain connection. */
+function tampered(fn: (db: Database.Database) => void): string {
+  const path = copyDb(base.path, join(dir, `t-${n++}.db`));
+  behindTheBack(path, fn);
+  return path;
+}
+
+function flipText(db: Database.Database, table: string, column: string, where: string, at: (text: string) => number): void {
+  const v = db.prepare(`SELECT ${column} FROM ${table} WHERE ${where}`).pluck().get() as string;
+  expect(typeof v).toBe("string");
+  db.prepare(`UPDATE ${table} SET ${column} = ? WHERE ${where}`).run(flipChar(v, at(v)));
+}
+
+function failed(path: string, publicKeyFile?: string): VerifyReport {
+  const r = auditDatabase(path, publicKeyFile ? { publicKeyFile } : {});
+  expect(r.ok).toBe(false);
+  expect(r.problems.length).toBeGreaterThan(0);
+  return r;
+}
+
+const first = (r: VerifyReport): Finding => r.problems[0] as Finding;
+const kinds = (r: VerifyReport): string[] => r.problems.map((p) => p.kind);
+
+describe("an untouched database", () => {
+  it("verifies: chain, signatures, rows, records, policies and replay", () => {
+    const r = auditDatabase(base.path);
+    expect(r.problems).toEqual([]);
+    expect(r.warnings).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.unsignedTail).toBe(0);
+    expect(r.lastCheckpoint?.seq).toBe(r.head?.seq);
+    expect(r.states).toEqual({ checked: 3, replayed: true });
+    expect(r.publicKey?.source).toBe("key-file");
+  });
+
+  it("verifying changes nothing in the file", () => {
+    const path = copyDb(base.path, join(dir, `t-${n++}.db`));
+    const before = behindTheBack(path, (db) => db.prepare("SELECT count(*) FROM journal").pluck().get());
+    expect(auditDatabase(path).ok).toBe(true);
+    expect(auditDatabase(path).ok).toBe(true);
+    expect(behindTheBack(path, (db) => db.prepare("SELECT count(*) FROM journal").pluck().get())).toBe(before);
+  });
+});
+
+describe("one byte changed in a row", () => {
+  it("records.body: names the record (table, key, source/id) and the journal entry", () => {
+    const seq = base.recordSeq["c-1"] as number;
+    const path = tampered((db) => flipText(db, "records", "body", `seq = ${seq}`, (b) => b.indexOf("5000")));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "records", key: [seq], where: `records seq=${seq} (court/c-1)` });
+    expect(first(r).seq).toBeGreaterThan(0);
+    expect(first(r).message).toMatch(/journal entry #\d+ \(record\.accepted\)/);
+    expect(r.problems).toContainEqual(expect.objectContaining({ kind: "record", table: "records", key: [seq], message: expect.stringMatching(/does not hash/) }));
+  });
+
+  it("records.occurred_at (an integer): names the record, and the body disagrees with the row", () => {
+    const seq = base.recordSeq["t-1"] as number;
+    const path = tampered((db) => {
+      const v = db.prepare("SELECT occurred_at FROM records WHERE seq = ?").safeIntegers(true).pluck().get(seq) as bigint;
+      db.prepare("UPDATE records SET occurred_at = ? WHERE seq = ?").run(v ^ (0xffn << 24n), seq);
+    });
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "records", key: [seq] });
+    expect(r.problems).toContainEqual(expect.objectContaining({ kind: "record", message: expect.stringContaining("occurredAt") }));
+  });
+
+  it("states.state: names the subject, as a row and as a failed replay", () => {
+    const subject = base.subject.B2 as number;
+    const path = tampered((db) => flipText(db, "states", "state", `subject_id = ${subject}`, (s) => s.indexOf('"score":') + 9));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "states", key: [subject], where: `states subject_id=${subject}` });
+    expect(r.problems).toContainEqual(expect.objectContaining({ kind: "replay", subject, message: expect.stringContaining("$.score") }));
+  });
+
+  it("states.state made unparsable: the replay says so", () => {
+    const subject = base.subject.A1 as number;
+    const path = tampered((db) => flipText(db, "states", "state", `subject_id = ${subject}`, () => 0));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "states", key: [subject] });
+    expect(r.problems).toContainEqual(expect.objectContaining({ kind: "replay", subject, message: expect.stringContaining("not valid JSON") }));
+  });
+
+  it("states.next_change_at: names the subject", () => {
+    const subject = base.subject.A1 as number;
+    const path = tampered((db) => db.prepare("UPDATE states SET next_change_at = next_change_at + 1 WHERE subject_id = ?").run(subject));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "states", key: [subject] });
+    expect(r.problems).toContainEqual(expect.objectContaining({ kind: "replay", subject, message: expect.stringContaining("next_change_at") }));
+  });
+
+  it("identifiers.value (part of the key): the old key is missing and the new one is unjournaled", () => {
+    const path = tampered((db) => flipText(db, "identifiers", "value", "scheme = 'national-id' AND value = 'A1'", () => 1));
+    const r = failed(path);
+    const wheres = r.problems.filter((p) => p.kind === "row").map((p) => p.where);
+    expect(wheres).toEqual(expect.arrayContaining(["identifiers scheme=national-id value=A0", "identifiers scheme=national-id value=A1"]));
+    expect(first(r).table).toBe("identifiers");
+  });
+
+  it("policies.text: names the policy row, and the policy no longer matches its hash", () => {
+    const path = tampered((db) => flipText(db, "policies", "text", "seq = 1", (t) => t.indexOf("points: -")));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "policies", key: [1] });
+    expect(r.problems).toContainEqual(expect.objectContaining({ kind: "policy", where: "policies seq=1 (municipal-credit@2026.1.0)" }));
+  });
+
+  it("keys.revoked_at set back to null (a revoked key revived): names the key", () => {
+    const path = tampered((db) => db.prepare("UPDATE keys SET revoked_at = NULL WHERE key_id = ?").run(base.revokedKeyId));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "keys", key: [base.revokedKeyId], where: `keys key_id=${base.revokedKeyId}` });
+    expect(r.problems).toHaveLength(1);
+  });
+
+  it("meta.value of active_policy: names the meta key", () => {
+    const path = tampered((db) => flipText(db, "meta", "value", "key = 'active_policy'", (v) => v.indexOf("@") - 1));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "meta", key: ["active_policy"], where: "meta key=active_policy" });
+  });
+
+  it("meta schema version: named first, even though the store then refuses to open", () => {
+    const path = tampered((db) => flipText(db, "meta", "value", "key = 'schema'", () => 0));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "meta", key: ["schema"] });
+    expect(kinds(r)).toContain("open");
+  });
+
+  it("decisions, quarantine and subjects rows are covered too", () => {
+    const path = tampered((db) => {
+      db.prepare("UPDATE quarantine SET released_at = NULL").run();
+      db.prepare("UPDATE subjects SET created_at = created_at + 1 WHERE id = ?").run(base.subject.C3);
+    });
+    const r = failed(path);
+    expect(r.problems.filter((p) => p.kind === "row").map((p) => p.table).sort()).toEqual(["quarantine", "subjects"]);
+    expect(r.problems).toContainEqual(expect.objectContaining({ table: "quarantine", where: expect.stringContaining("(airline/a-1)") }));
+  });
+});
+
+describe("rows deleted or added", () => {
+  it("a deleted record: names it and the entry that says it exists; the replay of its subject fails", () => {
+    const seq = base.recordSeq["t-1"] as number;
+    const path = tampered((db) => db.prepare("DELETE FROM records WHERE seq = ?").run(seq));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "records", key: [seq], where: `records seq=${seq}` });
+    expect(first(r).message).toContain("deleted outside Standing");
+    expect(r.problems).toContainEqual(expect.objectContaining({ kind: "replay", subject: base.subject.B2 }));
+  });
+
+  it("an inserted record: names it as not journaled", () => {
+    const path = tampered((db) => {
+      const body = JSON.stringify({ source: "court", id: "forged", type: "court.judgment.default", subject: { scheme: "national-id", value: "C3" }, occurredAt: "2026-02-01T00:00:00.000Z", fields: { case: "X", amount: 1 } });
+      db.prepare("INSERT INTO records (source, record_id, subject_id, type, occurred_at, received_at, retracts, body, hash) VALUES ('court', 'forged', ?, 'court.judgment.default', ?, ?, NULL, ?, 'x')").run(base.subject.C3, Date.parse("2026-02-01T00:00:00.000Z"), Date.parse("2026-02-01T00:00:00.000Z"), body);
+    });
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "records", where: expect.stringContaining("(court/forged)") });
+    expect(first(r).message).toContain("not in the journal");
+    expect(r.problems).toContainEqual(expect.objectContaining({ kind: "replay", subject: base.subject.C3 }));
+  });
+
+  it("a dropped table: named, with how many rows the journal says it held", () => {
+    const path = tampered((db) => db.exec("DROP TABLE keys"));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "keys", where: "table keys" });
+    expect(first(r).message).toContain("2 of its rows");
+  });
+});
+
+describe("the journal itself", () => {
+  it("one byte of an entry's hash: names the entry", () => {
+    const path = tampered((db) => flipText(db, "journal", "hash", "seq = 7", () => 3));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "chain", seq: 7, where: "journal seq=7" });
+    expect(first(r).message).toMatch(/^journal seq=7: entry #7 \(subject.created subjects id=\d+\): its hash/);
+  });
+
+  it("one byte of an event's data: names the entry", () => {
+    const path = tampered((db) => flipText(db, "journal", "data", `seq = ${base.eventSeq}`, (d) => d.indexOf("bad-1")));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "chain", seq: base.eventSeq, where: `journal seq=${base.eventSeq}` });
+    expect(first(r).message).toContain("record.rejected");
+  });
+
+  it("one byte of a row hash in an entry: names the entry, then the row it no longer matches", () => {
+    const path = tampered((db) => flipText(db, "journal", "row_hash", "seq = 3", () => 0));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "chain", seq: 3 });
+    expect(r.problems[1]).toMatchObject({ kind: "row" });
+  });
+
+  it("an entry deleted from the middle: names the gap", () => {
+    const path = tampered((db) => db.prepare("DELETE FROM journal WHERE seq = 10").run());
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "chain", seq: 10, where: "journal seq=10" });
+    expect(first(r).message).toContain("#10 missing");
+  });
+
+  it("the end of the journal cut off: the checkpoint says how much is missing", () => {
+    const path = tampered((db) => db.prepare("DELETE FROM journal WHERE seq > (SELECT max(seq) - 3 FROM journal)").run());
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "chain" });
+    expect(first(r).message).toContain("entries were removed from the end of the journal");
+  });
+
+  it("the journal dropped altogether: there is nothing to trust", () => {
+    const path = tampered((db) => db.exec("DROP TABLE journal; DROP TABLE journal_checkpoints;"));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "journal" });
+  });
+
+  it("a row changed AND the chain recomputed after it (no key needed for that): the signed checkpoint catches it", () => {
+    const seq = base.recordSeq["c-1"] as number;
+    const path = tampered((db) => {
+      forgeAmount(db, seq);
+      rewriteJournal(db, "records", `[${seq}]`, `SELECT * FROM records WHERE seq = ${seq}`);
+    });
+    const r = failed(path);
+    expect(r.problems.filter((p) => p.kind === "row")).toEqual([]);
+    expect(first(r)).toMatchObject({ kind: "chain" });
+    expect(first(r).message).toMatch(/rewritten after it was signed/);
+  });
+
+  it("…and re-signed with a key of the forger's own: refused, because it is not the journal key", () => {
+    const seq = base.recordSeq["c-1"] as number;
+    const path = tampered((db) => {
+      forgeAmount(db, seq);
+      rewriteJournal(db, "records", `[${seq}]`, `SELECT * FROM records WHERE seq = ${seq}`);
+      resignCheckpoints(db);
+    });
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "checkpoint" });
+    expect(first(r).message).toContain("not the journal key");
+  });
+
+  it("…even when the key file was replaced too, the pinned public key refuses it", () => {
+    const seq = base.recordSeq["c-1"] as number;
+    const pinned = join(dir, "pinned.pem");
+    writeFileSync(pinned, createPublicKey(readFileSync(`${base.path}.journal-key.pem`, "utf8")).export({ type: "spki", format: "pem" }));
+    let forgedPrivate = "";
+    const path = tampered((db) => {
+      forgeAmount(db, seq);
+      rewriteJournal(db, "records", `[${seq}]`, `SELECT * FROM records WHERE seq = ${seq}`);
+      forgedPrivate = resignCheckpoints(db);
+    });
+    writeFileSync(`${path}.journal-key.pem`, forgedPrivate);
+    expect(auditDatabase(path).ok).toBe(true); // the forger's own key file agrees with the forgery…
+    const r = failed(path, pinned); // …the key published earlier does not
+    expect(first(r)).toMatchObject({ kind: "checkpoint" });
+    expect(r.publicKey?.source).toBe("pinned");
+  });
+
+  it("one byte of a checkpoint's signature: names the checkpoint", () => {
+    const path = tampered((db) => flipText(db, "journal_checkpoints", "signature", "1 = 1", () => 5));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "checkpoint", where: expect.stringMatching(/^journal_checkpoints seq=\d+$/) });
+    expect(r.warnings.map((w) => w.kind)).toContain("unsigned-tail");
+  });
+
+  it("a checkpoint's time moved: the signature no longer verifies", () => {
+    const path = tampered((db) => db.prepare("UPDATE journal_checkpoints SET at = at + 1").run());
+    expect(first(failed(path))).toMatchObject({ kind: "checkpoint" });
+  });
+});
+
+describe("the sqlite3 shell", () => {
+  const shell = spawnSync("sqlite3", ["-version"], { encoding: "utf8" });
+  it.skipIf(shell.status !== 0)("an UPDATE through the sqlite3 command-line shell is found and located (skipped when sqlite3 is not installed)", () => {
+    const path = join(dir, `t-${n++}.db`);
+    copyDb(base.path, path);
+    const seq = base.recordSeq["c-1"] as number;
+    const r1 = spawnSync("sqlite3", [path, `UPDATE records SET body = replace(body, '"amount":5000', '"amount":5001') WHERE seq = ${seq};`], { encoding: "utf8" });
+    expect(r1.stderr).toBe("");
+    expect(r1.status).toBe(0);
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "records", key: [seq] });
+  });
+});
+
+// ---------------------------------------------------------------- the forger's tools
+
+/** Changes the debt's amount and its record hash with it, so the record agrees with itself. */
+function forgeAmount(db: Database.Database, seq: number): void {
+  flipText(db, "records", "body", `seq = ${seq}`, (b) => b.indexOf("5000"));
+  const body = db.prepare("SELECT body FROM records WHERE seq = ?").pluck().get(seq) as string;
+  db.prepare("UPDATE records SET hash = ? WHERE seq = ?").run(createHash("sha256").update(body).digest("hex"), seq);
+}
+
+/** Recomputes the latest entry for a row to match the row as it is now, and re-chains everything after it. */
+function rewriteJournal(db: Database.Database, tbl: string, key: string, rowSql: string): void {
+  const row = db.prepare(rowSql).safeIntegers(true).get() as Record<string, SqlValue>;
+  const pairs = Object.keys(row).sort().flatMap((k) => [k, row[k] as SqlValue]);
+  const target = db.prepare("SELECT max(seq) FROM journal WHERE tbl = ? AND key = ?").pluck().get(tbl, key) as number;
+  db.prepare("UPDATE journal SET row_hash = ? WHERE seq = ?").run(rowHash(pairs), target);
+  const all = db.prepare("SELECT * FROM journal WHERE seq >= ? ORDER BY seq").all(target) as { seq: number; kind: string; tbl: string | null; key: string | null; row_hash: string | null; data: string | null; prev: string }[];
+  let prev = all[0]?.prev as string;
+  const upd = db.prepare("UPDATE journal SET prev = ?, hash = ? WHERE seq = ?");
+  for (const e of all) {
+    const h = entryHash(prev, { seq: e.seq, kind: e.kind, tbl: e.tbl, key: e.key, rowHash: e.row_hash, data: e.data });
+    upd.run(prev, h, e.seq);
+    prev = h;
+  }
+}
+
+/** Signs every checkpoint again with a new key; returns that key's private PEM. */
+function resignCheckpoints(db: Database.Database): string {
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const pem = publicKey.export({ type: "spki", format: "pem" }) as string;
+  const cps = db.prepare("SELECT seq, at FROM journal_checkpoints").all() as { seq: number; at: number }[];
+  for (const c of cps) {
+    const head = db.prepare("SELECT hash FROM journal WHERE seq = ?").pluck().get(c.seq) as string;
+    const sig = sign(null, Buffer.from(checkpointPayload(c.seq, head, c.at)), privateKey).toString("base64");
+    db.prepare("UPDATE journal_checkpoints SET head_hash = ?, signature = ?, public_key = ? WHERE seq = ?").run(head, sig, pem, c.seq);
+  }
+  return privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+}

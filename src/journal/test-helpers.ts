@@ -1,0 +1,110 @@
+// A small database built through Standing, and the tools of someone who edits it
+// behind Standing's back: a plain better-sqlite3 connection without the journal's
+// functions or triggers, as the sqlite3 shell would be.
+import { copyFileSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import Database from "better-sqlite3";
+import { createKey } from "../auth/keys.js";
+import { Standing } from "../standing.js";
+import { SqliteStore } from "../store/sqlite/store.js";
+import { ManualClock } from "../time.js";
+import { journalEvent, type JournalOptions } from "./journal.js";
+
+export const root = resolve(import.meta.dirname, "..", "..");
+export const POLICY_TEXT = readFileSync(join(root, "policies", "municipal-credit.yaml"), "utf8");
+export const NOW = Date.UTC(2026, 2, 1, 0, 0, 0);
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const iso = (t: number): string => new Date(t).toISOString();
+
+export const nid = (value: string) => ({ scheme: "national-id", value });
+export const passport = (value: string) => ({ scheme: "passport", value });
+
+export function tempDir(prefix = "standing-journal-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface Populated {
+  readonly path: string;
+  /** records.seq of each record id. */
+  readonly recordSeq: Record<string, number>;
+  /** subject ids by national id. */
+  readonly subject: Record<string, number>;
+  readonly revokedKeyId: string;
+  readonly auditorKeyId: string;
+  readonly auditorKey: string;
+  readonly eventSeq: number;
+}
+
+/**
+ * Publishes the seed policy, ingests records (accepted, rejected, quarantined then
+ * released by a link, retracted), creates and revokes keys, journals an event,
+ * advances time past the notice period, and closes the store (a final checkpoint).
+ */
+export function populate(path: string, journal: JournalOptions = {}): Populated {
+  const store = new SqliteStore(path, { journal });
+  try {
+    const clock = new ManualClock(NOW);
+    const standing = new Standing(store, clock);
+    standing.publish(POLICY_TEXT, "policies/municipal-credit.yaml");
+    const results = standing.ingest([
+      { source: "court", id: "c-1", type: "court.judgment.default", subject: nid("A1"), occurredAt: iso(NOW - 10 * DAY), fields: { case: "C-1", amount: 5000 }, evidence: "case-file://C-1" },
+      { source: "traffic-police", id: "t-1", type: "traffic.jaywalking", subject: nid("B2"), occurredAt: iso(NOW - 5 * DAY), evidence: "camera://t-1" },
+      { source: "traffic-police", id: "t-2", type: "traffic.jaywalking", subject: nid("B2"), occurredAt: iso(NOW - 4 * DAY), evidence: "camera://t-2" },
+      { source: "volunteer-registry", id: "v-1", type: "volunteer.service", subject: nid("C3"), occurredAt: iso(NOW - 3 * DAY), fields: { hours: 6 } },
+      { source: "court", id: "bad-1", type: "no.such.type", subject: nid("A1"), occurredAt: iso(NOW - DAY) },
+      { source: "airline", id: "a-1", type: "aviation.onboard-misconduct", subject: passport("P1"), occurredAt: iso(NOW - 2 * DAY), fields: { flight: "CA1234" }, evidence: "report://a-1" },
+    ]);
+    const statuses = results.map((r) => r.status).join(",");
+    if (statuses !== "accepted,accepted,accepted,accepted,rejected,quarantined") throw new Error(`unexpected ingest results: ${JSON.stringify(results)}`);
+    const rejected = results[4] as { source?: string; id?: string; error: { code: string } };
+    const eventSeq = store.transaction(() => journalEvent(store, "record.rejected", { source: rejected.source, id: rejected.id, code: rejected.error.code, inputHash: "0".repeat(64) })) as number;
+
+    clock.advance(HOUR);
+    standing.ingest([{ source: "traffic-police", id: "t-2x", retracts: "t-2", occurredAt: iso(NOW), reason: "wrong plate" }]);
+    standing.link(nid("A1"), passport("P1"));
+
+    const policy = standing.requirePolicy();
+    const auditor = store.transaction(() => createKey(store, policy, { role: "auditor", label: "City auditor" }, clock.now()));
+    const gone = store.transaction(() => createKey(store, policy, { role: "source", source: "court", label: "Court clerk" }, clock.now()));
+    store.transaction(() => store.revokeKey(gone.row.keyId, clock.now()));
+
+    clock.advance(8 * DAY);
+    standing.advance();
+
+    const recordSeq: Record<string, number> = {};
+    for (const r of store.db.prepare("SELECT seq, record_id FROM records").all() as { seq: number; record_id: string }[]) recordSeq[r.record_id] = r.seq;
+    const subject: Record<string, number> = {};
+    for (const v of ["A1", "B2", "C3"]) subject[v] = store.resolve(nid(v)) as number;
+    return { path, recordSeq, subject, revokedKeyId: gone.row.keyId, auditorKeyId: auditor.row.keyId, auditorKey: auditor.key, eventSeq };
+  } finally {
+    store.close();
+  }
+}
+
+/** Copies a closed database (and its key file) to a new path. */
+export function copyDb(from: string, to: string): string {
+  copyFileSync(from, to);
+  for (const ext of ["-wal", "-shm"]) if (existsSync(from + ext)) copyFileSync(from + ext, to + ext);
+  if (existsSync(`${from}.journal-key.pem`)) copyFileSync(`${from}.journal-key.pem`, `${to}.journal-key.pem`);
+  return to;
+}
+
+/** Runs fn with a plain connection: no journal functions, no journal triggers. */
+export function behindTheBack<T>(path: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(path);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** The text with the byte at `index` (an ASCII character) flipped to another ASCII character. */
+export function flipChar(text: string, index: number): string {
+  const c = text.charCodeAt(index);
+  if (c > 0x7f) throw new Error("flipChar flips ASCII characters only");
+  const flipped = c ^ 0x01;
+  return text.slice(0, index) + String.fromCharCode(flipped) + text.slice(index + 1);
+}

@@ -1,0 +1,599 @@
+// `audit verify`: checks the journal chain, the checkpoint signatures, every row of
+// every table against the journal, the records and policies against themselves, and
+// replays every stored subject state. It reports problems; it never repairs, never
+// signs and never writes to the database. What this proves, and what it cannot, is
+// written down in docs/journal.md.
+import type Database from "better-sqlite3";
+import { createPublicKey, verify as verifySignature, type KeyObject } from "node:crypto";
+import { canonicalJson } from "../canonical.js";
+import { StandingError } from "../errors.js";
+import { compilePolicy } from "../policy/compile.js";
+import { GENESIS, checkpointPayload, entryHash, sha256Hex } from "./hash.js";
+import {
+  fingerprintOf,
+  installJournal,
+  journalFor,
+  journalOf,
+  journalTables,
+  journaledTables,
+  keySql,
+  quoteId,
+  quoteLit,
+  rowHashSql,
+  type Journal,
+  type JournaledTable,
+} from "./journal.js";
+
+type Db = Database.Database;
+type Row = Record<string, unknown>;
+
+export type ProblemKind = "sqlite" | "open" | "journal" | "chain" | "checkpoint" | "row" | "record" | "policy" | "replay";
+
+/** One thing found wrong (a problem) or worth knowing (a warning). */
+export interface Finding {
+  readonly kind: string;
+  /** Where, in words an operator can look up: "records seq=3 (court/c-1)", "journal seq=17", "subject #5 (states subject_id=5)". */
+  readonly where: string;
+  /** What is wrong, starting with `where`. */
+  readonly message: string;
+  readonly table?: string;
+  /** Primary-key values of the row, in key order. */
+  readonly key?: readonly unknown[];
+  /** The journal entry concerned. */
+  readonly seq?: number;
+  readonly subject?: number;
+}
+
+export interface VerifyReport {
+  readonly ok: boolean;
+  readonly at: string;
+  /** Journal entries read. */
+  readonly entries: number;
+  readonly head: { readonly seq: number; readonly hash: string } | null;
+  readonly checkpoints: number;
+  /** The latest checkpoint whose signature and head hash check out. */
+  readonly lastCheckpoint: { readonly seq: number; readonly at: string } | null;
+  /** Entries after the last good checkpoint: chained, but not yet signed. */
+  readonly unsignedTail: number;
+  /** The key signatures were checked against, and where it came from. */
+  readonly publicKey: { readonly fingerprint: string; readonly source: "pinned" | "key-file" | "database" } | null;
+  readonly tables: number;
+  readonly rows: number;
+  readonly states: { readonly checked: number; readonly replayed: boolean };
+  readonly problems: Finding[];
+  readonly warnings: Finding[];
+  /** Problems found but not listed (beyond maxProblems). */
+  readonly omitted: number;
+}
+
+/** What replays a stored state: Standing.recomputeState. */
+export interface Replayer {
+  recomputeState(subjectId: number, policyRef: string, at: number): unknown;
+}
+
+export interface VerifyOptions {
+  /** Replays every stored state with it; without one, replay is skipped (a warning). */
+  readonly replay?: Replayer;
+  /**
+   * The published public key to check signatures against (SPKI PEM, or the JSON served
+   * at /v1/journal/key). Without it, the key file beside the database is used.
+   */
+  readonly publicKey?: string | KeyObject;
+  /** The connection's journal (default: the one installed on the connection, if any). */
+  readonly journal?: Journal;
+  /** Run PRAGMA integrity_check first (default true). */
+  readonly integrityCheck?: boolean;
+  /** How many problems to list (default 200; the rest are counted in `omitted`). */
+  readonly maxProblems?: number;
+}
+
+class Findings {
+  readonly problems: Finding[] = [];
+  readonly warnings: Finding[] = [];
+  omitted = 0;
+  constructor(private readonly max: number) {}
+  /** Every message starts with its place, so it reads alone (a log line, a JSON field). */
+  private placed(f: Finding): Finding {
+    return f.message.startsWith(f.where) ? f : { ...f, message: `${f.where}: ${f.message}` };
+  }
+  problem(f: Finding): void {
+    if (this.problems.length < this.max) this.problems.push(this.placed(f));
+    else this.omitted++;
+  }
+  warn(f: Finding): void {
+    if (this.warnings.length < this.max) this.warnings.push(this.placed(f));
+  }
+}
+
+function text(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  return typeof v === "string" ? v : String(v);
+}
+
+function fmt(v: unknown): string {
+  return typeof v === "string" && /^[\w.:@/+-]+$/.test(v) ? v : JSON.stringify(v);
+}
+
+function keyValues(keyJson: string): unknown[] {
+  try {
+    const k = JSON.parse(keyJson) as unknown;
+    return Array.isArray(k) ? k : [k];
+  } catch {
+    return [keyJson];
+  }
+}
+
+/** "records seq=3", "identifiers scheme=passport value=E1234567". */
+export function describeRow(t: { readonly name: string; readonly key: readonly string[] }, key: readonly unknown[]): string {
+  return `${t.name} ${t.key.map((c, i) => `${c}=${fmt(key[i])}`).join(" ")}`;
+}
+
+function iso(ms: unknown): string {
+  const n = Number(ms);
+  return Number.isFinite(n) ? new Date(n).toISOString() : String(ms);
+}
+
+function short(hash: unknown): string {
+  return typeof hash === "string" ? hash.slice(0, 12) : String(hash);
+}
+
+function parsePublicKey(k: string | KeyObject): KeyObject {
+  if (typeof k !== "string") return k.type === "private" ? createPublicKey(k) : k;
+  const trimmed = k.trim();
+  if (trimmed.startsWith("{")) {
+    const o = JSON.parse(trimmed) as { publicKey?: unknown };
+    if (typeof o.publicKey !== "string") throw new Error("the key JSON has no publicKey");
+    return createPublicKey(o.publicKey);
+  }
+  return createPublicKey(trimmed);
+}
+
+function tableExists(db: Db, name: string): boolean {
+  return db.prepare("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}
+
+function columnsOf(db: Db, table: string): string[] {
+  return (db.prepare(`PRAGMA main.table_info(${quoteId(table)})`).all() as { name: string }[]).map((c) => c.name);
+}
+
+/** The first place two JSON values differ, e.g. `$.score: stored 990, replayed 995`. */
+export function firstDifference(a: unknown, b: unknown, path = "$"): string | null {
+  if (canonicalJson(a) === canonicalJson(b)) return null;
+  const show = (v: unknown): string => {
+    const s = canonicalJson(v);
+    return s.length > 120 ? s.slice(0, 117) + "..." : s;
+  };
+  if (Array.isArray(a) && Array.isArray(b)) {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      if (i >= a.length) return `${path}[${i}]: missing from the stored state, replay has ${show(b[i])}`;
+      if (i >= b.length) return `${path}[${i}]: stored ${show(a[i])}, absent from the replay`;
+      const d = firstDifference(a[i], b[i], `${path}[${i}]`);
+      if (d) return d;
+    }
+  } else if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
+    const ao = a as Record<string, unknown>;
+    const bo = b as Record<string, unknown>;
+    for (const k of [...new Set([...Object.keys(ao), ...Object.keys(bo)])].sort()) {
+      if (!(k in ao)) return `${path}.${k}: missing from the stored state, replay has ${show(bo[k])}`;
+      if (!(k in bo)) return `${path}.${k}: stored ${show(ao[k])}, absent from the replay`;
+      const d = firstDifference(ao[k], bo[k], `${path}.${k}`);
+      if (d) return d;
+    }
+  }
+  return `${path}: stored ${show(a)}, replayed ${show(b)}`;
+}
+
+/**
+ * Verifies a database: its SQLite structure, the journal chain, the signed checkpoints,
+ * every row against its latest journal entry, records and policies against themselves,
+ * and (with `replay`) every stored subject state against its replay. Problems are listed
+ * in that order, so the first names the most basic fault.
+ */
+export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyOptions = {}): VerifyReport {
+  const db: Db = "db" in target && typeof (target as { db?: unknown }).db === "object" ? (target as { db: Db }).db : (target as Db);
+  const journal = options.journal ?? journalFor(db) ?? installJournal(db, { readOnly: true });
+  const f = new Findings(options.maxProblems ?? 200);
+  const guard = (kind: ProblemKind, where: string, fn: () => void): void => {
+    try {
+      fn();
+    } catch (e) {
+      f.problem({ kind: "sqlite", where, message: `could not be read (${kind} check stopped): ${(e as Error).message}` });
+    }
+  };
+
+  let entries = 0;
+  let head: { seq: number; hash: string } | null = null;
+  let checkpointCount = 0;
+  let lastGood: { seq: number; at: number } | null = null;
+  let publicKeyInfo: VerifyReport["publicKey"] = null;
+  let rows = 0;
+  let statesChecked = 0;
+  const badPolicies = new Set<string>();
+
+  const started = !db.inTransaction;
+  // One read transaction: a consistent snapshot even while a server keeps writing (WAL).
+  if (started) db.exec("BEGIN");
+  try {
+    // ---- 0. the file itself
+    if (options.integrityCheck ?? true) {
+      guard("sqlite", "database file", () => {
+        const res = db.prepare("PRAGMA integrity_check(100)").pluck().all() as string[];
+        if (!(res.length === 1 && res[0] === "ok")) {
+          for (const r of res) f.problem({ kind: "sqlite", where: "database file", message: `SQLite integrity check: ${r}` });
+        }
+      });
+    }
+
+    const hasJournal = tableExists(db, "journal") && tableExists(db, "journal_checkpoints");
+    if (!hasJournal) {
+      f.problem({ kind: "journal", where: "journal", message: "the database has no journal (tables journal and journal_checkpoints are missing): nothing it holds can be verified; a journal that was removed cannot be told from one that never existed" });
+    }
+
+    let all: JournaledTable[] = [];
+    guard("row", "database schema", () => (all = journaledTables(db)));
+    const byName = new Map(all.map((t) => [t.name, t]));
+    const describeEntry = (tbl: unknown, key: unknown): string => {
+      const t = byName.get(String(tbl));
+      return t ? describeRow(t, keyValues(String(key))) : `${String(tbl)} ${String(key)}`;
+    };
+
+    // ---- 1. the chain; 2. the checkpoints
+    if (hasJournal) {
+      const cps = db.prepare("SELECT seq, head_hash, at, signature, public_key FROM journal_checkpoints ORDER BY seq").all() as Row[];
+      checkpointCount = cps.length;
+      const signedSeqs = new Set(cps.map((c) => Number(c.seq)));
+      const hashAt = new Map<number, string>();
+      let baselines = 0;
+      guard("chain", "journal", () => {
+        let expected = 1;
+        let prevHash = GENESIS;
+        let prevBroken = false;
+        for (const e of db.prepare("SELECT seq, kind, tbl, key, row_hash, data, prev, hash FROM journal ORDER BY seq").iterate() as Iterable<Row>) {
+          entries++;
+          const seq = Number(e.seq);
+          const about = e.tbl !== null && e.tbl !== undefined ? ` (${String(e.kind)} ${describeEntry(e.tbl, e.key)})` : ` (${String(e.kind)})`;
+          const where = `journal seq=${seq}`;
+          let gap = false;
+          if (seq !== expected) {
+            gap = true;
+            f.problem({ kind: "chain", where: `journal seq=${Math.min(seq, expected)}`, seq: Math.min(seq, expected), message: seq > expected ? `entr${seq - expected === 1 ? "y" : "ies"} #${expected}${seq - expected > 1 ? `–#${seq - 1}` : ""} missing before entry #${seq}: deleted from the journal` : `entry #${seq} is out of order` });
+          }
+          if (!gap && !prevBroken && e.prev !== prevHash) {
+            f.problem({ kind: "chain", where, seq, message: `entry #${seq}${about}: its prev (${short(e.prev)}) is not the hash of entry #${seq - 1} (${short(prevHash)}): the chain was cut or rewritten here` });
+          }
+          const computed = entryHash(String(e.prev), { seq, kind: String(e.kind), tbl: text(e.tbl), key: text(e.key), rowHash: text(e.row_hash), data: text(e.data) });
+          prevBroken = computed !== e.hash;
+          if (prevBroken) {
+            f.problem({ kind: "chain", where, seq, ...(e.tbl ? { table: String(e.tbl), key: keyValues(String(e.key)) } : {}), message: `entry #${seq}${about}: its hash (${short(e.hash)}) is not the hash of its content (${short(computed)}): the entry was changed after it was written` });
+          }
+          if (signedSeqs.has(seq)) hashAt.set(seq, String(e.hash));
+          if (e.kind === "baseline") baselines++;
+          prevHash = String(e.hash);
+          expected = seq + 1;
+          head = { seq, hash: String(e.hash) };
+        }
+      });
+      if (baselines > 0) {
+        f.warn({ kind: "baseline", where: "journal", message: `${baselines} row(s) were journaled as a baseline when the journal started on a database that already held them: their history before that is not covered` });
+      }
+
+      // Which key do signatures answer to?
+      let trusted: KeyObject | null = null;
+      try {
+        if (options.publicKey !== undefined) {
+          trusted = parsePublicKey(options.publicKey);
+          publicKeyInfo = { fingerprint: fingerprintOf(trusted), source: "pinned" };
+        } else if (journal.publicKey) {
+          trusted = journal.publicKey;
+          publicKeyInfo = { fingerprint: fingerprintOf(trusted), source: "key-file" };
+        }
+      } catch (e) {
+        f.problem({ kind: "checkpoint", where: "public key", message: `the public key given cannot be read: ${(e as Error).message}` });
+      }
+      if (!trusted && options.publicKey === undefined && cps.length > 0) {
+        f.warn({ kind: "key", where: "journal key", message: "no key file beside the database and no --public-key: signatures were checked against the key each checkpoint carries, which proves nothing against someone who can write the database; pin the published key (GET /v1/journal/key) with --public-key" });
+        publicKeyInfo = null;
+      }
+      const headNow = head as { seq: number; hash: string } | null;
+      for (const c of cps) {
+        const seq = Number(c.seq);
+        const where = `journal_checkpoints seq=${seq}`;
+        let key: KeyObject;
+        try {
+          const own = createPublicKey(String(c.public_key));
+          if (trusted && fingerprintOf(own) !== fingerprintOf(trusted)) {
+            f.problem({ kind: "checkpoint", where, seq, message: `checkpoint #${seq} carries key ${fingerprintOf(own).slice(0, 16)}…, not the journal key ${fingerprintOf(trusted).slice(0, 16)}…: it was signed by someone else` });
+          }
+          key = trusted ?? own;
+          if (!publicKeyInfo && !trusted) publicKeyInfo = { fingerprint: fingerprintOf(own), source: "database" };
+        } catch {
+          if (!trusted) {
+            f.problem({ kind: "checkpoint", where, seq, message: `checkpoint #${seq}: its public key cannot be read` });
+            continue;
+          }
+          key = trusted;
+        }
+        let sigOk = false;
+        try {
+          sigOk = verifySignature(null, Buffer.from(checkpointPayload(seq, String(c.head_hash), Number(c.at)), "utf8"), key, Buffer.from(String(c.signature), "base64"));
+        } catch {
+          sigOk = false;
+        }
+        if (!sigOk) {
+          f.problem({ kind: "checkpoint", where, seq, message: `checkpoint #${seq} (${iso(c.at)}): the signature does not verify against the journal key: the checkpoint was forged or altered` });
+          continue;
+        }
+        const actual = hashAt.get(seq);
+        if (actual === undefined) {
+          f.problem({ kind: "chain", where: `journal seq=${seq}`, seq, message: headNow && seq > headNow.seq ? `the journal ends at entry #${headNow.seq}, but checkpoint #${seq} signed ${seq - headNow.seq} more: entries were removed from the end of the journal` : `entry #${seq}, signed by a checkpoint, is missing` });
+          continue;
+        }
+        if (actual !== c.head_hash) {
+          f.problem({ kind: "chain", where: `journal seq=${seq}`, seq, message: `entry #${seq} has hash ${short(actual)}, but checkpoint #${seq} signed ${short(c.head_hash)}: the journal up to #${seq} was rewritten after it was signed` });
+          continue;
+        }
+        if (!lastGood || seq > lastGood.seq) lastGood = { seq, at: Number(c.at) };
+      }
+    }
+    const headFinal = head as { seq: number; hash: string } | null;
+    const unsignedTail = headFinal ? headFinal.seq - (lastGood?.seq ?? 0) : 0;
+    if (unsignedTail > 0) {
+      f.warn({ kind: "unsigned-tail", where: `journal seq=${(lastGood?.seq ?? 0) + 1}`, message: `${unsignedTail} entr${unsignedTail === 1 ? "y" : "ies"} after the last good checkpoint (#${lastGood?.seq ?? 0}) are chained but not signed yet: someone able to write the database could still rewrite or cut them undetected` });
+    }
+
+    // ---- 3. every row of every table against its latest journal entry
+    const tables = all.length;
+    if (hasJournal) {
+      guard("row", "journal", () => {
+        db.exec(`CREATE TEMP TABLE IF NOT EXISTS journal_verify_latest (tbl TEXT NOT NULL, key TEXT NOT NULL, row_hash TEXT, seq INTEGER NOT NULL, kind TEXT, PRIMARY KEY (tbl, key)) WITHOUT ROWID;
+          DELETE FROM temp.journal_verify_latest;
+          INSERT INTO temp.journal_verify_latest (tbl, key, row_hash, seq, kind)
+            SELECT tbl, key, row_hash, max(seq), kind FROM main.journal WHERE tbl IS NOT NULL AND key IS NOT NULL GROUP BY tbl, key;`);
+      });
+      const names = new Set(all.map((t) => t.name));
+      for (const t of all) {
+        guard("row", t.name, () => checkTable(db, t, f, (n) => (rows += n)));
+      }
+      guard("row", "journal", () => {
+        const gone = db.prepare("SELECT tbl, count(*) AS n, max(seq) AS seq FROM temp.journal_verify_latest WHERE row_hash IS NOT NULL GROUP BY tbl").all() as Row[];
+        for (const g of gone) {
+          const name = String(g.tbl);
+          if (names.has(name) || journalTables.includes(name)) continue;
+          f.problem({ kind: "row", where: `table ${name}`, table: name, seq: Number(g.seq), message: `table ${name} is gone, but the journal says ${String(g.n)} of its rows exist (last entry #${String(g.seq)}): it was dropped outside Standing` });
+        }
+        db.exec("DROP TABLE IF EXISTS temp.journal_verify_latest");
+      });
+      const stored = db.prepare("SELECT name, tbl_name FROM main.sqlite_schema WHERE type = 'trigger' ORDER BY name").all() as Row[];
+      for (const tr of stored) {
+        f.warn({ kind: "trigger", where: `trigger ${String(tr.name)}`, message: `a trigger stored in the database runs on every write to ${String(tr.tbl_name)}; Standing installs none there: check who put it there and what it does` });
+      }
+    }
+
+    // ---- 4. records and policies against themselves
+    guard("record", "records", () => checkRecords(db, f));
+    guard("policy", "policies", () => checkPolicies(db, f, badPolicies));
+
+    // ---- 5. replay every stored state
+    if (!options.replay) {
+      f.warn({ kind: "replay-skipped", where: "states", message: "stored states were not replayed (no policy engine was given)" });
+    } else if (tableExists(db, "states")) {
+      guard("replay", "states", () => (statesChecked = replayStates(db, options.replay as Replayer, f, badPolicies)));
+    }
+
+    return {
+      ok: f.problems.length === 0 && f.omitted === 0,
+      at: new Date().toISOString(),
+      entries,
+      head: headFinal,
+      checkpoints: checkpointCount,
+      lastCheckpoint: lastGood ? { seq: (lastGood as { seq: number }).seq, at: iso((lastGood as { at: number }).at) } : null,
+      unsignedTail,
+      publicKey: publicKeyInfo,
+      tables,
+      rows,
+      states: { checked: statesChecked, replayed: options.replay !== undefined },
+      problems: f.problems,
+      warnings: f.warnings,
+      omitted: f.omitted,
+    };
+  } finally {
+    if (started && db.inTransaction) db.exec("COMMIT");
+  }
+}
+
+function checkTable(db: Db, t: JournaledTable, f: Findings, count: (n: number) => void): void {
+  const cols = new Set(t.columns);
+  const label = cols.has("source") && cols.has("record_id") ? ", source AS l_source, record_id AS l_id" : "";
+  const labelOf = (r: Row): string => (label && r.l_source !== undefined ? ` (${fmt(r.l_source)}/${fmt(r.l_id)})` : "");
+  count(db.prepare(`SELECT count(*) FROM main.${quoteId(t.name)}`).pluck().get() as number);
+  const changed = db.prepare(
+    `SELECT c.k AS k, c.h AS h, l.row_hash AS jh, l.seq AS jseq, l.kind AS jkind${label ? ", c.l_source AS l_source, c.l_id AS l_id" : ""}
+     FROM (SELECT ${keySql(t)} AS k, ${rowHashSql(t)} AS h${label} FROM main.${quoteId(t.name)}) AS c
+     LEFT JOIN temp.journal_verify_latest AS l ON l.tbl = ${quoteLit(t.name)} AND l.key = c.k
+     WHERE l.row_hash IS NOT c.h
+     ORDER BY l.seq IS NULL, l.seq, c.k`,
+  );
+  for (const r of changed.iterate() as Iterable<Row>) {
+    const key = keyValues(String(r.k));
+    const where = describeRow(t, key) + labelOf(r);
+    if (r.jseq === null || r.jseq === undefined) {
+      f.problem({ kind: "row", where, table: t.name, key, message: `${where}: this row is not in the journal: it was inserted outside Standing` });
+    } else if (r.jh === null) {
+      f.problem({ kind: "row", where, table: t.name, key, seq: Number(r.jseq), message: `${where}: the journal says this row was deleted (entry #${String(r.jseq)}), yet it exists: it was put back outside Standing` });
+    } else {
+      f.problem({ kind: "row", where, table: t.name, key, seq: Number(r.jseq), message: `${where}: the row differs from what journal entry #${String(r.jseq)} (${String(r.jkind)}) recorded: it was changed outside Standing` });
+    }
+  }
+  const keyMatch = t.key.map((c, i) => `${c === "rowid" ? "x.rowid" : `x.${quoteId(c)}`} = json_extract(l.key, '$[${i}]')`).join(" AND ");
+  const deleted = db.prepare(
+    `SELECT l.key AS k, l.seq AS jseq, l.kind AS jkind FROM temp.journal_verify_latest AS l
+     WHERE l.tbl = ${quoteLit(t.name)} AND l.row_hash IS NOT NULL AND json_valid(l.key)
+       AND NOT EXISTS (SELECT 1 FROM main.${quoteId(t.name)} AS x WHERE ${keyMatch})
+     ORDER BY l.seq`,
+  );
+  for (const r of deleted.iterate() as Iterable<Row>) {
+    const key = keyValues(String(r.k));
+    const where = describeRow(t, key);
+    f.problem({ kind: "row", where, table: t.name, key, seq: Number(r.jseq), message: `${where}: the row is missing, but journal entry #${String(r.jseq)} (${String(r.jkind)}) says it exists: it was deleted outside Standing` });
+  }
+}
+
+/** Records and quarantined records must hash to their stored hash and agree with their own body. */
+function checkRecords(db: Db, f: Findings): void {
+  const need = (table: string, cols: string[]): boolean => tableExists(db, table) && cols.every((c) => columnsOf(db, table).includes(c));
+  const jx = (path: string) => `CASE WHEN json_valid(body) THEN json_extract(body, '${path}') END`;
+  if (need("records", ["seq", "source", "record_id", "subject_id", "occurred_at", "retracts", "body", "hash"])) {
+    const canResolve = need("identifiers", ["scheme", "value", "subject_id"]);
+    const stmt = db.prepare(
+      `SELECT seq, source, record_id, subject_id, occurred_at, retracts, body, hash, json_valid(body) AS valid,
+              ${jx("$.source")} AS b_source, ${jx("$.id")} AS b_id, ${jx("$.occurredAt")} AS b_at, ${jx("$.retracts")} AS b_retracts,
+              ${jx("$.subject.scheme")} AS b_scheme, ${jx("$.subject.value")} AS b_value
+              ${canResolve ? `, (SELECT i.subject_id FROM main.identifiers AS i WHERE i.scheme = ${jx("$.subject.scheme")} AND i.value = ${jx("$.subject.value")}) AS resolved` : ""}
+       FROM main.records ORDER BY seq`,
+    );
+    for (const r of stmt.iterate() as Iterable<Row>) {
+      const where = `records seq=${String(r.seq)} (${fmt(r.source)}/${fmt(r.record_id)})`;
+      const base = { kind: "record", where, table: "records", key: [r.seq] };
+      if (typeof r.body !== "string" || sha256Hex(r.body) !== r.hash) {
+        f.problem({ ...base, message: `${where}: the body does not hash to the record's stored hash: the record was altered after it was received` });
+        continue;
+      }
+      if (!r.valid) {
+        f.problem({ ...base, message: `${where}: the body is not valid JSON` });
+        continue;
+      }
+      const wrong: string[] = [];
+      if (r.b_source !== r.source) wrong.push(`source (body ${fmt(r.b_source)}, row ${fmt(r.source)})`);
+      if (r.b_id !== r.record_id) wrong.push(`id (body ${fmt(r.b_id)}, row ${fmt(r.record_id)})`);
+      if (typeof r.b_at !== "string" || Date.parse(r.b_at) !== Number(r.occurred_at)) wrong.push(`occurredAt (body ${fmt(r.b_at)}, row ${iso(r.occurred_at)})`);
+      if ((r.b_retracts ?? null) !== (r.retracts ?? null)) wrong.push(`retracts (body ${fmt(r.b_retracts ?? null)}, row ${fmt(r.retracts ?? null)})`);
+      if (canResolve && r.b_scheme !== null && r.b_scheme !== undefined && r.resolved !== r.subject_id) {
+        wrong.push(`subject (the body names ${fmt(r.b_scheme)}:${fmt(r.b_value)}, ${r.resolved === null ? "which is linked to no subject" : `which is subject #${String(r.resolved)}`}, but the record is filed under subject #${String(r.subject_id)})`);
+      }
+      if (wrong.length > 0) f.problem({ ...base, message: `${where}: the row disagrees with the record as submitted: ${wrong.join("; ")}` });
+    }
+  }
+  if (need("quarantine", ["seq", "source", "record_id", "body", "hash"])) {
+    const stmt = db.prepare(`SELECT seq, source, record_id, body, hash, ${jx("$.source")} AS b_source, ${jx("$.id")} AS b_id FROM main.quarantine ORDER BY seq`);
+    for (const r of stmt.iterate() as Iterable<Row>) {
+      const where = `quarantine seq=${String(r.seq)} (${fmt(r.source)}/${fmt(r.record_id)})`;
+      const base = { kind: "record", where, table: "quarantine", key: [r.seq] };
+      if (typeof r.body !== "string" || sha256Hex(r.body) !== r.hash) f.problem({ ...base, message: `${where}: the body does not hash to the record's stored hash: the record was altered after it was received` });
+      else if (r.b_source !== r.source || r.b_id !== r.record_id) f.problem({ ...base, message: `${where}: the row's source/id disagree with the record as submitted` });
+    }
+  }
+}
+
+/** A published policy must still compile to the version, hash and effective date it was published with. */
+function checkPolicies(db: Db, f: Findings, bad: Set<string>): void {
+  if (!tableExists(db, "policies")) return;
+  const cols = columnsOf(db, "policies");
+  if (!["seq", "ref", "text", "hash", "effective"].every((c) => cols.includes(c))) return;
+  for (const p of db.prepare("SELECT seq, ref, text, hash, effective FROM main.policies ORDER BY seq").all() as Row[]) {
+    const ref = String(p.ref);
+    const where = `policies seq=${String(p.seq)} (${ref})`;
+    const base = { kind: "policy", where, table: "policies", key: [p.seq] };
+    const r = compilePolicy(String(p.text), ref);
+    if (!r.ok) {
+      bad.add(ref);
+      f.problem({ ...base, message: `${where}: the stored policy text no longer compiles (${r.errors[0]?.message ?? "error"}): it was altered after publication` });
+      continue;
+    }
+    const wrong: string[] = [];
+    if (r.policy.hash !== p.hash) wrong.push("its text does not hash to the published hash");
+    if (r.policy.ref !== ref) wrong.push(`its text says ${r.policy.ref}`);
+    if (r.policy.effective !== Number(p.effective)) wrong.push(`its text takes effect ${iso(r.policy.effective)}, the row says ${iso(p.effective)}`);
+    if (wrong.length > 0) {
+      bad.add(ref);
+      f.problem({ ...base, message: `${where}: ${wrong.join("; ")}: the policy was altered after publication` });
+    }
+  }
+}
+
+export interface ReplayResult {
+  readonly checked: number;
+  readonly problems: Finding[];
+  readonly omitted: number;
+}
+
+/**
+ * Replays every stored state through `replayer`, reading the states through `db` (the
+ * connection the replayer reads records through, so both see one snapshot).
+ */
+export function replayStoredStates(db: Db, replayer: Replayer, maxProblems = 200): ReplayResult {
+  const f = new Findings(maxProblems);
+  const bad = new Set<string>();
+  const started = !db.inTransaction;
+  if (started) db.exec("BEGIN");
+  try {
+    checkPolicies(db, new Findings(0), bad);
+    const checked = tableExists(db, "states") ? replayStates(db, replayer, f, bad) : 0;
+    return { checked, problems: f.problems, omitted: f.omitted };
+  } finally {
+    if (started && db.inTransaction) db.exec("COMMIT");
+  }
+}
+
+function replayStates(db: Db, replayer: Replayer, f: Findings, badPolicies: Set<string>): number {
+  const page = db.prepare("SELECT subject_id, policy_ref, evaluated_at, next_change_at, has_measures, state FROM main.states WHERE subject_id > ? ORDER BY subject_id LIMIT 500");
+  let after = Number.MIN_SAFE_INTEGER;
+  let n = 0;
+  const notReplayed = new Map<string, number[]>();
+  for (;;) {
+    const batch = page.all(after) as Row[];
+    if (batch.length === 0) break;
+    for (const s of batch) {
+      n++;
+      const subject = Number(s.subject_id);
+      after = subject;
+      const where = `subject #${subject} (states subject_id=${subject})`;
+      const base = { kind: "replay", where, table: "states", key: [subject], subject };
+      const ref = String(s.policy_ref);
+      let stored: unknown;
+      try {
+        stored = JSON.parse(String(s.state));
+      } catch {
+        f.problem({ ...base, message: `the stored state is not valid JSON` });
+        continue;
+      }
+      if (badPolicies.has(ref)) {
+        const skipped = notReplayed.get(ref);
+        if (skipped) skipped.push(subject);
+        else notReplayed.set(ref, [subject]);
+        continue;
+      }
+      let replayed: unknown;
+      try {
+        replayed = JSON.parse(JSON.stringify(replayer.recomputeState(subject, ref, Number(s.evaluated_at))));
+      } catch (e) {
+        f.problem({ ...base, message: `the state cannot be replayed under ${ref} at ${iso(s.evaluated_at)}: ${(e as Error).message}` });
+        continue;
+      }
+      const diff = firstDifference(stored, replayed);
+      if (diff) {
+        f.problem({ ...base, message: `the stored state differs from its replay under ${ref} at ${iso(s.evaluated_at)}: ${diff}` });
+        continue;
+      }
+      const r = replayed as { nextChangeAt?: unknown; measures?: unknown };
+      if (typeof r.nextChangeAt === "string" || r.nextChangeAt === null) {
+        const expect = r.nextChangeAt === null ? null : Date.parse(r.nextChangeAt);
+        if ((s.next_change_at ?? null) !== expect) f.problem({ ...base, message: `next_change_at is ${s.next_change_at === null ? "null" : iso(s.next_change_at)}, the state says ${String(r.nextChangeAt)}` });
+      }
+      if (Array.isArray(r.measures) && Number(s.has_measures) !== (r.measures.length > 0 ? 1 : 0)) {
+        f.problem({ ...base, message: `has_measures is ${String(s.has_measures)}, but the state has ${r.measures.length} measure(s)` });
+      }
+    }
+  }
+  for (const [ref, subjects] of notReplayed) {
+    const list = subjects.slice(0, 10).map((s) => `#${s}`).join(", ") + (subjects.length > 10 ? ", …" : "");
+    f.problem({ kind: "replay", where: `states policy_ref=${ref}`, table: "states", message: `${subjects.length} stored state(s) evaluated under ${ref} were not replayed, because that policy is damaged (subjects ${list})` });
+  }
+  return n;
+}
+
+/** Verifies the database behind a running Standing, replaying with its policies. */
+export function verifyStanding(standing: Replayer & { readonly store: unknown }, options: Omit<VerifyOptions, "replay" | "journal"> = {}): VerifyReport {
+  const journal = journalOf(standing.store);
+  if (!journal) throw new StandingError("not-found", "this store keeps no journal");
+  return verifyJournal(journal.db, { ...options, journal, replay: standing });
+}
