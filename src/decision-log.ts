@@ -38,7 +38,18 @@ export class DecisionLog {
     if (this.buffer.length === 0) return;
     const rows = this.buffer;
     this.buffer = [];
-    this.store.appendDecisions(rows);
+    try {
+      this.store.appendDecisions(rows);
+    } catch (e) {
+      // A busy or full disk must not take the check path down: keep the entries
+      // (bounded) and try again on the next flush.
+      this.buffer = [...rows, ...this.buffer].slice(0, this.maxBuffer * 10);
+      console.error("standing decision log: write failed, will retry:", (e as Error).message);
+      if (!this.timer) {
+        this.timer = setTimeout(() => this.flush(), Math.max(this.flushMs, 1000));
+        this.timer.unref();
+      }
+    }
   }
 
   get pending(): number {

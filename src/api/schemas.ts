@@ -66,7 +66,8 @@ export const IngestResult = Type.Object({
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), details: Type.Record(Type.String(), Type.Unknown()) })),
 });
 
-export const SubjectParams = Type.Object({ id: Type.String({ pattern: "^[1-9][0-9]{0,15}$" }) });
+// At most 15 digits: every such id is a safe integer, so Number(id) never rounds to another subject's id.
+export const SubjectParams = Type.Object({ id: Type.String({ pattern: "^[1-9][0-9]{0,14}$" }) });
 export const SubjectQuery = Type.Object({ identifier: Type.String({ minLength: 3, maxLength: 401 }) }, { additionalProperties: false });
 export const ScreeningQuery = Type.Object({ context: token }, { additionalProperties: false });
 export const PolicyQuery = Type.Object(

@@ -2,22 +2,27 @@
 // and the OpenAPI document. Who may call what is declared per route (`allow`) and
 // enforced in one hook; everything not granted is refused. Errors use the closed set
 // of codes in errors.ts, mapped to statuses there.
+import { isUtf8 } from "node:buffer";
 import { Readable } from "node:stream";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { Type, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import { StandingError, isStandingError } from "../errors.js";
+import { StandingError, errorCodes, isStandingError, type ErrorCode } from "../errors.js";
 import { parseIdentifier, type IngestResult, type Standing } from "../standing.js";
 import { authenticate } from "../auth/keys.js";
 import { describePrincipal, type Principal, type Role } from "../auth/principals.js";
 import { DecisionLog } from "../decision-log.js";
-import { buildStatement, renderStatement } from "../statement/statement.js";
+import { renderStatement } from "../statement/statement.js";
+import { dueProcessRoutes } from "./due-process.js";
 import { compilePolicy } from "../policy/compile.js";
 import { rulebook } from "../policy/rulebook.js";
 import type { Identifier, SubjectId } from "../store/types.js";
 import * as S from "./schemas.js";
+import { journalPublicKey } from "../journal/journal.js";
+import { verifyStanding } from "../journal/verify.js";
+import { webRoutes } from "../web/routes.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -43,7 +48,16 @@ const INGEST_BATCH = 1000;
 export function buildServer(standing: Standing, options: ServerOptions = {}): FastifyInstance {
   const log = options.decisionLog ?? new DecisionLog(standing.store);
   const maxLines = options.maxScreeningLines ?? 1_000_000;
-  const app = Fastify({ logger: false, bodyLimit: 1_048_576, ajv: { customOptions: { allErrors: false } } }).withTypeProvider<TypeBoxTypeProvider>();
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1_048_576,
+    ajv: { customOptions: { allErrors: false } },
+    // A malformed URL (bad percent-encoding, an over-long path parameter) is refused
+    // before routing; without this Fastify answers with its own body, outside the closed set.
+    frameworkErrors: (e, req, reply) => {
+      void (reply as FastifyReply).status(400).send({ error: { code: "bad-request", message: e.message, details: {}, requestId: req.id } });
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
 
   // ---- metrics (prom-client)
   const registry = new Registry();
@@ -52,9 +66,32 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
   const records = new Counter({ name: "standing_records_total", help: "Records received, by outcome", labelNames: ["status"], registers: [registry] });
   new Gauge({ name: "standing_index_subjects", help: "Subjects in the decision index", registers: [registry], collect() { this.set(standing.index.subjects); } });
 
-  // ---- body parsers: NDJSON and YAML arrive as text
-  app.addContentTypeParser(NDJSON, { parseAs: "string", bodyLimit: options.ndjsonLimit ?? 256 * 1024 * 1024 }, (_req, body, done) => done(null, body));
-  app.addContentTypeParser(["application/yaml", "text/yaml", "application/x-yaml", "text/plain"], { parseAs: "string", bodyLimit: 1_048_576 }, (_req, body, done) => done(null, body));
+  // ---- body parsers: NDJSON and YAML arrive as text. Every body must be valid UTF-8:
+  // decoding invalid bytes to U+FFFD would silently change what a source asserted
+  // (and make distinct identifiers collide), so such a body is refused instead.
+  const utf8 = (body: Buffer): string => {
+    if (!isUtf8(body)) throw new StandingError("bad-request", "the body is not valid UTF-8");
+    return body.toString("utf8");
+  };
+  const jsonParser = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req, body, done) => {
+    let text: string;
+    try {
+      text = utf8(body as Buffer);
+    } catch (e) {
+      return done(e as Error, undefined);
+    }
+    jsonParser(req, text, done);
+  });
+  const textParser = (_req: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void => {
+    try {
+      done(null, utf8(body as Buffer));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  };
+  app.addContentTypeParser(NDJSON, { parseAs: "buffer", bodyLimit: options.ndjsonLimit ?? 256 * 1024 * 1024 }, textParser);
+  app.addContentTypeParser(["application/yaml", "text/yaml", "application/x-yaml", "text/plain"], { parseAs: "buffer", bodyLimit: 1_048_576 }, textParser);
 
   app.decorateRequest("principal", null as never);
 
@@ -76,8 +113,9 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
     const e = err as { validation?: unknown; statusCode?: number; code?: string; message: string };
     if (e.validation || (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500)) {
       const status = e.statusCode ?? 400;
-      const code = status === 413 ? "payload-too-large" : status === 415 ? "unsupported-media-type" : "bad-request";
-      return reply.status(status).send({ error: { code, message: e.message, details: { validation: e.validation ?? null }, requestId } });
+      const code: ErrorCode = status === 413 ? "payload-too-large" : status === 415 ? "unsupported-media-type" : "bad-request";
+      // The status follows from the code (errors.ts), so a code never arrives with another status.
+      return reply.status(errorCodes[code]).send({ error: { code, message: e.message, details: { validation: e.validation ?? null }, requestId } });
     }
     console.error(err);
     return reply.status(500).send({ error: { code: "internal", message: "internal error", details: {}, requestId } });
@@ -94,12 +132,14 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
     },
   });
   void app.register(swaggerUi, { routePrefix: "/docs" });
+  void app.register(webRoutes, { standing, decisionLog: log }); // the web pages (src/web)
 
   const err = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 404: S.ErrorBody, 422: S.ErrorBody };
   const security = [{ key: [] }];
 
   void app.register(async (plugin) => {
     const r = plugin.withTypeProvider<TypeBoxTypeProvider>();
+    dueProcessRoutes(plugin, standing);
     r.get("/openapi.json", { config: { allow: "public" }, schema: { hide: true } }, async () => app.swagger());
 
     r.get("/healthz", { config: { allow: "public" }, schema: { tags: ["operations"], summary: "Health" } }, async () => {
@@ -171,7 +211,8 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       const source = p.kind === "key" ? p.source : null;
       const own = (input: unknown): IngestResult | undefined => {
         const s = typeof input === "object" && input !== null ? (input as Record<string, unknown>).source : undefined;
-        if (s === source) return undefined;
+        // Without a source the envelope is malformed: ingest says so (422), not the access check.
+        if (s === source || typeof s !== "string") return undefined;
         return { status: "rejected", error: { code: "forbidden", message: `this key submits as source "${source}", not ${JSON.stringify(s)}`, details: { source: s ?? null } } };
       };
       const ct = String(req.headers["content-type"] ?? "");
@@ -245,10 +286,8 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       const id = Number(req.params.id);
       mayRead(req.principal, id);
       requireSubject(id);
-      const policy = standing.requirePolicy();
-      const identifiers = standing.store.identifiersOf(id);
-      const st = buildStatement(policy, { id, identifiers }, standing.store.recordsOf(id), standing.clock.now());
-      return { id, identifiers, policy: policy.ref, score: st.score, tier: st.tier, lists: st.lists, measures: st.measures };
+      const st = standing.statement(id);
+      return { id, identifiers: st.subject.identifiers, policy: st.policy, score: st.score, tier: st.tier, lists: st.lists, measures: st.measures };
     });
 
     r.get("/v1/subjects/:id/statement", { config: { allow: subjectAllow }, schema: { tags: ["subjects"], summary: "The subject's whole file; ?format=text for a readable page", security, params: S.SubjectParams, querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("text")])) }, { additionalProperties: false }) } }, async (req, reply) => {
@@ -256,9 +295,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       mayRead(req.principal, id);
       requireSubject(id);
       log.flush();
-      const policy = standing.requirePolicy();
-      const identifiers = standing.store.identifiersOf(id);
-      const st = buildStatement(policy, { id, identifiers }, standing.store.recordsOf(id), standing.clock.now(), standing.store.decisionsAbout(identifiers, 200));
+      const st = standing.statement(id);
       if (req.query.format === "text") {
         reply.type("text/plain; charset=utf-8");
         return renderStatement(st);
@@ -282,6 +319,13 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       }
       const res = compilePolicy(text, "request");
       return res.ok ? { ok: true, policy: res.policy.ref, warnings: res.warnings } : { ok: false, errors: res.errors };
+    });
+
+    // ---- journal (src/journal, docs/journal.md): the checkpoint key to pin, and verification
+    r.get("/v1/journal/key", { config: { allow: "public" }, schema: { tags: ["audit"], summary: "The Ed25519 public key that signs journal checkpoints" } }, async () => journalPublicKey(standing.store));
+    r.get("/v1/journal/verify", { config: { allow: ["auditor"] }, schema: { tags: ["audit"], summary: "Verify the journal chain and signatures, every row against the journal, and replay every stored state", security } }, async () => {
+      log.flush();
+      return verifyStanding(standing);
     });
 
     // ---- public aggregates

@@ -18,11 +18,12 @@ export function createKey(store: KeyStore, policy: CompiledPolicy | undefined, r
     throw new StandingError("bad-request", `role "${req.role}" is not one of ${roles.join(", ")}`, { role: req.role });
   }
   const role = req.role as Role;
+  const aKey = `${/^[aeiou]/.test(role) ? "an" : "a"} ${role} key`; // "an admin key", "an auditor key"
   const need = (ok: boolean, what: string): void => {
-    if (!ok) throw new StandingError("bad-request", `a ${role} key needs ${what}`, { role });
+    if (!ok) throw new StandingError("bad-request", `${aKey} needs ${what}`, { role });
   };
   const refuse = (present: boolean, what: string): void => {
-    if (present) throw new StandingError("bad-request", `a ${role} key takes no ${what}`, { role });
+    if (present) throw new StandingError("bad-request", `${aKey} takes no ${what}`, { role });
   };
   refuse(role !== "source" && req.source !== undefined, "--source");
   refuse(role !== "checkpoint" && (req.contexts?.length ?? 0) > 0, "--contexts");

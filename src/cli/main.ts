@@ -20,6 +20,7 @@ import { DecisionLog } from "../decision-log.js";
 import { LogChannel, Outbox, WebhookChannel, type NoticeChannel } from "../notices/outbox.js";
 import { dirname, join } from "node:path";
 import { demoKeys, printWelcome } from "./welcome.js";
+import { registerAuditCommands } from "../journal/cli.js";
 
 function common(cmd: Command): Command {
   return cmd.option("--json", "print machine-readable JSON").option("--db <path>", "database file (default ./data/standing.db or $STANDING_DB)");
@@ -370,6 +371,8 @@ export async function main(argv: string[]): Promise<number> {
         }),
       )(),
     );
+
+  registerAuditCommands(program, common, run); // `audit verify` (src/journal/cli.ts)
 
   common(program.command("demo").description("load a synthetic demo population (deterministic with --seed)"))
     .option("--subjects <n>", "how many subjects", (v) => Number.parseInt(v, 10), 10_000)

@@ -2,7 +2,7 @@
 // work exactly as printed.
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { createKey } from "../auth/keys.js";
+import { authenticate, createKey } from "../auth/keys.js";
 import type { Role } from "../auth/principals.js";
 import type { Standing } from "../standing.js";
 import type { Identifier } from "../store/types.js";
@@ -33,9 +33,12 @@ export function demoKeys(s: Standing, db: string): DemoKeys | undefined {
   const file = join(dirname(db), "demo-keys.json");
   if (existsSync(file)) {
     try {
-      return JSON.parse(readFileSync(file, "utf8")) as DemoKeys;
+      const kept = JSON.parse(readFileSync(file, "utf8")) as DemoKeys;
+      // Only if they still open this database: a file left beside a deleted or replaced
+      // database would print keys that every command answers with 401.
+      if (Object.values(kept.keys).every((k) => validKey(s, k)) && s.store.subjectExists(kept.debtorId)) return kept;
     } catch {
-      return undefined;
+      // unreadable: made afresh below
     }
   }
   const debtor = findDemoDebtor(s);
@@ -58,6 +61,15 @@ export function demoKeys(s: Standing, db: string): DemoKeys | undefined {
   writeFileSync(file, JSON.stringify(out, null, 2) + "\n", { mode: 0o600 });
   chmodSync(file, 0o600);
   return out;
+}
+
+function validKey(s: Standing, key: unknown): boolean {
+  if (typeof key !== "string") return false;
+  try {
+    return authenticate(s.store, `Bearer ${key}`).kind === "key";
+  } catch {
+    return false;
+  }
 }
 
 export function printWelcome(s: Standing, url: string, db: string, indexed: number, demo: DemoKeys | undefined): void {

@@ -215,6 +215,10 @@ function label(g: GuardrailCode): string {
  */
 export function compilePolicy(text: string, file = "<policy>"): CompileResult {
   const lines = new LineCounter();
+  const tooDeep = nestingTooDeep(text);
+  if (tooDeep) {
+    return { ok: false, errors: [{ file, line: tooDeep.line, col: tooDeep.col, code: "yaml", message: `the document is nested more than ${MAX_DEPTH} levels deep; a policy never needs that`, path: "" }] };
+  }
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   const d = new Diagnostics(file, doc, lines, text);
 
@@ -242,6 +246,47 @@ export function compilePolicy(text: string, file = "<policy>"): CompileResult {
   const policy = checkSemantics(raw as RawPolicy, d, text);
   if (d.errors.length > 0 || !policy) return { ok: false, errors: sortDiagnostics(d.errors) };
   return { ok: true, policy, warnings: d.warnings };
+}
+
+const MAX_DEPTH = 64;
+
+/**
+ * Refuses absurd nesting before the YAML parser recurses into it: thousands of
+ * levels can exhaust the stack in a way that is not always catchable.
+ */
+function nestingTooDeep(text: string): { line: number; col: number } | undefined {
+  let depth = 0;
+  let line = 1;
+  let col = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    col++;
+    if (c === "\n") {
+      line++;
+      col = 0;
+      if (quote === "'") quote = undefined;
+      const indent = /^ */.exec(text.slice(i + 1, i + 1 + 4 * MAX_DEPTH + 1))?.[0].length ?? 0;
+      if (indent > 4 * MAX_DEPTH) return { line, col: indent + 1 };
+      continue;
+    }
+    if (quote) {
+      if (c === quote && text[i - 1] !== "\\") quote = undefined;
+      continue;
+    }
+    if (c === "#" && (i === 0 || /\s/.test(text[i - 1] as string))) {
+      const nl = text.indexOf("\n", i);
+      col += (nl < 0 ? text.length : nl) - i - 1;
+      i = (nl < 0 ? text.length : nl) - 1;
+      continue;
+    }
+    if (c === '"' || c === "'") quote = c;
+    else if (c === "[" || c === "{") {
+      depth++;
+      if (depth > MAX_DEPTH) return { line, col };
+    } else if ((c === "]" || c === "}") && depth > 0) depth--;
+  }
+  return undefined;
 }
 
 function sortDiagnostics(list: PolicyDiagnostic[]): PolicyDiagnostic[] {

@@ -1,0 +1,366 @@
+// The web pages, served by the API process itself: server-rendered HTML, one small
+// stylesheet, no script. Registered by buildServer as its own plugin, so the form
+// parser, error pages and security headers here apply to these routes only.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { authenticate } from "../auth/keys.js";
+import { anonymous, describePrincipal, operatorRoles, type Principal, type Role } from "../auth/principals.js";
+import type { DecisionLog } from "../decision-log.js";
+import { StandingError, isStandingError } from "../errors.js";
+import { verifyStanding } from "../journal/verify.js";
+import { compilePolicy } from "../policy/compile.js";
+import type { PolicyDiagnostic } from "../policy/types.js";
+import { parseIdentifier, type Standing } from "../standing.js";
+import { CAN, can, consoleHome, disputeQueue, journalPage, policyPage, quarantinePage, searchForm, type PolicyOutcome } from "./console.js";
+import { html, type Html } from "./html.js";
+import { CSS, page } from "./layout.js";
+import { diffTable, fmtFor, noPolicy, overview, rulebookSection, statsSection, versionsSection } from "./public.js";
+import { assertSameOrigin, clearKeyCookie, principalOf, setKeyCookie } from "./session.js";
+import { computeStats, type PublicStats } from "./stats.js";
+import { disputeForm, subjectFile } from "./subject.js";
+
+export interface WebOptions {
+  readonly standing: Standing;
+  /** The server's decision log, flushed before a page shows who looked a subject up. */
+  readonly decisionLog?: DecisionLog;
+}
+
+type Form = Record<string, string>;
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Null when an earlier hook refused the request before the cookie was read. */
+    webPrincipal: Principal | null;
+    staleKey: string | null;
+  }
+}
+
+const FLASH: Record<string, string> = {
+  applied: "Your application was recorded; the file below shows the result.",
+  filed: "Your dispute was filed. The source must answer by the deadline shown; you can follow it here.",
+  decided: "The decision was recorded and the subject's file re-evaluated.",
+  linked: "The identifier was linked and the records waiting for it were released.",
+  "signed-out": "You are signed out.",
+};
+
+/** Pages are not part of the JSON API: keep them out of the OpenAPI document. */
+const HIDE = { schema: { hide: true } };
+
+const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+function flash(req: FastifyRequest): Html | undefined {
+  const k = (req.query as { done?: string } | undefined)?.done;
+  const text = k ? FLASH[k] : undefined;
+  return text ? html`<div class="success" role="status" id="flash">${text}</div>` : undefined;
+}
+
+function field(form: Form, name: string): string {
+  const v = form[name];
+  return typeof v === "string" ? v : "";
+}
+
+export async function webRoutes(app: FastifyInstance, opts: WebOptions): Promise<void> {
+  const { standing } = opts;
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 1_048_576 }, (_req, body, done) => {
+    const out: Form = {};
+    for (const [k, v] of new URLSearchParams(String(body))) if (!(k in out)) out[k] = v;
+    done(null, out);
+  });
+
+  app.decorateRequest("webPrincipal", null as never);
+  app.decorateRequest("staleKey", null);
+  app.addHook("onRequest", async (req) => {
+    const { principal, stale } = principalOf(standing.store, req);
+    req.webPrincipal = principal;
+    req.staleKey = stale;
+    if (req.method === "POST") assertSameOrigin(req);
+  });
+  app.addHook("onSend", async (req, reply, payload) => {
+    void reply.header("content-security-policy", CSP);
+    void reply.header("x-content-type-options", "nosniff");
+    void reply.header("referrer-policy", "same-origin");
+    void reply.header("x-frame-options", "DENY");
+    if (!req.url.startsWith("/assets/")) void reply.header("cache-control", "no-store");
+    if (req.staleKey !== null && !reply.hasHeader("set-cookie")) clearKeyCookie(req, reply);
+    return payload;
+  });
+
+  const send = (req: FastifyRequest, reply: FastifyReply, title: string, body: Html | string, status = 200): FastifyReply =>
+    reply
+      .status(status)
+      .type("text/html; charset=utf-8")
+      .send(page({ title, principal: req.webPrincipal ?? anonymous, path: req.url.split("?")[0] as string, body: typeof body === "string" ? html`${body}` : body }));
+
+  app.setErrorHandler((err, req, reply) => {
+    if (isStandingError(err)) {
+      return send(req, reply, "Not possible", html`<h1>That did not work</h1><div class="alert" role="alert">${err.message}</div><p><a href="/">Back to the overview</a></p>`, err.status);
+    }
+    const e = err as { statusCode?: number; message: string };
+    if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) {
+      return send(req, reply, "Bad request", html`<h1>Bad request</h1><div class="alert" role="alert">${e.message}</div>`, e.statusCode);
+    }
+    console.error(err);
+    return send(req, reply, "Error", html`<h1>Something went wrong</h1><p>The error was logged. Please try again.</p>`, 500);
+  });
+
+  /** Signed in with one of `roles`, or a redirect to the login page / a refusal. */
+  const gate = (req: FastifyRequest, reply: FastifyReply, roles: readonly Role[]): Principal | undefined => {
+    const p = req.webPrincipal ?? anonymous;
+    if (p.kind === "anonymous") {
+      void reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303);
+      return undefined;
+    }
+    if (!roles.includes(p.role)) {
+      void send(req, reply, "Not for this key", html`<h1>Not for this key</h1><div class="alert" role="alert">A ${p.role} key may not open this page.</div><p><a href="${p.role === "subject" ? "/me" : "/console"}">Go to your start page</a></p>`, 403);
+      return undefined;
+    }
+    return p;
+  };
+
+  let statsCache: { at: number; real: number; stats: PublicStats } | undefined;
+  const stats = (): PublicStats => {
+    const now = standing.clock.now();
+    const real = Date.now();
+    // Cached for two seconds (about 50 ms to compute for 10,000 subjects); the pages'
+    // own changes drop the cache at once, changes through the API show within 2 s.
+    if (!statsCache || real - statsCache.real > 2_000 || Math.abs(now - statsCache.at) > 2_000) statsCache = { at: now, real, stats: computeStats(standing) };
+    return statsCache.stats;
+  };
+  const changed = (): void => {
+    statsCache = undefined;
+  };
+  const fmt = (): ((t: number) => string) => fmtFor(standing.activePolicy());
+
+  // ---- assets
+  app.get("/assets/standing.css", HIDE, async (_req, reply) => reply.type("text/css; charset=utf-8").header("cache-control", "public, max-age=3600").send(CSS));
+
+  // ---- public portal
+  app.get("/", HIDE, async (req, reply) => send(req, reply, "Overview", html`${flash(req) ?? ""}${overview(standing, stats())}`));
+  app.get("/rulebook", HIDE, async (req, reply) => {
+    const p = standing.activePolicy();
+    return send(req, reply, "Rulebook", p ? rulebookSection(p) : noPolicy());
+  });
+  app.get("/stats", HIDE, async (req, reply) => send(req, reply, "Statistics", statsSection(stats(), standing.activePolicy())));
+  app.get("/versions", HIDE, async (req, reply) => send(req, reply, "Policy versions", versionsSection(standing.publishedPolicies(), standing.activePolicy(), standing.clock.now())));
+
+  // ---- sign in and out
+  const loginPage = (next: string, error?: string): Html => html`<h1>Sign in with a key</h1>
+<p class="lead">Paste the API key you were given: a subject key opens your own file; an operator key opens the console. The key is kept in a cookie that scripts cannot read, and is sent only to this site.</p>
+${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` : ""}
+<form class="stack" method="post" action="/login">
+<input type="hidden" name="next" value="${next}">
+<div><label for="key">API key <span class="hint">Starts with stk_</span></label><input type="password" id="key" name="key" required autocomplete="off" spellcheck="false"></div>
+<div class="buttons"><button type="submit">Sign in</button></div>
+</form>
+<p class="hint">No key? Keys are issued by the operator of this service (<code>standing keys create --role subject --subject SCHEME:VALUE</code>). A demo started with <code>npm start</code> prints one for every role.</p>`;
+  const safeNext = (next: string | undefined): string => (next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "");
+
+  app.get("/login", HIDE, async (req, reply) => send(req, reply, "Sign in", loginPage(safeNext((req.query as { next?: string }).next))));
+  app.post("/login", HIDE, async (req, reply) => {
+    const form = (req.body ?? {}) as Form;
+    const key = field(form, "key").trim();
+    const next = safeNext(field(form, "next"));
+    let p: Principal;
+    try {
+      p = key === "" ? { kind: "anonymous" } : authenticate(standing.store, `Bearer ${key}`);
+    } catch (e) {
+      if (!isStandingError(e)) throw e;
+      return send(req, reply, "Sign in", loginPage(next, "That key was not accepted: it is unknown, revoked or mistyped."), 401);
+    }
+    if (p.kind !== "key") return send(req, reply, "Sign in", loginPage(next, "That key was not accepted."), 401);
+    if (p.role !== "subject" && !operatorRoles.includes(p.role)) {
+      return send(req, reply, "Sign in", loginPage(next, `A ${p.role} key is for machines: use it with the API (see /docs), not here.`), 403);
+    }
+    setKeyCookie(req, reply, key);
+    const home = p.role === "subject" ? "/me" : "/console";
+    return reply.redirect(next && (p.role === "subject" ? next.startsWith("/me") : next.startsWith("/console")) ? next : home, 303);
+  });
+  app.post("/logout", HIDE, async (req, reply) => {
+    clearKeyCookie(req, reply);
+    return reply.redirect("/?done=signed-out", 303);
+  });
+
+  // ---- subject portal
+  const renderMe = (req: FastifyRequest, reply: FastifyReply, p: Principal & { kind: "key" }, form?: { values: { record?: string; grounds?: string; evidence?: string }; error: string; status: number }): FastifyReply => {
+    if (!standing.activePolicy()) return send(req, reply, "Your file", noPolicy());
+    opts.decisionLog?.flush();
+    const id = p.subjectId as number;
+    const st = standing.statement(id);
+    const formHtml = disputeForm(st, form?.values ?? {}, form?.error);
+    return send(req, reply, "Your file", subjectFile(standing, id, st, { audience: "subject", disputeForm: formHtml, ...(flash(req) ? { flash: flash(req) as Html } : {}) }), form?.status ?? 200);
+  };
+  app.get("/me", HIDE, async (req, reply) => {
+    const p = gate(req, reply, ["subject"]);
+    if (!p || p.kind !== "key") return reply;
+    return renderMe(req, reply, p);
+  });
+  app.post("/me/disputes", HIDE, async (req, reply) => {
+    const p = gate(req, reply, ["subject"]);
+    if (!p || p.kind !== "key") return reply;
+    const form = (req.body ?? {}) as Form;
+    const values = { record: field(form, "record"), grounds: field(form, "grounds"), evidence: field(form, "evidence") };
+    try {
+      let ref: unknown;
+      try {
+        ref = JSON.parse(values.record);
+      } catch {
+        ref = undefined;
+      }
+      if (!Array.isArray(ref) || ref.length !== 2 || typeof ref[0] !== "string" || typeof ref[1] !== "string") throw new StandingError("bad-request", "choose the record to dispute");
+      const evidence = values.evidence.trim();
+      if (evidence.length > 2048) throw new StandingError("bad-request", "the evidence reference is too long (at most 2048 characters)");
+      if (values.grounds.length > 10_000) throw new StandingError("bad-request", "the grounds are too long (at most 10,000 characters)");
+      standing.openDispute({ subjectId: p.subjectId as number, source: ref[0], recordId: ref[1], grounds: values.grounds, ...(evidence ? { evidence } : {}), openedBy: describePrincipal(p) });
+      changed();
+    } catch (e) {
+      if (!isStandingError(e)) throw e;
+      return renderMe(req, reply, p, { values, error: e.message, status: e.status });
+    }
+    return reply.redirect("/me?done=filed#disputes", 303);
+  });
+
+  app.post("/me/applications", HIDE, async (req, reply) => {
+    const p = gate(req, reply, ["subject"]);
+    if (!p || p.kind !== "key") return reply;
+    const list = field((req.body ?? {}) as Form, "list").slice(0, 200);
+    standing.applyEarlyExit(p.subjectId as number, list, describePrincipal(p));
+    changed();
+    return reply.redirect("/me?done=applied#recovery", 303);
+  });
+
+  // ---- operator console
+  const OPS = operatorRoles;
+  app.get("/console", HIDE, async (req, reply) => {
+    const p = gate(req, reply, OPS);
+    if (!p) return reply;
+    return send(req, reply, "Console", consoleHome(p));
+  });
+
+  app.get("/console/subjects", HIDE, async (req, reply) => {
+    const p = gate(req, reply, CAN.search);
+    if (!p) return reply;
+    const q = String((req.query as { identifier?: string }).identifier ?? "").trim().slice(0, 401);
+    if (q === "") return send(req, reply, "Find a subject", searchForm(""));
+    let id: number | undefined;
+    let problem: string | undefined;
+    if (/^#[1-9][0-9]{0,15}$/.test(q)) {
+      id = Number(q.slice(1));
+      if (!standing.store.subjectExists(id)) problem = `No subject ${q}.`;
+    } else {
+      try {
+        const ident = parseIdentifier(q);
+        id = standing.store.resolve(ident);
+        if (id === undefined) problem = `No subject has ${ident.scheme}:${ident.value}.`;
+      } catch (e) {
+        if (!isStandingError(e)) throw e;
+        problem = e.message;
+      }
+    }
+    if (problem !== undefined || id === undefined) return send(req, reply, "Find a subject", html`${searchForm(q)}<div class="alert" role="alert" id="search-result">${problem ?? "Not found."}</div>`, 404);
+    if (!standing.activePolicy()) return send(req, reply, "Find a subject", html`${searchForm(q)}${noPolicy()}`);
+    opts.decisionLog?.flush();
+    const st = standing.statement(id);
+    return send(req, reply, `Subject #${id}`, html`${searchForm(q)}<hr>${subjectFile(standing, id, st, { audience: "operator" })}`);
+  });
+
+  const queue = (req: FastifyRequest, reply: FastifyReply, p: Principal, error?: { id: string; message: string; status: number }): FastifyReply => {
+    const all = [...standing.store.listDisputes({ status: "open", limit: 1000 }), ...standing.store.listDisputes({ status: "confirmed", limit: 1000 })].sort((a, b) => a.deadlineAt - b.deadlineAt);
+    const closed = standing.store
+      .listDisputes({ limit: 100_000 })
+      .filter((d) => d.closedAt !== null && d.status !== "open" && d.status !== "confirmed")
+      .sort((a, b) => (b.closedAt as number) - (a.closedAt as number))
+      .slice(0, 20);
+    const f = flash(req);
+    return send(req, reply, "Dispute queue", disputeQueue({ rows: all, closed, now: standing.clock.now(), fmt: fmt(), canDecide: can(p, "decide"), ...(f ? { flash: f } : {}), ...(error ? { error } : {}) }), error?.status ?? 200);
+  };
+  app.get("/console/disputes", HIDE, async (req, reply) => {
+    const p = gate(req, reply, CAN.disputes);
+    if (!p) return reply;
+    return queue(req, reply, p);
+  });
+  app.post("/console/disputes/:id/decision", HIDE, async (req, reply) => {
+    const p = gate(req, reply, CAN.decide);
+    if (!p) return reply;
+    const id = String((req.params as { id: string }).id).slice(0, 64);
+    const form = (req.body ?? {}) as Form;
+    const decision = field(form, "decision");
+    try {
+      if (decision !== "upheld" && decision !== "dismissed") throw new StandingError("bad-request", "choose upheld or dismissed");
+      standing.decideDispute(id, describePrincipal(p), decision, field(form, "reason").slice(0, 10_000));
+      changed();
+    } catch (e) {
+      if (!isStandingError(e)) throw e;
+      return queue(req, reply, p, { id, message: e.message, status: e.status });
+    }
+    return reply.redirect("/console/disputes?done=decided", 303);
+  });
+
+  const quarantine = (req: FastifyRequest, reply: FastifyReply, p: Principal, error?: { message: string; status: number; values: { known: string; extra: string } }): FastifyReply => {
+    const f = flash(req);
+    return send(req, reply, "Quarantine", quarantinePage({ rows: standing.store.listQuarantine(200), fmt: fmt(), canLink: can(p, "link"), ...(f ? { flash: f } : {}), ...(error ? { error: error.message, values: error.values } : {}) }), error?.status ?? 200);
+  };
+  app.get("/console/quarantine", HIDE, async (req, reply) => {
+    const p = gate(req, reply, CAN.quarantine);
+    if (!p) return reply;
+    return quarantine(req, reply, p);
+  });
+  app.post("/console/link", HIDE, async (req, reply) => {
+    const p = gate(req, reply, CAN.link);
+    if (!p) return reply;
+    const form = (req.body ?? {}) as Form;
+    const values = { known: field(form, "known").trim().slice(0, 401), extra: field(form, "extra").trim().slice(0, 401) };
+    try {
+      standing.link(parseIdentifier(values.known), parseIdentifier(values.extra));
+      changed();
+    } catch (e) {
+      if (!isStandingError(e)) throw e;
+      return quarantine(req, reply, p, { message: e.message, status: e.status, values });
+    }
+    return reply.redirect("/console/quarantine?done=linked", 303);
+  });
+
+  app.get("/console/policy", HIDE, async (req, reply) => {
+    const p = gate(req, reply, CAN.policy);
+    if (!p) return reply;
+    const active = standing.activePolicy();
+    const latest = standing.publishedPolicies().at(-1);
+    return send(req, reply, "Policy", policyPage({ text: latest?.text ?? active?.text ?? "", active: active?.ref ?? null }));
+  });
+  app.post("/console/policy", HIDE, async (req, reply) => {
+    const p = gate(req, reply, CAN.policy);
+    if (!p) return reply;
+    const form = (req.body ?? {}) as Form;
+    const text = field(form, "text").replace(/\r\n/g, "\n");
+    const action = field(form, "action");
+    const active = standing.activePolicy();
+    let outcome: PolicyOutcome;
+    let status = 200;
+    if (action === "publish") {
+      try {
+        outcome = { kind: "publish", result: standing.publish(text, "console") };
+        changed();
+      } catch (e) {
+        if (!isStandingError(e)) throw e;
+        outcome = { kind: "error", message: e.message, errors: ((e.details as { errors?: PolicyDiagnostic[] }).errors ?? []) };
+        status = e.status;
+      }
+    } else if (action === "diff") {
+      outcome = { kind: "diff", table: diffTable(active?.text ?? "", text, `${active?.ref ?? "nothing"} → draft`) };
+    } else {
+      const r = compilePolicy(text, "draft");
+      outcome = r.ok ? { kind: "lint", ok: true, ref: r.policy.ref, errors: [], warnings: r.warnings } : { kind: "lint", ok: false, errors: r.errors, warnings: [] };
+    }
+    return send(req, reply, "Policy", policyPage({ text, active: standing.activePolicy()?.ref ?? null, outcome }), status);
+  });
+
+  app.get("/console/journal", HIDE, async (req, reply) => {
+    const p = gate(req, reply, CAN.journal);
+    if (!p) return reply;
+    opts.decisionLog?.flush();
+    try {
+      return send(req, reply, "Journal verification", journalPage({ report: verifyStanding(standing), fmt: fmt() }));
+    } catch (e) {
+      if (!isStandingError(e)) throw e;
+      return send(req, reply, "Journal verification", journalPage({ unavailable: e.message, fmt: fmt() }));
+    }
+  });
+}
