@@ -78,6 +78,7 @@ export function printWelcome(s: Standing, url: string, db: string, indexed: numb
   const lines = [
     "",
     `Standing is serving at ${url}`,
+    `  web portal:     ${url}/   (sign in at ${url}/login with a key below: subject, reviewer, admin…)`,
     `  API reference:  ${url}/docs   (OpenAPI: ${url}/openapi.json)`,
     `  rulebook:       ${url}/v1/policy   statistics: ${url}/v1/stats`,
     `  database:       ${rel}`,

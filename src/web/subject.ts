@@ -126,7 +126,7 @@ ${st.lookups.length === 0 ? html`<p>Nobody has asked about ${you ? "you" : "this
 /** The form a subject uses to dispute one of their records. */
 export function disputeForm(st: Statement, values: { record?: string; grounds?: string; evidence?: string } = {}, error?: string): Html {
   const open = new Set(st.disputes.filter((d) => d.status === "open" || d.status === "confirmed").map((d) => `${d.source}\u0000${d.record}`));
-  const disputable = st.records.filter((r) => r.status !== "retraction" && r.status !== "retracted" && !open.has(`${r.source}\u0000${r.id}`));
+  const disputable = st.records.filter((r) => r.status !== "retraction" && r.status !== "retracted" && r.status !== "removed-by-dispute" && !open.has(`${r.source}\u0000${r.id}`));
   if (disputable.length === 0) return html`<p>There is no record you could dispute now${open.size ? " (your disputes are being handled)" : ""}.</p>`;
   return html`<h3 id="dispute-form-title">Dispute a record</h3>
 ${error ? html`<div class="alert" role="alert" id="form-error">${error}</div>` : ""}
