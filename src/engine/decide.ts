@@ -25,12 +25,36 @@ export function timeMeasures(measures: readonly MeasureState[]): TimedMeasure[] 
   }));
 }
 
+// Formatting an instant (Date + toISOString) costs more than the rest of a decision,
+// and checks arrive many to the millisecond: the last instant formatted is kept, and
+// so is each measure's `until` (measures are immutable once timed). Pure caches: the
+// strings are the same ones isoUtc would return.
+let lastAt = NaN;
+let lastAtIso = "";
+function atIso(at: Instant): string {
+  if (at !== lastAt) {
+    lastAtIso = isoUtc(at);
+    lastAt = at;
+  }
+  return lastAtIso;
+}
+const untilIso = new WeakMap<TimedMeasure, string | null>();
+function untilOf(m: TimedMeasure): string | null {
+  let s = untilIso.get(m);
+  if (s === undefined) {
+    s = Number.isFinite(m.until) ? isoUtc(m.until) : null;
+    untilIso.set(m, s);
+  }
+  return s;
+}
+
 export function decide(measures: readonly TimedMeasure[], context: string, at: Instant, policy: string): Decision {
   const reasons: Reason[] = [];
   const privileges: { code: string; measure: string; until: string | null }[] = [];
-  for (const m of measures) {
+  for (let i = 0; i < measures.length; i++) {
+    const m = measures[i] as TimedMeasure;
     if (m.context !== context || m.since > at || at >= m.until) continue;
-    const until = Number.isFinite(m.until) ? isoUtc(m.until) : null;
+    const until = untilOf(m);
     if (m.effect === "deny") reasons.push({ code: m.code, measure: m.measure, basis: m.basis, until });
     else privileges.push({ code: m.code, measure: m.measure, until });
   }
@@ -41,6 +65,6 @@ export function decide(measures: readonly TimedMeasure[], context: string, at: I
     // A denied subject gets no privileges in the same context.
     privileges: reasons.length > 0 ? [] : privileges,
     policy,
-    at: isoUtc(at),
+    at: atIso(at),
   };
 }

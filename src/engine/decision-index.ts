@@ -1,6 +1,10 @@
 // The decision index: identifier -> precomputed, time-bounded measures. Only
 // subjects with a measure are in it; absence means allow. A check is a map lookup
 // and a few comparisons: no SQL and no policy evaluation.
+//
+// Identifiers are held in two levels (scheme -> value -> measures) rather than under
+// one concatenated key, so a lookup never builds a string: `denies()` allocates
+// nothing, and `check()` allocates only the decision it returns (bench/, BENCHMARKS.md).
 import { decide, timeMeasures, type TimedMeasure } from "./decide.js";
 import type { Decision, MeasureState } from "./types.js";
 import type { Instant } from "../time.js";
@@ -10,41 +14,49 @@ export interface IndexIdentifier {
   readonly value: string;
 }
 
-const keyOf = (scheme: string, value: string): string => `${scheme}\u0000${value}`;
 const none: readonly TimedMeasure[] = [];
 
 export class DecisionIndex {
-  private readonly byIdentifier = new Map<string, readonly TimedMeasure[]>();
-  private readonly keysBySubject = new Map<number, string[]>();
+  private readonly byScheme = new Map<string, Map<string, readonly TimedMeasure[]>>();
+  private readonly keysBySubject = new Map<number, readonly IndexIdentifier[]>();
 
   /** Replaces what the index holds for one subject. */
   put(subjectId: number, identifiers: readonly IndexIdentifier[], measures: readonly MeasureState[]): void {
     this.remove(subjectId);
     if (measures.length === 0) return;
     const timed = timeMeasures(measures);
-    const keys = identifiers.map((i) => keyOf(i.scheme, i.value));
-    for (const k of keys) this.byIdentifier.set(k, timed);
+    const keys = identifiers.map((i) => ({ scheme: i.scheme, value: i.value }));
+    for (const k of keys) {
+      let values = this.byScheme.get(k.scheme);
+      if (values === undefined) {
+        values = new Map();
+        this.byScheme.set(k.scheme, values);
+      }
+      values.set(k.value, timed);
+    }
     this.keysBySubject.set(subjectId, keys);
   }
 
   remove(subjectId: number): void {
     const keys = this.keysBySubject.get(subjectId);
     if (!keys) return;
-    for (const k of keys) this.byIdentifier.delete(k);
+    for (const k of keys) this.byScheme.get(k.scheme)?.delete(k.value);
     this.keysBySubject.delete(subjectId);
   }
 
   measuresFor(scheme: string, value: string): readonly TimedMeasure[] {
-    return this.byIdentifier.get(keyOf(scheme, value)) ?? none;
+    return this.byScheme.get(scheme)?.get(value) ?? none;
   }
 
   check(scheme: string, value: string, context: string, at: Instant, policy: string): Decision {
     return decide(this.measuresFor(scheme, value), context, at, policy);
   }
 
-  /** Deny-only fast path: true when an active deny measure applies. */
+  /** Deny-only fast path: true when an active deny measure applies. Allocates nothing. */
   denies(scheme: string, value: string, context: string, at: Instant): boolean {
-    const ms = this.byIdentifier.get(keyOf(scheme, value));
+    const values = this.byScheme.get(scheme);
+    if (values === undefined) return false;
+    const ms = values.get(value);
     if (ms === undefined) return false;
     for (let i = 0; i < ms.length; i++) {
       const m = ms[i] as TimedMeasure;

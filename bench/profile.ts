@@ -1,0 +1,26 @@
+// One section of the bench alone, for profiling:
+//   node --cpu-prof --cpu-prof-dir=/tmp/prof --expose-gc --import tsx bench/profile.ts index|durable
+//   BENCH_SERVER_PROF=/tmp/prof-http node --import tsx bench/profile.ts http
+// then: npx tsx bench/profile-top.ts /tmp/prof/<file>.cpuprofile
+import { readFileSync } from "node:fs";
+import { compilePolicy } from "../src/policy/compile.js";
+import { AT, buildIndex, measureCalls, queries } from "./index-bench.js";
+import { POLICY_FILE, runDurable } from "./durable.js";
+import { runHttp } from "./http.js";
+
+const what = process.argv[2];
+const compiled = compilePolicy(readFileSync(POLICY_FILE, "utf8"), "policies/municipal-credit.yaml");
+if (!compiled.ok) throw new Error("policy does not compile");
+if (what === "index") {
+  const b = buildIndex(1_000_000, compiled.policy.measures);
+  const q = queries(1_000_000, 1 << 20, 0.5, 7);
+  console.log(measureCalls((s, v) => b.index.denies(s, v, "air-travel", AT), q, 3));
+  console.log(measureCalls((s, v) => b.index.check(s, v, "air-travel", AT, compiled.policy.ref).decision === "deny", q, 3));
+} else if (what === "durable") {
+  console.log(runDurable(2_000, 20_000, 60));
+} else if (what === "http") {
+  console.log(await runHttp(10, 10, 20_000));
+} else {
+  throw new Error("usage: profile.ts index|durable|http");
+}
+process.exit(0);
