@@ -590,12 +590,17 @@ export class Standing {
   }
 }
 
+/** Replaces lone UTF-16 surrogates (from JSON escapes or a cut pair) so the text can be hashed and stored. */
+function wellFormed(s: string): string {
+  return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
+}
+
 function pickIds(input: unknown): { source?: string; id?: string } {
   if (typeof input !== "object" || input === null) return {};
   const o = input as Record<string, unknown>;
   return {
-    ...(typeof o.source === "string" ? { source: o.source.slice(0, 200) } : {}),
-    ...(typeof o.id === "string" ? { id: o.id.slice(0, 200) } : {}),
+    ...(typeof o.source === "string" ? { source: wellFormed(o.source.slice(0, 200)) } : {}),
+    ...(typeof o.id === "string" ? { id: wellFormed(o.id.slice(0, 200)) } : {}),
   };
 }
 
