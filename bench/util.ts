@@ -22,17 +22,7 @@ export function percentile(sorted: Float64Array | number[], p: number): number {
   return sorted[i] as number;
 }
 
-/** mulberry32, as in src/demo/population.ts. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from "../src/demo/population.js";
 
 export function fmtRate(x: number): string {
   if (!Number.isFinite(x)) return "n/a";

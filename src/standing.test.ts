@@ -13,6 +13,7 @@ import { evaluate } from "./engine/evaluate.js";
 import type { SubjectState } from "./engine/types.js";
 import { compilePolicy } from "./policy/compile.js";
 import type { CompiledPolicy } from "./policy/types.js";
+import { rng } from "./demo/population.js";
 import { Standing, type CheckResult, type IngestResult } from "./standing.js";
 import { SqliteStore } from "./store/sqlite/store.js";
 import { toSubjectRecord, type Identifier, type Store } from "./store/types.js";
@@ -684,17 +685,6 @@ describe("check", () => {
 // ==================================================================================
 
 describe("incremental equals replay", () => {
-  /** mulberry32: a small seeded generator, so a failure can be replayed. */
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
 
   const V2_TEXT = variant("2026.2.0", "2026-02-01T00:00:00+08:00", 20);
   const byRef = new Map<string, CompiledPolicy>([

@@ -18,8 +18,8 @@ export interface DemoPopulation {
   readonly records: readonly RecordInput[];
 }
 
-/** mulberry32: small, fast, and good enough for synthetic data. */
-function rng(seed: number): () => number {
+/** mulberry32: small, fast, seeded, and good enough for synthetic data and replayable tests. */
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
