@@ -293,6 +293,22 @@ function sortDiagnostics(list: PolicyDiagnostic[]): PolicyDiagnostic[] {
   return [...list].sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
+// Every key the language itself defines; a key outside this set that names another
+// person or an exemption is reported as the guardrail it would break.
+const KNOWN_KEYS = new Set([
+  "standing", "policy", "version", "title", "description", "effective", "timezone", "severity", "minor", "general",
+  "serious", "identifiers", "registers", "records", "category", "sources", "fields", "type", "required", "evidence",
+  "dispute", "deadline", "suspend", "score", "base", "tiers", "points", "rule", "on", "when", "for", "cap", "total",
+  "per", "lists", "effect", "enter", "leave", "early-exit", "after", "contexts", "related", "why", "measures",
+  "measure", "context", "code", "basis", "notice", "period", "reason", "screening", "names", "threshold", "outcome",
+]);
+
+const EXEMPTION_WORDS = new Set([
+  "exempt", "exempted", "exempts", "exemption", "exemptions", "except", "exception", "exceptions", "override", "overrides",
+  "whitelist", "whitelisted", "allowlist", "vip", "vips", "immune", "immunity", "waive", "waived", "waiver", "bypass",
+  "unless", "pardon", "pardoned", "privileged",
+]);
+
 /** Looks at every key in the document for attempts to reach other people, single someone out or make fuzzy matches final. */
 function scanKeys(doc: Document.Parsed, d: Diagnostics): Set<string> {
   const flagged = new Set<string>();
@@ -309,11 +325,13 @@ function scanKeys(doc: Document.Parsed, d: Diagnostics): Set<string> {
           (path.length === 1 && ["records", "lists", "contexts", "identifiers"].includes(String(path[0]))) ||
           (path.length === 3 && path[0] === "records" && path[2] === "fields") ||
           (path.length === 2 && path[0] === "score" && path[1] === "tiers");
-        if (!isNameSlot) {
-          if (associationKeys.has(nk) || otherPersonWords.has(nk)) {
+        const kw = nk.split(" ");
+        const knownKey = KNOWN_KEYS.has(key);
+        if (!isNameSlot && !knownKey) {
+          if (associationKeys.has(nk) || otherPersonWords.has(nk) || kw.some((w) => otherPersonWords.has(w) || prohibitedGround(w)?.ground === "family or relationships")) {
             d.guard("G2", here, `"${key}" would extend a rule to someone other than the subject of the records; ${label("G2")}: ${guardrails.G2.rule}`, { key: true });
             flagged.add(here.join("."));
-          } else if (exemptionKeys.has(nk)) {
+          } else if (exemptionKeys.has(nk) || kw.some((w) => EXEMPTION_WORDS.has(w))) {
             d.guard("G7", here, `"${key}" would single subjects out for different treatment; ${label("G7")}: ${guardrails.G7.rule}`, { key: true });
             flagged.add(here.join("."));
           } else if (/\b(fuzzy|similar|similarity|name match|auto deny|autodeny)\b/.test(nk) || nk === "match") {
@@ -322,6 +340,10 @@ function scanKeys(doc: Document.Parsed, d: Diagnostics): Set<string> {
               d.guard("G8", here, `"${key}" would let a name-similarity match decide; ${label("G8")}: ${guardrails.G8.rule}`, { key: true });
               flagged.add(here.join("."));
             }
+          } else if (path[0] === "screening" && isScalar(pair.value) && /^(deny|block|refuse|restrict|reject|ban|denied|blocked)$/i.test(String(pair.value.value))) {
+            // Any screening setting that would turn a name hit into a refusal, whatever it is called.
+            d.guard("G8", here, `screening "${key}: ${String(pair.value.value)}" would make a name-similarity hit refuse someone; ${label("G8")}: ${guardrails.G8.rule}`, { key: true });
+            flagged.add(here.join("."));
           }
         }
         walk(pair.value, here);

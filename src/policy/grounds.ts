@@ -129,7 +129,8 @@ export const associationKeys = new Set([
   "applies to", "apply to", "applies", "extends to", "extend to", "extends", "also applies to",
   "also", "relatives", "family", "household", "associates", "co subjects", "joint", "joint and several",
   "target", "targets", "subject", "propagate", "propagate to", "spill over", "include relatives",
-  "beneficiaries", "for relatives", "linked subjects", "related subjects", "guarantors",
+  "beneficiaries", "beneficiary", "for relatives", "linked subjects", "related subjects", "guarantors", "dependants",
+  "dependents", "cosigner", "co signer", "heirs",
 ]);
 
 export const exemptionKeys = new Set([
