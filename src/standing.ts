@@ -153,7 +153,7 @@ export class Standing {
       const updates = this.store.transaction(() =>
         ids.map((id) => {
           const before = this.store.getState(id)?.state;
-          const row = this.evaluateAndStore(policy, id, at);
+          const row = this.evaluateAndStore(policy, id, at, before);
           if (before) {
             if (before.tier !== row.state.tier) changed.tier++;
             if (canonicalJson(before.lists.map((l) => l.list)) !== canonicalJson(row.state.lists.map((l) => l.list))) changed.lists++;
@@ -378,12 +378,12 @@ export class Standing {
   recomputeState(subjectId: SubjectId, policyRef: string, at: Instant): SubjectState {
     const row = this.policyRows.find((p) => p.ref === policyRef) ?? this.store.policies().find((p) => p.ref === policyRef);
     if (!row) throw new StandingError("not-found", `no published policy ${policyRef}`, { policy: policyRef });
-    return evaluate(this.compiledFor(row), this.evaluationInputs(subjectId), at, this.applicationsOf(subjectId));
+    return this.stateOf(this.compiledFor(row), subjectId, at);
   }
 
-  private evaluateAndStore(policy: CompiledPolicy, subjectId: SubjectId, at: Instant): StateRow {
-    const before = this.store.getState(subjectId)?.state;
-    const state = evaluate(policy, this.evaluationInputs(subjectId), at, this.applicationsOf(subjectId));
+  /** `before` is the stored state, when the caller has already read it. */
+  private evaluateAndStore(policy: CompiledPolicy, subjectId: SubjectId, at: Instant, before = this.store.getState(subjectId)?.state): StateRow {
+    const state = this.stateOf(policy, subjectId, at);
     this.issueNotices(policy, subjectId, before, state, at);
     const row: StateRow = {
       subjectId,
@@ -536,8 +536,7 @@ export class Standing {
     if (!def) throw new StandingError("not-found", `policy ${policy.ref} has no list "${list}"`, { list });
     if (!def.earlyExit) throw new StandingError("bad-request", `list "${list}" has no early exit; its ways off are its leave records and its expiry`, { list });
     const now = this.clock.now();
-    const state = evaluate(policy, this.evaluationInputs(subjectId), now, this.applicationsOf(subjectId));
-    const m = state.lists.find((l) => l.list === list);
+    const m = this.stateOf(policy, subjectId, now).lists.find((l) => l.list === list);
     if (!m) throw new StandingError("bad-request", `the subject is not on "${list}"`, { list });
     const from = addDuration(Date.parse(m.since as string), def.earlyExit, policy.timezone);
     if (now < from) throw new StandingError("bad-request", `early exit from "${list}" opens on ${new Date(from).toISOString()}`, { list, from: new Date(from).toISOString() });
@@ -580,13 +579,23 @@ export class Standing {
     return { id: randomUUID(), subject, ...d };
   }
 
+  /** The subject named by an identifier, or not-found. */
+  resolveSubject(subject: Identifier): SubjectId {
+    const subjectId = this.store.resolve(subject);
+    if (subjectId === undefined) throw new StandingError("not-found", `no subject has ${subject.scheme}:${subject.value}`, { identifier: subject });
+    return subjectId;
+  }
+
   /** The subject's current state, evaluated fresh from its records. */
   subjectState(subject: Identifier, at: Instant = this.clock.now()): { subjectId: SubjectId; state: SubjectState; policy: CompiledPolicy } {
     const policy = this.requirePolicy(at);
-    const subjectId = this.store.resolve(subject);
-    if (subjectId === undefined) throw new StandingError("not-found", `no subject has ${subject.scheme}:${subject.value}`, { identifier: subject });
-    const state = evaluate(policy, this.evaluationInputs(subjectId), at, this.applicationsOf(subjectId));
-    return { subjectId, state, policy };
+    const subjectId = this.resolveSubject(subject);
+    return { subjectId, state: this.stateOf(policy, subjectId, at), policy };
+  }
+
+  /** Evaluates one subject from everything stored about it: records, disputes, applications. */
+  stateOf(policy: CompiledPolicy, subjectId: SubjectId, at: Instant): SubjectState {
+    return evaluate(policy, this.evaluationInputs(subjectId), at, this.applicationsOf(subjectId));
   }
 }
 

@@ -286,8 +286,9 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       const id = Number(req.params.id);
       mayRead(req.principal, id);
       requireSubject(id);
-      const st = standing.statement(id);
-      return { id, identifiers: st.subject.identifiers, policy: st.policy, score: st.score, tier: st.tier, lists: st.lists, measures: st.measures };
+      const policy = standing.requirePolicy();
+      const st = standing.stateOf(policy, id, standing.clock.now());
+      return { id, identifiers: standing.store.identifiersOf(id), policy: policy.ref, score: st.score, tier: st.tier, lists: st.lists, measures: st.measures };
     });
 
     r.get("/v1/subjects/:id/statement", { config: { allow: subjectAllow }, schema: { tags: ["subjects"], summary: "The subject's whole file; ?format=text for a readable page", security, params: S.SubjectParams, querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("text")])) }, { additionalProperties: false }) } }, async (req, reply) => {

@@ -170,8 +170,7 @@ export async function main(argv: string[]): Promise<number> {
         withStanding(o, (s) => {
           const at = parseAt(o.at) ?? s.clock.now();
           const id = parseIdentifier(subject);
-          const { subjectId } = s.subjectState(id, at);
-          const st = s.statement(subjectId, at);
+          const st = s.statement(s.resolveSubject(id), at);
           out.result(st, renderStatement(st));
         }),
       )(),
@@ -210,12 +209,7 @@ export async function main(argv: string[]): Promise<number> {
 
   // ---- due process: disputes, retractions, notices, recovery
   const dispute = program.command("dispute").description("contest a record, answer for a source, decide as a reviewer");
-  const subjectOf = (s: Standing, text: string): number => {
-    const id = parseIdentifier(text);
-    const sid = s.store.resolve(id);
-    if (sid === undefined) throw new StandingError("not-found", `no subject has ${text}`, { identifier: id });
-    return sid;
-  };
+  const subjectOf = (s: Standing, text: string): number => s.resolveSubject(parseIdentifier(text));
   const showDispute = (d: { id: string; status: string; recordId: string; source: string; deadlineAt: number }): string =>
     `dispute ${d.id}: ${d.status}, record ${d.recordId} from ${d.source}, source must answer by ${new Date(d.deadlineAt).toISOString()}`;
   common(dispute.command("open").argument("<subject>", "SCHEME:VALUE of the subject").description("dispute one of the subject's records"))

@@ -59,28 +59,11 @@ export interface StateRow {
   readonly state: SubjectState;
 }
 
-export interface NewRecord {
-  readonly source: string;
-  readonly recordId: string;
-  readonly subjectId: SubjectId;
-  readonly type: string;
-  readonly occurredAt: Instant;
-  readonly receivedAt: Instant;
-  readonly retracts: string | null;
-  readonly body: string;
-  readonly hash: string;
-}
+/** A record to append: everything but the sequence number the store assigns. */
+export type NewRecord = Omit<RecordRow, "seq">;
 
-export interface NewQuarantine {
-  readonly source: string;
-  readonly recordId: string;
-  readonly scheme: string;
-  readonly value: string;
-  readonly body: string;
-  readonly hash: string;
-  readonly receivedAt: Instant;
-  readonly reason: string;
-}
+/** A record to keep in quarantine: everything but what the store assigns or sets on release. */
+export type NewQuarantine = Omit<QuarantineRow, "seq" | "releasedAt">;
 
 export interface Store extends KeyStore, DecisionLogStore, StatsStore, DueProcessStore {
   /** Runs fn in one durable transaction: all of it is committed, or none. */
