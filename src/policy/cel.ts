@@ -186,19 +186,43 @@ export function parseCel(source: string): ParsedCel | CelSyntaxError {
           return undefined;
         }
       };
+      // An expression is pure, and re-evaluation asks the same few questions millions of
+      // times (a score threshold at every score boundary, a rule's condition on the same
+      // handful of field values), so answers are remembered by their bindings. Bounded:
+      // the memo is dropped whole when it grows past MEMO_MAX.
+      const memo = new Map<string, unknown>();
+      const remembered = (b: ExprBindings): unknown => {
+        // JSON writes -0 as 0, and `1.0 / x` tells them apart: such bindings are not remembered.
+        if (hasNegativeZero(b.record) || hasNegativeZero(b.entry) || Object.is(b.score, -0)) return evaluate(b);
+        const k = b.record === undefined && b.entry === undefined ? `${b.score}\u0000${b.tier}` : JSON.stringify([b.record, b.entry, b.score, b.tier]);
+        if (memo.has(k)) return memo.get(k);
+        const r = evaluate(b);
+        if (memo.size >= MEMO_MAX) memo.clear();
+        memo.set(k, r);
+        return r;
+      };
       return {
         source,
         // A condition that cannot be evaluated (a missing optional field, a type
         // mismatch in data) does not hold: absent evidence never counts against anyone.
-        evalBool: (b) => evaluate(b) === true,
+        evalBool: (b) => remembered(b) === true,
         evalNumber: (b) => {
-          const r = evaluate(b);
+          const r = remembered(b);
           const n = typeof r === "bigint" ? Number(r) : r;
           return typeof n === "number" && Number.isFinite(n) ? n : 0;
         },
       };
     },
   };
+}
+
+const MEMO_MAX = 50_000;
+
+function hasNegativeZero(v: unknown): boolean {
+  if (typeof v === "number") return Object.is(v, -0);
+  if (typeof v !== "object" || v === null) return false;
+  for (const x of Array.isArray(v) ? v : Object.values(v)) if (hasNegativeZero(x)) return true;
+  return false;
 }
 
 function lineColToOffset(text: string, line: number, col: number): number {
