@@ -14,7 +14,7 @@ import { addDuration } from "./time.js";
 import { normaliseRecord, type NormalisedRecord } from "./ingest/input.js";
 import { compilePolicy } from "./policy/compile.js";
 import type { CompiledPolicy, PolicyDiagnostic } from "./policy/types.js";
-import { toSubjectRecord, type DisputeRow, type DisputeStatus, type Identifier, type PolicyRow, type StateRow, type Store, type SubjectId } from "./store/types.js";
+import { toSubjectRecord, type ApplicationRow, type DisputeRow, type DisputeStatus, type Identifier, type PolicyRow, type RecordRow, type StateRow, type Store, type SubjectId } from "./store/types.js";
 import type { Clock, Instant } from "./time.js";
 
 export type IngestResult =
@@ -148,12 +148,13 @@ export class Standing {
     let after = 0;
     onProgress?.(0, total);
     for (;;) {
-      const ids = this.store.subjectsWithRecords(after, BATCH);
-      if (ids.length === 0) break;
+      // One read per table for the whole page, inside the write transaction so that the
+      // page cannot change between being read and its states being written.
       const updates = this.store.transaction(() =>
-        ids.map((id) => {
-          const before = this.store.getState(id)?.state;
-          const row = this.evaluateAndStore(policy, id, at, before);
+        this.store.evaluationPage(after, BATCH).map((p) => {
+          const before = p.state?.state;
+          const state = evaluate(policy, subjectRecords(p.records, p.disputes), at, p.applications.map(toListApplication));
+          const row = this.storeState(policy, p.subjectId, at, before, state);
           if (before) {
             if (before.tier !== row.state.tier) changed.tier++;
             if (canonicalJson(before.lists.map((l) => l.list)) !== canonicalJson(row.state.lists.map((l) => l.list))) changed.lists++;
@@ -162,9 +163,10 @@ export class Standing {
           return row;
         }),
       );
+      if (updates.length === 0) break;
       for (const row of updates) this.afterCommit(row);
-      done += ids.length;
-      after = ids[ids.length - 1] as number;
+      done += updates.length;
+      after = (updates[updates.length - 1] as StateRow).subjectId;
       onProgress?.(done, total);
     }
     this.store.transaction(() => this.store.setMeta("active_policy", policy.ref));
@@ -358,17 +360,11 @@ export class Standing {
 
   /** Everything the evaluator reads about one subject, as stored. */
   evaluationInputs(subjectId: SubjectId): SubjectRecord[] {
-    const disputes = new Map<string, DisputeRow>();
-    for (const d of this.store.disputesOf(subjectId)) disputes.set(`${d.source}\u0000${d.recordId}`, d); // latest wins (ordered by opening)
-    return this.store.recordsOf(subjectId).map((row) => {
-      const r = toSubjectRecord(row);
-      const d = disputes.get(`${r.source}\u0000${r.id}`);
-      return d ? { ...r, dispute: disputeInput(d) } : r;
-    });
+    return subjectRecords(this.store.recordsOf(subjectId), this.store.disputesOf(subjectId));
   }
 
   applicationsOf(subjectId: SubjectId): ListApplication[] {
-    return this.store.applicationsOf(subjectId).map((a) => ({ list: a.list, at: a.appliedAt }));
+    return this.store.applicationsOf(subjectId).map(toListApplication);
   }
 
   /**
@@ -383,7 +379,11 @@ export class Standing {
 
   /** `before` is the stored state, when the caller has already read it. */
   private evaluateAndStore(policy: CompiledPolicy, subjectId: SubjectId, at: Instant, before = this.store.getState(subjectId)?.state): StateRow {
-    const state = this.stateOf(policy, subjectId, at);
+    return this.storeState(policy, subjectId, at, before, this.stateOf(policy, subjectId, at));
+  }
+
+  /** Stores a freshly evaluated state, issuing the notices its change calls for first. */
+  private storeState(policy: CompiledPolicy, subjectId: SubjectId, at: Instant, before: SubjectState | undefined, state: SubjectState): StateRow {
     this.issueNotices(policy, subjectId, before, state, at);
     const row: StateRow = {
       subjectId,
@@ -612,6 +612,19 @@ function pickIds(input: unknown): { source?: string; id?: string } {
     ...(typeof o.id === "string" ? { id: wellFormed(o.id.slice(0, 200)) } : {}),
   };
 }
+
+/** A subject's stored records as the evaluator reads them, each with its latest dispute. */
+function subjectRecords(rows: readonly RecordRow[], disputeRows: readonly DisputeRow[]): SubjectRecord[] {
+  const disputes = new Map<string, DisputeRow>();
+  for (const d of disputeRows) disputes.set(`${d.source}\u0000${d.recordId}`, d); // latest wins (ordered by opening)
+  return rows.map((row) => {
+    const r = toSubjectRecord(row);
+    const d = disputes.get(`${r.source}\u0000${r.id}`);
+    return d ? { ...r, dispute: disputeInput(d) } : r;
+  });
+}
+
+const toListApplication = (a: ApplicationRow): ListApplication => ({ list: a.list, at: a.appliedAt });
 
 function disputeInput(d: DisputeRow): RecordDispute {
   switch (d.status) {

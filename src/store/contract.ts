@@ -351,6 +351,35 @@ export function storeContract(name: string, makeStore: () => Store | Promise<Sto
         expect(store.countRecords()).toBe(4);
       });
 
+      it("given subjects with and without records, disputes, applications and states, when read a page at a time, then each page holds what the per-subject reads return", () => {
+        const a = subjectWith("A");
+        const idle = subjectWith("IDLE"); // no records: never in a page, even inside the id range
+        const b = subjectWith("B");
+        const c = subjectWith("C");
+        store.appendRecord(newRecord(a, "court", "a-2", T0 + DAY));
+        store.appendRecord(newRecord(b, "court", "b-1", T0));
+        store.appendRecord(newRecord(a, "court", "a-1", T0 - DAY));
+        store.appendRecord(newRecord(c, "court", "c-1", T0));
+        putStateFor(idle, null);
+        putStateFor(a, T0 + 9 * DAY);
+        const dispute = (id: string, openedAt: number) => ({
+          id, subjectId: a, source: "court", recordId: "a-2", grounds: "not me", evidence: null, openedBy: "subject", openedAt, deadlineAt: openedAt + 30 * DAY,
+          suspend: false, status: "open" as const, answerNote: null, answeredAt: null, decidedBy: null, reason: null, closedAt: null, counts: null,
+        });
+        store.putDispute(dispute("d-late", T0 + 2 * DAY));
+        store.putDispute(dispute("d-early", T0 + DAY));
+        store.addApplication({ id: "app-1", subjectId: b, list: "debtors", appliedAt: T0, appliedBy: "subject" });
+        const perSubject = (id: SubjectId) => ({ subjectId: id, records: store.recordsOf(id), disputes: store.disputesOf(id), applications: store.applicationsOf(id), state: store.getState(id) });
+
+        const first = store.evaluationPage(0, 2);
+        expect(first).toEqual([perSubject(a), perSubject(b)]);
+        expect(first[0]?.disputes.map((d) => d.id)).toEqual(["d-early", "d-late"]);
+        expect(first[0]?.state?.nextChangeAt).toBe(T0 + 9 * DAY);
+        expect(first[1]?.state).toBeUndefined();
+        expect(store.evaluationPage(b, 2)).toEqual([perSubject(c)]);
+        expect(store.evaluationPage(c, 2)).toEqual([]);
+      });
+
       it("given a stored (source, record id), when a record with the same pair is appended, then it throws and the stored one is unchanged", () => {
         const a = subjectWith("A");
         const b = subjectWith("B");

@@ -59,6 +59,15 @@ export interface StateRow {
   readonly state: SubjectState;
 }
 
+/** What is stored about one subject that its evaluation reads; lists in the per-subject methods' order. */
+export interface StoredInputs {
+  readonly subjectId: SubjectId;
+  readonly records: RecordRow[];
+  readonly disputes: DisputeRow[];
+  readonly applications: ApplicationRow[];
+  readonly state: StateRow | undefined;
+}
+
 /** A record to append: everything but the sequence number the store assigns. */
 export type NewRecord = Omit<RecordRow, "seq">;
 
@@ -105,6 +114,12 @@ export interface Store extends KeyStore, DecisionLogStore, StatsStore, DueProces
   dueSubjects(at: Instant, limit: number): SubjectId[];
   /** Every subject that has records, in id order, in pages. */
   subjectsWithRecords(afterId: SubjectId, limit: number): SubjectId[];
+  /**
+   * The next page of subjects with records (id order, after `afterId`) with everything
+   * evaluation reads about each: one read per table for the page, not one per subject,
+   * which is what a full re-evaluation of millions of subjects needs.
+   */
+  evaluationPage(afterId: SubjectId, limit: number): StoredInputs[];
   countSubjectsWithRecords(): number;
   /** States that carry at least one measure, for building the decision index. */
   statesWithMeasures(): Iterable<{ subjectId: SubjectId; state: SubjectState }>;

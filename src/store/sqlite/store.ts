@@ -11,6 +11,7 @@ import type {
   QuarantineRow,
   RecordRow,
   StateRow,
+  StoredInputs,
   Store,
   SubjectId,
 } from "../types.js";
@@ -23,6 +24,26 @@ type Row = Record<string, unknown>;
 
 const recordCols = "seq, source, record_id, subject_id, type, occurred_at, received_at, retracts, body, hash";
 const quarantineCols = "seq, source, record_id, scheme, value, body, hash, received_at, reason, released_at";
+
+function toState(r: Row): StateRow {
+  return {
+    subjectId: r.subject_id as number,
+    policyRef: r.policy_ref as string,
+    evaluatedAt: r.evaluated_at as number,
+    nextChangeAt: (r.next_change_at as number | null) ?? null,
+    state: JSON.parse(r.state as string) as SubjectState,
+  };
+}
+
+function toApplication(r: Row): ApplicationRow {
+  return {
+    id: r.id as string,
+    subjectId: r.subject_id as number,
+    list: r.list as string,
+    appliedAt: r.applied_at as number,
+    appliedBy: r.applied_by as string,
+  };
+}
 
 function toRecord(r: Row): RecordRow {
   return {
@@ -197,6 +218,10 @@ export class SqliteStore implements Store {
       due: db.prepare(
         "SELECT subject_id FROM states WHERE next_change_at IS NOT NULL AND next_change_at <= ? ORDER BY next_change_at, subject_id LIMIT ?",
       ).pluck(),
+      pageRecords: db.prepare(`SELECT ${recordCols} FROM records WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, seq`),
+      pageDisputes: db.prepare("SELECT * FROM disputes WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, opened_at, id"),
+      pageApplications: db.prepare("SELECT * FROM applications WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, applied_at, id"),
+      pageStates: db.prepare("SELECT * FROM states WHERE subject_id BETWEEN ? AND ?"),
       withRecords: db.prepare("SELECT DISTINCT subject_id FROM records WHERE subject_id > ? ORDER BY subject_id LIMIT ?").pluck(),
       countWithRecords: db.prepare("SELECT count(DISTINCT subject_id) FROM records").pluck(),
       withMeasures: db.prepare("SELECT subject_id, state FROM states WHERE has_measures = 1"),
@@ -361,14 +386,25 @@ export class SqliteStore implements Store {
 
   getState(subjectId: SubjectId): StateRow | undefined {
     const r = this.stmts.getState.get(subjectId) as Row | undefined;
-    if (!r) return undefined;
-    return {
-      subjectId,
-      policyRef: r.policy_ref as string,
-      evaluatedAt: r.evaluated_at as number,
-      nextChangeAt: (r.next_change_at as number | null) ?? null,
-      state: JSON.parse(r.state as string) as SubjectState,
-    };
+    return r ? toState(r) : undefined;
+  }
+
+  evaluationPage(afterId: SubjectId, limit: number): StoredInputs[] {
+    const ids = this.subjectsWithRecords(afterId, limit);
+    if (ids.length === 0) return [];
+    const lo = ids[0] as number;
+    const hi = ids[ids.length - 1] as number;
+    const page = new Map<SubjectId, { subjectId: SubjectId; records: RecordRow[]; disputes: DisputeRow[]; applications: ApplicationRow[]; state: StateRow | undefined }>();
+    for (const id of ids) page.set(id, { subjectId: id, records: [], disputes: [], applications: [], state: undefined });
+    // Every subject in [lo, hi] with records is in `ids`; rows of other subjects in the range have none and are skipped.
+    for (const r of this.stmts.pageRecords.all(lo, hi) as Row[]) page.get(r.subject_id as number)?.records.push(toRecord(r));
+    for (const r of this.stmts.pageDisputes.all(lo, hi) as Row[]) page.get(r.subject_id as number)?.disputes.push(toDispute(r));
+    for (const r of this.stmts.pageApplications.all(lo, hi) as Row[]) page.get(r.subject_id as number)?.applications.push(toApplication(r));
+    for (const r of this.stmts.pageStates.all(lo, hi) as Row[]) {
+      const p = page.get(r.subject_id as number);
+      if (p) p.state = toState(r);
+    }
+    return [...page.values()];
   }
 
   dueSubjects(at: number, limit: number): SubjectId[] {
@@ -461,13 +497,7 @@ export class SqliteStore implements Store {
   }
 
   applicationsOf(subjectId: SubjectId): ApplicationRow[] {
-    return (this.stmts.applicationsOf.all(subjectId) as Row[]).map((r) => ({
-      id: r.id as string,
-      subjectId: r.subject_id as number,
-      list: r.list as string,
-      appliedAt: r.applied_at as number,
-      appliedBy: r.applied_by as string,
-    }));
+    return (this.stmts.applicationsOf.all(subjectId) as Row[]).map(toApplication);
   }
 
   addNotice(row: NoticeRow): boolean {
