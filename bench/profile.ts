@@ -2,7 +2,7 @@
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof --expose-gc --import tsx bench/profile.ts index|durable
 //   BENCH_SERVER_PROF=/tmp/prof-http node --import tsx bench/profile.ts http
 // then: npx tsx bench/profile-top.ts /tmp/prof/<file>.cpuprofile
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { compilePolicy } from "../src/policy/compile.js";
 import { AT, buildIndex, measureCalls, queries } from "./index-bench.js";
 import { POLICY_FILE, runDurable } from "./durable.js";
@@ -18,6 +18,33 @@ if (what === "index") {
   console.log(measureCalls((s, v) => b.index.check(s, v, "air-travel", AT, compiled.policy.ref).decision === "deny", q, 3));
 } else if (what === "durable") {
   console.log(runDurable(2_000, 20_000, 60));
+} else if (what === "reeval") {
+  // Only the re-evaluation is profiled (the ingest that sets it up is not):
+  //   node --expose-gc --import tsx bench/profile.ts reeval [subjects] → /tmp/prof-reeval/reeval.cpuprofile
+  const subjects = Number(process.argv[3] ?? 4000);
+  // A same-thread inspector session answers synchronously, so the profile wraps exactly the re-evaluation.
+  const { Session } = await import("node:inspector");
+  const session = new Session();
+  session.connect();
+  const post = (method: string): unknown => {
+    let out: unknown;
+    session.post(method, (err, res) => {
+      if (err) throw err;
+      out = res;
+    });
+    return out;
+  };
+  const r = runDurable(subjects, subjects * 10, 600, {
+    aroundReevaluation: (work) => {
+      post("Profiler.enable");
+      post("Profiler.start");
+      work();
+      const { profile } = post("Profiler.stop") as { profile: unknown };
+      mkdirSync("/tmp/prof-reeval", { recursive: true });
+      writeFileSync("/tmp/prof-reeval/reeval.cpuprofile", JSON.stringify(profile));
+    },
+  });
+  console.log(r);
 } else if (what === "http") {
   console.log(await runHttp(10, 10, 20_000));
 } else {
