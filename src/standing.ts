@@ -2,11 +2,14 @@
 // compiled policies and the decision index, and is the one place where a record
 // becomes durable state. The CLI and the HTTP API are thin layers over it.
 import { randomUUID } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { canonicalJson } from "./canonical.js";
 import { StandingError, isStandingError, type ErrorCode } from "./errors.js";
 import { DecisionIndex } from "./engine/decision-index.js";
 import { evaluate } from "./engine/evaluate.js";
-import type { Decision, ListApplication, RecordDispute, SubjectRecord, SubjectState } from "./engine/types.js";
+import { evaluateStored, subjectRecords, toListApplication } from "./reevaluation/inputs.js";
+import { EvaluationPool, type Ticket } from "./reevaluation/pool.js";
+import type { Decision, ListApplication, SubjectRecord, SubjectState } from "./engine/types.js";
 import { buildNotice } from "./notices/notice.js";
 import { journalEvent } from "./journal/journal.js";
 import { buildStatement, type Statement } from "./statement/statement.js";
@@ -14,7 +17,7 @@ import { addDuration } from "./time.js";
 import { normaliseRecord, type NormalisedRecord } from "./ingest/input.js";
 import { compilePolicy } from "./policy/compile.js";
 import type { CompiledPolicy, PolicyDiagnostic } from "./policy/types.js";
-import { toSubjectRecord, type ApplicationRow, type DisputeRow, type DisputeStatus, type Identifier, type PolicyRow, type RecordRow, type StateRow, type Store, type SubjectId } from "./store/types.js";
+import { type DisputeRow, type DisputeStatus, type Identifier, type PolicyRow, type StateRow, type Store, type StoredInputs, type SubjectId } from "./store/types.js";
 import type { Clock, Instant } from "./time.js";
 
 export type IngestResult =
@@ -44,6 +47,12 @@ export interface StandingOptions {
   readonly futureToleranceMs?: number;
   /** Called after a subject's state changed (after commit). */
   readonly onStateChange?: (subjectId: SubjectId, state: SubjectState) => void;
+  /** Worker threads for a full re-evaluation (default: one per core, none on one core; 0 turns them off). */
+  readonly reevaluationWorkers?: number;
+  /** Re-evaluations of fewer subjects than this run on the calling thread (default 20,000). */
+  readonly parallelFrom?: number;
+  /** Subjects per page of a full re-evaluation (default 1,000). */
+  readonly reevaluationPage?: number;
 }
 
 export interface CheckResult extends Decision {
@@ -52,6 +61,15 @@ export interface CheckResult extends Decision {
 }
 
 const BATCH = 1000;
+/** Below this many subjects, starting worker threads costs more than it saves. */
+const PARALLEL_FROM = 20_000;
+const PAGES_PER_PARALLEL_TX = 8;
+
+/** One worker per core the process may use; none on a single core. */
+function defaultWorkers(): number {
+  const n = availableParallelism();
+  return n > 1 ? Math.min(n, 8) : 0;
+}
 
 export function parseIdentifier(text: string): Identifier {
   const i = text.indexOf(":");
@@ -139,35 +157,66 @@ export class Standing {
     return { policy: p.ref, status: "published", effective: new Date(p.effective).toISOString(), ...res, warnings: r.warnings };
   }
 
-  /** Re-evaluates every subject with records under the policy in force at `at`. */
+  /**
+   * Re-evaluates every subject with records under the policy in force at `at`. With
+   * enough subjects it runs the evaluations in worker threads (see reevaluation/pool.ts);
+   * the states written are the same either way.
+   */
   reevaluateAll(at: Instant, onProgress?: Progress): { reevaluated: number; changed: { tier: number; lists: number; measures: number } } {
     const policy = this.requirePolicy(at);
     const total = this.store.countSubjectsWithRecords();
     const changed = { tier: 0, lists: 0, measures: 0 };
+    const workers = this.options.reevaluationWorkers ?? defaultWorkers();
+    const pool = workers > 0 && total >= (this.options.parallelFrom ?? PARALLEL_FROM) ? new EvaluationPool(workers) : undefined;
+    const apply = (p: StoredInputs, state: SubjectState): StateRow => {
+      const before = p.state?.state;
+      const row = this.storeState(policy, p.subjectId, at, before, state);
+      if (before) {
+        if (before.tier !== row.state.tier) changed.tier++;
+        if (canonicalJson(before.lists.map((l) => l.list)) !== canonicalJson(row.state.lists.map((l) => l.list))) changed.lists++;
+        if (canonicalJson(before.measures.map((m) => [m.measure, m.status])) !== canonicalJson(row.state.measures.map((m) => [m.measure, m.status]))) changed.measures++;
+      }
+      return row;
+    };
     let done = 0;
     let after = 0;
+    let exhausted = false;
     onProgress?.(0, total);
-    for (;;) {
-      // One read per table for the whole page, inside the write transaction so that the
-      // page cannot change between being read and its states being written.
-      const updates = this.store.transaction(() =>
-        this.store.evaluationPage(after, BATCH).map((p) => {
-          const before = p.state?.state;
-          const state = evaluate(policy, subjectRecords(p.records, p.disputes), at, p.applications.map(toListApplication));
-          const row = this.storeState(policy, p.subjectId, at, before, state);
-          if (before) {
-            if (before.tier !== row.state.tier) changed.tier++;
-            if (canonicalJson(before.lists.map((l) => l.list)) !== canonicalJson(row.state.lists.map((l) => l.list))) changed.lists++;
-            if (canonicalJson(before.measures.map((m) => [m.measure, m.status])) !== canonicalJson(row.state.measures.map((m) => [m.measure, m.status]))) changed.measures++;
+    try {
+      while (!exhausted) {
+        // Pages are read inside the write transaction that stores their states, so a
+        // page cannot change between being read and written. With workers, one
+        // transaction spans several pages so reading, evaluating and writing overlap.
+        const updates = this.store.transaction(() => {
+          const out: StateRow[] = [];
+          const inflight: { ticket: Ticket; page: StoredInputs[] }[] = [];
+          const finish = (f: { ticket: Ticket; page: StoredInputs[] }): void => {
+            const states = (pool as EvaluationPool).collect(f.ticket);
+            f.page.forEach((p, i) => out.push(apply(p, states[i] as SubjectState)));
+          };
+          for (let k = 0; k < (pool ? PAGES_PER_PARALLEL_TX : 1); k++) {
+            const page = this.store.evaluationPage(after, this.options.reevaluationPage ?? BATCH);
+            if (page.length === 0) {
+              exhausted = true;
+              break;
+            }
+            after = (page[page.length - 1] as StoredInputs).subjectId;
+            if (!pool) {
+              for (const p of page) out.push(apply(p, evaluateStored(policy, p, at)));
+              continue;
+            }
+            inflight.push({ ticket: pool.submit({ ref: policy.ref, text: policy.text }, at, page), page });
+            if (inflight.length > pool.size) finish(inflight.shift() as (typeof inflight)[number]);
           }
-          return row;
-        }),
-      );
-      if (updates.length === 0) break;
-      for (const row of updates) this.afterCommit(row);
-      done += updates.length;
-      after = (updates[updates.length - 1] as StateRow).subjectId;
-      onProgress?.(done, total);
+          while (inflight.length > 0) finish(inflight.shift() as (typeof inflight)[number]);
+          return out;
+        });
+        for (const row of updates) this.afterCommit(row);
+        done += updates.length;
+        if (updates.length > 0) onProgress?.(done, total);
+      }
+    } finally {
+      pool?.close();
     }
     this.store.transaction(() => this.store.setMeta("active_policy", policy.ref));
     return { reevaluated: done, changed };
@@ -613,36 +662,3 @@ function pickIds(input: unknown): { source?: string; id?: string } {
   };
 }
 
-/** A subject's stored records as the evaluator reads them, each with its latest dispute. */
-function subjectRecords(rows: readonly RecordRow[], disputeRows: readonly DisputeRow[]): SubjectRecord[] {
-  const disputes = new Map<string, DisputeRow>();
-  for (const d of disputeRows) disputes.set(`${d.source}\u0000${d.recordId}`, d); // latest wins (ordered by opening)
-  return rows.map((row) => {
-    const r = toSubjectRecord(row);
-    const d = disputes.get(`${r.source}\u0000${r.id}`);
-    return d ? { ...r, dispute: disputeInput(d) } : r;
-  });
-}
-
-const toListApplication = (a: ApplicationRow): ListApplication => ({ list: a.list, at: a.appliedAt });
-
-function disputeInput(d: DisputeRow): RecordDispute {
-  switch (d.status) {
-    case "open":
-      return { openedAt: d.openedAt, deadline: d.deadlineAt, suspend: d.suspend, closedAt: null, counts: null };
-    case "confirmed":
-      // The source stood by the record: it counts again from the answer on, unless a reviewer later upholds.
-      return { openedAt: d.openedAt, deadline: d.deadlineAt, suspend: d.suspend, closedAt: d.answeredAt ?? d.openedAt, counts: true };
-    case "expired":
-      return { openedAt: d.openedAt, deadline: d.deadlineAt, suspend: d.suspend, closedAt: d.deadlineAt, counts: false };
-    case "withdrawn":
-    case "corrected":
-    case "upheld":
-    case "dismissed":
-      return { openedAt: d.openedAt, deadline: d.deadlineAt, suspend: d.suspend, closedAt: d.closedAt ?? d.openedAt, counts: d.status === "dismissed" };
-    default: {
-      const never: never = d.status;
-      throw new Error(`unknown dispute status ${String(never)}`);
-    }
-  }
-}

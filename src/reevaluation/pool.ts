@@ -1,0 +1,126 @@
+// Parallel evaluation for a full re-evaluation (after a policy change): worker threads
+// evaluate pages of subjects while the main thread reads the next pages and writes the
+// finished ones. The shell stays synchronous, because a page's states must be written
+// in the same transaction that read its inputs: the main thread waits for an answer
+// with Atomics.wait on shared memory and takes it with receiveMessageOnPort, which
+// both work without returning to the event loop. Workers have their own event loops,
+// so they run while the main thread waits.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
+import type { SubjectState } from "../engine/types.js";
+import type { StoredInputs } from "../store/types.js";
+import type { Instant } from "../time.js";
+
+export interface Job {
+  readonly id: number;
+  readonly policy: { readonly ref: string; readonly text: string };
+  readonly at: Instant;
+  readonly page: readonly StoredInputs[];
+}
+
+export type Answer = { readonly id: number; readonly states: SubjectState[] } | { readonly id: number; readonly error: string };
+
+export interface Ticket {
+  readonly slot: number;
+  readonly id: number;
+}
+
+/** How long one page may take before the pool gives up on a worker. */
+const ANSWER_TIMEOUT_MS = 120_000;
+
+interface Slot {
+  readonly worker: Worker;
+  readonly port: MessagePort;
+  /** Answers taken so far; the shared counter runs ahead of it while answers wait. */
+  taken: number;
+}
+
+/** The ESM entry of tsx's API, found through its package's export map (only when running from source). */
+function tsxApi(): string {
+  const require = createRequire(import.meta.url);
+  const manifest = require.resolve("tsx/package.json");
+  const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { exports: Record<string, { import: { default: string } }> };
+  const entry = pkg.exports["./esm/api"]?.import.default;
+  if (!entry) throw new Error("tsx has no ./esm/api export; run the built code (dist/) instead");
+  return pathToFileURL(join(dirname(manifest), entry)).href;
+}
+
+export class EvaluationPool {
+  private readonly slots: Slot[] = [];
+  private readonly signal = new Int32Array(new SharedArrayBuffer(4 * 64));
+  private nextId = 0;
+  private next = 0;
+  /** Set when a worker could not start: every later collect fails at once. */
+  private broken: string | undefined;
+
+  constructor(readonly size: number) {
+    if (!(size >= 1 && size <= 64)) throw new Error(`a pool has 1 to 64 workers, not ${size}`);
+    // From source (tests, the bench) the worker is TypeScript and is loaded through tsx,
+    // registered inside the worker. The bootstrap also reports a worker that fails to
+    // load through the same channel as an answer, since an 'error' event cannot reach a
+    // main thread that is blocked waiting.
+    const fromSource = import.meta.url.endsWith(".ts");
+    const entry = new URL(fromSource ? "./worker.ts" : "./worker.js", import.meta.url).href;
+    const tsx = fromSource ? tsxApi() : null;
+    const bootstrap = `
+      const { workerData } = require("node:worker_threads");
+      (async () => {
+        const tsx = ${JSON.stringify(tsx)};
+        if (tsx) (await import(tsx)).register();
+        await import(${JSON.stringify(entry)});
+      })().catch((e) => {
+        const { port, signal, slot } = workerData;
+        port.postMessage({ id: -1, error: "the worker did not start: " + String((e && e.stack) || e) });
+        Atomics.add(signal, slot, 1);
+        Atomics.notify(signal, slot);
+      });`;
+    for (let slot = 0; slot < size; slot++) {
+      const { port1, port2 } = new MessageChannel();
+      const worker = new Worker(bootstrap, { eval: true, workerData: { port: port2, signal: this.signal, slot }, transferList: [port2] });
+      worker.unref();
+      this.slots.push({ worker, port: port1, taken: 0 });
+    }
+  }
+
+  /** Posts a page to the next worker in turn; `collect` waits for its states. */
+  submit(policy: Job["policy"], at: Instant, page: readonly StoredInputs[]): Ticket {
+    const slot = this.next;
+    this.next = (this.next + 1) % this.size;
+    const id = this.nextId++;
+    const job: Job = { id, policy, at, page };
+    (this.slots[slot] as Slot).port.postMessage(job);
+    return { slot, id };
+  }
+
+  /** The states of a submitted page, in page order. Tickets of one worker are collected in the order submitted. */
+  collect(ticket: Ticket): SubjectState[] {
+    if (this.broken) throw new Error(this.broken);
+    const s = this.slots[ticket.slot] as Slot;
+    const deadline = Date.now() + ANSWER_TIMEOUT_MS;
+    while (Atomics.load(this.signal, ticket.slot) <= s.taken) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`re-evaluation worker ${ticket.slot} gave no answer in ${ANSWER_TIMEOUT_MS / 1000} s`);
+      Atomics.wait(this.signal, ticket.slot, s.taken, left);
+    }
+    if (this.broken) throw new Error(this.broken);
+    s.taken++;
+    const msg = receiveMessageOnPort(s.port)?.message as Answer | undefined;
+    if (msg && "error" in msg) {
+      const why = `re-evaluation worker ${ticket.slot} failed: ${msg.error}`;
+      if (msg.id === -1) this.broken = why;
+      throw new Error(why);
+    }
+    if (!msg || msg.id !== ticket.id) throw new Error(`re-evaluation worker ${ticket.slot} answered out of turn`);
+    return msg.states;
+  }
+
+  close(): void {
+    for (const s of this.slots) {
+      s.port.close();
+      void s.worker.terminate();
+    }
+  }
+}
