@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { compilePolicy } from "../src/policy/compile.js";
 import { AT, buildIndex, measureCalls, queries } from "./index-bench.js";
-import { POLICY_FILE, runDurable } from "./durable.js";
+import { POLICY_FILE, runDurable, runReevaluation } from "./durable.js";
 import { runHttp } from "./http.js";
 
 const what = process.argv[2];
@@ -45,9 +45,12 @@ if (what === "index") {
     },
   });
   console.log(r);
+} else if (what === "reeval-scale") {
+  // Seeded store, serial and parallel re-evaluation: bench/profile.ts reeval-scale [subjects]
+  console.log(runReevaluation(Number(process.argv[3] ?? 20_000)));
 } else if (what === "http") {
   console.log(await runHttp(10, 10, 20_000));
 } else {
-  throw new Error("usage: profile.ts index|durable|http");
+  throw new Error("usage: profile.ts index|durable|reeval [subjects]|reeval-scale [subjects]|http");
 }
 process.exit(0);

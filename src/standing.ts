@@ -3,7 +3,6 @@
 // becomes durable state. The CLI and the HTTP API are thin layers over it.
 import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { canonicalJson } from "./canonical.js";
 import { StandingError, isStandingError, type ErrorCode } from "./errors.js";
 import { DecisionIndex } from "./engine/decision-index.js";
 import { evaluate } from "./engine/evaluate.js";
@@ -47,7 +46,7 @@ export interface StandingOptions {
   readonly futureToleranceMs?: number;
   /** Called after a subject's state changed (after commit). */
   readonly onStateChange?: (subjectId: SubjectId, state: SubjectState) => void;
-  /** Worker threads for a full re-evaluation (default: one per core, none on one core; 0 turns them off). */
+  /** Worker threads for a full re-evaluation (default: one per core beyond the first, none on two cores or fewer; 0 turns them off). */
   readonly reevaluationWorkers?: number;
   /** Re-evaluations of fewer subjects than this run on the calling thread (default 20,000). */
   readonly parallelFrom?: number;
@@ -65,10 +64,14 @@ const BATCH = 1000;
 const PARALLEL_FROM = 20_000;
 const PAGES_PER_PARALLEL_TX = 8;
 
-/** One worker per core the process may use; none on a single core. */
-function defaultWorkers(): number {
+/**
+ * One worker per core beside the main thread, which reads and writes while they
+ * evaluate. On two cores or fewer none: measured there, copying pages to a worker and
+ * states back cost more than the evaluation it took off the main thread (BENCHMARKS.md).
+ */
+export function defaultWorkerCount(): number {
   const n = availableParallelism();
-  return n > 1 ? Math.min(n, 8) : 0;
+  return n > 2 ? Math.min(n - 1, 8) : 0;
 }
 
 export function parseIdentifier(text: string): Identifier {
@@ -166,15 +169,15 @@ export class Standing {
     const policy = this.requirePolicy(at);
     const total = this.store.countSubjectsWithRecords();
     const changed = { tier: 0, lists: 0, measures: 0 };
-    const workers = this.options.reevaluationWorkers ?? defaultWorkers();
+    const workers = this.options.reevaluationWorkers ?? defaultWorkerCount();
     const pool = workers > 0 && total >= (this.options.parallelFrom ?? PARALLEL_FROM) ? new EvaluationPool(workers) : undefined;
     const apply = (p: StoredInputs, state: SubjectState): StateRow => {
       const before = p.state?.state;
       const row = this.storeState(policy, p.subjectId, at, before, state);
       if (before) {
         if (before.tier !== row.state.tier) changed.tier++;
-        if (canonicalJson(before.lists.map((l) => l.list)) !== canonicalJson(row.state.lists.map((l) => l.list))) changed.lists++;
-        if (canonicalJson(before.measures.map((m) => [m.measure, m.status])) !== canonicalJson(row.state.measures.map((m) => [m.measure, m.status]))) changed.measures++;
+        if (listNames(before) !== listNames(row.state)) changed.lists++;
+        if (measureStatuses(before) !== measureStatuses(row.state)) changed.measures++;
       }
       return row;
     };
@@ -652,6 +655,10 @@ export class Standing {
 function wellFormed(s: string): string {
   return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
 }
+
+// Names come from the policy (no control characters), so joining them compares the lists.
+const listNames = (s: SubjectState): string => s.lists.map((l) => l.list).join("\u0000");
+const measureStatuses = (s: SubjectState): string => s.measures.map((m) => `${m.measure}\u0001${m.status}`).join("\u0000");
 
 function pickIds(input: unknown): { source?: string; id?: string } {
   if (typeof input !== "object" || input === null) return {};

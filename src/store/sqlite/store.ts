@@ -171,6 +171,12 @@ export class SqliteStore implements Store {
     this.db.pragma("synchronous = FULL");
     this.db.pragma("foreign_keys = ON");
     this.db.pragma("busy_timeout = 5000");
+    // A subject's records arrive over months, so reading one touches pages all over the
+    // file. The default 2 MB page cache made every such read a system call; a larger
+    // cache and memory-mapped reads keep a re-evaluation of the whole file in memory
+    // (the OS shares mapped pages and reclaims them under pressure).
+    this.db.pragma("cache_size = -262144"); // KiB: 256 MiB
+    this.db.pragma("mmap_size = 4294967296");
     this.db.exec(ddl);
     // After the schema: every table it defines is journaled by triggers from here on.
     this.journal = installJournal(this.db, { path, ...options.journal });
