@@ -424,6 +424,12 @@ describe("public statistics, metrics and the API description", () => {
     expect(res.body).toContain("# TYPE standing_checks_total counter");
     expect(res.body).toMatch(/^standing_checks_total\{context="air-travel",decision="deny"\} 1$/m);
     expect(res.body).toMatch(/^standing_index_subjects \d+$/m);
+    // Counted between scrapes and handed over at each: totals keep growing, screenings count too.
+    await w.app.inject({ method: "POST", url: "/v1/checks", headers: { authorization: cp, ...json }, payload: { subject: nid("stat-debtor-1"), context: "air-travel" } });
+    await w.app.inject({ method: "POST", url: "/v1/screenings?context=air-travel", headers: { authorization: cp, "content-type": "application/x-ndjson" }, payload: `${JSON.stringify(nid("stat-debtor-1"))}\n"national-id:nobody-at-all"\n` });
+    const again = await w.app.inject({ method: "GET", url: "/metrics", headers: { authorization: auditor } });
+    expect(again.body).toMatch(/^standing_checks_total\{context="air-travel",decision="deny"\} 3$/m);
+    expect(again.body).toMatch(/^standing_checks_total\{context="air-travel",decision="allow"\} \d+$/m);
   });
 
   it("GET /openapi.json is an OpenAPI 3 document listing every /v1 route; /docs serves the browsable UI", async () => {

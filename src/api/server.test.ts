@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildServer } from "./server.js";
@@ -6,6 +7,7 @@ import { Standing } from "../standing.js";
 import { SqliteStore } from "../store/sqlite/store.js";
 import { ManualClock } from "../time.js";
 import { createKey } from "../auth/keys.js";
+import { DecisionLog } from "../decision-log.js";
 
 const policyText = readFileSync(join(import.meta.dirname, "..", "..", "policies", "municipal-credit.yaml"), "utf8");
 const DAY = 86_400_000;
@@ -77,4 +79,47 @@ describe("HTTP checks", () => {
     const res = await app.inject({ method: "GET", url: "/healthz" });
     expect(res.json()).toMatchObject({ status: "ok", policy: "municipal-credit@2026.1.0" });
   });
+});
+
+// Keys are cached in the server (src/auth/keys.ts); a revocation must still bite on the
+// next request, including one made by `standing keys revoke` in another process while
+// the server runs (here: a second connection to the same database file).
+describe("revocation while the server runs", () => {
+  const dir = mkdtempSync(join(tmpdir(), "standing-revoke-"));
+  const clock = new ManualClock(Date.parse("2026-11-01T00:00:00Z"));
+  const store = new SqliteStore(join(dir, "s.db"));
+  const standing = new Standing(store, clock);
+  const log = new DecisionLog(store);
+  const app = buildServer(standing, { decisionLog: log });
+  const cli = new SqliteStore(join(dir, "s.db"));
+
+  beforeAll(() => {
+    standing.publish(policyText, "municipal-credit.yaml");
+  });
+  afterAll(async () => {
+    await app.close();
+    cli.close();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const ask = (key: string) =>
+    app.inject({ method: "POST", url: "/v1/checks", headers: { authorization: `Bearer ${key}` }, payload: { subject: { scheme: "national-id", value: "anyone" }, context: "air-travel" } });
+
+  for (const by of ["another process", "the server's own store"] as const) {
+    it(`a checkpoint key revoked by ${by} is refused on the next request, with decisions logged in between`, async () => {
+      const { key, row } = createKey(store, standing.activePolicy(), { role: "checkpoint", contexts: ["air-travel"] }, clock.now());
+      for (let i = 0; i < 3; i++) expect((await ask(key)).statusCode).toBe(200);
+      log.flush(); // a write through the server's connection between the requests
+      expect((await ask(key)).statusCode).toBe(200);
+      const revoker = by === "another process" ? cli : store;
+      expect(revoker.transaction(() => revoker.revokeKey(row.keyId, clock.now()))).toBe(true);
+      const res = await ask(key);
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toMatchObject({ error: { code: "unauthorized", details: { keyId: row.keyId } } });
+      // A key issued by another process works at once.
+      const fresh = createKey(cli, standing.activePolicy(), { role: "checkpoint", contexts: ["air-travel"] }, clock.now());
+      expect((await ask(fresh.key)).statusCode).toBe(200);
+    });
+  }
 });
