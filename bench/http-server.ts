@@ -2,7 +2,12 @@
 // not share its event loop. A temp SQLite file (WAL), the municipal policy, a few
 // hundred restricted subjects ingested through Standing, one checkpoint key. Prints one
 // JSON line (port, key, identifiers) on stdout when listening; exits when stdin closes.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+// With BENCH_SERVER_PROF=DIR, the lines "profile NAME" and "profile-end" on stdin start
+// and stop the V8 profiler and write DIR/NAME.cpuprofile (answered "profiled" on
+// stdout), so each phase is profiled alone, without start-up and the ingest of the set-up.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { createInterface } from "node:readline";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Standing } from "../src/standing.js";
@@ -33,7 +38,27 @@ await app.listen({ port: 0, host: "127.0.0.1" });
 const addr = app.server.address();
 const port = typeof addr === "object" && addr ? addr.port : 0;
 process.stdout.write(JSON.stringify({ port, key, restricted: RESTRICTED, indexed: standing.index.subjects }) + "\n");
-process.stdin.resume();
+const profDir = process.env.BENCH_SERVER_PROF;
+const session = profDir ? new Session() : undefined;
+let profName = "";
+if (session) {
+  mkdirSync(profDir as string, { recursive: true });
+  session.connect();
+  await session.post("Profiler.enable");
+}
+createInterface({ input: process.stdin }).on("line", (cmd) => {
+  void (async () => {
+    if (!session) return;
+    if (cmd.startsWith("profile ")) {
+      profName = cmd.slice("profile ".length);
+      await session.post("Profiler.start");
+    } else if (cmd === "profile-end") {
+      const { profile } = await session.post("Profiler.stop");
+      writeFileSync(join(profDir as string, `${profName}.cpuprofile`), JSON.stringify(profile));
+    }
+    process.stdout.write("profiled\n");
+  })();
+});
 process.stdin.on("end", () => {
   void app.close().then(() => {
     store.close();

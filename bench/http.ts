@@ -37,13 +37,26 @@ function cpuSecondsOf(pid: number | undefined): number {
 const id = (i: number, restricted: boolean): string => (restricted ? `demo-h${String(i).padStart(7, "0")}` : `demo-free-${i}`);
 
 export async function runHttp(seconds: number, connections: number, screeningBatch: number, restricted = 500): Promise<HttpFigures> {
-  const child = spawn(process.execPath, [...(process.env.BENCH_SERVER_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_SERVER_PROF}`] : []), "--import", "tsx", new URL("./http-server.ts", import.meta.url).pathname], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, BENCH_HTTP_RESTRICTED: String(restricted) } });
+  const child = spawn(process.execPath, ["--import", "tsx", new URL("./http-server.ts", import.meta.url).pathname], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, BENCH_HTTP_RESTRICTED: String(restricted) } });
   try {
-    const line = await new Promise<string>((resolve, reject) => {
-      const rl = createInterface({ input: child.stdout });
-      rl.once("line", resolve);
-      child.once("exit", (c) => reject(new Error(`bench server exited (${c})`)));
-    });
+    const rl = createInterface({ input: child.stdout });
+    const nextLine = (): Promise<string> =>
+      new Promise<string>((resolve, reject) => {
+        const onExit = (c: number | null): void => reject(new Error(`bench server exited (${c})`));
+        rl.once("line", (l) => {
+          child.off("exit", onExit);
+          resolve(l);
+        });
+        child.once("exit", onExit);
+      });
+    // BENCH_SERVER_PROF=DIR: the server profiles each phase alone into DIR/{checks,screenings}.cpuprofile.
+    const profiling = process.env.BENCH_SERVER_PROF !== undefined;
+    const profile = async (cmd: string): Promise<void> => {
+      if (!profiling) return;
+      child.stdin.write(cmd + "\n");
+      await nextLine();
+    };
+    const line = await nextLine();
     const info = JSON.parse(line) as { port: number; key: string; restricted: number; indexed: number };
     const base = `http://127.0.0.1:${info.port}`;
     const headers = { authorization: `Bearer ${info.key}`, "content-type": "application/json" };
@@ -65,14 +78,17 @@ export async function runHttp(seconds: number, connections: number, screeningBat
       requests.push({ method: "POST" as const, path: "/v1/checks", headers, body: JSON.stringify({ subject: { scheme: "national-id", value: id(i, i % 2 === 0) }, context: "air-travel" }) });
     }
     log(`HTTP: autocannon ${connections} connections for ${seconds} s against ${base}/v1/checks`);
+    await profile("profile checks");
     const cpu0 = cpuSecondsOf(child.pid);
     const r = await autocannon({ url: base, connections, duration: seconds, pipelining: 1, requests });
     const serverCpu = cpuSecondsOf(child.pid) - cpu0;
+    await profile("profile-end");
     // Screening: NDJSON batches, half restricted identifiers.
     const lines: string[] = [];
     for (let i = 0; i < screeningBatch; i++) lines.push(JSON.stringify(`national-id:${id(1 + (i % info.restricted), i % 2 === 0)}`));
     const body = lines.join("\n") + "\n";
     let screened = 0;
+    await profile("profile screenings");
     const t0 = now();
     const until = t0 + Math.max(2, seconds / 2) * 1000;
     while (now() < until) {
@@ -84,6 +100,7 @@ export async function runHttp(seconds: number, connections: number, screeningBat
       screened += n;
     }
     const screeningPerSecond = screened / ((now() - t0) / 1000);
+    await profile("profile-end");
     return {
       checksPerSecond: r.requests.average,
       checksPerServerCpuSecond: serverCpu > 0 ? r.requests.total / serverCpu : NaN,
