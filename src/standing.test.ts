@@ -637,6 +637,14 @@ describe("check", () => {
     expect(standing.check(nid("N1"), "air-travel").id).not.toBe(after.id);
   });
 
+  it("given many checks in a burst, when their decision ids are compared, then they are distinct and in the order the checks were made", () => {
+    const { standing } = setup();
+    one(standing, debt("d1", nid("N1"), NOW));
+    const ids = Array.from({ length: 2000 }, (_, i) => standing.check(nid(i % 2 ? "N1" : "nobody"), "air-travel").id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+  });
+
   it("given a context the policy does not declare, when checked, then it is refused unknown-context", () => {
     const { standing } = setup();
     expect(() => standing.check(nid("N1"), "church-attendance")).toThrow(expect.objectContaining({ code: "unknown-context" }));
