@@ -1,6 +1,9 @@
 // One section of the bench alone, for profiling:
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof --expose-gc --import tsx bench/profile.ts index|durable
+//   node --expose-gc --import tsx bench/profile.ts reeval [subjects]    (profiles only the re-evaluation)
+//   node --expose-gc --import tsx bench/profile.ts reeval-scale [subjects]    (figures, no profile)
 //   BENCH_SERVER_PROF=/tmp/prof-http node --import tsx bench/profile.ts http
+//     (the server writes checks.cpuprofile and screenings.cpuprofile, one per phase)
 // then: npx tsx bench/profile-top.ts /tmp/prof/<file>.cpuprofile
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { compilePolicy } from "../src/policy/compile.js";
