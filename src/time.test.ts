@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { DateTime } from "luxon";
-import { addDuration, isoUtc, parseDuration, subtractDuration, type IsoDuration } from "./time.js";
+import { addDuration, isoUtc, parseDuration, parseInstant, subtractDuration, type IsoDuration } from "./time.js";
 
 // The fast calendar arithmetic must give exactly what luxon gives, in every zone,
 // including across DST changes, skipped and repeated wall-clock hours and month ends.
@@ -77,5 +77,41 @@ describe("isoUtc", () => {
     for (const t of [0, -1, Date.UTC(1000, 0, 1), Date.UTC(1000, 0, 1) - 1, Date.UTC(9999, 11, 31, 23, 59, 59, 999), Date.UTC(2000, 1, 29), Date.UTC(1900, 1, 28, 23), Date.UTC(2100, 2, 1)]) {
       expect(isoUtc(t)).toBe(new Date(t).toISOString());
     }
+  });
+});
+
+describe("parseInstant", () => {
+  const pad = (n: number, w: number): string => String(n).padStart(w, "0");
+  // luxon's reading, which the fast path must reproduce exactly (invalid → undefined).
+  const viaLuxonText = (text: string): number | undefined => {
+    const dt = DateTime.fromISO(text, { setZone: true });
+    return dt.isValid ? dt.toMillis() : undefined;
+  };
+  const text = fc
+    .record({
+      y: fc.integer({ min: 0, max: 9999 }), mo: fc.integer({ min: 0, max: 13 }), d: fc.integer({ min: 0, max: 32 }),
+      h: fc.integer({ min: 0, max: 25 }), mi: fc.integer({ min: 0, max: 61 }), s: fc.option(fc.integer({ min: 0, max: 61 })),
+      frac: fc.option(fc.stringMatching(/^\d{1,9}$/)), zone: fc.oneof(fc.constant("Z"), fc.record({ sign: fc.constantFrom("+", "-"), oh: fc.integer({ min: 0, max: 25 }), om: fc.integer({ min: 0, max: 61 }), colon: fc.boolean() })),
+    })
+    .map(({ y, mo, d, h, mi, s, frac, zone }) => {
+      const secs = s === null ? "" : `:${pad(s, 2)}${frac === null ? "" : `.${frac}`}`;
+      const z = zone === "Z" ? "Z" : `${zone.sign}${pad(zone.oh, 2)}${zone.colon ? ":" : ""}${pad(zone.om, 2)}`;
+      return `${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)}T${pad(h, 2)}:${pad(mi, 2)}${secs}${z}`;
+    });
+
+  it("reads every instant text exactly as luxon does, valid or not", () => {
+    fc.assert(
+      fc.property(text, (t) => {
+        expect(parseInstant(t)).toBe(viaLuxonText(t));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it("refuses text without an offset, and reads the common forms", () => {
+    expect(parseInstant("2026-11-26T10:00:00")).toBeUndefined();
+    expect(parseInstant("2026-02-30T10:00:00Z")).toBeUndefined();
+    expect(parseInstant("2026-11-26T10:00:00.123456789+08:00")).toBe(Date.UTC(2026, 10, 26, 2, 0, 0, 123));
+    expect(parseInstant("2026-11-26T10:00-0530")).toBe(Date.UTC(2026, 10, 26, 15, 30));
   });
 });
