@@ -498,7 +498,11 @@ describe("malformed requests: no 5xx, errors from the closed set, the database u
     // Standing.ingest refused (the refusal is auditable; no row changed), and nothing else.
     if (journalBefore > 0) {
       const expected: Record<string, number> = {};
-      if (decisions > 0) expected.decisions = decisions;
+      // The decision log is journaled per batch (docs/journal.md): every journal entry about
+      // the decisions table is a batch entry, and together they list exactly the logged rows.
+      const batches = store.db.prepare("SELECT data FROM journal WHERE seq > ? AND kind = 'decisions.batch'").pluck().all(journalBefore) as string[];
+      expect(batches.reduce((n, d) => n + (JSON.parse(d) as { rows: unknown[] }).rows.length, 0)).toBe(decisions);
+      if (decisions > 0) expected.decisions = batches.length;
       const journaled = journalSince(journalBefore);
       if ((journaled["record.rejected"] ?? 0) > 0 || stats.rejectedByIngest > 0) expected["record.rejected"] = stats.rejectedByIngest;
       expect(journaled).toEqual(expected);

@@ -96,6 +96,55 @@ export function entryHash(prev: string, e: EntryFields): string {
   return sha256Hex(prev + canonicalEntry(e));
 }
 
+// A batch entry (tables journaled per batch, see batchedTables in journal.ts) covers
+// many rows with one entry:
+//
+//   batch row hash = sha256(row₁ "\n" row₂ "\n" … rowₙ "\n")   each rowᵢ its canonicalRow
+//
+// in the order of the rows' keys (keyText, compared as strings). Insert order cannot be
+// recovered from the table, the key order can, by anyone, from the rows alone.
+
+/** A row's primary key as JSON text: what a batch entry's data names the row by. */
+export function keyText(values: readonly SqlValue[]): string {
+  return JSON.stringify(
+    values.map((v) =>
+      typeof v === "bigint" ? (v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : String(v)) : v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v,
+    ),
+  );
+}
+
+export interface BatchRow {
+  /** keyText of the row's primary key. */
+  readonly key: string;
+  /** canonicalRow of the row's journaled columns. */
+  readonly row: string;
+}
+
+/** Orders a batch's rows by key, as both the writer and `audit verify` must. */
+export function sortBatch<T extends BatchRow>(rows: T[]): T[] {
+  return rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** The hex digits of a row's hash a batch entry keeps per row, to say which row changed. */
+export const BATCH_DIGEST_CHARS = 16;
+
+/**
+ * A batch entry's row hash and data, from its rows in key order (sortBatch). The data,
+ * canonical JSON, names every row and the start of its row hash:
+ * {"rows":[[key, digest], …]}.
+ */
+export function batchEntry(rows: readonly BatchRow[]): { rowHash: string; data: string } {
+  let all = "";
+  let data = '{"rows":[';
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i] as BatchRow;
+    all += r.row + "\n";
+    if (i > 0) data += ",";
+    data += `[${r.key},"${sha256Hex(r.row).slice(0, BATCH_DIGEST_CHARS)}"]`;
+  }
+  return { rowHash: sha256Hex(all), data: data + "]}" };
+}
+
 /** What a checkpoint signs: canonical JSON of {seq, headHash, at}. */
 export function checkpointPayload(seq: number, headHash: string, at: number): string {
   return `{"at":${String(at)},"headHash":${JSON.stringify(headHash)},"seq":${String(seq)}}`;

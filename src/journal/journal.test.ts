@@ -188,6 +188,7 @@ describe("entries", () => {
     expect(entries(s).map((x) => [x.kind, x.key])).toEqual([
       ["baseline", '["note"]'],
       ["baseline", '["schema"]'],
+      ["meta.set", '["schema"]'], // the upgrade from schema 1, journaled like any change
     ]);
     const r = verifyJournal(s.db);
     expect(r.ok).toBe(true);

@@ -17,12 +17,17 @@
 // triggers would call functions that exist only in this process: a shell write would
 // fail until the attacker dropped them, and a database carrying them could not be
 // written by any other tool; detection would be the same.)
+//
+// One exception: tables in `batchedTables` (the decision log) get no triggers. Their
+// writer inserts a batch of rows and, in the same transaction, one entry whose row
+// hash covers them all (Journal.appendBatch); each row carries that entry's seq in its
+// batch column. A logged check is a row, and one entry per row was most of its cost.
 import type Database from "better-sqlite3";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { canonicalJson } from "../canonical.js";
 import { StandingError } from "../errors.js";
-import { GENESIS, checkpointPayload, entryHash, rowHash, type SqlValue } from "./hash.js";
+import { GENESIS, batchEntry, canonicalRow, checkpointPayload, entryHash, keyText, rowHash, sortBatch, type BatchRow, type SqlValue } from "./hash.js";
 import { kindExpr } from "./kinds.js";
 
 type Db = Database.Database;
@@ -68,11 +73,23 @@ export interface JournalOptions {
 
 export interface JournaledTable {
   readonly name: string;
-  /** Column names, sorted (the order the row hash uses). */
+  /** Column names, sorted (the order the row hash uses); never the batch column. */
   readonly columns: readonly string[];
   /** Primary-key columns in key order; ["rowid"] for a table without one. */
   readonly key: readonly string[];
+  /** For a table journaled per batch: its batch column and the kind of its entries. */
+  readonly batch?: { readonly column: string; readonly kind: string };
 }
+
+/**
+ * Tables journaled one entry per batch of inserted rows instead of one per row, and
+ * the column each row names its batch entry's seq in. The batch column is not part of
+ * the row hash, so a row hashes as it did when it was journaled per row. A table is
+ * treated so only while it has that column and a primary key of its own.
+ */
+export const batchedTables: Readonly<Record<string, { readonly column: string; readonly kind: string }>> = {
+  decisions: { column: "batch", kind: "decisions.batch" },
+};
 
 export interface CheckpointRow {
   readonly seq: number;
@@ -121,6 +138,10 @@ export function journaledTables(db: Db): JournaledTable[] {
     .map((name) => {
       const info = db.prepare(`PRAGMA main.table_info(${quoteId(name)})`).all() as { name: string; pk: number }[];
       const key = info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
+      const batch = batchedTables[name];
+      if (batch && key.length > 0 && info.some((c) => c.name === batch.column) && !key.includes(batch.column)) {
+        return { name, columns: info.map((c) => c.name).filter((c) => c !== batch.column).sort(), key, batch };
+      }
       return { name, columns: info.map((c) => c.name).sort(), key: key.length > 0 ? key : ["rowid"] };
     });
 }
@@ -220,6 +241,9 @@ export class Journal {
   /** Entries appended through this connection since it was opened. */
   appended = 0;
   private eventStmt: Database.Statement | undefined;
+  private batchStmt: Database.Statement | undefined;
+  private nextSeqStmt: Database.Statement | undefined;
+  private readonly batched = new Map<string, JournaledTable>();
 
   constructor(
     readonly db: Db,
@@ -247,6 +271,47 @@ export class Journal {
     this.eventStmt ??= this.db.prepare(entrySql("@kind", "NULL", "NULL", "NULL", "@data"));
     const info = this.eventStmt.run({ kind, data: data === undefined ? null : canonicalJson(data) });
     return Number(info.lastInsertRowid);
+  }
+
+  /** A table journaled per batch, as the schema has it now; throws for any other table. */
+  batchedTable(table: string): JournaledTable {
+    let t = this.batched.get(table);
+    if (!t) {
+      t = journaledTables(this.db).find((x) => x.name === table && x.batch);
+      if (!t) throw new Error(`table ${table} is not journaled per batch`);
+      this.batched.set(table, t);
+    }
+    return t;
+  }
+
+  /**
+   * Journals rows inserted into a table journaled per batch as one entry, in the
+   * caller's transaction. `insert(seq)` inserts the rows with their batch column set to
+   * `seq` (the seq the entry will get) and returns each inserted row's columns in
+   * `batchedTable(table).columns` order, as stored (INSERT … RETURNING, safe integers).
+   * Returns the entry's seq, or null when no row was inserted (no entry then).
+   */
+  appendBatch(table: string, insert: (seq: number) => readonly (readonly SqlValue[])[]): number | null {
+    if (this.readOnly) throw new Error("the journal was opened read-only");
+    // Outside a transaction another connection could append between reading the head and appending.
+    if (!this.db.inTransaction) throw new Error("appendBatch must run inside a transaction");
+    const t = this.batchedTable(table);
+    this.nextSeqStmt ??= this.db.prepare("SELECT coalesce(max(seq), 0) + 1 FROM journal").pluck();
+    const seq = Number(this.nextSeqStmt.get());
+    const inserted = insert(seq);
+    if (inserted.length === 0) return null;
+    const keyAt = t.key.map((k) => t.columns.indexOf(k));
+    const rows: BatchRow[] = inserted.map((values) => {
+      const pairs: SqlValue[] = [];
+      for (let i = 0; i < t.columns.length; i++) pairs.push(t.columns[i] as string, values[i] ?? null);
+      return { key: keyText(keyAt.map((i) => values[i] ?? null)), row: canonicalRow(pairs) };
+    });
+    const { rowHash: rh, data } = batchEntry(sortBatch(rows));
+    this.batchStmt ??= this.db.prepare(entrySql("@kind", "@tbl", "NULL", "@rh", "@data"));
+    const got = Number(this.batchStmt.run({ kind: t.batch?.kind, tbl: t.name, rh, data }).lastInsertRowid);
+    // The rows already name `seq`; any other seq would orphan them, so the caller's transaction must roll back.
+    if (got !== seq) throw new Error(`journal: batch entry got seq ${got}, its rows name ${seq}`);
+    return seq;
   }
 
   head(): JournalHead | null {
@@ -299,7 +364,7 @@ export class Journal {
     db.transaction(() => {
       const old = db.prepare("SELECT name FROM temp.sqlite_schema WHERE type = 'trigger' AND name LIKE 'journal\\_%' ESCAPE '\\'").pluck().all() as string[];
       for (const name of old) db.exec(`DROP TRIGGER IF EXISTS temp.${quoteId(name)}`);
-      for (const t of journaledTables(db)) for (const sql of triggersFor(t)) db.exec(sql);
+      for (const t of journaledTables(db)) if (!t.batch) for (const sql of triggersFor(t)) db.exec(sql);
       db.exec(checkpointTrigger(this.checkpointEvery));
     })();
   }
@@ -309,6 +374,9 @@ export class Journal {
     const stmt = this.db.prepare(entrySql("'baseline'", "@tbl", "@key", "@rh", "NULL"));
     let n = 0;
     for (const t of journaledTables(this.db)) {
+      // A baselined row is journaled by its own entry; a batch number left from an
+      // earlier journal could name an unrelated entry of this one. (Not hashed.)
+      if (t.batch) this.db.exec(`UPDATE main.${quoteId(t.name)} SET ${quoteId(t.batch.column)} = NULL WHERE ${quoteId(t.batch.column)} IS NOT NULL`);
       const rows = this.db.prepare(`SELECT ${keySql(t)} AS key, ${rowHashSql(t)} AS rh FROM main.${quoteId(t.name)} ORDER BY ${t.key.map((c) => col("", c)).join(", ")}`).all() as { key: string; rh: string }[];
       for (const r of rows) {
         stmt.run({ tbl: t.name, key: r.key, rh: r.rh });

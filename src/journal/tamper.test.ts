@@ -186,6 +186,73 @@ describe("rows deleted or added", () => {
   });
 });
 
+describe("the decision log, journaled per batch", () => {
+  const d2 = () => base.decisionBatch["d-02"] as number;
+
+  it("a decision edited (allow made deny): names the row and its batch entry", () => {
+    const path = tampered((db) => db.prepare("UPDATE decisions SET decision = 'deny' WHERE id = 'd-02'").run());
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "decisions", key: ["d-02"], seq: d2(), where: "decisions id=d-02" });
+    expect(first(r).message).toMatch(/differs from what journal entry #\d+ \(decisions\.batch\) recorded: it was changed outside Standing/);
+    expect(r.problems).toHaveLength(1);
+  });
+
+  it("a decision deleted: names it and the batch entry that lists it", () => {
+    const path = tampered((db) => db.prepare("DELETE FROM decisions WHERE id = 'd-01'").run());
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "decisions", key: ["d-01"], seq: base.decisionBatch["d-01"], where: "decisions id=d-01" });
+    expect(first(r).message).toContain("deleted outside Standing");
+    expect(r.problems).toHaveLength(1);
+  });
+
+  it("a whole batch deleted: every row of it is named", () => {
+    const path = tampered((db) => db.prepare("DELETE FROM decisions WHERE batch = ?").run(base.decisionBatch["d-04"]));
+    const r = failed(path);
+    expect(r.problems.map((p) => p.where).sort()).toEqual(["decisions id=d-04", "decisions id=d-05"]);
+  });
+
+  it("a decision inserted into an existing batch: named, not listed by the batch entry", () => {
+    const path = tampered((db) => db.prepare("INSERT INTO decisions (id, at, key_id, asked_by, scheme, value, context, decision, codes, batch) SELECT 'd-99', at, key_id, asked_by, scheme, 'X1', context, decision, codes, batch FROM decisions WHERE id = 'd-02'").run());
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "decisions", key: ["d-99"], seq: d2() });
+    expect(first(r).message).toContain("inserted outside Standing");
+    expect(r.problems).toHaveLength(1);
+  });
+
+  it("a decision inserted with no batch, or naming an entry that is no batch: named as not journaled", () => {
+    const path = tampered((db) => {
+      const ins = db.prepare("INSERT INTO decisions (id, at, key_id, asked_by, scheme, value, context, decision, codes, batch) VALUES (?, 0, 'k', 'x', 'national-id', 'A1', 'air-travel', 'deny', '[]', ?)");
+      ins.run("d-97", null);
+      ins.run("d-98", 3); // an entry of the journal, but not a decisions batch
+      ins.run("d-96", 1_000_000); // no entry at all
+    });
+    const r = failed(path);
+    expect(r.problems.map((p) => p.where).sort()).toEqual(["decisions id=d-96", "decisions id=d-97", "decisions id=d-98"]);
+    for (const p of r.problems) expect(p.message).toContain("not in the journal");
+  });
+
+  it("a decision moved to the other batch: both batch entries name it", () => {
+    const path = tampered((db) => db.prepare("UPDATE decisions SET batch = ? WHERE id = 'd-02'").run(base.decisionBatch["d-04"]));
+    const r = failed(path);
+    expect(r.problems.map((p) => [p.where, p.seq])).toEqual(expect.arrayContaining([["decisions id=d-02", d2()], ["decisions id=d-02", base.decisionBatch["d-04"]]]));
+    expect(r.problems).toHaveLength(2);
+  });
+
+  it("the decisions table dropped: named, with how many batches the journal holds", () => {
+    const path = tampered((db) => db.exec("DROP TABLE decisions"));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "row", table: "decisions", where: "table decisions" });
+    expect(first(r).message).toContain("2 batch(es)");
+  });
+
+  it("a batch entry's list of rows edited: the chain names the entry", () => {
+    const path = tampered((db) => flipText(db, "journal", "data", `seq = ${d2()}`, (d) => d.indexOf("d-02") + 3));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "chain", seq: d2() });
+    expect(first(r).message).toContain("decisions.batch decisions");
+  });
+});
+
 describe("the journal itself", () => {
   it("one byte of an entry's hash: names the entry", () => {
     const path = tampered((db) => flipText(db, "journal", "hash", "seq = 7", () => 3));

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { createKey } from "../auth/keys.js";
+import { DecisionLog } from "../decision-log.js";
 import { Standing } from "../standing.js";
 import { SqliteStore } from "../store/sqlite/store.js";
 import { ManualClock } from "../time.js";
@@ -35,6 +36,8 @@ export interface Populated {
   readonly auditorKeyId: string;
   readonly auditorKey: string;
   readonly eventSeq: number;
+  /** decisions.id → the seq of the batch entry that journaled it. */
+  readonly decisionBatch: Record<string, number>;
 }
 
 /**
@@ -73,11 +76,26 @@ export function populate(path: string, journal: JournalOptions = {}): Populated 
     clock.advance(8 * DAY);
     standing.advance();
 
+    // Two batches of the decision log, as a server writes them.
+    const log = new DecisionLog(store);
+    const decision = (id: string, value: string, deny: boolean) =>
+      log.add({ id, at: clock.now(), keyId: auditor.row.keyId, askedBy: "checkpoint:Gate 3", scheme: "national-id", value, context: "air-travel", decision: deny ? "deny" : "allow", codes: deny ? ["SPC-DEBTOR"] : [] });
+    decision("d-01", "A1", true);
+    decision("d-02", "B2", false);
+    decision("d-03", "C3", false);
+    log.flush();
+    clock.advance(HOUR);
+    decision("d-04", "A1", true);
+    decision("d-05", "Z9", false);
+    log.flush();
+    const decisionBatch: Record<string, number> = {};
+    for (const r of store.db.prepare("SELECT id, batch FROM decisions").all() as { id: string; batch: number }[]) decisionBatch[r.id] = r.batch;
+
     const recordSeq: Record<string, number> = {};
     for (const r of store.db.prepare("SELECT seq, record_id FROM records").all() as { seq: number; record_id: string }[]) recordSeq[r.record_id] = r.seq;
     const subject: Record<string, number> = {};
     for (const v of ["A1", "B2", "C3"]) subject[v] = store.resolve(nid(v)) as number;
-    return { path, recordSeq, subject, revokedKeyId: gone.row.keyId, auditorKeyId: auditor.row.keyId, auditorKey: auditor.key, eventSeq };
+    return { path, recordSeq, subject, revokedKeyId: gone.row.keyId, auditorKeyId: auditor.row.keyId, auditorKey: auditor.key, eventSeq, decisionBatch };
   } finally {
     store.close();
   }

@@ -8,8 +8,9 @@ import { createPublicKey, verify as verifySignature, type KeyObject } from "node
 import { canonicalJson } from "../canonical.js";
 import { StandingError } from "../errors.js";
 import { compilePolicy } from "../policy/compile.js";
-import { GENESIS, checkpointPayload, entryHash, sha256Hex } from "./hash.js";
+import { BATCH_DIGEST_CHARS, GENESIS, batchEntry, canonicalRow, checkpointPayload, entryHash, keyText, sha256Hex, sortBatch, type SqlValue } from "./hash.js";
 import {
+  batchedTables,
   fingerprintOf,
   installJournal,
   journalFor,
@@ -233,6 +234,7 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
     guard("row", "database schema", () => (all = journaledTables(db)));
     const byName = new Map(all.map((t) => [t.name, t]));
     const describeEntry = (tbl: unknown, key: unknown): string => {
+      if (key === null || key === undefined) return String(tbl); // a batch entry: the whole table's
       const t = byName.get(String(tbl));
       return t ? describeRow(t, keyValues(String(key))) : `${String(tbl)} ${String(key)}`;
     };
@@ -353,6 +355,7 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
       const names = new Set(all.map((t) => t.name));
       for (const t of all) {
         guard("row", t.name, () => checkTable(db, t, f, (n) => (rows += n)));
+        if (t.batch) guard("row", t.name, () => checkBatches(db, t, f));
       }
       guard("row", "journal", () => {
         const gone = db.prepare("SELECT tbl, count(*) AS n, max(seq) AS seq FROM temp.journal_verify_latest WHERE row_hash IS NOT NULL GROUP BY tbl").all() as Row[];
@@ -360,6 +363,11 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
           const name = String(g.tbl);
           if (names.has(name) || journalTables.includes(name)) continue;
           f.problem({ kind: "row", where: `table ${name}`, table: name, seq: Number(g.seq), message: `table ${name} is gone, but the journal says ${String(g.n)} of its rows exist (last entry #${String(g.seq)}): it was dropped outside Standing` });
+        }
+        for (const [name, b] of Object.entries(batchedTables)) {
+          if (names.has(name)) continue;
+          const g = db.prepare("SELECT count(*) AS n, max(seq) AS seq FROM main.journal WHERE tbl = ? AND kind = ? AND key IS NULL").get(name, b.kind) as Row;
+          if (Number(g.n) > 0) f.problem({ kind: "row", where: `table ${name}`, table: name, seq: Number(g.seq), message: `table ${name} is gone, but the journal holds ${String(g.n)} batch(es) of its rows (last entry #${String(g.seq)}): it was dropped outside Standing` });
         }
         db.exec("DROP TABLE IF EXISTS temp.journal_verify_latest");
       });
@@ -401,14 +409,23 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
   }
 }
 
+/** SQL: the seqs of a batched table's batch entries. */
+function batchSeqsSql(t: JournaledTable): string {
+  return `SELECT seq FROM main.journal WHERE tbl = ${quoteLit(t.name)} AND kind = ${quoteLit(t.batch?.kind ?? "")} AND key IS NULL`;
+}
+
 function checkTable(db: Db, t: JournaledTable, f: Findings, count: (n: number) => void): void {
   const cols = new Set(t.columns);
   const label = cols.has("source") && cols.has("record_id") ? ", source AS l_source, record_id AS l_id" : "";
   const labelOf = (r: Row): string => (label && r.l_source !== undefined ? ` (${fmt(r.l_source)}/${fmt(r.l_id)})` : "");
   count(db.prepare(`SELECT count(*) FROM main.${quoteId(t.name)}`).pluck().get() as number);
+  // In a batched table, the rows of a batch entry are checked by checkBatches; the rest
+  // (logged before batches, or baselined) must match entries of their own.
+  const bcol = t.batch ? quoteId(t.batch.column) : "";
+  const own = t.batch ? `WHERE ${bcol} IS NULL OR ${bcol} NOT IN (${batchSeqsSql(t)})` : "";
   const changed = db.prepare(
-    `SELECT c.k AS k, c.h AS h, l.row_hash AS jh, l.seq AS jseq, l.kind AS jkind${label ? ", c.l_source AS l_source, c.l_id AS l_id" : ""}
-     FROM (SELECT ${keySql(t)} AS k, ${rowHashSql(t)} AS h${label} FROM main.${quoteId(t.name)}) AS c
+    `SELECT c.k AS k, c.h AS h, l.row_hash AS jh, l.seq AS jseq, l.kind AS jkind${label ? ", c.l_source AS l_source, c.l_id AS l_id" : ""}${t.batch ? ", c.b AS b" : ""}
+     FROM (SELECT ${keySql(t)} AS k, ${rowHashSql(t)} AS h${label}${t.batch ? `, ${bcol} AS b` : ""} FROM main.${quoteId(t.name)} ${own}) AS c
      LEFT JOIN temp.journal_verify_latest AS l ON l.tbl = ${quoteLit(t.name)} AND l.key = c.k
      WHERE l.row_hash IS NOT c.h
      ORDER BY l.seq IS NULL, l.seq, c.k`,
@@ -416,7 +433,9 @@ function checkTable(db: Db, t: JournaledTable, f: Findings, count: (n: number) =
   for (const r of changed.iterate() as Iterable<Row>) {
     const key = keyValues(String(r.k));
     const where = describeRow(t, key) + labelOf(r);
-    if (r.jseq === null || r.jseq === undefined) {
+    if ((r.jseq === null || r.jseq === undefined) && r.b !== null && r.b !== undefined) {
+      f.problem({ kind: "row", where, table: t.name, key, message: `${where}: this row is not in the journal: its batch column names entry #${String(r.b)}, which is no batch of ${t.name}: it was inserted outside Standing` });
+    } else if (r.jseq === null || r.jseq === undefined) {
       f.problem({ kind: "row", where, table: t.name, key, message: `${where}: this row is not in the journal: it was inserted outside Standing` });
     } else if (r.jh === null) {
       f.problem({ kind: "row", where, table: t.name, key, seq: Number(r.jseq), message: `${where}: the journal says this row was deleted (entry #${String(r.jseq)}), yet it exists: it was put back outside Standing` });
@@ -436,6 +455,91 @@ function checkTable(db: Db, t: JournaledTable, f: Findings, count: (n: number) =
     const where = describeRow(t, key);
     f.problem({ kind: "row", where, table: t.name, key, seq: Number(r.jseq), message: `${where}: the row is missing, but journal entry #${String(r.jseq)} (${String(r.jkind)}) says it exists: it was deleted outside Standing` });
   }
+}
+
+/**
+ * Every batch entry of a batched table against the rows that name it: their batch
+ * hash is recomputed from the rows; when it differs, the per-row digests in the
+ * entry's data say which row was changed, deleted or added.
+ */
+function checkBatches(db: Db, t: JournaledTable, f: Findings): void {
+  const b = t.batch as NonNullable<JournaledTable["batch"]>;
+  const entries = new Map<number, { rowHash: string; data: string | null }>();
+  for (const e of db.prepare(`SELECT seq, row_hash, data FROM main.journal WHERE seq IN (${batchSeqsSql(t)})`).all() as Row[]) {
+    entries.set(Number(e.seq), { rowHash: String(e.row_hash), data: text(e.data) });
+  }
+  if (entries.size === 0) return;
+  const keyAt = t.key.map((k) => t.columns.indexOf(k));
+  const exists = db.prepare(`SELECT 1 FROM main.${quoteId(t.name)} WHERE ${t.key.map((c) => `${quoteId(c)} = ?`).join(" AND ")}`).pluck();
+  // One pass, grouped by batch: a sort, not an index the writer would pay for on every row.
+  const stmt = db
+    .prepare(`SELECT ${quoteId(b.column)}, ${t.columns.map(quoteId).join(", ")} FROM main.${quoteId(t.name)} WHERE ${quoteId(b.column)} IN (${batchSeqsSql(t)}) ORDER BY 1`)
+    .raw(true)
+    .safeIntegers(true);
+  type Got = { key: string; row: string; values: SqlValue[] };
+  const check = (seq: number, got: Got[]): void => {
+    const e = entries.get(seq) as { rowHash: string; data: string | null };
+    entries.delete(seq);
+    if (got.length > 0 && batchEntry(sortBatch(got)).rowHash === e.rowHash) return;
+    let recorded: Map<string, string> | null;
+    try {
+      const rows = (JSON.parse(e.data ?? "") as { rows: [unknown[], string][] }).rows;
+      recorded = new Map(rows.map(([k, d]) => [JSON.stringify(k), d]));
+    } catch {
+      recorded = null;
+    }
+    const whereBatch = `${t.name} batch=${seq}`;
+    let named = 0;
+    if (recorded) {
+      const seen = new Set<string>();
+      for (const g of got) {
+        const key = keyAt.map((i) => fromSql(g.values[i + 1] ?? null));
+        const where = describeRow(t, key);
+        seen.add(g.key);
+        const digest = recorded.get(g.key);
+        if (digest === undefined) {
+          named++;
+          f.problem({ kind: "row", where, table: t.name, key, seq, message: `${where}: this row is not in the journal: it names batch entry #${seq}, which does not list it: it was inserted outside Standing` });
+        } else if (sha256Hex(g.row).slice(0, BATCH_DIGEST_CHARS) !== digest) {
+          named++;
+          f.problem({ kind: "row", where, table: t.name, key, seq, message: `${where}: the row differs from what journal entry #${seq} (${b.kind}) recorded: it was changed outside Standing` });
+        }
+      }
+      for (const k of recorded.keys()) {
+        if (seen.has(k)) continue;
+        named++;
+        const key = keyValues(k);
+        const where = describeRow(t, key);
+        const still = exists.get(...key.map((v) => v as SqlValue)) !== undefined;
+        f.problem({ kind: "row", where, table: t.name, key, seq, message: still ? `${where}: journal entry #${seq} (${b.kind}) lists this row, but the row no longer names that batch: its batch column was changed outside Standing` : `${where}: the row is missing, but journal entry #${seq} (${b.kind}) says it exists: it was deleted outside Standing` });
+      }
+    }
+    if (named === 0) {
+      f.problem({ kind: "row", where: whereBatch, table: t.name, seq, message: `${whereBatch}: the ${got.length} row(s) naming journal entry #${seq} (${b.kind}) do not hash to what it recorded: they were changed outside Standing` });
+    }
+  };
+  let current: number | null = null;
+  let group: Got[] = [];
+  for (const r of stmt.iterate() as Iterable<SqlValue[]>) {
+    const seq = Number(r[0]);
+    if (seq !== current) {
+      if (current !== null) check(current, group);
+      current = seq;
+      group = [];
+    }
+    const values = r;
+    const pairs: SqlValue[] = [];
+    for (let i = 0; i < t.columns.length; i++) pairs.push(t.columns[i] as string, values[i + 1] ?? null);
+    group.push({ key: keyText(keyAt.map((i) => values[i + 1] ?? null)), row: canonicalRow(pairs), values });
+  }
+  if (current !== null) check(current, group);
+  // Batches none of whose rows are left.
+  for (const seq of [...entries.keys()].sort((a, z) => a - z)) check(seq, []);
+}
+
+/** A value read with safe integers, as a plain JSON value for a Finding's key. */
+function fromSql(v: SqlValue): unknown {
+  return typeof v === "bigint" ? (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : String(v)) : v;
 }
 
 /** Records and quarantined records must hash to their stored hash and agree with their own body. */

@@ -1,6 +1,11 @@
 // Schema of the embedded store. WAL with synchronous=FULL: a record is on disk
 // before ingest acknowledges it, and readers never block the writer.
-export const schemaVersion = 1;
+//
+// Versions: 1 → 2 added decisions.batch (the decision log is journaled per batch, see
+// docs/journal.md); rows logged before then keep batch NULL and their per-row entries.
+import type Database from "better-sqlite3";
+
+export const schemaVersion = 2;
 
 export const ddl = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,7 +86,8 @@ CREATE TABLE IF NOT EXISTS decisions (
   value TEXT NOT NULL,
   context TEXT NOT NULL,
   decision TEXT NOT NULL,
-  codes TEXT NOT NULL
+  codes TEXT NOT NULL,
+  batch INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS decisions_subject ON decisions(scheme, value, at);
 CREATE TABLE IF NOT EXISTS disputes (
@@ -133,3 +139,39 @@ CREATE TABLE IF NOT EXISTS outbox (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(next_attempt_at) WHERE delivered_at IS NULL;
 `;
+
+/** The schema version a database says it has; null for a new one. */
+function storedVersion(db: Database.Database): number | null {
+  const v = db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as string | undefined;
+  return v === undefined ? null : Number(v);
+}
+
+/**
+ * Brings an existing database's tables up to this build's schema. Runs after `ddl` and
+ * before the journal is installed, so that the journal sees the final columns (a
+ * table's batch column decides whether it gets row triggers). ADD COLUMN changes no
+ * row's hash: the batch column is left out of it. Idempotent, so an upgrade cut off
+ * before recordSchemaVersion is finished by the next open. A read-only open upgrades
+ * nothing: reading works on version 1 as it is. Returns the version found.
+ */
+export function upgradeSchema(db: Database.Database, path: string, readOnly: boolean): number | null {
+  const found = storedVersion(db);
+  if (found === null || found === schemaVersion) return found;
+  if (found !== 1) {
+    throw new Error(
+      `database ${path} has schema version ${String(found)}; this build reads versions 1 to ${schemaVersion}` +
+        (found > schemaVersion ? " (it was written by a newer Standing)" : ""),
+    );
+  }
+  if (readOnly) return found;
+  const has = (db.prepare("PRAGMA main.table_info(decisions)").all() as { name: string }[]).some((c) => c.name === "batch");
+  if (!has) db.exec("ALTER TABLE decisions ADD COLUMN batch INTEGER");
+  return found;
+}
+
+/** After the journal is installed, so that the change of version is journaled. */
+export function recordSchemaVersion(db: Database.Database, found: number | null, readOnly: boolean): void {
+  // OR IGNORE: two processes creating the same new file must not trip over each other.
+  if (found === null) db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)").run(String(schemaVersion));
+  else if (found !== schemaVersion && !readOnly) db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(String(schemaVersion));
+}

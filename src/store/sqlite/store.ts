@@ -11,54 +11,23 @@ import type {
   QuarantineRow,
   RecordRow,
   StateRow,
+  StateText,
   StoredInputs,
   Store,
   SubjectId,
 } from "../types.js";
-import { ddl, schemaVersion } from "./schema.js";
+import { ddl, recordSchemaVersion, upgradeSchema } from "./schema.js";
+import { readPage, pageStatements, recordCols, toApplication, toDispute, toRecord, toState, type PageStatements, type Row } from "./rows.js";
 import { installJournal, type Journal, type JournalOptions } from "../../journal/journal.js";
+import type { SqlValue } from "../../journal/hash.js";
 import type { KeyRow, Role } from "../../auth/principals.js";
 import type { ApplicationRow, DecisionLogRow, DisputeRow, DisputeStatus, ListCount, MeasureCount, NoticeRow, OutboxRow } from "../types.js";
 
-type Row = Record<string, unknown>;
 
-const recordCols = "seq, source, record_id, subject_id, type, occurred_at, received_at, retracts, body, hash";
 const quarantineCols = "seq, source, record_id, scheme, value, body, hash, received_at, reason, released_at";
 
-function toState(r: Row): StateRow {
-  return {
-    subjectId: r.subject_id as number,
-    policyRef: r.policy_ref as string,
-    evaluatedAt: r.evaluated_at as number,
-    nextChangeAt: (r.next_change_at as number | null) ?? null,
-    state: JSON.parse(r.state as string) as SubjectState,
-  };
-}
 
-function toApplication(r: Row): ApplicationRow {
-  return {
-    id: r.id as string,
-    subjectId: r.subject_id as number,
-    list: r.list as string,
-    appliedAt: r.applied_at as number,
-    appliedBy: r.applied_by as string,
-  };
-}
 
-function toRecord(r: Row): RecordRow {
-  return {
-    seq: r.seq as number,
-    source: r.source as string,
-    recordId: r.record_id as string,
-    subjectId: r.subject_id as number,
-    type: r.type as string,
-    occurredAt: r.occurred_at as number,
-    receivedAt: r.received_at as number,
-    retracts: (r.retracts as string | null) ?? null,
-    body: r.body as string,
-    hash: r.hash as string,
-  };
-}
 
 function toQuarantine(r: Row): QuarantineRow {
   return {
@@ -103,27 +72,6 @@ function toDecision(r: Row): DecisionLogRow {
   };
 }
 
-function toDispute(r: Row): DisputeRow {
-  return {
-    id: r.id as string,
-    subjectId: r.subject_id as number,
-    source: r.source as string,
-    recordId: r.record_id as string,
-    grounds: r.grounds as string,
-    evidence: (r.evidence as string | null) ?? null,
-    openedBy: r.opened_by as string,
-    openedAt: r.opened_at as number,
-    deadlineAt: r.deadline_at as number,
-    suspend: r.suspend === 1,
-    status: r.status as DisputeStatus,
-    answerNote: (r.answer_note as string | null) ?? null,
-    answeredAt: (r.answered_at as number | null) ?? null,
-    decidedBy: (r.decided_by as string | null) ?? null,
-    reason: (r.reason as string | null) ?? null,
-    closedAt: (r.closed_at as number | null) ?? null,
-    counts: r.counts === null || r.counts === undefined ? null : r.counts === 1,
-  };
-}
 
 function toOutbox(r: Row): OutboxRow {
   return {
@@ -163,6 +111,8 @@ export class SqliteStore implements Store {
   /** The hash-chained journal of every change (src/journal, docs/journal.md). */
   readonly journal: Journal;
   private readonly stmts;
+  private readonly pages: PageStatements;
+  private readonly file: string | undefined;
 
   constructor(readonly path: string, options: { readonly journal?: JournalOptions } = {}) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -178,15 +128,14 @@ export class SqliteStore implements Store {
     this.db.pragma("cache_size = -262144"); // KiB: 256 MiB
     this.db.pragma("mmap_size = 4294967296");
     this.db.exec(ddl);
-    // After the schema: every table it defines is journaled by triggers from here on.
+    const readOnly = options.journal?.readOnly ?? false;
+    const found = upgradeSchema(this.db, path, readOnly);
+    // After the schema: every table it defines is journaled by triggers (or per batch) from here on.
     this.journal = installJournal(this.db, { path, ...options.journal });
-    const v = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as Row | undefined;
-    // OR IGNORE: two processes creating the same new file must not trip over each other.
-    if (!v) this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)").run(String(schemaVersion));
-    else if (Number(v.value) !== schemaVersion) {
-      throw new Error(`database ${path} has schema version ${String(v.value)}; this build expects ${schemaVersion}`);
-    }
+    recordSchemaVersion(this.db, found, readOnly);
     const db = this.db;
+    this.pages = pageStatements(db);
+    this.file = path === ":memory:" || path === "" || path.startsWith("file::memory:") ? undefined : path;
     this.stmts = {
       addPolicy: db.prepare(
         "INSERT INTO policies (ref, policy_id, version, text, hash, effective, published_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -224,10 +173,6 @@ export class SqliteStore implements Store {
       due: db.prepare(
         "SELECT subject_id FROM states WHERE next_change_at IS NOT NULL AND next_change_at <= ? ORDER BY next_change_at, subject_id LIMIT ?",
       ).pluck(),
-      pageRecords: db.prepare(`SELECT ${recordCols} FROM records WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, seq`),
-      pageDisputes: db.prepare("SELECT * FROM disputes WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, opened_at, id"),
-      pageApplications: db.prepare("SELECT * FROM applications WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, applied_at, id"),
-      pageStates: db.prepare("SELECT * FROM states WHERE subject_id BETWEEN ? AND ?"),
       withRecords: db.prepare("SELECT DISTINCT subject_id FROM records WHERE subject_id > ? ORDER BY subject_id LIMIT ?").pluck(),
       countWithRecords: db.prepare("SELECT count(DISTINCT subject_id) FROM records").pluck(),
       withMeasures: db.prepare("SELECT subject_id, state FROM states WHERE has_measures = 1"),
@@ -237,9 +182,6 @@ export class SqliteStore implements Store {
       keyById: db.prepare("SELECT * FROM keys WHERE key_id = ?"),
       listKeys: db.prepare("SELECT * FROM keys ORDER BY created_at, key_id"),
       revokeKey: db.prepare("UPDATE keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL"),
-      appendDecision: db.prepare(
-        "INSERT OR IGNORE INTO decisions (id, at, key_id, asked_by, scheme, value, context, decision, codes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      ),
       decisionsAbout: db.prepare("SELECT * FROM decisions WHERE scheme = ? AND value = ? ORDER BY at DESC, id LIMIT ?"),
       countDecisions: db.prepare("SELECT count(*) FROM decisions").pluck(),
       listCounts: db.prepare(
@@ -396,22 +338,17 @@ export class SqliteStore implements Store {
   }
 
   evaluationPage(afterId: SubjectId, limit: number): StoredInputs[] {
-    const ids = this.subjectsWithRecords(afterId, limit);
-    if (ids.length === 0) return [];
-    const lo = ids[0] as number;
-    const hi = ids[ids.length - 1] as number;
-    const page = new Map<SubjectId, { subjectId: SubjectId; records: RecordRow[]; disputes: DisputeRow[]; applications: ApplicationRow[]; state: StateRow | undefined }>();
-    for (const id of ids) page.set(id, { subjectId: id, records: [], disputes: [], applications: [], state: undefined });
-    // Every subject in [lo, hi] with records is in `ids`; rows of other subjects in the range have none and are skipped.
-    for (const r of this.stmts.pageRecords.all(lo, hi) as Row[]) page.get(r.subject_id as number)?.records.push(toRecord(r));
-    for (const r of this.stmts.pageDisputes.all(lo, hi) as Row[]) page.get(r.subject_id as number)?.disputes.push(toDispute(r));
-    for (const r of this.stmts.pageApplications.all(lo, hi) as Row[]) page.get(r.subject_id as number)?.applications.push(toApplication(r));
-    for (const r of this.stmts.pageStates.all(lo, hi) as Row[]) {
-      const p = page.get(r.subject_id as number);
-      if (p) p.state = toState(r);
-    }
-    return [...page.values()];
+    return readPage(this.pages, this.subjectsWithRecords(afterId, limit));
   }
+
+  putStateText(row: StateText): void {
+    this.stmts.putState.run(row.subjectId, row.policyRef, row.evaluatedAt, row.nextChangeAt, row.hasMeasures ? 1 : 0, row.json);
+  }
+
+  sharedFile(): string | undefined {
+    return this.file;
+  }
+
 
   dueSubjects(at: number, limit: number): SubjectId[] {
     return this.stmts.due.all(at, limit) as number[];
@@ -448,9 +385,34 @@ export class SqliteStore implements Store {
     return this.stmts.revokeKey.run(at, keyId).changes > 0;
   }
 
+  private appendDecisionStmt: Database.Statement | undefined;
+
+  /**
+   * One transaction per batch, journaled as one entry (Journal.appendBatch): the rows
+   * name it in their batch column, and RETURNING hands back each row as stored, which
+   * is what its hash must cover. OR IGNORE keeps a retried batch from failing on rows
+   * that made it; an ignored row returns nothing and is not in the entry.
+   */
   appendDecisions(rows: readonly DecisionLogRow[]): void {
+    if (rows.length === 0) return;
+    const journal = this.journal;
+    // Prepared on first use: a read-only open of a version-1 file has no batch column yet.
+    const stmt = (this.appendDecisionStmt ??= this.db
+      .prepare(
+        `INSERT OR IGNORE INTO decisions (id, at, key_id, asked_by, scheme, value, context, decision, codes, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         RETURNING ${journal.batchedTable("decisions").columns.map((c) => `"${c}"`).join(", ")}`,
+      )
+      .raw(true)
+      .safeIntegers(true));
     this.transaction(() => {
-      for (const d of rows) this.stmts.appendDecision.run(d.id, d.at, d.keyId, d.askedBy, d.scheme, d.value, d.context, d.decision, JSON.stringify(d.codes));
+      journal.appendBatch("decisions", (batch) => {
+        const out: SqlValue[][] = [];
+        for (const d of rows) {
+          const r = stmt.get(d.id, d.at, d.keyId, d.askedBy, d.scheme, d.value, d.context, d.decision, JSON.stringify(d.codes), batch) as SqlValue[] | undefined;
+          if (r) out.push(r);
+        }
+        return out;
+      });
     });
   }
 

@@ -1,0 +1,100 @@
+// Row mapping shared by the store and the read-only page readers of re-evaluation
+// workers (see pages.ts): what evaluation reads comes back the same from either.
+import type Database from "better-sqlite3";
+import type { SubjectState } from "../../engine/types.js";
+import type { ApplicationRow, DisputeRow, DisputeStatus, RecordRow, StateRow, StoredInputs, SubjectId } from "../types.js";
+
+export type Row = Record<string, unknown>;
+
+export const recordCols = "seq, source, record_id, subject_id, type, occurred_at, received_at, retracts, body, hash";
+
+export function toState(r: Row): StateRow {
+  return {
+    subjectId: r.subject_id as number,
+    policyRef: r.policy_ref as string,
+    evaluatedAt: r.evaluated_at as number,
+    nextChangeAt: (r.next_change_at as number | null) ?? null,
+    state: JSON.parse(r.state as string) as SubjectState,
+  };
+}
+
+export function toApplication(r: Row): ApplicationRow {
+  return {
+    id: r.id as string,
+    subjectId: r.subject_id as number,
+    list: r.list as string,
+    appliedAt: r.applied_at as number,
+    appliedBy: r.applied_by as string,
+  };
+}
+
+export function toRecord(r: Row): RecordRow {
+  return {
+    seq: r.seq as number,
+    source: r.source as string,
+    recordId: r.record_id as string,
+    subjectId: r.subject_id as number,
+    type: r.type as string,
+    occurredAt: r.occurred_at as number,
+    receivedAt: r.received_at as number,
+    retracts: (r.retracts as string | null) ?? null,
+    body: r.body as string,
+    hash: r.hash as string,
+  };
+}
+
+export function toDispute(r: Row): DisputeRow {
+  return {
+    id: r.id as string,
+    subjectId: r.subject_id as number,
+    source: r.source as string,
+    recordId: r.record_id as string,
+    grounds: r.grounds as string,
+    evidence: (r.evidence as string | null) ?? null,
+    openedBy: r.opened_by as string,
+    openedAt: r.opened_at as number,
+    deadlineAt: r.deadline_at as number,
+    suspend: r.suspend === 1,
+    status: r.status as DisputeStatus,
+    answerNote: (r.answer_note as string | null) ?? null,
+    answeredAt: (r.answered_at as number | null) ?? null,
+    decidedBy: (r.decided_by as string | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+    closedAt: (r.closed_at as number | null) ?? null,
+    counts: r.counts === null || r.counts === undefined ? null : r.counts === 1,
+  };
+}
+
+export interface PageStatements {
+  readonly records: Database.Statement;
+  readonly disputes: Database.Statement;
+  readonly applications: Database.Statement;
+  readonly states: Database.Statement;
+}
+
+export function pageStatements(db: Database.Database): PageStatements {
+  return {
+    records: db.prepare(`SELECT ${recordCols} FROM records WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, seq`),
+    disputes: db.prepare("SELECT * FROM disputes WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, opened_at, id"),
+    applications: db.prepare("SELECT * FROM applications WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, applied_at, id"),
+    states: db.prepare("SELECT * FROM states WHERE subject_id BETWEEN ? AND ?"),
+  };
+}
+
+/** What evaluation reads about `ids` (ascending subjects with records): one query per table over their id range. */
+export function readPage(stmts: PageStatements, ids: readonly SubjectId[]): StoredInputs[] {
+  if (ids.length === 0) return [];
+  const lo = ids[0] as number;
+  const hi = ids[ids.length - 1] as number;
+  const page = new Map<SubjectId, { subjectId: SubjectId; records: RecordRow[]; disputes: DisputeRow[]; applications: ApplicationRow[]; state: StateRow | undefined }>();
+  for (const id of ids) page.set(id, { subjectId: id, records: [], disputes: [], applications: [], state: undefined });
+  // Subjects in [lo, hi] that are not in `ids` have no records; their rows are skipped.
+  for (const r of stmts.records.all(lo, hi) as Row[]) page.get(r.subject_id as number)?.records.push(toRecord(r));
+  for (const r of stmts.disputes.all(lo, hi) as Row[]) page.get(r.subject_id as number)?.disputes.push(toDispute(r));
+  for (const r of stmts.applications.all(lo, hi) as Row[]) page.get(r.subject_id as number)?.applications.push(toApplication(r));
+  for (const r of stmts.states.all(lo, hi) as Row[]) {
+    const p = page.get(r.subject_id as number);
+    if (p) p.state = toState(r);
+  }
+  return [...page.values()];
+}
