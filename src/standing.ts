@@ -7,10 +7,9 @@ import { availableParallelism } from "node:os";
 import { StandingError, isStandingError, type ErrorCode } from "./errors.js";
 import { DecisionIndex } from "./engine/decision-index.js";
 import { evaluate } from "./engine/evaluate.js";
-import { evaluateStored, subjectRecords, toListApplication } from "./reevaluation/inputs.js";
+import { evaluateStored, noticesDue, stateChanges, subjectRecords, toListApplication, type DueNotice, type StateChanges } from "./reevaluation/inputs.js";
 import { EvaluationPool, type Ticket } from "./reevaluation/pool.js";
-import type { Decision, ListApplication, SubjectRecord, SubjectState } from "./engine/types.js";
-import { buildNotice } from "./notices/notice.js";
+import type { Decision, ListApplication, MeasureState, SubjectRecord, SubjectState } from "./engine/types.js";
 import { journalEvent } from "./journal/journal.js";
 import { buildStatement, type Statement } from "./statement/statement.js";
 import { addDuration } from "./time.js";
@@ -47,7 +46,7 @@ export interface StandingOptions {
   readonly futureToleranceMs?: number;
   /** Called after a subject's state changed (after commit). */
   readonly onStateChange?: (subjectId: SubjectId, state: SubjectState) => void;
-  /** Worker threads for a full re-evaluation (default: one per core beyond the first, none on two cores or fewer; 0 turns them off). */
+  /** Worker threads for a full re-evaluation (default: one per core, up to 8, none on one core; 0 turns them off). */
   readonly reevaluationWorkers?: number;
   /** Re-evaluations of fewer subjects than this run on the calling thread (default 20,000). */
   readonly parallelFrom?: number;
@@ -66,13 +65,12 @@ const PARALLEL_FROM = 20_000;
 const PAGES_PER_PARALLEL_TX = 8;
 
 /**
- * One worker per core beside the main thread, which reads and writes while they
- * evaluate. On two cores or fewer none: measured there, copying pages to a worker and
- * states back cost more than the evaluation it took off the main thread (BENCHMARKS.md).
+ * One worker per core: the workers read and evaluate, and the main thread, which only
+ * writes, spends most of a re-evaluation waiting for them. None on a single core.
  */
 export function defaultWorkerCount(): number {
   const n = availableParallelism();
-  return n > 2 ? Math.min(n - 1, 8) : 0;
+  return n > 1 ? Math.min(n, 8) : 0;
 }
 
 export function parseIdentifier(text: string): Identifier {
@@ -170,52 +168,64 @@ export class Standing {
     const policy = this.requirePolicy(at);
     const total = this.store.countSubjectsWithRecords();
     const changed = { tier: 0, lists: 0, measures: 0 };
-    const workers = this.options.reevaluationWorkers ?? defaultWorkerCount();
-    const pool = workers > 0 && total >= (this.options.parallelFrom ?? PARALLEL_FROM) ? new EvaluationPool(workers) : undefined;
-    const apply = (p: StoredInputs, state: SubjectState): StateRow => {
-      const before = p.state?.state;
-      const row = this.storeState(policy, p.subjectId, at, before, state);
-      if (before) {
-        if (before.tier !== row.state.tier) changed.tier++;
-        if (listNames(before) !== listNames(row.state)) changed.lists++;
-        if (measureStatuses(before) !== measureStatuses(row.state)) changed.measures++;
-      }
-      return row;
+    const count = (c: StateChanges | null): void => {
+      if (!c) return;
+      if (c.tier) changed.tier++;
+      if (c.lists) changed.lists++;
+      if (c.measures) changed.measures++;
     };
+    const file = this.store.sharedFile();
+    const workers = file === undefined ? 0 : (this.options.reevaluationWorkers ?? defaultWorkerCount());
+    const pool = workers > 0 && total >= (this.options.parallelFrom ?? PARALLEL_FROM) ? new EvaluationPool(workers) : undefined;
+    const pageSize = this.options.reevaluationPage ?? BATCH;
     let done = 0;
     let after = 0;
     let exhausted = false;
     onProgress?.(0, total);
     try {
       while (!exhausted) {
-        // Pages are read inside the write transaction that stores their states, so a
-        // page cannot change between being read and written. With workers, one
-        // transaction spans several pages so reading, evaluating and writing overlap.
+        // Pages are read while this transaction holds the write lock (it begins
+        // IMMEDIATE), so nothing can change between a page being read and its states
+        // being written: by this connection, or by a worker's read-only connection,
+        // which sees the last commit. With workers, one transaction spans several pages
+        // so that they read and evaluate while this thread writes.
         const updates = this.store.transaction(() => {
-          const out: StateRow[] = [];
-          const inflight: { ticket: Ticket; page: StoredInputs[] }[] = [];
-          const finish = (f: { ticket: Ticket; page: StoredInputs[] }): void => {
-            const states = (pool as EvaluationPool).collect(f.ticket);
-            f.page.forEach((p, i) => out.push(apply(p, states[i] as SubjectState)));
+          const out: Written[] = [];
+          const inflight: Ticket[] = [];
+          const finish = (t: Ticket): void => {
+            for (const e of (pool as EvaluationPool).collect(t)) {
+              this.store.putStateText({ subjectId: e.subjectId, policyRef: policy.ref, evaluatedAt: at, nextChangeAt: e.nextChangeAt, hasMeasures: e.measures.length > 0, json: e.json });
+              this.storeNotices(e.subjectId, e.notices, at);
+              count(e.changed);
+              out.push({ subjectId: e.subjectId, measures: e.measures, state: () => JSON.parse(e.json) as SubjectState });
+            }
           };
           for (let k = 0; k < (pool ? PAGES_PER_PARALLEL_TX : 1); k++) {
-            const page = this.store.evaluationPage(after, this.options.reevaluationPage ?? BATCH);
-            if (page.length === 0) {
+            if (!pool) {
+              const page = this.store.evaluationPage(after, pageSize);
+              for (const p of page) {
+                const before = p.state?.state;
+                const row = this.storeState(policy, p.subjectId, at, before, evaluateStored(policy, p, at));
+                if (before) count(stateChanges(before, row.state));
+                out.push({ subjectId: row.subjectId, measures: row.state.measures, state: () => row.state });
+              }
+              exhausted = page.length === 0;
+              if (!exhausted) after = (page[page.length - 1] as StoredInputs).subjectId;
+              break;
+            }
+            const ids = this.store.subjectsWithRecords(after, pageSize);
+            if (ids.length === 0) {
               exhausted = true;
               break;
             }
-            after = (page[page.length - 1] as StoredInputs).subjectId;
-            if (!pool) {
-              for (const p of page) out.push(apply(p, evaluateStored(policy, p, at)));
-              continue;
-            }
-            inflight.push({ ticket: pool.submit({ ref: policy.ref, text: policy.text }, at, page), page });
-            if (inflight.length > pool.size) finish(inflight.shift() as (typeof inflight)[number]);
+            after = ids[ids.length - 1] as number;
+            inflight.push(pool.submit({ ref: policy.ref, text: policy.text }, at, file as string, ids));
+            if (inflight.length > pool.size) finish(inflight.shift() as Ticket);
           }
-          while (inflight.length > 0) finish(inflight.shift() as (typeof inflight)[number]);
+          while (inflight.length > 0) finish(inflight.shift() as Ticket);
           return out;
         });
-        for (const row of updates) this.afterCommit(row);
+        for (const w of updates) this.afterWrite(w);
         done += updates.length;
         if (updates.length > 0) onProgress?.(done, total);
       }
@@ -450,9 +460,14 @@ export class Standing {
   }
 
   private afterCommit(row: StateRow): void {
-    const ids = row.state.measures.length > 0 ? this.store.identifiersOf(row.subjectId) : [];
-    this.index.put(row.subjectId, ids, row.state.measures);
-    this.options.onStateChange?.(row.subjectId, row.state);
+    this.afterWrite({ subjectId: row.subjectId, measures: row.state.measures, state: () => row.state });
+  }
+
+  /** After a state is committed: the decision index, and whoever listens for changes. */
+  private afterWrite(w: Written): void {
+    const ids = w.measures.length > 0 ? this.store.identifiersOf(w.subjectId) : [];
+    this.index.put(w.subjectId, ids, w.measures);
+    if (this.options.onStateChange) this.options.onStateChange(w.subjectId, w.state());
   }
 
   /** Loads the decision index from stored states (at start-up). */
@@ -510,12 +525,11 @@ export class Standing {
 
   /** Creates a notice for every deny measure that appears in `after` and was not in `before`. */
   private issueNotices(policy: CompiledPolicy, subjectId: SubjectId, before: SubjectState | undefined, after: SubjectState, at: Instant): void {
-    const had = new Set((before?.measures ?? []).filter((m) => m.effect === "deny").map((m) => `${m.measure}|${m.since}`));
-    for (const m of after.measures) {
-      if (m.effect !== "deny" || had.has(`${m.measure}|${m.since}`)) continue;
-      const body = buildNotice(policy, subjectId, after, m);
-      this.store.addNotice({ id: randomUUID(), subjectId, measure: m.measure, effectiveFrom: m.since === null ? at : Date.parse(m.since), createdAt: at, body: JSON.stringify(body) });
-    }
+    this.storeNotices(subjectId, noticesDue(policy, subjectId, before, after, at), at);
+  }
+
+  private storeNotices(subjectId: SubjectId, due: readonly DueNotice[], at: Instant): void {
+    for (const n of due) this.store.addNotice({ id: randomUUID(), subjectId, measure: n.measure, effectiveFrom: n.effectiveFrom, createdAt: at, body: n.body });
   }
 
   private recordOf(source: string, recordId: string) {
@@ -659,9 +673,12 @@ function wellFormed(s: string): string {
   return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
 }
 
-// Names come from the policy (no control characters), so joining them compares the lists.
-const listNames = (s: SubjectState): string => s.lists.map((l) => l.list).join("\u0000");
-const measureStatuses = (s: SubjectState): string => s.measures.map((m) => `${m.measure}\u0001${m.status}`).join("\u0000");
+/** A state just written: what the index needs, and the state itself only if a listener asks. */
+interface Written {
+  readonly subjectId: SubjectId;
+  readonly measures: readonly MeasureState[];
+  readonly state: () => SubjectState;
+}
 
 function pickIds(input: unknown): { source?: string; id?: string } {
   if (typeof input !== "object" || input === null) return {};

@@ -1,10 +1,69 @@
 // What evaluation reads, from the rows the store keeps: one place, shared by the
 // shell (one subject at a time) and the re-evaluation workers (a page at a time).
 import { evaluate } from "../engine/evaluate.js";
-import type { ListApplication, RecordDispute, SubjectRecord, SubjectState } from "../engine/types.js";
+import type { ListApplication, MeasureState, RecordDispute, SubjectRecord, SubjectState } from "../engine/types.js";
+import { buildNotice } from "../notices/notice.js";
 import type { CompiledPolicy } from "../policy/types.js";
-import { toSubjectRecord, type ApplicationRow, type DisputeRow, type RecordRow, type StoredInputs } from "../store/types.js";
+import { toSubjectRecord, type ApplicationRow, type DisputeRow, type RecordRow, type StoredInputs, type SubjectId } from "../store/types.js";
 import type { Instant } from "../time.js";
+
+/** A notice a state change calls for, before it is given an id and stored. */
+export interface DueNotice {
+  readonly measure: string;
+  readonly effectiveFrom: Instant;
+  readonly body: string;
+}
+
+/** What changed between a stored state and its re-evaluation, as the publish result counts it. */
+export interface StateChanges {
+  readonly tier: boolean;
+  readonly lists: boolean;
+  readonly measures: boolean;
+}
+
+/** One subject re-evaluated, ready to store: what a worker sends back (the state as JSON text). */
+export interface Evaluated {
+  readonly subjectId: SubjectId;
+  readonly json: string;
+  readonly nextChangeAt: Instant | null;
+  readonly measures: readonly MeasureState[];
+  readonly notices: readonly DueNotice[];
+  /** Null when the subject had no stored state. */
+  readonly changed: StateChanges | null;
+}
+
+/** Every new deny measure gets a notice, before it bites: those already in `before` (same measure, same start) were noticed. */
+export function noticesDue(policy: CompiledPolicy, subjectId: SubjectId, before: SubjectState | undefined, after: SubjectState, at: Instant): DueNotice[] {
+  const had = new Set((before?.measures ?? []).filter((m) => m.effect === "deny").map((m) => `${m.measure}|${m.since}`));
+  const due: DueNotice[] = [];
+  for (const m of after.measures) {
+    if (m.effect !== "deny" || had.has(`${m.measure}|${m.since}`)) continue;
+    due.push({ measure: m.measure, effectiveFrom: m.since === null ? at : Date.parse(m.since), body: JSON.stringify(buildNotice(policy, subjectId, after, m)) });
+  }
+  return due;
+}
+
+// Names come from the policy (no control characters), so joining them compares the lists.
+const listNames = (s: SubjectState): string => s.lists.map((l) => l.list).join("\u0000");
+const measureStatuses = (s: SubjectState): string => s.measures.map((m) => `${m.measure}\u0001${m.status}`).join("\u0000");
+
+export function stateChanges(before: SubjectState, after: SubjectState): StateChanges {
+  return { tier: before.tier !== after.tier, lists: listNames(before) !== listNames(after), measures: measureStatuses(before) !== measureStatuses(after) };
+}
+
+/** Evaluates one stored subject and prepares everything storing it needs. */
+export function evaluateForStore(policy: CompiledPolicy, p: StoredInputs, at: Instant): Evaluated {
+  const state = evaluateStored(policy, p, at);
+  const before = p.state?.state;
+  return {
+    subjectId: p.subjectId,
+    json: JSON.stringify(state),
+    nextChangeAt: state.nextChangeAt === null ? null : Date.parse(state.nextChangeAt),
+    measures: state.measures,
+    notices: noticesDue(policy, p.subjectId, before, state, at),
+    changed: before ? stateChanges(before, state) : null,
+  };
+}
 
 /** Evaluates one subject of a page read by Store.evaluationPage. */
 export function evaluateStored(policy: CompiledPolicy, p: StoredInputs, at: Instant): SubjectState {

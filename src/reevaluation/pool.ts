@@ -1,6 +1,6 @@
 // Parallel evaluation for a full re-evaluation (after a policy change): worker threads
-// evaluate pages of subjects while the main thread reads the next pages and writes the
-// finished ones. The shell stays synchronous, because a page's states must be written
+// read pages of subjects through their own read-only connections and evaluate them,
+// while the main thread only writes the finished states (already JSON text). The shell stays synchronous, because a page's states must be written
 // in the same transaction that read its inputs: the main thread waits for an answer
 // with Atomics.wait on shared memory and takes it with receiveMessageOnPort, which
 // both work without returning to the event loop. Workers have their own event loops,
@@ -10,18 +10,21 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
-import type { SubjectState } from "../engine/types.js";
-import type { StoredInputs } from "../store/types.js";
+import type { SubjectId } from "../store/types.js";
+import type { Evaluated } from "./inputs.js";
 import type { Instant } from "../time.js";
 
 export interface Job {
   readonly id: number;
   readonly policy: { readonly ref: string; readonly text: string };
   readonly at: Instant;
-  readonly page: readonly StoredInputs[];
+  /** The store's file, which the worker reads through its own read-only connection. */
+  readonly file: string;
+  /** The page: ascending ids of subjects with records. */
+  readonly ids: readonly SubjectId[];
 }
 
-export type Answer = { readonly id: number; readonly states: SubjectState[] } | { readonly id: number; readonly error: string };
+export type Answer = { readonly id: number; readonly evaluated: Evaluated[] } | { readonly id: number; readonly error: string };
 
 export interface Ticket {
   readonly slot: number;
@@ -86,17 +89,17 @@ export class EvaluationPool {
   }
 
   /** Posts a page to the next worker in turn; `collect` waits for its states. */
-  submit(policy: Job["policy"], at: Instant, page: readonly StoredInputs[]): Ticket {
+  submit(policy: Job["policy"], at: Instant, file: string, ids: readonly SubjectId[]): Ticket {
     const slot = this.next;
     this.next = (this.next + 1) % this.size;
     const id = this.nextId++;
-    const job: Job = { id, policy, at, page };
+    const job: Job = { id, policy, at, file, ids };
     (this.slots[slot] as Slot).port.postMessage(job);
     return { slot, id };
   }
 
-  /** The states of a submitted page, in page order. Tickets of one worker are collected in the order submitted. */
-  collect(ticket: Ticket): SubjectState[] {
+  /** The evaluated subjects of a submitted page, in page order. Tickets of one worker are collected in the order submitted. */
+  collect(ticket: Ticket): Evaluated[] {
     if (this.broken) throw new Error(this.broken);
     const s = this.slots[ticket.slot] as Slot;
     const deadline = Date.now() + ANSWER_TIMEOUT_MS;
@@ -114,7 +117,7 @@ export class EvaluationPool {
       throw new Error(why);
     }
     if (!msg || msg.id !== ticket.id) throw new Error(`re-evaluation worker ${ticket.slot} answered out of turn`);
-    return msg.states;
+    return msg.evaluated;
   }
 
   close(): void {

@@ -1,15 +1,27 @@
-// A re-evaluation worker: compiles each policy version it is sent once, evaluates the
-// pages the pool posts to it, and answers on its own channel. It signals each answer
-// through shared memory too, because the pool waits for it synchronously (see pool.ts).
+// A re-evaluation worker: compiles each policy version it is sent once, reads each page
+// it is sent through its own read-only connection, evaluates it, and answers on its own
+// channel with the states as JSON text. It signals each answer through shared memory
+// too, because the pool waits for it synchronously (see pool.ts).
 import { parentPort, workerData } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
 import { compilePolicy } from "../policy/compile.js";
 import type { CompiledPolicy } from "../policy/types.js";
-import { evaluateStored } from "./inputs.js";
+import { SqlitePageReader } from "../store/sqlite/pages.js";
+import { evaluateForStore } from "./inputs.js";
 import type { Job, Answer } from "./pool.js";
 
 const { port, signal, slot } = workerData as { port: MessagePort; signal: Int32Array; slot: number };
 const compiled = new Map<string, CompiledPolicy>();
+const readers = new Map<string, SqlitePageReader>();
+
+function readerFor(file: string): SqlitePageReader {
+  let r = readers.get(file);
+  if (!r) {
+    r = new SqlitePageReader(file);
+    readers.set(file, r);
+  }
+  return r;
+}
 
 function policyFor(job: Job): CompiledPolicy {
   let p = compiled.get(job.policy.ref);
@@ -26,7 +38,8 @@ port.on("message", (job: Job) => {
   let answer: Answer;
   try {
     const policy = policyFor(job);
-    answer = { id: job.id, states: job.page.map((p) => evaluateStored(policy, p, job.at)) };
+    const page = readerFor(job.file).page(job.ids);
+    answer = { id: job.id, evaluated: page.map((p) => evaluateForStore(policy, p, job.at)) };
   } catch (e) {
     answer = { id: job.id, error: e instanceof Error ? `${e.message}\n${e.stack ?? ""}` : String(e) };
   }

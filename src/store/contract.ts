@@ -457,6 +457,15 @@ export function storeContract(name: string, makeStore: () => Store | Promise<Sto
         expect(store.getState(s)).toEqual(second);
       });
 
+      it("given a state stored as JSON text, when read back, then it is the same state and it is due and indexed like any other", () => {
+        const a = subjectWith("A");
+        const st = state({ at: T0, nextChangeAt: T0 + DAY, measures: [] });
+        store.putStateText({ subjectId: a, policyRef: "contract@1", evaluatedAt: T0, nextChangeAt: T0 + DAY, hasMeasures: false, json: JSON.stringify(st) });
+        expect(store.getState(a)).toEqual({ subjectId: a, policyRef: "contract@1", evaluatedAt: T0, nextChangeAt: T0 + DAY, state: st });
+        expect(store.dueSubjects(T0 + DAY, 10)).toEqual([a]);
+        expect([...store.statesWithMeasures()]).toEqual([]);
+      });
+
       it("given states with various next changes, when asked what is due at an instant, then those at or before it come back, earliest first, within the limit", () => {
         const ids = ["A", "B", "C", "D", "E"].map(subjectWith);
         const [a, b, c, d, e] = ids as [number, number, number, number, number];

@@ -59,6 +59,16 @@ export interface StateRow {
   readonly state: SubjectState;
 }
 
+/** A state as JSON text, with the columns the store keeps beside it. */
+export interface StateText {
+  readonly subjectId: SubjectId;
+  readonly policyRef: string;
+  readonly evaluatedAt: Instant;
+  readonly nextChangeAt: Instant | null;
+  readonly hasMeasures: boolean;
+  readonly json: string;
+}
+
 /** What is stored about one subject that its evaluation reads; lists in the per-subject methods' order. */
 export interface StoredInputs {
   readonly subjectId: SubjectId;
@@ -120,6 +130,13 @@ export interface Store extends KeyStore, DecisionLogStore, StatsStore, DueProces
    * which is what a full re-evaluation of millions of subjects needs.
    */
   evaluationPage(afterId: SubjectId, limit: number): StoredInputs[];
+  /** Stores a state already serialised (by a re-evaluation worker); read back by getState like any other. */
+  putStateText(row: StateText): void;
+  /**
+   * A file other connections may open read-only to read evaluation pages (re-evaluation
+   * workers do, while this store holds the write lock); undefined for in-memory stores.
+   */
+  sharedFile(): string | undefined;
   countSubjectsWithRecords(): number;
   /** States that carry at least one measure, for building the decision index. */
   statesWithMeasures(): Iterable<{ subjectId: SubjectId; state: SubjectState }>;
