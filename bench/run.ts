@@ -135,8 +135,11 @@ log(`durable: ingesting up to ${cfg.durRecords} records for ${cfg.durSubjects} s
 const dur = runDurable(cfg.durSubjects, cfg.durRecords, cfg.durBudget);
 log(`re-evaluation: seeding ${cfg.reevalSubjects.toLocaleString("en")} subjects × 10 records, then two policy changes`);
 const re = runReevaluation(cfg.reevalSubjects);
-const reevalRate = Math.max(re.serialPerSecond, re.parallelPerSecond);
-const reeval1M = 1_000_000 / reevalRate; // seconds, linear in subjects at ~10 records each
+// Linear in subjects at ~10 records each; the workers' start is paid once, not per subject.
+const serial1M = 1_000_000 / re.serialPerSecond;
+const parallelSteady = re.subjects / Math.max(re.parallelSeconds - re.workerStartSeconds, 1e-6);
+const parallel1M = re.workerStartSeconds + 1_000_000 / parallelSteady;
+const reeval1M = Math.min(serial1M, parallel1M);
 const storeIndexRate = re.indexed / Math.max(re.buildIndexSeconds, 1e-6);
 
 // ------------------------------------------------------------------ table
@@ -156,8 +159,8 @@ rows.push({ what: `HTTP POST /v1/checks, keep-alive, loopback, autocannon ${http
 rows.push({ what: `batch screening, in-process (denies over a batch → byte per identifier), ${N.toLocaleString("en")} indexed`, figure: `${fmtRate(big.screening)} identifiers/s`, budget: "≥ 2 M/s", met: ok(big.screening >= 2e6) });
 rows.push({ what: `batch screening, HTTP POST /v1/screenings (NDJSON, ${http.screeningBatch.toLocaleString("en")} per request, every decision logged)`, figure: `${fmtRate(http.screeningPerSecond)} identifiers/s`, budget: "≥ 2 M/s", met: ok(http.screeningPerSecond >= 2e6) });
 rows.push({ what: `durable ingest (SQLite WAL, synchronous=FULL, journal, re-evaluation, index), ${dur.records.toLocaleString("en")} records / ${dur.subjects.toLocaleString("en")} subjects`, figure: `${fmtRate(dur.ingestPerSecond)} records/s`, budget: "≥ 100 k/s", met: ok(dur.ingestPerSecond >= 100e3) });
-rows.push({ what: `full re-evaluation after a policy change, measured: ${re.subjects.toLocaleString("en")} subjects / ${re.records.toLocaleString("en")} records, on the calling thread / with ${re.workers} worker threads`, figure: `${re.serialSeconds.toFixed(1)} s (${fmtRate(re.serialPerSecond)} subjects/s) / ${re.parallelSeconds.toFixed(1)} s (${fmtRate(re.parallelPerSecond)} subjects/s)`, budget: "", met: "—" });
-rows.push({ what: `full re-evaluation, 1 M subjects / 10 M records — EXTRAPOLATED linearly from the faster of the two`, figure: `≈ ${(reeval1M / 60).toFixed(1)} min (${reeval1M.toFixed(0)} s)`, budget: "≤ 60 s", met: ok(reeval1M <= 60) });
+rows.push({ what: `full re-evaluation after a policy change, measured: ${re.subjects.toLocaleString("en")} subjects / ${re.records.toLocaleString("en")} records, on the calling thread / with ${re.workers} worker threads (of which ${re.workerStartSeconds.toFixed(1)} s starting them)`, figure: `${re.serialSeconds.toFixed(1)} s (${fmtRate(re.serialPerSecond)} subjects/s) / ${re.parallelSeconds.toFixed(1)} s (${fmtRate(parallelSteady)} subjects/s once started)`, budget: "", met: "—" });
+rows.push({ what: `full re-evaluation, 1 M subjects / 10 M records — EXTRAPOLATED linearly (calling thread / workers)`, figure: `≈ ${(serial1M / 60).toFixed(1)} min / ≈ ${(parallel1M / 60).toFixed(1)} min (${parallel1M.toFixed(0)} s)`, budget: "≤ 60 s", met: ok(reeval1M <= 60) });
 rows.push({ what: `index memory per indexed subject (V8 heap + ArrayBuffers, 1.2 identifiers and 1–3 measures each), at ${N.toLocaleString("en")}`, figure: `${big.bytesPerSubject.toFixed(0)} B (${fmtBytes(big.bytesPerSubject * N)} total; 15 M → ${fmtBytes(big.bytesPerSubject * 15e6)})`, budget: "(none set)", met: "—" });
 rows.push({ what: `cold start: build the decision index for ${N.toLocaleString("en")} subjects from states in memory`, figure: `${big.buildSeconds.toFixed(1)} s (${fmtRate(N / big.buildSeconds)} subjects/s)`, budget: "", met: "—" });
 rows.push({ what: `cold start from SQLite (Standing.buildIndex: read + parse states), measured on the ${re.indexed.toLocaleString("en")} restricted of the ${re.subjects.toLocaleString("en")} above, → 1 M`, figure: `${fmtRate(storeIndexRate)} subjects/s → ≈ ${(1e6 / storeIndexRate).toFixed(0)} s for 1 M`, budget: "", met: "—" });
@@ -193,7 +196,8 @@ const sizing = {
   partitionsAtBudget: Math.ceil((peakFactor * recordsPerYear) / (365 * 86400) / 100e3),
   storagePerYear: recordsPerYear * bytesPerRecord,
   bytesPerRecord,
-  reevalWorkerSeconds: S / reevalRate,
+  // One core's worth: the calling-thread rate (the workers' rate uses every core of the machine).
+  reevalCoreSeconds: S / re.serialPerSecond,
   coldStartSeconds: R / (N / big.buildSeconds),
 };
 
@@ -216,6 +220,6 @@ console.log(`  cold start of a checkpoint node from states in memory: ≈ ${(siz
 console.log(`  records: ${fmtRate(sizing.recordsPerYear)}/year (assumed 10 per subject per 3 years), ${fmtRate(sizing.avgRecordsPerSecond)}/s average, ${fmtRate(sizing.peakRecordsPerSecond)}/s at ${peakFactor}× peak`);
 console.log(`  ingest partitions for the peak: ${sizing.partitionsAtMeasuredRate} at the measured ${fmtRate(ingestRate)}/s each; ${sizing.partitionsAtBudget} at the 100 k/s budget`);
 console.log(`  storage: ${sizing.bytesPerRecord.toFixed(0)} B per record as measured (SQLite + WAL, with states, notices, journal) → ${fmtBytes(sizing.storagePerYear)} per year`);
-console.log(`  re-evaluating everyone after a policy change: ${(sizing.reevalWorkerSeconds / 3600).toFixed(0)} worker-hours at the measured rate`);
+console.log(`  re-evaluating everyone after a policy change: ${(sizing.reevalCoreSeconds / 3600).toFixed(0)} core-hours at the measured single-thread rate`);
 console.log(`\nTotal ${seconds.toFixed(0)} s. Results: bench/results/results-${mode}.json, table-${mode}.md, ${svgName}`);
 process.exit(0);

@@ -62,6 +62,7 @@ export interface CheckResult extends Decision {
 const BATCH = 1000;
 /** Below this many subjects, starting worker threads costs more than it saves. */
 const PARALLEL_FROM = 20_000;
+// About two seconds of work per transaction here: other writers wait for the lock (busy_timeout is 5 s).
 const PAGES_PER_PARALLEL_TX = 8;
 
 /**
@@ -220,7 +221,7 @@ export class Standing {
             }
             after = ids[ids.length - 1] as number;
             inflight.push(pool.submit({ ref: policy.ref, text: policy.text }, at, file as string, ids));
-            if (inflight.length > pool.size) finish(inflight.shift() as Ticket);
+            if (inflight.length >= 2 * pool.size) finish(inflight.shift() as Ticket);
           }
           while (inflight.length > 0) finish(inflight.shift() as Ticket);
           return out;
