@@ -164,8 +164,12 @@ export function upgradeSchema(db: Database.Database, path: string, readOnly: boo
     );
   }
   if (readOnly) return found;
-  const has = (db.prepare("PRAGMA main.table_info(decisions)").all() as { name: string }[]).some((c) => c.name === "batch");
-  if (!has) db.exec("ALTER TABLE decisions ADD COLUMN batch INTEGER");
+  // Checked and added under the write lock: two processes opening the same old file at
+  // once must not both try to add the column.
+  db.transaction(() => {
+    const has = (db.prepare("PRAGMA main.table_info(decisions)").all() as { name: string }[]).some((c) => c.name === "batch");
+    if (!has) db.exec("ALTER TABLE decisions ADD COLUMN batch INTEGER");
+  }).immediate();
   return found;
 }
 

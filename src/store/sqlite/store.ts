@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve as resolvePath } from "node:path";
 import { StandingError } from "../../errors.js";
 import type { SubjectState } from "../../engine/types.js";
 import type {
@@ -135,7 +135,8 @@ export class SqliteStore implements Store {
     recordSchemaVersion(this.db, found, readOnly);
     const db = this.db;
     this.pages = pageStatements(db);
-    this.file = path === ":memory:" || path === "" || path.startsWith("file::memory:") ? undefined : path;
+    // Workers open this file by name: an absolute path, so a later chdir cannot send them elsewhere.
+    this.file = db.memory ? undefined : resolvePath(path);
     this.stmts = {
       addPolicy: db.prepare(
         "INSERT INTO policies (ref, policy_id, version, text, hash, effective, published_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
