@@ -177,13 +177,18 @@ export class Standing {
     };
     const file = this.store.sharedFile();
     const workers = file === undefined ? 0 : (this.options.reevaluationWorkers ?? defaultWorkerCount());
-    const pool = workers > 0 && total >= (this.options.parallelFrom ?? PARALLEL_FROM) ? new EvaluationPool(workers) : undefined;
     const pageSize = this.options.reevaluationPage ?? BATCH;
     let done = 0;
     let after = 0;
     let exhausted = false;
-    onProgress?.(0, total);
+    let pool: EvaluationPool | undefined;
     try {
+      if (workers > 0 && total >= (this.options.parallelFrom ?? PARALLEL_FROM)) {
+        pool = new EvaluationPool(workers);
+        // Started before the first transaction: other writers wait on its lock.
+        pool.waitUntilReady();
+      }
+      onProgress?.(0, total);
       while (!exhausted) {
         // Pages are read while this transaction holds the write lock (it begins
         // IMMEDIATE), so nothing can change between a page being read and its states

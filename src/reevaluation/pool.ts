@@ -31,8 +31,12 @@ export interface Ticket {
   readonly id: number;
 }
 
-/** How long one page may take before the pool gives up on a worker. */
-const ANSWER_TIMEOUT_MS = 120_000;
+/**
+ * How long one page (or a worker's start) may take before the pool gives up on it. A
+ * page takes well under a second; a worker that died cannot be seen from a blocked
+ * thread, so this bounds how long the write lock is held in that case.
+ */
+const ANSWER_TIMEOUT_MS = 30_000;
 
 interface Slot {
   readonly worker: Worker;
@@ -53,11 +57,13 @@ function tsxApi(): string {
 
 export class EvaluationPool {
   private readonly slots: Slot[] = [];
-  private readonly signal = new Int32Array(new SharedArrayBuffer(4 * 64));
+  // Slots 0–63: answers posted by each worker. Slots 64–127: 1 once that worker has loaded (or failed to).
+  private readonly signal = new Int32Array(new SharedArrayBuffer(4 * 128));
   private nextId = 0;
   private next = 0;
-  /** Set when a worker could not start: every later collect fails at once. */
+  /** Set when a worker could not start or died: every later collect fails at once. */
   private broken: string | undefined;
+  private closed = false;
 
   constructor(readonly size: number) {
     if (!(size >= 1 && size <= 64)) throw new Error(`a pool has 1 to 64 workers, not ${size}`);
@@ -79,12 +85,44 @@ export class EvaluationPool {
         port.postMessage({ id: -1, error: "the worker did not start: " + String((e && e.stack) || e) });
         Atomics.add(signal, slot, 1);
         Atomics.notify(signal, slot);
+      }).finally(() => {
+        const { signal, slot } = workerData;
+        Atomics.store(signal, 64 + slot, 1);
+        Atomics.notify(signal, 64 + slot);
       });`;
-    for (let slot = 0; slot < size; slot++) {
-      const { port1, port2 } = new MessageChannel();
-      const worker = new Worker(bootstrap, { eval: true, workerData: { port: port2, signal: this.signal, slot }, transferList: [port2] });
-      worker.unref();
-      this.slots.push({ worker, port: port1, taken: 0 });
+    try {
+      for (let slot = 0; slot < size; slot++) {
+        const { port1, port2 } = new MessageChannel();
+        const worker = new Worker(bootstrap, { eval: true, workerData: { port: port2, signal: this.signal, slot }, transferList: [port2] });
+        worker.unref();
+        // Seen only once the caller returns to the event loop, but then a worker that died
+        // (out of memory, say) marks the pool broken instead of crashing the process.
+        worker.on("error", (e) => {
+          this.broken = `re-evaluation worker ${slot} died: ${e.message}`;
+        });
+        worker.on("exit", (code) => {
+          if (!this.closed) this.broken ??= `re-evaluation worker ${slot} exited (code ${code})`;
+        });
+        this.slots.push({ worker, port: port1, taken: 0 });
+      }
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Waits until every worker has loaded its code (or failed to): call it before taking a
+   * lock that other writers wait on, so that the workers' start is not paid holding it.
+   */
+  waitUntilReady(): void {
+    const deadline = Date.now() + ANSWER_TIMEOUT_MS;
+    for (let slot = 0; slot < this.size; slot++) {
+      while (Atomics.load(this.signal, 64 + slot) === 0) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`re-evaluation worker ${slot} did not start in ${ANSWER_TIMEOUT_MS / 1000} s`);
+        Atomics.wait(this.signal, 64 + slot, 0, left);
+      }
     }
   }
 
@@ -121,6 +159,7 @@ export class EvaluationPool {
   }
 
   close(): void {
+    this.closed = true;
     for (const s of this.slots) {
       s.port.close();
       void s.worker.terminate();
