@@ -188,13 +188,22 @@ export function parseCel(source: string): ParsedCel | CelSyntaxError {
       };
       // An expression is pure, and re-evaluation asks the same few questions millions of
       // times (a score threshold at every score boundary, a rule's condition on the same
-      // handful of field values), so answers are remembered by their bindings. Bounded:
-      // the memo is dropped whole when it grows past MEMO_MAX.
+      // handful of field values), so answers are remembered by what the expression reads:
+      // the fields it names (present or absent), the score and the tier. An expression
+      // that reads a record as a whole (a macro over it, a computed key) is not
+      // remembered. Bounded: keys longer than MEMO_KEY_MAX are not kept, and the memo is
+      // dropped whole when it holds MEMO_MAX answers.
+      const recordFields = fieldsRead(reads, "record");
+      const entryFields = fieldsRead(reads, "entry");
       const memo = new Map<string, unknown>();
       const remembered = (b: ExprBindings): unknown => {
+        if ((b.record !== undefined && recordFields === null) || (b.entry !== undefined && entryFields === null)) return evaluate(b);
+        const rec = b.record === undefined ? [] : pick(b.record, recordFields as string[]);
+        const ent = b.entry === undefined ? [] : pick(b.entry, entryFields as string[]);
         // JSON writes -0 as 0, and `1.0 / x` tells them apart: such bindings are not remembered.
-        if (hasNegativeZero(b.record) || hasNegativeZero(b.entry) || Object.is(b.score, -0)) return evaluate(b);
-        const k = b.record === undefined && b.entry === undefined ? `${b.score}\u0000${b.tier}` : JSON.stringify([b.record, b.entry, b.score, b.tier]);
+        if (hasNegativeZero(rec) || hasNegativeZero(ent) || Object.is(b.score, -0)) return evaluate(b);
+        const k = JSON.stringify([b.record === undefined ? 0 : rec, b.entry === undefined ? 0 : ent, b.score, b.tier]);
+        if (k.length > MEMO_KEY_MAX) return evaluate(b);
         if (memo.has(k)) return memo.get(k);
         const r = evaluate(b);
         if (memo.size >= MEMO_MAX) memo.clear();
@@ -216,7 +225,20 @@ export function parseCel(source: string): ParsedCel | CelSyntaxError {
   };
 }
 
-const MEMO_MAX = 50_000;
+const MEMO_MAX = 20_000;
+const MEMO_KEY_MAX = 512;
+
+/** The fields of `root` an expression names, sorted; null when it reads `root` as a whole. */
+function fieldsRead(reads: readonly ExprRead[], root: string): string[] | null {
+  const of = reads.filter((r) => r.root === root);
+  if (of.some((r) => r.field === undefined)) return null;
+  return [...new Set(of.map((r) => r.field as string))].sort();
+}
+
+/** Each named field as [value] when present and [] when absent, so null and absent differ. */
+function pick(v: Record<string, unknown>, fields: readonly string[]): unknown[][] {
+  return fields.map((f) => (Object.hasOwn(v, f) ? [v[f]] : []));
+}
 
 function hasNegativeZero(v: unknown): boolean {
   if (typeof v === "number") return Object.is(v, -0);
