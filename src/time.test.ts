@@ -5,7 +5,7 @@ import { addDuration, isoUtc, parseDuration, parseInstant, subtractDuration, typ
 
 // The fast calendar arithmetic must give exactly what luxon gives, in every zone,
 // including across DST changes, skipped and repeated wall-clock hours and month ends.
-const ZONES = ["UTC", "Asia/Shanghai", "America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kathmandu", "America/Sao_Paulo", "Pacific/Apia", "Europe/Dublin"];
+const ZONES = ["UTC", "Asia/Shanghai", "America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kathmandu", "America/Sao_Paulo", "Pacific/Apia", "Europe/Dublin", "Africa/Monrovia"];
 
 const instant = fc.integer({ min: Date.UTC(1900, 0, 1), max: Date.UTC(2100, 0, 1) });
 const duration = fc
@@ -56,6 +56,15 @@ describe("calendar arithmetic", () => {
     const t = Date.UTC(2026, 2, 7, 7, 30);
     const d = parsed("P1D");
     expect(addDuration(t, d, "America/New_York")).toBe(viaLuxon(t, d, "America/New_York", 1));
+  });
+
+  it("agrees with luxon around a transition that is not on a quarter hour, whatever was asked before", () => {
+    // Monrovia left local mean time (-0:44:30) at 1972-01-07T00:44:30Z.
+    const d = parsed("P1D");
+    for (const t of [Date.UTC(1972, 0, 7, 0, 40), Date.UTC(1972, 0, 7, 0, 44, 40), Date.UTC(1972, 0, 7, 0, 44, 20), Date.UTC(1972, 0, 6, 12)]) {
+      expect(addDuration(t, d, "Africa/Monrovia")).toBe(viaLuxon(t, d, "Africa/Monrovia", 1));
+      expect(subtractDuration(t, d, "Africa/Monrovia")).toBe(viaLuxon(t, d, "Africa/Monrovia", -1));
+    }
   });
 
   it("hands fractional units to luxon and still agrees with it", () => {

@@ -60,13 +60,13 @@ function calendarShift(d: Duration): CalendarShift {
 }
 
 // Asking Intl for a zone's offset is by far the most expensive step of calendar
-// arithmetic, so offsets are cached. Offsets are multiples of 15 minutes and every
-// transition falls on a quarter hour, so the offset is constant within each UTC
-// quarter hour. Most days have no transition at all: a day whose offset is the same
-// at 00:00, 06:00, 12:00, 18:00 and 23:45 UTC is cached as one entry (a zone would
-// have to change its offset and change it back within six hours to defeat this; none
-// in the time zone database does), other days by the quarter hour. One entry per day
-// keeps the cache small enough to stay in the CPU's caches.
+// arithmetic, so offsets are cached. Most days have no transition at all: a day whose
+// offset is a whole quarter hour and the same at 00:00, 06:00, 12:00, 18:00 and 23:45 UTC
+// is cached as one entry (a zone would have to change its offset and change it back
+// within six hours to defeat this; none in the time zone database does). Other days are
+// cached by the quarter hour where the offset is the same at both ends of it, and asked
+// of the zone otherwise. One entry per day keeps the cache small enough to stay in the
+// CPU's caches.
 const QUARTER_HOUR = 900_000;
 const DAY_SPAN = 86_400_000;
 const SAMPLES = [0, 6 * 3_600_000, 12 * 3_600_000, 18 * 3_600_000, DAY_SPAN - QUARTER_HOUR];
@@ -103,7 +103,7 @@ class CachedZone extends Zone {
     if (o === undefined) {
       const start = day * DAY_SPAN;
       const first = this.inner.offset(start);
-      o = SAMPLES.every((dt) => this.inner.offset(start + dt) === first) ? first : MIXED;
+      o = first % 15 === 0 && SAMPLES.every((dt) => this.inner.offset(start + dt) === first) ? first : MIXED;
       if (this.days.size > 100_000) this.days.clear();
       this.days.set(day, o);
     }
@@ -111,11 +111,16 @@ class CachedZone extends Zone {
     const bucket = Math.floor(ts / QUARTER_HOUR);
     let q = this.quarters.get(bucket);
     if (q === undefined) {
-      q = this.inner.offset(ts);
+      // A quarter hour is cached only if its offset is the same at both ends and a whole
+      // quarter hour; the transitions from local mean time (-0:44:30 in Monrovia until
+      // 1972) are neither, and are asked of the zone every time.
+      const start = bucket * QUARTER_HOUR;
+      const a = this.inner.offset(start);
+      q = a % 15 === 0 && this.inner.offset(start + QUARTER_HOUR - 1) === a ? a : MIXED;
       if (this.quarters.size > 100_000) this.quarters.clear();
       this.quarters.set(bucket, q);
     }
-    return q;
+    return q !== MIXED ? q : this.inner.offset(ts);
   }
   override equals(other: Zone): boolean {
     return other.type === "iana" && other.name === this.name;
