@@ -58,6 +58,11 @@ export function decide(measures: readonly TimedMeasure[], context: string, at: I
     if (m.effect === "deny") reasons.push({ code: m.code, measure: m.measure, basis: m.basis, until });
     else privileges.push({ code: m.code, measure: m.measure, until });
   }
+  return decisionOf(context, reasons, privileges, policy, at);
+}
+
+/** The decision from the reasons and privileges that apply: the one shape every check answers with. */
+export function decisionOf(context: string, reasons: Reason[], privileges: Decision["privileges"], policy: string, at: Instant): Decision {
   return {
     decision: reasons.length > 0 ? "deny" : "allow",
     context,

@@ -26,7 +26,7 @@
 //
 // `denies()` allocates nothing; `check()` allocates only the decision it returns (and,
 // the first time an `until` is seen, its ISO text, which is part of that decision).
-import type { TimedMeasure } from "./decide.js";
+import { decisionOf, type TimedMeasure } from "./decide.js";
 import type { Decision, MeasureState, Reason } from "./types.js";
 import { isoUtc, type Instant } from "../time.js";
 
@@ -71,18 +71,6 @@ function hashKey(scheme: number, value: string): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   return h ^ (h >>> 16);
-}
-
-// The decision's `at` text, for the last instant formatted: checks arrive many to the
-// millisecond, and formatting costs more than the rest of a decision.
-let lastAt = NaN;
-let lastAtIso = "";
-function atIso(at: Instant): string {
-  if (at !== lastAt) {
-    lastAtIso = isoUtc(at);
-    lastAt = at;
-  }
-  return lastAtIso;
 }
 
 // `until` texts, direct-mapped by instant: far fewer distinct ends than measures are
@@ -256,15 +244,7 @@ export class DecisionIndex {
         else privileges.push({ code: d.code, measure: d.measure, until });
       }
     }
-    return {
-      decision: reasons.length > 0 ? "deny" : "allow",
-      context,
-      reasons,
-      // A denied subject gets no privileges in the same context.
-      privileges: reasons.length > 0 ? [] : privileges,
-      policy,
-      at: atIso(at),
-    };
+    return decisionOf(context, reasons, privileges, policy, at);
   }
 
   /** Deny-only fast path: true when an active deny measure applies. Allocates nothing. */
