@@ -6,7 +6,6 @@ import { v7 as uuidv7 } from "uuid";
 import { availableParallelism } from "node:os";
 import { StandingError, isStandingError, type ErrorCode } from "./errors.js";
 import { DecisionIndex } from "./engine/decision-index.js";
-import { evaluate } from "./engine/evaluate.js";
 import { evaluateStored, noticesDue, stateChanges, subjectRecords, toListApplication, type DueNotice, type StateChanges } from "./reevaluation/inputs.js";
 import { EvaluationPool, type Ticket } from "./reevaluation/pool.js";
 import type { Decision, ListApplication, MeasureState, SubjectRecord, SubjectState } from "./engine/types.js";
@@ -16,7 +15,7 @@ import { addDuration } from "./time.js";
 import { normaliseRecord, type NormalisedRecord } from "./ingest/input.js";
 import { compilePolicy } from "./policy/compile.js";
 import type { CompiledPolicy, PolicyDiagnostic } from "./policy/types.js";
-import { type DisputeRow, type DisputeStatus, type Identifier, type PolicyRow, type StateRow, type Store, type StoredInputs, type SubjectId } from "./store/types.js";
+import { type DisputeRow, type DisputeStatus, type Identifier, type PolicyRow, type StateRow, type Store, type SubjectId } from "./store/types.js";
 import type { Clock, Instant } from "./time.js";
 
 export type IngestResult =
@@ -178,9 +177,8 @@ export class Standing {
     const file = this.store.sharedFile();
     const workers = file === undefined ? 0 : (this.options.reevaluationWorkers ?? defaultWorkerCount());
     const pageSize = this.options.reevaluationPage ?? BATCH;
+    const cursor = { after: 0, exhausted: false };
     let done = 0;
-    let after = 0;
-    let exhausted = false;
     let pool: EvaluationPool | undefined;
     try {
       if (workers > 0 && total >= (this.options.parallelFrom ?? PARALLEL_FROM)) {
@@ -189,48 +187,15 @@ export class Standing {
         pool.waitUntilReady();
       }
       onProgress?.(0, total);
-      while (!exhausted) {
+      while (!cursor.exhausted) {
         // Pages are read while this transaction holds the write lock (it begins
         // IMMEDIATE), so nothing can change between a page being read and its states
         // being written: by this connection, or by a worker's read-only connection,
-        // which sees the last commit. With workers, one transaction spans several pages
-        // so that they read and evaluate while this thread writes.
-        const updates = this.store.transaction(() => {
-          const out: Written[] = [];
-          const inflight: Ticket[] = [];
-          const finish = (t: Ticket): void => {
-            for (const e of (pool as EvaluationPool).collect(t)) {
-              this.store.putStateText({ subjectId: e.subjectId, policyRef: policy.ref, evaluatedAt: at, nextChangeAt: e.nextChangeAt, hasMeasures: e.measures.length > 0, json: e.json });
-              this.storeNotices(e.subjectId, e.notices, at);
-              count(e.changed);
-              out.push({ subjectId: e.subjectId, measures: e.measures, state: () => JSON.parse(e.json) as SubjectState });
-            }
-          };
-          for (let k = 0; k < (pool ? PAGES_PER_PARALLEL_TX : 1); k++) {
-            if (!pool) {
-              const page = this.store.evaluationPage(after, pageSize);
-              for (const p of page) {
-                const before = p.state?.state;
-                const row = this.storeState(policy, p.subjectId, at, before, evaluateStored(policy, p, at));
-                if (before) count(stateChanges(before, row.state));
-                out.push({ subjectId: row.subjectId, measures: row.state.measures, state: () => row.state });
-              }
-              exhausted = page.length === 0;
-              if (!exhausted) after = (page[page.length - 1] as StoredInputs).subjectId;
-              break;
-            }
-            const ids = this.store.subjectsWithRecords(after, pageSize);
-            if (ids.length === 0) {
-              exhausted = true;
-              break;
-            }
-            after = ids[ids.length - 1] as number;
-            inflight.push(pool.submit({ ref: policy.ref, text: policy.text }, at, file as string, ids));
-            if (inflight.length >= 2 * pool.size) finish(inflight.shift() as Ticket);
-          }
-          while (inflight.length > 0) finish(inflight.shift() as Ticket);
-          return out;
-        });
+        // which sees the last commit.
+        const p = pool;
+        const updates = this.store.transaction(() =>
+          p ? this.writeParallelPages(p, file as string, policy, at, pageSize, cursor, count) : this.writeSerialPage(policy, at, pageSize, cursor, count),
+        );
         for (const w of updates) this.afterWrite(w);
         done += updates.length;
         if (updates.length > 0) onProgress?.(done, total);
@@ -240,6 +205,48 @@ export class Standing {
     }
     this.store.transaction(() => this.store.setMeta("active_policy", policy.ref));
     return { reevaluated: done, changed };
+  }
+
+  /** One page evaluated on this thread, in the caller's transaction. */
+  private writeSerialPage(policy: CompiledPolicy, at: Instant, pageSize: number, cursor: PageCursor, count: (c: StateChanges | null) => void): Written[] {
+    const page = this.store.evaluationPage(cursor.after, pageSize);
+    cursor.exhausted = page.length === 0;
+    const out: Written[] = [];
+    for (const p of page) {
+      const before = p.state?.state;
+      const row = this.storeState(policy, p.subjectId, at, before, evaluateStored(policy, p, at));
+      count(before ? stateChanges(before, row.state) : null);
+      out.push({ subjectId: row.subjectId, measures: row.state.measures, state: () => row.state });
+      cursor.after = p.subjectId;
+    }
+    return out;
+  }
+
+  /**
+   * Several pages read and evaluated by the workers, in the caller's transaction, while
+   * this thread writes what comes back: two pages in flight per worker keep them fed.
+   */
+  private writeParallelPages(pool: EvaluationPool, file: string, policy: CompiledPolicy, at: Instant, pageSize: number, cursor: PageCursor, count: (c: StateChanges | null) => void): Written[] {
+    const out: Written[] = [];
+    const inflight: Ticket[] = [];
+    const finish = (t: Ticket): void => {
+      for (const e of pool.collect(t)) {
+        this.store.putStateText({ subjectId: e.subjectId, policyRef: policy.ref, evaluatedAt: at, nextChangeAt: e.nextChangeAt, hasMeasures: e.measures.length > 0, json: e.json });
+        this.storeNotices(e.subjectId, e.notices, at);
+        count(e.changed);
+        out.push({ subjectId: e.subjectId, measures: e.measures, state: () => JSON.parse(e.json) as SubjectState });
+      }
+    };
+    for (let k = 0; k < PAGES_PER_PARALLEL_TX && !cursor.exhausted; k++) {
+      const ids = this.store.subjectsWithRecords(cursor.after, pageSize);
+      cursor.exhausted = ids.length === 0;
+      if (cursor.exhausted) break;
+      cursor.after = ids[ids.length - 1] as number;
+      inflight.push(pool.submit({ ref: policy.ref, text: policy.text }, at, file, ids));
+      if (inflight.length >= 2 * pool.size) finish(inflight.shift() as Ticket);
+    }
+    while (inflight.length > 0) finish(inflight.shift() as Ticket);
+    return out;
   }
 
   // ---------------------------------------------------------------- ingest
@@ -670,13 +677,20 @@ export class Standing {
 
   /** Evaluates one subject from everything stored about it: records, disputes, applications. */
   stateOf(policy: CompiledPolicy, subjectId: SubjectId, at: Instant): SubjectState {
-    return evaluate(policy, this.evaluationInputs(subjectId), at, this.applicationsOf(subjectId));
+    const s = this.store;
+    return evaluateStored(policy, { subjectId, records: s.recordsOf(subjectId), disputes: s.disputesOf(subjectId), applications: s.applicationsOf(subjectId), state: undefined }, at);
   }
 }
 
 /** Replaces lone UTF-16 surrogates (from JSON escapes or a cut pair) so the text can be hashed and stored. */
 function wellFormed(s: string): string {
   return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
+}
+
+/** Where a full re-evaluation has got to: the last subject id paged, and whether none are left. */
+interface PageCursor {
+  after: SubjectId;
+  exhausted: boolean;
 }
 
 /** A state just written: what the index needs, and the state itself only if a listener asks. */
