@@ -7,7 +7,7 @@ import { StandingError } from "../errors.js";
 import { describePrincipal, type Principal, type Role } from "../auth/principals.js";
 import type { Standing } from "../standing.js";
 import type { DisputeRow, DisputeStatus } from "../store/types.js";
-import { ErrorBody } from "./schemas.js";
+import { ErrorBody, SubjectParams } from "./schemas.js";
 
 const security = [{ key: [] }];
 const err = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody };
@@ -36,7 +36,7 @@ const Decision = Type.Object(
   { additionalProperties: false },
 );
 const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
-const SubjectParam = Type.Object({ id: Type.String({ pattern: "^[1-9][0-9]{0,15}$" }) });
+const SubjectParam = SubjectParams;
 
 function view(d: DisputeRow) {
   const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());

@@ -48,8 +48,9 @@ const HIDE = { schema: { hide: true } };
 const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 function flash(req: FastifyRequest): Html | undefined {
-  const k = (req.query as { done?: string } | undefined)?.done;
-  const text = k ? FLASH[k] : undefined;
+  const k = (req.query as { done?: unknown } | undefined)?.done;
+  // Own keys only: `?done=constructor` must not reach Object.prototype.
+  const text = typeof k === "string" && Object.hasOwn(FLASH, k) ? FLASH[k] : undefined;
   return text ? html`<div class="success" role="status" id="flash">${text}</div>` : undefined;
 }
 
@@ -152,9 +153,10 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
 <div class="buttons"><button type="submit">Sign in</button></div>
 </form>
 <p class="hint">No key? Keys are issued by the operator of this service (<code>standing keys create --role subject --subject SCHEME:VALUE</code>). A demo started with <code>npm start</code> prints one for every role.</p>`;
-  const safeNext = (next: string | undefined): string => (next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "");
+  // `?next=` given twice arrives as an array: only a plain local path is followed.
+  const safeNext = (next: unknown): string => (typeof next === "string" && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "");
 
-  app.get("/login", HIDE, async (req, reply) => send(req, reply, "Sign in", loginPage(safeNext((req.query as { next?: string }).next))));
+  app.get("/login", HIDE, async (req, reply) => send(req, reply, "Sign in", loginPage(safeNext((req.query as { next?: unknown }).next))));
   app.post("/login", HIDE, async (req, reply) => {
     const form = (req.body ?? {}) as Form;
     const key = field(form, "key").trim();
@@ -242,7 +244,8 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
     if (q === "") return send(req, reply, "Find a subject", searchForm(""));
     let id: number | undefined;
     let problem: string | undefined;
-    if (/^#[1-9][0-9]{0,15}$/.test(q)) {
+    // Fifteen digits at most, as the API: Number() of a longer id could round to another subject's.
+    if (/^#[1-9][0-9]{0,14}$/.test(q)) {
       id = Number(q.slice(1));
       if (!standing.store.subjectExists(id)) problem = `No subject ${q}.`;
     } else {

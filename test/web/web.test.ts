@@ -86,6 +86,18 @@ describe("web pages over HTTP", () => {
     expect((await fx.app.inject({ url: "/nope" })).json()).toMatchObject({ error: { code: "not-found" } });
   });
 
+  it("odd query strings are answered, never a 500: a repeated ?next, a ?done naming no message", async () => {
+    const twice = await fx.app.inject({ url: "/login?next=/me&next=/console" });
+    expect(twice.statusCode).toBe(200);
+    expect(twice.body).toContain('name="next" value=""');
+    for (const done of ["constructor", "__proto__", "toString"]) {
+      const res = await fx.app.inject({ url: `/?done=${done}` });
+      expect(res.statusCode).toBe(200);
+      expect(res.body).not.toContain('id="flash"');
+    }
+    expect((await fx.app.inject({ url: "/?done=signed-out" })).body).toContain('id="flash"');
+  });
+
   it("signing in sets an HttpOnly, SameSite=Strict cookie; machine keys and bad keys are refused", async () => {
     const ok = await post("/login", { key: fx.keys.subject }, { origin });
     expect(ok.statusCode).toBe(303);
