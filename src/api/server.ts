@@ -91,6 +91,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
     },
   });
   const records = new Counter({ name: "standing_records_total", help: "Records received, by outcome", labelNames: ["status"], registers: [registry] });
+  new Gauge({ name: "standing_decision_log_dropped", help: "Decision log entries dropped while writes were failing", registers: [registry], collect() { this.set(log.droppedEntries); } });
   new Gauge({ name: "standing_index_subjects", help: "Subjects in the decision index", registers: [registry], collect() { this.set(standing.index.subjects); } });
 
   // ---- body parsers: NDJSON and YAML arrive as text. Every body must be valid UTF-8:
