@@ -219,6 +219,26 @@ describe("checkpoints and the key", () => {
     expect(r.lastCheckpoint?.seq).toBe(13);
   });
 
+  it("given checkpoints removed from a journal longer than the interval, when verified, then it is a problem, not an unsigned tail", () => {
+    const s = store(fresh(), 5);
+    s.transaction(() => {
+      for (let i = 0; i < 12; i++) s.setMeta(`k${i}`, String(i));
+    });
+    // Fewer than five entries after the last checkpoint: still only a warning.
+    const fine = verifyJournal(s.db);
+    expect(fine.ok).toBe(true);
+    expect(fine.unsignedTail).toBeGreaterThan(0);
+    expect(fine.unsignedTail).toBeLessThan(5);
+    // With the checkpoints gone (a rewritten chain would look exactly so), every entry is unsigned.
+    const head = s.db.prepare("SELECT max(seq) FROM journal").pluck().get() as number;
+    expect(head).toBeGreaterThanOrEqual(12);
+    s.db.exec("DELETE FROM journal_checkpoints");
+    const r = verifyJournal(s.db);
+    expect(r.ok).toBe(false);
+    expect(r.problems[0]).toMatchObject({ kind: "checkpoint", seq: 1 });
+    expect(r.problems[0]?.message).toContain(`${head} entries follow the last good checkpoint (#0), but one is signed every 5: checkpoints were removed`);
+  });
+
   it("keeps the private key beside the database, readable by its owner only, and reuses it", () => {
     const path = fresh();
     const a = store(path);

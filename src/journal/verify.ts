@@ -339,7 +339,17 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
     }
     const headFinal = head as { seq: number; hash: string } | null;
     const unsignedTail = headFinal ? headFinal.seq - (lastGood?.seq ?? 0) : 0;
-    if (unsignedTail > 0) {
+    // Every writer signs a checkpoint in the same statement as each entry whose seq is a
+    // multiple of checkpointEvery, so a longer unsigned stretch means checkpoints were
+    // removed: without them a rewritten journal would pass as merely "not signed yet".
+    if (unsignedTail >= journal.checkpointEvery) {
+      f.problem({
+        kind: "checkpoint",
+        where: `journal seq=${(lastGood?.seq ?? 0) + 1}`,
+        seq: (lastGood?.seq ?? 0) + 1,
+        message: `${unsignedTail} entries follow the last good checkpoint (#${lastGood?.seq ?? 0}), but one is signed every ${journal.checkpointEvery}: checkpoints were removed, and nothing after #${lastGood?.seq ?? 0} can be trusted`,
+      });
+    } else if (unsignedTail > 0) {
       f.warn({ kind: "unsigned-tail", where: `journal seq=${(lastGood?.seq ?? 0) + 1}`, message: `${unsignedTail} entr${unsignedTail === 1 ? "y" : "ies"} after the last good checkpoint (#${lastGood?.seq ?? 0}) are chained but not signed yet: someone able to write the database could still rewrite or cut them undetected` });
     }
 
