@@ -119,6 +119,7 @@ export class Authenticator {
   }
 }
 
+/** The presented key against a cached row's hash, decoded from hex once when cached; constant time. */
 function hashMatches(stored: Buffer, key: string): boolean {
   const presented = createHash("sha256").update(key).digest();
   return stored.length === presented.length && timingSafeEqual(stored, presented);

@@ -1,6 +1,6 @@
 // Principals and least privilege. Every request is made by one principal; what it
 // may do is decided here, in one table, and everything not granted is refused.
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 
 export const roles = ["source", "checkpoint", "admin", "policy-author", "reviewer", "auditor", "subject"] as const;
 export type Role = (typeof roles)[number];
@@ -51,12 +51,6 @@ export function hashKey(key: string): string {
 export function keyIdOf(key: string): string | undefined {
   const m = /^stk_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$/.exec(key);
   return m ? m[1] : undefined;
-}
-
-export function hashesEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a, "hex");
-  const y = Buffer.from(b, "hex");
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 export function principalFromRow(row: KeyRow): Principal {
