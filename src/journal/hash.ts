@@ -113,6 +113,17 @@ export function keyText(values: readonly SqlValue[]): string {
   );
 }
 
+/**
+ * A row of a table journaled per batch, as its batch entry covers it: `values` are the
+ * row's columns in `columns` order (sorted, without the batch column), starting at
+ * `offset`. The writer and `audit verify` both build rows here, so they cannot drift.
+ */
+export function batchRow(columns: readonly string[], key: readonly string[], values: readonly SqlValue[], offset = 0): BatchRow {
+  const pairs: SqlValue[] = [];
+  for (let i = 0; i < columns.length; i++) pairs.push(columns[i] as string, values[i + offset] ?? null);
+  return { key: keyText(key.map((k) => values[columns.indexOf(k) + offset] ?? null)), row: canonicalRow(pairs) };
+}
+
 export interface BatchRow {
   /** keyText of the row's primary key. */
   readonly key: string;

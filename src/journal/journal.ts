@@ -27,7 +27,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { canonicalJson } from "../canonical.js";
 import { StandingError } from "../errors.js";
-import { GENESIS, batchEntry, canonicalRow, checkpointPayload, entryHash, keyText, rowHash, sortBatch, type BatchRow, type SqlValue } from "./hash.js";
+import { GENESIS, batchEntry, batchRow, checkpointPayload, entryHash, rowHash, sortBatch, type BatchRow, type SqlValue } from "./hash.js";
 import { kindExpr } from "./kinds.js";
 
 type Db = Database.Database;
@@ -300,12 +300,7 @@ export class Journal {
     const seq = Number(this.nextSeqStmt.get());
     const inserted = insert(seq);
     if (inserted.length === 0) return null;
-    const keyAt = t.key.map((k) => t.columns.indexOf(k));
-    const rows: BatchRow[] = inserted.map((values) => {
-      const pairs: SqlValue[] = [];
-      for (let i = 0; i < t.columns.length; i++) pairs.push(t.columns[i] as string, values[i] ?? null);
-      return { key: keyText(keyAt.map((i) => values[i] ?? null)), row: canonicalRow(pairs) };
-    });
+    const rows: BatchRow[] = inserted.map((values) => batchRow(t.columns, t.key, values));
     const { rowHash: rh, data } = batchEntry(sortBatch(rows));
     this.batchStmt ??= this.db.prepare(entrySql("@kind", "@tbl", "NULL", "@rh", "@data"));
     const got = Number(this.batchStmt.run({ kind: t.batch?.kind, tbl: t.name, rh, data }).lastInsertRowid);

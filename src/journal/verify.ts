@@ -8,7 +8,7 @@ import { createPublicKey, verify as verifySignature, type KeyObject } from "node
 import { canonicalJson } from "../canonical.js";
 import { StandingError } from "../errors.js";
 import { compilePolicy } from "../policy/compile.js";
-import { BATCH_DIGEST_CHARS, GENESIS, batchEntry, canonicalRow, checkpointPayload, entryHash, keyText, sha256Hex, sortBatch, type SqlValue } from "./hash.js";
+import { BATCH_DIGEST_CHARS, GENESIS, batchEntry, batchRow, checkpointPayload, entryHash, sha256Hex, sortBatch, type SqlValue } from "./hash.js";
 import {
   batchedTables,
   fingerprintOf,
@@ -537,10 +537,7 @@ function checkBatches(db: Db, t: JournaledTable, f: Findings): void {
       current = seq;
       group = [];
     }
-    const values = r;
-    const pairs: SqlValue[] = [];
-    for (let i = 0; i < t.columns.length; i++) pairs.push(t.columns[i] as string, values[i + 1] ?? null);
-    group.push({ key: keyText(keyAt.map((i) => values[i + 1] ?? null)), row: canonicalRow(pairs), values });
+    group.push({ ...batchRow(t.columns, t.key, r, 1), values: r });
   }
   if (current !== null) check(current, group);
   // Batches none of whose rows are left.
