@@ -133,6 +133,18 @@ describe("disputes", () => {
     expect(renderStatement(st)).toContain("EXPIRED");
   });
 
+  it("given dispute texts past their limits, when filed or decided by any route, then they are refused whole, never cut", () => {
+    const { standing, clock } = setup();
+    const id = debtor(standing, clock);
+    const long = "x".repeat(10_001);
+    expect(() => standing.openDispute({ subjectId: id, source: "court", recordId: "c1", grounds: long, openedBy: "the subject" })).toThrow(expect.objectContaining({ code: "bad-request" }));
+    expect(() => standing.openDispute({ subjectId: id, source: "court", recordId: "c1", grounds: "Wrong person entirely.", evidence: "e".repeat(2049), openedBy: "the subject" })).toThrow(expect.objectContaining({ code: "bad-request" }));
+    const d = standing.openDispute({ subjectId: id, source: "court", recordId: "c1", grounds: "Wrong person entirely.", openedBy: "the subject" });
+    expect(() => standing.answerDispute(d.id, "court", "confirm", long)).toThrow(expect.objectContaining({ code: "bad-request" }));
+    expect(() => standing.decideDispute(d.id, "reviewer", "upheld", long)).toThrow(expect.objectContaining({ code: "bad-request" }));
+    expect(standing.store.getDispute(d.id)).toMatchObject({ status: "open", reason: null, answerNote: null });
+  });
+
   it("given an open dispute, when the source confirms and a reviewer dismisses it, then the record keeps counting; when upheld, it stops", () => {
     const { standing, clock } = setup();
     const id = debtor(standing, clock);

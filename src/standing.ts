@@ -59,6 +59,8 @@ export interface CheckResult extends Decision {
 }
 
 const BATCH = 1000;
+/** How long the texts of a dispute may be, wherever they come from (API, web form, CLI). */
+export const DISPUTE_LIMITS = { text: 10_000, evidence: 2048 } as const;
 /** Below this many subjects, starting worker threads costs more than it saves. */
 const PARALLEL_FROM = 20_000;
 // About two seconds of work per transaction here: other writers wait for the lock (busy_timeout is 5 s).
@@ -555,6 +557,10 @@ export class Standing {
   openDispute(req: { subjectId: SubjectId; source: string; recordId: string; grounds: string; evidence?: string; openedBy: string }): DisputeRow {
     const grounds = req.grounds.trim();
     if (grounds.length < 10) throw new StandingError("bad-request", "give the grounds of the dispute in a sentence or more (at least 10 characters)", { grounds: req.grounds });
+    if (grounds.length > DISPUTE_LIMITS.text) throw new StandingError("bad-request", `the grounds are too long (at most ${DISPUTE_LIMITS.text.toLocaleString("en")} characters)`, { length: grounds.length });
+    if (req.evidence !== undefined && req.evidence.length > DISPUTE_LIMITS.evidence) {
+      throw new StandingError("bad-request", `the evidence reference is too long (at most ${DISPUTE_LIMITS.evidence} characters)`, { length: req.evidence.length });
+    }
     const policy = this.requirePolicy();
     const record = this.recordOf(req.source, req.recordId);
     if (record.subjectId !== req.subjectId) throw new StandingError("forbidden", "a subject may dispute only records about themselves", { record: req.recordId });
@@ -581,6 +587,7 @@ export class Standing {
     if (!d) throw new StandingError("not-found", `no dispute ${id}`, { dispute: id });
     if (d.source !== source) throw new StandingError("forbidden", `dispute ${id} is for source "${d.source}" to answer`, { dispute: id });
     if (d.status !== "open") throw new StandingError("record-conflict", `dispute ${id} is ${d.status}, not open`, { dispute: id, status: d.status });
+    if (note.length > DISPUTE_LIMITS.text) throw new StandingError("bad-request", `the note is too long (at most ${DISPUTE_LIMITS.text.toLocaleString("en")} characters)`, { dispute: id });
     const now = this.clock.now();
     let result: IngestResult | undefined;
     const status: DisputeStatus = answer === "confirm" ? "confirmed" : answer === "withdraw" ? "withdrawn" : "corrected";
@@ -603,6 +610,7 @@ export class Standing {
     if (!d) throw new StandingError("not-found", `no dispute ${id}`, { dispute: id });
     if (d.status !== "open" && d.status !== "confirmed") throw new StandingError("record-conflict", `dispute ${id} is already ${d.status}`, { dispute: id, status: d.status });
     if (reason.trim().length < 10) throw new StandingError("bad-request", "a decision needs a written reason (at least 10 characters)", { dispute: id });
+    if (reason.trim().length > DISPUTE_LIMITS.text) throw new StandingError("bad-request", `the reason is too long (at most ${DISPUTE_LIMITS.text.toLocaleString("en")} characters)`, { dispute: id });
     const now = this.clock.now();
     const row: DisputeRow = { ...d, status: decision, decidedBy: reviewer, reason: reason.trim(), closedAt: now, counts: decision === "dismissed" };
     this.withSubject(d.subjectId, () => this.store.putDispute(row));

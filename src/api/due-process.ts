@@ -5,7 +5,7 @@ import type { FastifyInstance } from "fastify";
 import { Type, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { StandingError } from "../errors.js";
 import { describePrincipal, type Principal, type Role } from "../auth/principals.js";
-import type { Standing } from "../standing.js";
+import { DISPUTE_LIMITS, type Standing } from "../standing.js";
 import type { DisputeRow, DisputeStatus } from "../store/types.js";
 import { ErrorBody, SubjectParams } from "./schemas.js";
 
@@ -18,21 +18,21 @@ const OpenDispute = Type.Object(
     subject: Type.Optional(Type.Integer({ minimum: 1, description: "subject id; a subject key may omit it" })),
     source: Type.String({ minLength: 1, maxLength: 200 }),
     record: Type.String({ minLength: 1, maxLength: 200 }),
-    grounds: Type.String({ minLength: 10, maxLength: 10_000 }),
-    evidence: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    grounds: Type.String({ minLength: 10, maxLength: DISPUTE_LIMITS.text }),
+    evidence: Type.Optional(Type.String({ minLength: 1, maxLength: DISPUTE_LIMITS.evidence })),
   },
   { additionalProperties: false },
 );
 const Answer = Type.Object(
   {
     answer: Type.Union([Type.Literal("confirm"), Type.Literal("withdraw"), Type.Literal("correct")]),
-    note: Type.String({ minLength: 1, maxLength: 10_000 }),
+    note: Type.String({ minLength: 1, maxLength: DISPUTE_LIMITS.text }),
     correction: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "with answer=correct: the corrected record (id, type, subject, occurredAt, fields…)" })),
   },
   { additionalProperties: false },
 );
 const Decision = Type.Object(
-  { decision: Type.Union([Type.Literal("upheld"), Type.Literal("dismissed")]), reason: Type.String({ minLength: 10, maxLength: 10_000 }) },
+  { decision: Type.Union([Type.Literal("upheld"), Type.Literal("dismissed")]), reason: Type.String({ minLength: 10, maxLength: DISPUTE_LIMITS.text }) },
   { additionalProperties: false },
 );
 const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });

@@ -209,8 +209,6 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
       }
       if (!Array.isArray(ref) || ref.length !== 2 || typeof ref[0] !== "string" || typeof ref[1] !== "string") throw new StandingError("bad-request", "choose the record to dispute");
       const evidence = values.evidence.trim();
-      if (evidence.length > 2048) throw new StandingError("bad-request", "the evidence reference is too long (at most 2048 characters)");
-      if (values.grounds.length > 10_000) throw new StandingError("bad-request", "the grounds are too long (at most 10,000 characters)");
       standing.openDispute({ subjectId: p.subjectId as number, source: ref[0], recordId: ref[1], grounds: values.grounds, ...(evidence ? { evidence } : {}), openedBy: describePrincipal(p) });
       changed();
     } catch (e) {
@@ -288,7 +286,7 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
     const decision = field(form, "decision");
     try {
       if (decision !== "upheld" && decision !== "dismissed") throw new StandingError("bad-request", "choose upheld or dismissed");
-      standing.decideDispute(id, describePrincipal(p), decision, field(form, "reason").slice(0, 10_000));
+      standing.decideDispute(id, describePrincipal(p), decision, field(form, "reason"));
       changed();
     } catch (e) {
       if (!isStandingError(e)) throw e;
