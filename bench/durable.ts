@@ -62,10 +62,10 @@ export interface DurableResult {
 
 export interface DurableOptions {
   /** Runs the re-evaluation inside this wrapper (bench/profile.ts profiles it). */
-  readonly aroundReevaluation?: (work: () => void) => void;
+  readonly aroundReevaluation?: (work: () => Promise<void>) => Promise<void>;
 }
 
-export function runDurable(subjects: number, records: number, budgetSeconds: number, options: DurableOptions = {}): DurableResult {
+export async function runDurable(subjects: number, records: number, budgetSeconds: number, options: DurableOptions = {}): Promise<DurableResult> {
   const dir = mkdtempSync(join(tmpdir(), "standing-bench-"));
   try {
     const path = join(dir, "bench.db");
@@ -73,7 +73,7 @@ export function runDurable(subjects: number, records: number, budgetSeconds: num
     const clock = new ManualClock(NOW);
     const standing = new Standing(store, clock);
     const policyText = readFileSync(POLICY_FILE, "utf8");
-    standing.publish(policyText, "policies/municipal-credit.yaml");
+    await standing.publish(policyText, "policies/municipal-credit.yaml");
     const BATCH = 1000;
     let batch: RecordInput[] = [];
     let accepted = 0;
@@ -83,7 +83,7 @@ export function runDurable(subjects: number, records: number, budgetSeconds: num
     for (const r of syntheticRecords(subjects, records, 42)) {
       batch.push(r);
       if (batch.length === BATCH) {
-        for (const res of standing.ingest(batch)) if (res.status === "accepted") accepted++;
+        for (const res of await standing.ingest(batch)) if (res.status === "accepted") accepted++;
         else if (res.status === "rejected") throw new Error(`bench record rejected: ${JSON.stringify(res)}`);
         done += batch.length;
         batch = [];
@@ -94,7 +94,7 @@ export function runDurable(subjects: number, records: number, budgetSeconds: num
       }
     }
     if (!stopped && batch.length > 0) {
-      for (const res of standing.ingest(batch)) if (res.status === "accepted") accepted++;
+      for (const res of await standing.ingest(batch)) if (res.status === "accepted") accepted++;
       done += batch.length;
     }
     const ingestSeconds = (now() - t0) / 1000;
@@ -104,10 +104,10 @@ export function runDurable(subjects: number, records: number, budgetSeconds: num
     let re = { reevaluated: 0 };
     let reevalSeconds = 0;
     let reevalCpuSeconds = 0;
-    (options.aroundReevaluation ?? ((work) => work()))(() => {
+    await (options.aroundReevaluation ?? ((work) => work()))(async () => {
       const t1 = now();
       const c1 = process.cpuUsage();
-      re = standing.reevaluateAll(NOW + 3_600_000);
+      re = await standing.reevaluateAll(NOW + 3_600_000);
       reevalSeconds = (now() - t1) / 1000;
       const c = process.cpuUsage(c1);
       reevalCpuSeconds = (c.user + c.system) / 1e6;
@@ -117,9 +117,9 @@ export function runDurable(subjects: number, records: number, budgetSeconds: num
     // Cold start through the store (states → decision index).
     const fresh = new Standing(store, clock);
     const t2 = now();
-    const indexed = fresh.buildIndex();
+    const indexed = await fresh.start();
     const buildIndexSeconds = (now() - t2) / 1000;
-    store.close();
+    await store.close();
     let dbBytes = 0;
     for (const f of ["bench.db", "bench.db-wal"]) {
       try {
@@ -171,68 +171,72 @@ export interface ReevaluationResult {
  * policy changes are published: one re-evaluated on the calling thread, one with
  * worker threads.
  */
-export function runReevaluation(subjects: number, recordsPerSubject = 10): ReevaluationResult {
+export async function runReevaluation(subjects: number, recordsPerSubject = 10): Promise<ReevaluationResult> {
   const dir = mkdtempSync(join(tmpdir(), "standing-bench-reeval-"));
   try {
     const store = new SqliteStore(join(dir, "reeval.db"));
     const clock = new ManualClock(NOW);
     const serial = new Standing(store, clock, { reevaluationWorkers: 0 });
     const v1 = readFileSync(POLICY_FILE, "utf8");
-    serial.publish(v1, "policies/municipal-credit.yaml"); // no records yet: nothing to evaluate
+    await serial.publish(v1, "policies/municipal-credit.yaml"); // no records yet: nothing to evaluate
     const records = subjects * recordsPerSubject;
     const t0 = now();
     let batch: RecordInput[] = [];
-    const write = (): void => {
-      store.transaction(() => {
+    const write = async (): Promise<void> => {
+      await store.transaction(async (tx) => {
         for (const input of batch) {
           const r = normaliseRecord(input);
           const subject = r.subject as { scheme: string; value: string };
-          let id = store.resolve(subject);
+          let id = await tx.resolve(subject);
           if (id === undefined) {
-            id = store.createSubject(NOW);
-            store.link(id, subject, NOW);
+            id = await tx.createSubject(NOW);
+            await tx.link(id, subject, NOW);
           }
-          store.appendRecord({ source: r.source, recordId: r.id, subjectId: id, type: r.type as string, occurredAt: r.occurredAt, receivedAt: NOW, retracts: null, body: r.body, hash: r.hash });
+          await tx.appendRecord({ source: r.source, recordId: r.id, subjectId: id, type: r.type as string, occurredAt: r.occurredAt, receivedAt: NOW, retracts: null, body: r.body, hash: r.hash });
         }
       });
       batch = [];
     };
     for (const r of syntheticRecords(subjects, records, 7, "r")) {
       batch.push(r);
-      if (batch.length === 10_000) write();
+      if (batch.length === 10_000) await write();
     }
-    write();
+    await write();
     const seedSeconds = (now() - t0) / 1000;
     log(`re-evaluation: seeded ${records.toLocaleString("en")} records in ${seedSeconds.toFixed(1)} s; first evaluation of everyone`);
     const parallel = new Standing(store, clock);
-    const timed = (f: () => number): { n: number; seconds: number } => {
+    const timed = async (f: () => Promise<number>): Promise<{ n: number; seconds: number }> => {
       const t = now();
-      const n = f();
+      const n = await f();
       return { n, seconds: (now() - t) / 1000 };
     };
-    const first = timed(() => parallel.reevaluateAll(NOW + 3_600_000).reevaluated);
+    const first = await timed(async () => (await parallel.reevaluateAll(NOW + 3_600_000)).reevaluated);
     // Two policy changes that move tiers, each in force at once.
     const version = (v: string, a: number): string => v1.replace(/^version: .*$/m, `version: ${v}`).replace("A: 1000,", `A: ${a},`);
-    const s = timed(() => new Standing(store, clock, { reevaluationWorkers: 0 }).publish(version("2026.2.0", 1005), "v2.yaml").reevaluated);
+    const s = await timed(async () => (await new Standing(store, clock, { reevaluationWorkers: 0 }).publish(version("2026.2.0", 1005), "v2.yaml")).reevaluated);
     log(`re-evaluation: ${s.n.toLocaleString("en")} subjects on the calling thread in ${s.seconds.toFixed(1)} s`);
     // At least two, so the parallel path is measured even where it is not the default.
     const workers = Math.max(2, defaultWorkerCount());
     // Starting the workers (loading the code, from TypeScript here; compiling the policy)
     // is paid once per re-evaluation, whatever its size: measured apart, so that the 1 M
     // figure is extrapolated from the per-subject part only.
-    const start = timed(() => {
+    const start = await timed(async () => {
       const pool = new EvaluationPool(workers);
-      const text = version("2026.9.0", 1000);
-      const tickets = Array.from({ length: workers }, () => pool.submit({ ref: "warm-up@1", text }, NOW, join(dir, "reeval.db"), []));
-      for (const t of tickets) pool.collect(t);
-      pool.close();
+      try {
+        const text = version("2026.9.0", 1000);
+        await pool.waitUntilReady();
+        // An empty page on each worker in turn: each compiles the policy once.
+        await Promise.all(Array.from({ length: workers }, () => pool.evaluate({ ref: "warm-up@1", text }, NOW, [])));
+      } finally {
+        await pool.close();
+      }
       return workers;
     });
-    const p = timed(() => new Standing(store, clock, { reevaluationWorkers: workers, parallelFrom: 1 }).publish(version("2026.3.0", 1002), "v3.yaml").reevaluated);
+    const p = await timed(async () => (await new Standing(store, clock, { reevaluationWorkers: workers, parallelFrom: 1 }).publish(version("2026.3.0", 1002), "v3.yaml")).reevaluated);
     log(`re-evaluation: ${p.n.toLocaleString("en")} subjects with ${workers} worker threads in ${p.seconds.toFixed(1)} s`);
     // Cold start of a server over this store: read the states that carry measures, build the index.
-    const cold = timed(() => new Standing(store, clock).buildIndex());
-    store.close();
+    const cold = await timed(() => new Standing(store, clock).start());
+    await store.close();
     return {
       subjects: s.n,
       records,

@@ -13,7 +13,6 @@ import { join } from "node:path";
 import { Standing } from "../src/standing.js";
 import { SqliteStore } from "../src/store/sqlite/store.js";
 import { ManualClock } from "../src/time.js";
-import { createKey } from "../src/auth/keys.js";
 import { buildServer } from "../src/api/server.js";
 import type { RecordInput } from "../src/ingest/input.js";
 import { NOW, POLICY_FILE } from "./durable.js";
@@ -21,23 +20,22 @@ import { NOW, POLICY_FILE } from "./durable.js";
 const DAY = 86_400_000;
 const RESTRICTED = Number(process.env.BENCH_HTTP_RESTRICTED ?? 500);
 const dir = mkdtempSync(join(tmpdir(), "standing-bench-http-"));
-const store = new SqliteStore(join(dir, "http.db"));
 const clock = new ManualClock(NOW - 30 * DAY);
-const standing = new Standing(store, clock);
-standing.publish(readFileSync(POLICY_FILE, "utf8"), "policies/municipal-credit.yaml");
+const standing = new Standing(new SqliteStore(join(dir, "http.db")), clock);
+await standing.publish(readFileSync(POLICY_FILE, "utf8"), "policies/municipal-credit.yaml");
 const recs: RecordInput[] = [];
 for (let i = 1; i <= RESTRICTED; i++) {
   recs.push({ source: "court", id: `h${i}`, type: "court.judgment.default", subject: { scheme: "national-id", value: `demo-h${String(i).padStart(7, "0")}` }, occurredAt: new Date(NOW - 40 * DAY).toISOString(), fields: { case: `hc-${i}`, amount: 20000 }, evidence: `court-file://hc-${i}` });
 }
-standing.ingest(recs);
+await standing.ingest(recs);
 clock.set(NOW); // the notice period has run: the measures are in force
-standing.advance(NOW);
-const { key } = createKey(store, standing.activePolicy(), { role: "checkpoint", label: "bench", contexts: ["air-travel"] }, NOW);
+await standing.advance(NOW);
+const { key } = await standing.createKey({ role: "checkpoint", label: "bench", contexts: ["air-travel"] });
 const app = buildServer(standing);
 await app.listen({ port: 0, host: "127.0.0.1" });
 const addr = app.server.address();
 const port = typeof addr === "object" && addr ? addr.port : 0;
-process.stdout.write(JSON.stringify({ port, key, restricted: RESTRICTED, indexed: standing.index.subjects }) + "\n");
+process.stdout.write(JSON.stringify({ port, key, restricted: RESTRICTED, indexed: standing.indexedSubjects }) + "\n");
 const profDir = process.env.BENCH_SERVER_PROF;
 const session = profDir ? new Session() : undefined;
 let profName = "";
@@ -60,8 +58,8 @@ createInterface({ input: process.stdin }).on("line", (cmd) => {
   })();
 });
 process.stdin.on("end", () => {
-  void app.close().then(() => {
-    store.close();
+  void app.close().then(async () => {
+    await standing.close();
     rmSync(dir, { recursive: true, force: true });
     process.exit(0);
   });

@@ -20,7 +20,7 @@ if (what === "index") {
   console.log(measureCalls((s, v) => b.index.denies(s, v, "air-travel", AT), q, 3));
   console.log(measureCalls((s, v) => b.index.check(s, v, "air-travel", AT, compiled.policy.ref).decision === "deny", q, 3));
 } else if (what === "durable") {
-  console.log(runDurable(2_000, 20_000, 60));
+  console.log(await runDurable(2_000, 20_000, 60));
 } else if (what === "reeval") {
   // Only the re-evaluation is profiled (the ingest that sets it up is not):
   //   node --expose-gc --import tsx bench/profile.ts reeval [subjects] → /tmp/prof-reeval/reeval.cpuprofile
@@ -37,11 +37,11 @@ if (what === "index") {
     });
     return out;
   };
-  const r = runDurable(subjects, subjects * 10, 600, {
-    aroundReevaluation: (work) => {
+  const r = await runDurable(subjects, subjects * 10, 600, {
+    aroundReevaluation: async (work) => {
       post("Profiler.enable");
       post("Profiler.start");
-      work();
+      await work();
       const { profile } = post("Profiler.stop") as { profile: unknown };
       mkdirSync("/tmp/prof-reeval", { recursive: true });
       writeFileSync("/tmp/prof-reeval/reeval.cpuprofile", JSON.stringify(profile));
@@ -50,7 +50,7 @@ if (what === "index") {
   console.log(r);
 } else if (what === "reeval-scale") {
   // Seeded store, serial and parallel re-evaluation: bench/profile.ts reeval-scale [subjects]
-  console.log(runReevaluation(Number(process.argv[3] ?? 20_000)));
+  console.log(await runReevaluation(Number(process.argv[3] ?? 20_000)));
 } else if (what === "http") {
   console.log(await runHttp(10, 10, 20_000));
 } else {

@@ -10,6 +10,7 @@ import { AT, buildIndex, listsOf, identifiersOf, measureCalls, measureExtra, mea
 import { cedarPeer, jsonRulesEnginePeer, zenPeer, type Peer, type PeerAnswer } from "./peers.js";
 import { runHttp } from "./http.js";
 import { runDurable, runReevaluation, POLICY_FILE } from "./durable.js";
+import { runFeedStaleness } from "./feed.js";
 import { scalingSvg, type ScalePoint } from "./chart.js";
 import { fmtBytes, fmtNs, fmtRate, log, now } from "./util.js";
 
@@ -31,8 +32,8 @@ const defs = policy.measures;
 const CONTEXTS = [...policy.contexts.keys()];
 
 const cfg = quick
-  ? { sizes: [1_000, 100_000], callSeconds: 0.5, peerSeconds: 1, sample: 500, http: 3, conns: 10, screenBatch: 5_000, durSubjects: 500, durRecords: 5_000, durBudget: 8, reevalSubjects: 3_000 }
-  : { sizes: [1_000, 100_000, 1_000_000], callSeconds: 1.5, peerSeconds: 2, sample: 2_000, http: 10, conns: 10, screenBatch: 20_000, durSubjects: 4_000, durRecords: 40_000, durBudget: 60, reevalSubjects: 30_000 };
+  ? { sizes: [1_000, 100_000], callSeconds: 0.5, peerSeconds: 1, sample: 500, http: 3, conns: 10, screenBatch: 5_000, durSubjects: 500, durRecords: 5_000, durBudget: 8, reevalSubjects: 3_000, feedChanges: 20 }
+  : { sizes: [1_000, 100_000, 1_000_000], callSeconds: 1.5, peerSeconds: 2, sample: 2_000, http: 10, conns: 10, screenBatch: 20_000, durSubjects: 4_000, durRecords: 40_000, durBudget: 60, reevalSubjects: 30_000, feedChanges: 100 };
 
 // ------------------------------------------------------------------ index scaling
 const scale: (ScalePoint & { buildSeconds: number; denies: CheckFigures; checks: CheckFigures; screening: number })[] = [];
@@ -145,9 +146,11 @@ const http = await runHttp(cfg.http, cfg.conns, cfg.screenBatch, quick ? 100 : 5
 
 // ------------------------------------------------------------------ durable ingest and re-evaluation
 log(`durable: ingesting up to ${cfg.durRecords} records for ${cfg.durSubjects} subjects (SQLite WAL, journal on), budget ${cfg.durBudget} s`);
-const dur = runDurable(cfg.durSubjects, cfg.durRecords, cfg.durBudget);
+const dur = await runDurable(cfg.durSubjects, cfg.durRecords, cfg.durBudget);
 log(`re-evaluation: seeding ${cfg.reevalSubjects.toLocaleString("en")} subjects × 10 records, then two policy changes`);
-const re = runReevaluation(cfg.reevalSubjects);
+const re = await runReevaluation(cfg.reevalSubjects);
+log(`feed: ${cfg.feedChanges} retractions committed by a second process, timed until the following process answers allow`);
+const feed = await runFeedStaleness(cfg.feedChanges);
 // Linear in subjects at ~10 records each; the workers' start is paid once, not per subject.
 const serial1M = 1_000_000 / re.serialPerSecond;
 const parallelSteady = re.subjects / Math.max(re.parallelSeconds - re.workerStartSeconds, 1e-6);
@@ -174,9 +177,10 @@ rows.push({ what: `batch screening, HTTP POST /v1/screenings (NDJSON, ${http.scr
 rows.push({ what: `durable ingest (SQLite WAL, synchronous=FULL, journal, re-evaluation, index), ${dur.records.toLocaleString("en")} records / ${dur.subjects.toLocaleString("en")} subjects`, figure: `${fmtRate(dur.ingestPerSecond)} records/s`, budget: "≥ 100 k/s", met: ok(dur.ingestPerSecond >= 100e3) });
 rows.push({ what: `full re-evaluation after a policy change, measured: ${re.subjects.toLocaleString("en")} subjects / ${re.records.toLocaleString("en")} records, on the calling thread / with ${re.workers} worker threads (of which ${re.workerStartSeconds.toFixed(1)} s starting them)`, figure: `${re.serialSeconds.toFixed(1)} s (${fmtRate(re.serialPerSecond)} subjects/s) / ${re.parallelSeconds.toFixed(1)} s (${fmtRate(parallelSteady)} subjects/s once started)`, budget: "", met: "—" });
 rows.push({ what: `full re-evaluation, 1 M subjects / 10 M records — EXTRAPOLATED linearly (calling thread / workers)`, figure: `≈ ${(serial1M / 60).toFixed(1)} min / ≈ ${(parallel1M / 60).toFixed(1)} min (${parallel1M.toFixed(0)} s)`, budget: "≤ 60 s", met: ok(reeval1M <= 60) });
+rows.push({ what: `staleness across processes: a retraction committed by another process on the same store, until this process's check answers allow (change feed polled every ${feed.pollMs} ms), ${feed.changes} changes`, figure: `p50 ${feed.p50ms.toFixed(0)} ms, p99 ${feed.p99ms.toFixed(0)} ms, max ${feed.maxMs.toFixed(0)} ms`, budget: `≤ poll interval + one read`, met: ok(feed.maxMs <= feed.pollMs + 50) });
 rows.push({ what: `index memory per indexed subject (V8 heap + ArrayBuffers, 1.2 identifiers and 1–3 measures each), at ${N.toLocaleString("en")}`, figure: `${big.bytesPerSubject.toFixed(0)} B (${fmtBytes(big.bytesPerSubject * N)} total; 15 M → ${fmtBytes(big.bytesPerSubject * 15e6)})`, budget: "(none set)", met: "—" });
 rows.push({ what: `cold start: build the decision index for ${N.toLocaleString("en")} subjects from states in memory`, figure: `${big.buildSeconds.toFixed(1)} s (${fmtRate(N / big.buildSeconds)} subjects/s)`, budget: "", met: "—" });
-rows.push({ what: `cold start from SQLite (Standing.buildIndex: read + parse states), measured on the ${re.indexed.toLocaleString("en")} restricted of the ${re.subjects.toLocaleString("en")} above, → 1 M`, figure: `${fmtRate(storeIndexRate)} subjects/s → ≈ ${(1e6 / storeIndexRate).toFixed(0)} s for 1 M`, budget: "", met: "—" });
+rows.push({ what: `cold start from SQLite (Standing.start: load the policies, read + parse states), measured on the ${re.indexed.toLocaleString("en")} restricted of the ${re.subjects.toLocaleString("en")} above, → 1 M`, figure: `${fmtRate(storeIndexRate)} subjects/s → ≈ ${(1e6 / storeIndexRate).toFixed(0)} s for 1 M`, budget: "", met: "—" });
 for (const p of peers) {
   const r = peerRates.get(p.name) as number;
   rows.push({ what: `peer ${p.name} (same decisions, cross-checked), one core${p.async ? ", awaited one by one" : ""}`, figure: `${fmtRate(r)}/s; ours/peer = ${(c.perSecond / r).toFixed(0)}× with reasons, ${(d.perSecond / r).toFixed(0)}× fast path`, budget: "ours ≥ 100× peer", met: ok(c.perSecond / r >= 100) });
@@ -215,7 +219,7 @@ const sizing = {
 };
 
 const seconds = (now() - started) / 1000;
-const out = { mode, at: new Date().toISOString(), machine, loadAverageAtStart: loadAtStart, loadAverageAtEnd: load, seconds, rows, scale, indexExtra: extra, peers: Object.fromEntries(peerRates), crossCheck: { compared, ...seen }, http, durable: dur, reevaluation: re, reeval1MSeconds: reeval1M, sizing };
+const out = { mode, at: new Date().toISOString(), machine, loadAverageAtStart: loadAtStart, loadAverageAtEnd: load, seconds, rows, scale, indexExtra: extra, peers: Object.fromEntries(peerRates), crossCheck: { compared, ...seen }, http, durable: dur, reevaluation: re, feed, reeval1MSeconds: reeval1M, sizing };
 writeFileSync(new URL(`results-${mode}.json`, results), JSON.stringify(out, null, 2) + "\n");
 writeFileSync(new URL(`table-${mode}.md`, results), `${table}\n\nScaling:\n\n${scalingTable}\n`);
 const svgName = quick ? "scaling-quick.svg" : huge ? "scaling-10m.svg" : "scaling.svg";

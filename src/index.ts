@@ -15,4 +15,6 @@ export { StandingError, errorCodes, type ErrorCode } from "./errors.js";
 export { ManualClock, systemClock, type Clock, type Instant } from "./time.js";
 export { canonicalJson } from "./canonical.js";
 export { policySchema } from "./policy/schema.js";
-export { verifyJournal, verifyStanding, auditDatabase, journalEvent } from "./journal/index.js";
+export { firstDifference, type VerifyReport, type Finding } from "./journal/index.js";
+export { auditSqliteFile } from "./store/sqlite/audit.js";
+export { openStore, auditStore } from "./store/open.js";

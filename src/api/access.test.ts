@@ -10,7 +10,7 @@ import { buildServer } from "./server.js";
 import { Standing } from "../standing.js";
 import { SqliteStore } from "../store/sqlite/store.js";
 import { ManualClock } from "../time.js";
-import { createKey } from "../auth/keys.js";
+import type { NewKeyRequest } from "../services/keys.js";
 import { DecisionLog } from "../decision-log.js";
 import { errorCodes } from "../errors.js";
 
@@ -21,7 +21,7 @@ const NOW = Date.parse("2026-11-01T00:00:00Z");
 const clock = new ManualClock(Date.parse("2026-10-01T12:00:00Z"));
 const store = new SqliteStore(":memory:");
 const standing = new Standing(store, clock);
-const decisionLog = new DecisionLog(store);
+const decisionLog = new DecisionLog(standing);
 let app: FastifyInstance;
 
 /** The principals of the matrix, in the column order of the expected table. */
@@ -50,39 +50,38 @@ function courtRecord(overrides: Record<string, unknown> = {}): Record<string, un
 }
 
 beforeAll(async () => {
-  standing.publish(policyText, "municipal-credit.yaml");
-  const ingest = standing.ingest([
+  await standing.publish(policyText, "municipal-credit.yaml");
+  const ingest = await standing.ingest([
     { source: "court", id: "c-debtor", type: "court.judgment.default", subject: debtor, occurredAt: "2026-10-01T09:00:00+08:00", fields: { case: "K-1", amount: 9000 }, evidence: "file://k-1" },
     { source: "airline", id: "a-other", type: "aviation.onboard-misconduct", subject: other, occurredAt: "2026-10-01T09:00:00+08:00", fields: { flight: "CA1234" }, evidence: "report://1" },
   ]);
   expect(ingest.map((r) => r.status)).toEqual(["accepted", "accepted"]);
   clock.set(NOW);
-  debtorId = store.resolve(debtor) as number;
-  otherId = store.resolve(other) as number;
-  const policy = standing.activePolicy();
-  const key = (req: Parameters<typeof createKey>[2]): string => `Bearer ${createKey(store, policy, req, clock.now()).key}`;
-  header.source = key({ role: "source", source: "court", label: "district court" });
-  header["cp-air"] = key({ role: "checkpoint", contexts: ["air-travel"], label: "airline booking" });
-  header["cp-rail"] = key({ role: "checkpoint", contexts: ["rail-high-speed"], label: "rail ticket office" });
-  header.admin = key({ role: "admin", label: "admin" });
-  header.author = key({ role: "policy-author", label: "author" });
-  header.reviewer = key({ role: "reviewer", label: "reviewer" });
-  header.auditor = key({ role: "auditor", label: "auditor" });
-  header.subject = key({ role: "subject", subjectId: debtorId, label: "the debtor" });
-  const revoked = createKey(store, policy, { role: "admin", label: "former admin" }, clock.now());
+  debtorId = (await standing.reads.resolve(debtor)) as number;
+  otherId = (await standing.reads.resolve(other)) as number;
+  const key = async (req: NewKeyRequest): Promise<string> => `Bearer ${(await standing.createKey(req)).key}`;
+  header.source = await key({ role: "source", source: "court", label: "district court" });
+  header["cp-air"] = await key({ role: "checkpoint", contexts: ["air-travel"], label: "airline booking" });
+  header["cp-rail"] = await key({ role: "checkpoint", contexts: ["rail-high-speed"], label: "rail ticket office" });
+  header.admin = await key({ role: "admin", label: "admin" });
+  header.author = await key({ role: "policy-author", label: "author" });
+  header.reviewer = await key({ role: "reviewer", label: "reviewer" });
+  header.auditor = await key({ role: "auditor", label: "auditor" });
+  header.subject = await key({ role: "subject", subjectId: debtorId, label: "the debtor" });
+  const revoked = await standing.createKey({ role: "admin", label: "former admin" });
   header.revoked = `Bearer ${revoked.key}`;
-  expect(store.revokeKey(revoked.row.keyId, clock.now())).toBe(true);
+  expect(await standing.revokeKey(revoked.row.keyId)).toBe(true);
   header.malformed = "Basic dXNlcjpwYXNz";
   // Well-formed (stk_ + 12 hex + 43 base64url) but never issued.
   header.unknown = `Bearer stk_0123456789ab_${"A".repeat(43)}`;
   app = buildServer(standing, { decisionLog });
   await app.ready();
-  standingDispute = freshDispute();
+  standingDispute = await freshDispute();
 });
 
 afterAll(async () => {
   await app.close();
-  store.close();
+  await standing.close();
 });
 
 function headersFor(who: Who, extra: Record<string, string> = {}): Record<string, string> {
@@ -92,7 +91,8 @@ function headersFor(who: Who, extra: Record<string, string> = {}): Record<string
 
 interface Route {
   readonly name: string;
-  readonly request: () => InjectOptions;
+  /** Async where the request needs something stored first (a record, a dispute). */
+  readonly request: () => InjectOptions | Promise<InjectOptions>;
 }
 
 const json = { "content-type": "application/json" };
@@ -117,11 +117,11 @@ const routes = {
   journalKey: { name: "GET /v1/journal/key", request: () => ({ method: "GET", url: "/v1/journal/key" }) },
   journalVerify: { name: "GET /v1/journal/verify", request: () => ({ method: "GET", url: "/v1/journal/verify" }) },
   unknownRoute: { name: "GET /v1/nothing-here", request: () => ({ method: "GET", url: "/v1/nothing-here" }) },
-  disputeOpen: { name: "POST /v1/disputes", request: () => ({ method: "POST", url: "/v1/disputes", headers: json, payload: JSON.stringify({ subject: debtorId, source: "court", record: freshDebtorRecord(), grounds: "The judgment was paid; receipt attached." }) }) },
+  disputeOpen: { name: "POST /v1/disputes", request: async () => ({ method: "POST", url: "/v1/disputes", headers: json, payload: JSON.stringify({ subject: debtorId, source: "court", record: await freshDebtorRecord(), grounds: "The judgment was paid; receipt attached." }) }) },
   disputeList: { name: "GET /v1/disputes", request: () => ({ method: "GET", url: "/v1/disputes" }) },
   disputeGet: { name: "GET /v1/disputes/{id}", request: () => ({ method: "GET", url: `/v1/disputes/${standingDispute}` }) },
-  disputeAnswer: { name: "POST /v1/disputes/{id}/answer", request: () => ({ method: "POST", url: `/v1/disputes/${freshDispute()}/answer`, headers: json, payload: JSON.stringify({ answer: "confirm", note: "The case file names this subject." }) }) },
-  disputeDecision: { name: "POST /v1/disputes/{id}/decision", request: () => ({ method: "POST", url: `/v1/disputes/${freshDispute()}/decision`, headers: json, payload: JSON.stringify({ decision: "dismissed", reason: "The record matches the court file." }) }) },
+  disputeAnswer: { name: "POST /v1/disputes/{id}/answer", request: async () => ({ method: "POST", url: `/v1/disputes/${await freshDispute()}/answer`, headers: json, payload: JSON.stringify({ answer: "confirm", note: "The case file names this subject." }) }) },
+  disputeDecision: { name: "POST /v1/disputes/{id}/decision", request: async () => ({ method: "POST", url: `/v1/disputes/${await freshDispute()}/decision`, headers: json, payload: JSON.stringify({ decision: "dismissed", reason: "The record matches the court file." }) }) },
   notices: { name: "GET /v1/subjects/{id}/notices", request: () => ({ method: "GET", url: `/v1/subjects/${debtorId}/notices` }) },
   // Too early for early exit (a year on the list): allowed principals get 400, the rest are refused first.
   application: { name: "POST /v1/subjects/{id}/applications", request: () => ({ method: "POST", url: `/v1/subjects/${debtorId}/applications`, headers: json, payload: JSON.stringify({ list: "judgment-defaulters" }) }) },
@@ -130,14 +130,14 @@ const routes = {
 let standingDispute = "";
 let disputeSeq = 0;
 /** A new court record about the debtor, so each allowed call has something undisputed to dispute. */
-function freshDebtorRecord(): string {
+async function freshDebtorRecord(): Promise<string> {
   const id = `dp-${++disputeSeq}`;
-  const [r] = standing.ingest([{ source: "court", id, type: "court.judgment.default", subject: debtor, occurredAt: "2026-10-01T09:00:00+08:00", fields: { case: `D-${disputeSeq}`, amount: 10 }, evidence: `file://${id}` }]);
+  const [r] = await standing.ingest([{ source: "court", id, type: "court.judgment.default", subject: debtor, occurredAt: "2026-10-01T09:00:00+08:00", fields: { case: `D-${disputeSeq}`, amount: 10 }, evidence: `file://${id}` }]);
   expect(r?.status).toBe("accepted");
   return id;
 }
-function freshDispute(): string {
-  return standing.openDispute({ subjectId: debtorId, source: "court", recordId: freshDebtorRecord(), grounds: "Disputed for the access matrix.", openedBy: "test" }).id;
+async function freshDispute(): Promise<string> {
+  return (await standing.openDispute({ subjectId: debtorId, source: "court", recordId: await freshDebtorRecord(), grounds: "Disputed for the access matrix.", openedBy: "test" })).id;
 }
 
 // The expected status of every route for every principal, written out by hand.
@@ -192,7 +192,7 @@ describe("route × principal matrix", () => {
   });
 
   it.each(cases)("$route as $who → $status", async ({ key, who, status }) => {
-    const req: InjectOptions = routes[key].request();
+    const req: InjectOptions = await routes[key].request();
     const res = await app.inject({ ...req, headers: headersFor(who, (req.headers ?? {}) as Record<string, string>) });
     expect(res.statusCode, res.body.slice(0, 300)).toBe(status);
     if (status >= 400) {
@@ -208,11 +208,25 @@ describe("route × principal matrix", () => {
 });
 
 describe("the refusals the issue names", () => {
-  const count = (table: string): number => (store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  const reads = standing.reads;
+  /** What is stored, through the read models: identifiers and states are counted subject by subject. */
+  const stored = async (): Promise<{ records: number; subjects: number; identifiers: number; quarantine: number; states: number }> => {
+    const subjects = await reads.countSubjects();
+    let identifiers = 0;
+    let states = 0;
+    for (let id = 1, seen = 0; seen < subjects; id++) {
+      if (id > 2 * subjects + 1000) throw new Error(`found ${seen} of ${subjects} subjects`);
+      if (!(await reads.subjectExists(id))) continue;
+      seen++;
+      identifiers += (await reads.identifiersOf(id)).length;
+      if ((await reads.storedState(id)) !== undefined) states++;
+    }
+    return { records: await reads.countRecords(), subjects, identifiers, quarantine: (await reads.listQuarantine(1_000_000)).length, states };
+  };
 
   it("a rail-high-speed checkpoint asking about air-travel is refused, and nothing is logged", async () => {
-    decisionLog.flush();
-    const before = count("decisions");
+    await decisionLog.flush();
+    const before = await reads.countDecisions();
     const post = await app.inject({ method: "POST", url: "/v1/checks", headers: headersFor("cp-rail", json), payload: { subject: debtor, context: "air-travel" } });
     expect(post.statusCode).toBe(403);
     expect(post.json()).toMatchObject({ error: { code: "forbidden", details: { context: "air-travel" } } });
@@ -224,12 +238,12 @@ describe("the refusals the issue names", () => {
     const own = await app.inject({ method: "POST", url: "/v1/checks", headers: headersFor("cp-rail", json), payload: { subject: debtor, context: "rail-high-speed" } });
     expect(own.statusCode).toBe(200);
     expect(own.json()).toMatchObject({ decision: "deny", reasons: [{ code: "SPC-DEBTOR" }] });
-    decisionLog.flush();
-    expect(count("decisions")).toBe(before + 1);
+    await decisionLog.flush();
+    expect(await reads.countDecisions()).toBe(before + 1);
   });
 
   it("a source submitting a record type it is not granted is refused with source-not-allowed, and nothing is stored", async () => {
-    const before = { records: count("records"), subjects: count("subjects"), identifiers: count("identifiers"), quarantine: count("quarantine"), states: count("states") };
+    const before = await stored();
     const speeding = { source: "court", id: "not-granted-1", type: "traffic.speeding", subject: { scheme: "national-id", value: "speeder-1" }, occurredAt: "2026-10-20T10:00:00+08:00", fields: { "kmh-over": 30 }, evidence: "cam://1" };
     const res = await app.inject({ method: "POST", url: "/v1/records", headers: headersFor("source", json), payload: speeding });
     expect(res.statusCode).toBe(403);
@@ -238,12 +252,12 @@ describe("the refusals the issue names", () => {
     const batch = await app.inject({ method: "POST", url: "/v1/records", headers: headersFor("source", ndjson), payload: `${JSON.stringify({ ...speeding, id: "not-granted-2" })}\n` });
     expect(batch.statusCode).toBe(200);
     expect(JSON.parse(batch.body.trim())).toMatchObject({ line: 1, status: "rejected", error: { code: "source-not-allowed" } });
-    expect({ records: count("records"), subjects: count("subjects"), identifiers: count("identifiers"), quarantine: count("quarantine"), states: count("states") }).toEqual(before);
-    expect(store.resolve({ scheme: "national-id", value: "speeder-1" })).toBeUndefined();
+    expect(await stored()).toEqual(before);
+    expect(await reads.resolve({ scheme: "national-id", value: "speeder-1" })).toBeUndefined();
   });
 
   it("a source submitting as another source is refused, and nothing is stored", async () => {
-    const before = count("records");
+    const before = await reads.countRecords();
     const asPolice = { source: "traffic-police", id: "impersonated-1", type: "traffic.speeding", subject: { scheme: "national-id", value: "speeder-2" }, occurredAt: "2026-10-20T10:00:00+08:00", fields: { "kmh-over": 30 }, evidence: "cam://2" };
     const res = await app.inject({ method: "POST", url: "/v1/records", headers: headersFor("source", json), payload: asPolice });
     expect(res.statusCode).toBe(403);
@@ -254,8 +268,8 @@ describe("the refusals the issue names", () => {
     // A retraction of another source's record is no way around it either.
     const retract = await app.inject({ method: "POST", url: "/v1/records", headers: headersFor("source", json), payload: { source: "airline", id: "retract-1", retracts: "a-other", occurredAt: "2026-10-20T10:00:00+08:00" } });
     expect(retract.statusCode).toBe(403);
-    expect(count("records")).toBe(before);
-    expect(store.resolve({ scheme: "national-id", value: "speeder-2" })).toBeUndefined();
+    expect(await reads.countRecords()).toBe(before);
+    expect(await reads.resolve({ scheme: "national-id", value: "speeder-2" })).toBeUndefined();
   });
 
   it("a subject key reads only its own file", async () => {
@@ -303,11 +317,11 @@ describe("the refusals the issue names", () => {
   });
 
   it("a key that worked is refused with 401 everywhere once revoked", async () => {
-    const created = createKey(store, standing.activePolicy(), { role: "checkpoint", contexts: ["air-travel"], label: "soon revoked" }, clock.now());
+    const created = await standing.createKey({ role: "checkpoint", contexts: ["air-travel"], label: "soon revoked" });
     const h = { authorization: `Bearer ${created.key}`, ...json };
     const ok = await app.inject({ method: "POST", url: "/v1/checks", headers: h, payload: { subject: debtor, context: "air-travel" } });
     expect(ok.statusCode).toBe(200);
-    store.revokeKey(created.row.keyId, clock.now());
+    expect(await standing.revokeKey(created.row.keyId)).toBe(true);
     const after = await app.inject({ method: "POST", url: "/v1/checks", headers: h, payload: { subject: debtor, context: "air-travel" } });
     expect(after.statusCode).toBe(401);
     expect(after.json()).toMatchObject({ error: { code: "unauthorized", details: { keyId: created.row.keyId } } });
@@ -317,10 +331,10 @@ describe("the refusals the issue names", () => {
     expect(tampered.statusCode).toBe(401);
   });
 
-  it("keys are stored hashed: no table holds a key", () => {
+  it("keys are stored hashed: no table holds a key", async () => {
     const keyText = (header.admin as string).slice("Bearer ".length);
     const secret = keyText.split("_").slice(2).join("_");
-    const dump = JSON.stringify(store.db.prepare("SELECT * FROM keys").all());
+    const dump = JSON.stringify(await standing.listKeys());
     expect(dump).not.toContain(secret);
   });
 });

@@ -67,17 +67,17 @@ function role(p: Principal): Role | undefined {
 export function dueProcessRoutes(plugin: FastifyInstance, standing: Standing): void {
   const r = plugin.withTypeProvider<TypeBoxTypeProvider>();
 
-  const mayReadSubject = (p: Principal, id: number): void => {
+  const mayReadSubject = async (p: Principal, id: number): Promise<void> => {
     if (p.kind === "key" && p.role === "subject" && p.subjectId !== id) throw new StandingError("forbidden", "a subject key reads only its own file");
-    if (!standing.store.subjectExists(id)) throw new StandingError("not-found", `no subject #${id}`, { subject: id });
+    if (!(await standing.reads.subjectExists(id))) throw new StandingError("not-found", `no subject #${id}`, { subject: id });
   };
   const mayReadDispute = (p: Principal, d: DisputeRow): void => {
     if (p.kind !== "key") throw new StandingError("unauthorized", "this route needs an API key");
     if (p.role === "subject" && p.subjectId !== d.subjectId) throw new StandingError("forbidden", "a subject key sees only its own disputes");
     if (p.role === "source" && p.source !== d.source) throw new StandingError("forbidden", "a source key sees only disputes it must answer");
   };
-  const getDispute = (id: string): DisputeRow => {
-    const d = standing.store.getDispute(id);
+  const getDispute = async (id: string): Promise<DisputeRow> => {
+    const d = await standing.reads.getDispute(id);
     if (!d) throw new StandingError("not-found", `no dispute ${id}`, { dispute: id });
     return d;
   };
@@ -87,43 +87,45 @@ export function dueProcessRoutes(plugin: FastifyInstance, standing: Standing): v
     const subjectId = role(p) === "subject" && p.kind === "key" ? (p.subjectId as number) : req.body.subject;
     if (subjectId === undefined) throw new StandingError("bad-request", "name the subject (its id) when filing on someone's behalf");
     if (role(p) === "subject" && req.body.subject !== undefined && req.body.subject !== subjectId) throw new StandingError("forbidden", "a subject key files disputes only for its own records");
-    mayReadSubject(p, subjectId);
-    const d = standing.openDispute({ subjectId, source: req.body.source, recordId: req.body.record, grounds: req.body.grounds, ...(req.body.evidence ? { evidence: req.body.evidence } : {}), openedBy: describePrincipal(p) });
+    await mayReadSubject(p, subjectId);
+    const d = await standing.openDispute({ subjectId, source: req.body.source, recordId: req.body.record, grounds: req.body.grounds, ...(req.body.evidence ? { evidence: req.body.evidence } : {}), openedBy: describePrincipal(p) });
     return reply.status(201 as never).send(view(d) as never);
   });
 
   r.get("/v1/disputes", { config: { allow: ["reviewer", "admin", "auditor", "source"] }, schema: { tags: ["due process"], summary: "Disputes, soonest deadline first (a source sees those it must answer)", security, querystring: Type.Object({ status: Type.Optional(Type.Union(statuses.map((s) => Type.Literal(s)))), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false }) } }, async (req) => {
     const p = req.principal;
     const source = p.kind === "key" && p.role === "source" ? (p.source as string) : undefined;
-    const rows = standing.store.listDisputes({ ...(req.query.status ? { status: req.query.status as DisputeStatus } : {}), ...(source ? { source } : {}), limit: req.query.limit ?? 1000 });
+    const rows = await standing.reads.listDisputes({ ...(req.query.status ? { status: req.query.status as DisputeStatus } : {}), ...(source ? { source } : {}), limit: req.query.limit ?? 1000 });
     return { disputes: rows.map(view) };
   });
 
   r.get("/v1/disputes/:id", { config: { allow: ["reviewer", "admin", "auditor", "source", "subject"] }, schema: { tags: ["due process"], summary: "One dispute", security, params: IdParam } }, async (req) => {
-    const d = getDispute(req.params.id);
+    const d = await getDispute(req.params.id);
     mayReadDispute(req.principal, d);
     return view(d);
   });
 
   r.post("/v1/disputes/:id/answer", { config: { allow: ["source"] }, schema: { tags: ["due process"], summary: "The source confirms, withdraws or corrects the disputed record", security, params: IdParam, body: Answer, response: err } }, async (req) => {
     const p = req.principal;
-    const d = getDispute(req.params.id);
+    const d = await getDispute(req.params.id);
     mayReadDispute(p, d);
-    const res = standing.answerDispute(d.id, p.kind === "key" ? (p.source as string) : "", req.body.answer, req.body.note, req.body.correction);
+    const res = await standing.answerDispute(d.id, p.kind === "key" ? (p.source as string) : "", req.body.answer, req.body.note, req.body.correction);
     return { dispute: view(res.dispute), ...(res.correction ? { correction: res.correction } : {}) } as never;
   });
 
   r.post("/v1/disputes/:id/decision", { config: { allow: ["reviewer"] }, schema: { tags: ["due process"], summary: "A reviewer decides, with a written reason", security, params: IdParam, body: Decision, response: err } }, async (req) => {
-    const d = standing.decideDispute(req.params.id, describePrincipal(req.principal), req.body.decision, req.body.reason);
+    const d = await standing.decideDispute(req.params.id, describePrincipal(req.principal), req.body.decision, req.body.reason);
     return view(d) as never;
   });
 
   r.get("/v1/subjects/:id/notices", { config: { allow: ["subject", "admin", "reviewer", "auditor"] }, schema: { tags: ["due process"], summary: "Notices issued to the subject, with delivery status", security, params: SubjectParam } }, async (req) => {
     const id = Number(req.params.id);
-    mayReadSubject(req.principal, id);
+    await mayReadSubject(req.principal, id);
+    const notices = await standing.reads.noticesOf(id);
+    const outbox = await Promise.all(notices.map((n) => standing.reads.outboxOf(n.id)));
     return {
-      notices: standing.store.noticesOf(id).map((n) => {
-        const o = standing.store.outboxOf(n.id);
+      notices: notices.map((n, i) => {
+        const o = outbox[i];
         return { id: n.id, createdAt: new Date(n.createdAt).toISOString(), effectiveFrom: new Date(n.effectiveFrom).toISOString(), notice: JSON.parse(n.body) as unknown, deliveredAt: o?.deliveredAt ? new Date(o.deliveredAt).toISOString() : null, attempts: o?.attempts ?? 0 };
       }),
     };
@@ -131,8 +133,8 @@ export function dueProcessRoutes(plugin: FastifyInstance, standing: Standing): v
 
   r.post("/v1/subjects/:id/applications", { config: { allow: ["subject", "admin"] }, schema: { tags: ["due process"], summary: "Apply to leave a list early, once its early-exit period has passed", security, params: SubjectParam, body: Type.Object({ list: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }), response: err } }, async (req, reply) => {
     const id = Number(req.params.id);
-    mayReadSubject(req.principal, id);
-    const res = standing.applyEarlyExit(id, req.body.list, describePrincipal(req.principal));
+    await mayReadSubject(req.principal, id);
+    const res = await standing.applyEarlyExit(id, req.body.list, describePrincipal(req.principal));
     return reply.status(201 as never).send(res as never);
   });
 }

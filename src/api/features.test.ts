@@ -11,7 +11,7 @@ import { buildServer } from "./server.js";
 import { Standing } from "../standing.js";
 import { SqliteStore } from "../store/sqlite/store.js";
 import { ManualClock } from "../time.js";
-import { createKey, type NewKeyRequest } from "../auth/keys.js";
+import type { NewKeyRequest } from "../services/keys.js";
 import { DecisionLog } from "../decision-log.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -22,35 +22,32 @@ const ndjson = { "content-type": "application/x-ndjson" };
 
 interface World {
   readonly clock: ManualClock;
-  readonly store: SqliteStore;
   readonly standing: Standing;
   readonly log: DecisionLog;
   readonly app: FastifyInstance;
-  key(req: NewKeyRequest): { auth: string; keyId: string };
+  key(req: NewKeyRequest): Promise<{ auth: string; keyId: string }>;
   close(): Promise<void>;
 }
 
-function world(start: string, options: { maxScreeningLines?: number } = {}): World {
+async function world(start: string, options: { maxScreeningLines?: number } = {}): Promise<World> {
   const clock = new ManualClock(Date.parse(start));
-  const store = new SqliteStore(":memory:");
-  const standing = new Standing(store, clock);
-  standing.publish(policyText, "municipal-credit.yaml");
+  const standing = new Standing(new SqliteStore(":memory:"), clock);
+  await standing.publish(policyText, "municipal-credit.yaml");
   // A long flush interval: the tests see that reads flush what is still buffered.
-  const log = new DecisionLog(store, { flushMs: 60_000 });
+  const log = new DecisionLog(standing, { flushMs: 60_000 });
   const app = buildServer(standing, { decisionLog: log, ...options });
   return {
     clock,
-    store,
     standing,
     log,
     app,
-    key(req) {
-      const { key, row } = createKey(store, standing.activePolicy(), req, clock.now());
+    async key(req) {
+      const { key, row } = await standing.createKey(req);
       return { auth: `Bearer ${key}`, keyId: row.keyId };
     },
     async close() {
       await app.close();
-      store.close();
+      await standing.close();
     },
   };
 }
@@ -70,9 +67,9 @@ const lines = (body: string): Record<string, unknown>[] =>
 describe("POST /v1/records", () => {
   let w: World;
   let court: string;
-  beforeAll(() => {
-    w = world("2026-11-01T00:00:00Z");
-    court = w.key({ role: "source", source: "court", label: "district court" }).auth;
+  beforeAll(async () => {
+    w = await world("2026-11-01T00:00:00Z");
+    court = (await w.key({ role: "source", source: "court", label: "district court" })).auth;
   });
   afterAll(() => w.close());
 
@@ -90,7 +87,7 @@ describe("POST /v1/records", () => {
       JSON.stringify({ ...debtRecord(nid("batch-5"), "2026-10-30T10:00:00+08:00"), fields: { case: "K", amount: "lots" } }), // 9 rejected: invalid-record
       JSON.stringify({ ...debtRecord(nid("batch-6"), "2026-10-30T10:00:00+08:00"), ok: true }) + "\r", // 10 rejected: unknown envelope field (CRLF line end)
     ].join("\n");
-    const before = w.store.countRecords();
+    const before = await w.standing.reads.countRecords();
     const res = await w.app.inject({ method: "POST", url: "/v1/records", headers: { authorization: court, ...ndjson }, payload: body + "\n" });
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toMatch(/^application\/x-ndjson/);
@@ -112,8 +109,8 @@ describe("POST /v1/records", () => {
       expect(typeof e.details).toBe("object");
     }
     expect(out[0]).toMatchObject({ source: "court", id: ok.id, subject: expect.any(Number) });
-    expect(w.store.countRecords()).toBe(before + 1);
-    expect(w.store.listQuarantine(10).map((q) => `${q.scheme}:${q.value}`)).toEqual(["passport:E1234"]);
+    expect(await w.standing.reads.countRecords()).toBe(before + 1);
+    expect((await w.standing.reads.listQuarantine(10)).map((q) => `${q.scheme}:${q.value}`)).toEqual(["passport:E1234"]);
   });
 
   it("one JSON record: 201 accepted, 200 duplicate, 202 quarantined, and a rejection is an error with its code", async () => {
@@ -143,12 +140,12 @@ describe("POST /v1/records", () => {
 describe("POST /v1/screenings", () => {
   let w: World;
   let airline: string;
-  beforeAll(() => {
-    w = world("2026-10-01T00:00:00Z");
-    const r = w.standing.ingest([debtRecord(nid("screen-debtor"), "2026-09-30T10:00:00+08:00")]);
+  beforeAll(async () => {
+    w = await world("2026-10-01T00:00:00Z");
+    const r = await w.standing.ingest([debtRecord(nid("screen-debtor"), "2026-09-30T10:00:00+08:00")]);
     expect(r[0]?.status).toBe("accepted");
     w.clock.set(Date.parse("2026-11-01T00:00:00Z"));
-    airline = w.key({ role: "checkpoint", contexts: ["air-travel"], label: "airline" }).auth;
+    airline = (await w.key({ role: "checkpoint", contexts: ["air-travel"], label: "airline" })).auth;
   });
   afterAll(() => w.close());
 
@@ -181,7 +178,7 @@ describe("POST /v1/screenings", () => {
   });
 
   it("an unknown context is refused as a whole; a body that is neither is a 400", async () => {
-    const cp = w.key({ role: "checkpoint", contexts: ["air-travel"] }).auth;
+    const cp = (await w.key({ role: "checkpoint", contexts: ["air-travel"] })).auth;
     const notArray = await w.app.inject({ method: "POST", url: "/v1/screenings?context=air-travel", headers: { authorization: cp, ...json }, payload: { scheme: "national-id", value: "x" } });
     expect(notArray.statusCode).toBe(400);
     expect(notArray.json()).toMatchObject({ error: { code: "bad-request" } });
@@ -191,8 +188,8 @@ describe("POST /v1/screenings", () => {
     const n = 100_000;
     const ids: string[] = [];
     for (let i = 1; i <= n; i++) ids.push(i % 10_000 === 0 ? JSON.stringify(nid("screen-debtor")) : `"national-id:p-${i}"`);
-    w.log.flush();
-    const before = w.store.countDecisions();
+    await w.log.flush();
+    const before = await w.standing.reads.countDecisions();
     const res = await w.app.inject({ method: "POST", url: "/v1/screenings?context=air-travel", headers: { authorization: airline, ...ndjson }, payload: ids.join("\n") + "\n" });
     expect(res.statusCode).toBe(200);
     const out = res.body.split("\n");
@@ -206,19 +203,19 @@ describe("POST /v1/screenings", () => {
     }
     expect(deny).toBe(10);
     // Every answer is logged.
-    w.log.flush();
-    expect(w.store.countDecisions() - before).toBe(n);
+    await w.log.flush();
+    expect((await w.standing.reads.countDecisions()) - before).toBe(n);
   }, 60_000);
 
   it("more lines than the limit is a 413", async () => {
-    const small = world("2026-11-01T00:00:00Z", { maxScreeningLines: 3 });
+    const small = await world("2026-11-01T00:00:00Z", { maxScreeningLines: 3 });
     try {
-      const cp = small.key({ role: "checkpoint", contexts: ["air-travel"] }).auth;
+      const cp = (await small.key({ role: "checkpoint", contexts: ["air-travel"] })).auth;
       const res = await small.app.inject({ method: "POST", url: "/v1/screenings?context=air-travel", headers: { authorization: cp, ...ndjson }, payload: '"a:1"\n"a:2"\n"a:3"\n"a:4"\n' });
       expect(res.statusCode).toBe(413);
       expect(res.json()).toMatchObject({ error: { code: "payload-too-large" } });
-      small.log.flush();
-      expect(small.store.countDecisions()).toBe(0);
+      await small.log.flush();
+      expect(await small.standing.reads.countDecisions()).toBe(0);
     } finally {
       await small.close();
     }
@@ -233,17 +230,17 @@ describe("the decision log and the subject's file", () => {
   let admin: string;
   let debtorId = 0;
   let otherId = 0;
-  beforeAll(() => {
-    w = world("2026-10-01T00:00:00Z");
-    const r = w.standing.ingest([debtRecord(nid("looked-up"), "2026-09-30T10:00:00+08:00"), { source: "volunteer-registry", id: "v-1", type: "volunteer.service", subject: nid("someone-else"), occurredAt: "2026-09-30T10:00:00+08:00", fields: { hours: 4 } }]);
+  beforeAll(async () => {
+    w = await world("2026-10-01T00:00:00Z");
+    const r = await w.standing.ingest([debtRecord(nid("looked-up"), "2026-09-30T10:00:00+08:00"), { source: "volunteer-registry", id: "v-1", type: "volunteer.service", subject: nid("someone-else"), occurredAt: "2026-09-30T10:00:00+08:00", fields: { hours: 4 } }]);
     expect(r.map((x) => x.status)).toEqual(["accepted", "accepted"]);
     w.clock.set(Date.parse("2026-11-01T00:00:00Z"));
-    debtorId = w.store.resolve(nid("looked-up")) as number;
-    otherId = w.store.resolve(nid("someone-else")) as number;
-    airline = w.key({ role: "checkpoint", contexts: ["air-travel"], label: "Sky Airlines booking" });
-    rail = w.key({ role: "checkpoint", contexts: ["rail-high-speed"], label: "Rail ticket office 7" });
-    subjectKey = w.key({ role: "subject", subjectId: debtorId, label: "the debtor" }).auth;
-    admin = w.key({ role: "admin" }).auth;
+    debtorId = (await w.standing.reads.resolve(nid("looked-up"))) as number;
+    otherId = (await w.standing.reads.resolve(nid("someone-else"))) as number;
+    airline = await w.key({ role: "checkpoint", contexts: ["air-travel"], label: "Sky Airlines booking" });
+    rail = await w.key({ role: "checkpoint", contexts: ["rail-high-speed"], label: "Rail ticket office 7" });
+    subjectKey = (await w.key({ role: "subject", subjectId: debtorId, label: "the debtor" })).auth;
+    admin = (await w.key({ role: "admin" })).auth;
   });
   afterAll(() => w.close());
 
@@ -299,9 +296,9 @@ describe("the decision log and the subject's file", () => {
 describe("policy: the rulebook, lint and publish", () => {
   let w: World;
   let author: string;
-  beforeAll(() => {
-    w = world("2026-11-01T00:00:00Z");
-    author = w.key({ role: "policy-author", label: "rulebook team" }).auth;
+  beforeAll(async () => {
+    w = await world("2026-11-01T00:00:00Z");
+    author = (await w.key({ role: "policy-author", label: "rulebook team" })).auth;
   });
   afterAll(() => w.close());
 
@@ -346,7 +343,7 @@ describe("policy: the rulebook, lint and publish", () => {
     const rulebook = (await w.app.inject({ method: "GET", url: "/v1/policy" })).json() as { ref: string; versions: { ref: string }[] };
     expect(rulebook.ref).toBe("municipal-credit@2026.2.0");
     expect(rulebook.versions.map((v) => v.ref)).toEqual(["municipal-credit@2026.1.0", "municipal-credit@2026.2.0"]);
-    const cp = w.key({ role: "checkpoint", contexts: ["air-travel"] }).auth;
+    const cp = (await w.key({ role: "checkpoint", contexts: ["air-travel"] })).auth;
     const check = await w.app.inject({ method: "POST", url: "/v1/checks", headers: { authorization: cp, ...json }, payload: { subject: nid("anyone"), context: "air-travel" } });
     expect(check.json()).toMatchObject({ policy: "municipal-credit@2026.2.0" });
     // The same text again: unchanged, 200. Other content under the same version: refused.
@@ -367,10 +364,10 @@ describe("policy: the rulebook, lint and publish", () => {
 
 describe("public statistics, metrics and the API description", () => {
   let w: World;
-  beforeAll(() => {
-    w = world("2026-10-01T00:00:00Z");
+  beforeAll(async () => {
+    w = await world("2026-10-01T00:00:00Z");
     const at = "2026-09-30T10:00:00+08:00";
-    const r = w.standing.ingest([
+    const r = await w.standing.ingest([
       debtRecord(nid("stat-debtor-1"), at),
       debtRecord(nid("stat-debtor-2"), at),
       { source: "airline", id: "air-1", type: "aviation.onboard-misconduct", subject: nid("stat-flyer"), occurredAt: at, fields: { flight: "MU5101" }, evidence: "report://1" },
@@ -403,7 +400,7 @@ describe("public statistics, metrics and the API description", () => {
     });
     // Once the notice periods have run (the scheduler advances the stored states), they are active.
     w.clock.advance(8 * DAY);
-    w.standing.advance();
+    await w.standing.advance();
     const later = (await w.app.inject({ method: "GET", url: "/v1/stats" })).json() as typeof body;
     expect(measures(later.measures)).toMatchObject({
       "air-travel/no-flights-debtor": ["deny", 2, 0],
@@ -415,8 +412,8 @@ describe("public statistics, metrics and the API description", () => {
   });
 
   it("GET /metrics is Prometheus text with standing_checks_total", async () => {
-    const cp = w.key({ role: "checkpoint", contexts: ["air-travel"] }).auth;
-    const auditor = w.key({ role: "auditor" }).auth;
+    const cp = (await w.key({ role: "checkpoint", contexts: ["air-travel"] })).auth;
+    const auditor = (await w.key({ role: "auditor" })).auth;
     await w.app.inject({ method: "POST", url: "/v1/checks", headers: { authorization: cp, ...json }, payload: { subject: nid("stat-debtor-1"), context: "air-travel" } });
     const res = await w.app.inject({ method: "GET", url: "/metrics", headers: { authorization: auditor } });
     expect(res.statusCode).toBe(200);
@@ -469,10 +466,10 @@ describe("the notice period, over HTTP", () => {
   let w: World;
   let court: string;
   let airline: string;
-  beforeAll(() => {
-    w = world("2026-11-01T00:00:00Z");
-    court = w.key({ role: "source", source: "court" }).auth;
-    airline = w.key({ role: "checkpoint", contexts: ["air-travel"] }).auth;
+  beforeAll(async () => {
+    w = await world("2026-11-01T00:00:00Z");
+    court = (await w.key({ role: "source", source: "court" })).auth;
+    airline = (await w.key({ role: "checkpoint", contexts: ["air-travel"] })).auth;
   });
   afterAll(() => w.close());
 
@@ -513,10 +510,10 @@ describe("refusals that never reach a handler", () => {
   let w: World;
   let court: string;
   let admin: string;
-  beforeAll(() => {
-    w = world("2026-11-01T00:00:00Z");
-    court = w.key({ role: "source", source: "court" }).auth;
-    admin = w.key({ role: "admin" }).auth;
+  beforeAll(async () => {
+    w = await world("2026-11-01T00:00:00Z");
+    court = (await w.key({ role: "source", source: "court" })).auth;
+    admin = (await w.key({ role: "admin" })).auth;
   });
   afterAll(() => w.close());
 
@@ -538,12 +535,12 @@ describe("refusals that never reach a handler", () => {
     const latin1 = Buffer.from("M\xfcller", "latin1"); // a Latin-1 ü is not UTF-8
     expectError(await w.app.inject({ method: "POST", url: "/v1/records", headers: { authorization: court, ...json }, payload: rec(latin1) }), 400, "bad-request");
     expectError(await w.app.inject({ method: "POST", url: "/v1/records", headers: { authorization: court, ...ndjson }, payload: Buffer.concat([rec(latin1), Buffer.from("\n")]) }), 400, "bad-request");
-    expectError(await w.app.inject({ method: "POST", url: "/v1/policies", headers: { authorization: w.key({ role: "policy-author" }).auth, "content-type": "application/yaml" }, payload: Buffer.from([0x73, 0x74, 0xff, 0x0a]) }), 400, "bad-request");
-    expect(w.store.countRecords()).toBe(0);
-    expect(w.store.countSubjects()).toBe(0);
+    expectError(await w.app.inject({ method: "POST", url: "/v1/policies", headers: { authorization: (await w.key({ role: "policy-author" })).auth, "content-type": "application/yaml" }, payload: Buffer.from([0x73, 0x74, 0xff, 0x0a]) }), 400, "bad-request");
+    expect(await w.standing.reads.countRecords()).toBe(0);
+    expect(await w.standing.reads.countSubjects()).toBe(0);
     // The same record in UTF-8 is accepted, under the name as written.
     const ok = await w.app.inject({ method: "POST", url: "/v1/records", headers: { authorization: court, ...json }, payload: rec(Buffer.from("Müller", "utf8")) });
     expect(ok.statusCode).toBe(201);
-    expect(w.store.resolve(nid("Müller"))).toBeDefined();
+    expect(await w.standing.reads.resolve(nid("Müller"))).toBeDefined();
   });
 });

@@ -6,7 +6,6 @@ import { buildServer } from "./server.js";
 import { Standing } from "../standing.js";
 import { SqliteStore } from "../store/sqlite/store.js";
 import { ManualClock } from "../time.js";
-import { createKey } from "../auth/keys.js";
 import { DecisionLog } from "../decision-log.js";
 
 const policyText = readFileSync(join(import.meta.dirname, "..", "..", "policies", "municipal-credit.yaml"), "utf8");
@@ -18,18 +17,18 @@ describe("HTTP checks", () => {
   const app = buildServer(standing);
   let auth: Record<string, string> = {};
 
-  beforeAll(() => {
-    standing.publish(policyText, "municipal-credit.yaml");
-    const { key } = createKey(standing.store, standing.activePolicy(), { role: "checkpoint", contexts: ["air-travel", "public-services"] }, clock.now());
+  beforeAll(async () => {
+    await standing.publish(policyText, "municipal-credit.yaml");
+    const { key } = await standing.createKey({ role: "checkpoint", contexts: ["air-travel", "public-services"] });
     auth = { authorization: `Bearer ${key}` };
-    const r = standing.ingest([
+    const r = await standing.ingest([
       { source: "court", id: "c-1", type: "court.judgment.default", subject: { scheme: "national-id", value: "d-1" }, occurredAt: "2026-10-31T09:00:00Z", fields: { case: "K-1", amount: 9000 }, evidence: "file://k-1" },
     ]);
     expect(r[0]?.status).toBe("accepted");
   });
   afterAll(async () => {
     await app.close();
-    standing.store.close();
+    await standing.close();
   });
 
   it("given a debtor inside the notice period, when a checkpoint asks, then it is allowed", async () => {
@@ -81,44 +80,54 @@ describe("HTTP checks", () => {
   });
 });
 
-// Keys are cached in the server (src/auth/keys.ts); a revocation must still bite on the
+// Keys are cached in the server (src/services/keys.ts); a revocation must still bite on the
 // next request, including one made by `standing keys revoke` in another process while
-// the server runs (here: a second connection to the same database file).
+// the server runs (here: a second Standing on the same database file), once the change
+// feed has delivered it (catchUp() reads the feed now, instead of waiting for a poll).
 describe("revocation while the server runs", () => {
   const dir = mkdtempSync(join(tmpdir(), "standing-revoke-"));
   const clock = new ManualClock(Date.parse("2026-11-01T00:00:00Z"));
   const store = new SqliteStore(join(dir, "s.db"));
   const standing = new Standing(store, clock);
-  const log = new DecisionLog(store);
+  const log = new DecisionLog(standing);
   const app = buildServer(standing, { decisionLog: log });
-  const cli = new SqliteStore(join(dir, "s.db"));
+  let cli: Standing;
 
-  beforeAll(() => {
-    standing.publish(policyText, "municipal-credit.yaml");
+  beforeAll(async () => {
+    await standing.publish(policyText, "municipal-credit.yaml");
+    // Opened after the policy is published, as the CLI is beside a running server.
+    cli = new Standing(new SqliteStore(join(dir, "s.db")), clock);
+    await cli.start();
   });
   afterAll(async () => {
     await app.close();
-    cli.close();
-    store.close();
+    await cli.close();
+    await standing.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   const ask = (key: string) =>
     app.inject({ method: "POST", url: "/v1/checks", headers: { authorization: `Bearer ${key}` }, payload: { subject: { scheme: "national-id", value: "anyone" }, context: "air-travel" } });
 
-  for (const by of ["another process", "the server's own store"] as const) {
+  for (const by of ["another process", "another process, while the server follows the feed", "the server's own store"] as const) {
     it(`a checkpoint key revoked by ${by} is refused on the next request, with decisions logged in between`, async () => {
-      const { key, row } = createKey(store, standing.activePolicy(), { role: "checkpoint", contexts: ["air-travel"] }, clock.now());
+      const { key, row } = await standing.createKey({ role: "checkpoint", contexts: ["air-travel"] });
       for (let i = 0; i < 3; i++) expect((await ask(key)).statusCode).toBe(200);
-      log.flush(); // a write through the server's connection between the requests
+      await log.flush(); // a write through the server's connection between the requests
       expect((await ask(key)).statusCode).toBe(200);
-      const revoker = by === "another process" ? cli : store;
-      expect(revoker.transaction(() => revoker.revokeKey(row.keyId, clock.now()))).toBe(true);
+      const revoker = by === "the server's own store" ? standing : cli;
+      expect(await revoker.revokeKey(row.keyId)).toBe(true);
+      if (by === "another process") await standing.catchUp();
+      if (by === "another process, while the server follows the feed") {
+        // The feed's bound is one poll (200 ms); the margin is for a loaded machine.
+        await standing.follow();
+        await expect.poll(async () => (await ask(key)).statusCode, { timeout: 2_000, interval: 20 }).toBe(401);
+      }
       const res = await ask(key);
       expect(res.statusCode).toBe(401);
       expect(res.json()).toMatchObject({ error: { code: "unauthorized", details: { keyId: row.keyId } } });
       // A key issued by another process works at once.
-      const fresh = createKey(cli, standing.activePolicy(), { role: "checkpoint", contexts: ["air-travel"] }, clock.now());
+      const fresh = await cli.createKey({ role: "checkpoint", contexts: ["air-travel"] });
       expect((await ask(fresh.key)).statusCode).toBe(200);
     });
   }

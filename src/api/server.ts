@@ -11,7 +11,6 @@ import { Type, type Static, type TypeBoxTypeProvider } from "@fastify/type-provi
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { StandingError, errorCodes, isStandingError, type ErrorCode } from "../errors.js";
 import { parseIdentifier, type CheckResult, type IngestResult, type Standing } from "../standing.js";
-import { authenticatorFor } from "../auth/keys.js";
 import { describePrincipal, type Principal, type Role } from "../auth/principals.js";
 import { DecisionLog } from "../decision-log.js";
 import { renderStatement } from "../statement/statement.js";
@@ -20,8 +19,6 @@ import { compilePolicy } from "../policy/compile.js";
 import { rulebook } from "../policy/rulebook.js";
 import type { Identifier, SubjectId } from "../store/types.js";
 import * as S from "./schemas.js";
-import { journalPublicKey } from "../journal/journal.js";
-import { verifyStanding } from "../journal/verify.js";
 import { webRoutes } from "../web/routes.js";
 
 declare module "fastify" {
@@ -48,7 +45,7 @@ const INGEST_BATCH = 1000;
 const NO_CODES: readonly string[] = Object.freeze([]);
 
 export function buildServer(standing: Standing, options: ServerOptions = {}): FastifyInstance {
-  const log = options.decisionLog ?? new DecisionLog(standing.store);
+  const log = options.decisionLog ?? new DecisionLog(standing);
   const maxLines = options.maxScreeningLines ?? 1_000_000;
   const app = Fastify({
     logger: false,
@@ -92,7 +89,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
   });
   const records = new Counter({ name: "standing_records_total", help: "Records received, by outcome", labelNames: ["status"], registers: [registry] });
   new Gauge({ name: "standing_decision_log_dropped", help: "Decision log entries dropped while writes were failing", registers: [registry], collect() { this.set(log.droppedEntries); } });
-  new Gauge({ name: "standing_index_subjects", help: "Subjects in the decision index", registers: [registry], collect() { this.set(standing.index.subjects); } });
+  new Gauge({ name: "standing_index_subjects", help: "Subjects in the decision index", registers: [registry], collect() { this.set(standing.indexedSubjects); } });
 
   // ---- body parsers: NDJSON and YAML arrive as text. Every body must be valid UTF-8:
   // decoding invalid bytes to U+FFFD would silently change what a source asserted
@@ -109,7 +106,8 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
     } catch (e) {
       return done(e as Error, undefined);
     }
-    jsonParser(req, text, done);
+    // Fastify's own parser is synchronous and answers through `done`; its type merely allows a promise.
+    void jsonParser(req, text, done);
   });
   const textParser = (_req: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void => {
     try {
@@ -123,9 +121,8 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
 
   app.decorateRequest("principal", null as never);
 
-  const auth = authenticatorFor(standing.store);
-  const access = (req: FastifyRequest): void => {
-    req.principal = auth.authenticate(req.headers.authorization);
+  const access = (req: FastifyRequest, principal: Principal): void => {
+    req.principal = principal;
     const allow = req.routeOptions.config.allow;
     if (allow === undefined || allow === "public") return;
     if (req.principal.kind === "anonymous") {
@@ -135,15 +132,22 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       throw new StandingError("forbidden", `a ${req.principal.role} key may not ${req.method} ${req.routeOptions.url}`, { role: req.principal.role });
     }
   };
-  // A callback hook, not an async one: the check does no I/O, and a promise per request costs.
+  // A callback hook with one promise (the key lookup, a Map hit once cached) rather than
+  // an async hook, which would add another per request on the check path.
   app.addHook("onRequest", (req, _reply, done) => {
-    try {
-      access(req);
-    } catch (e) {
-      done(e as Error);
-      return;
-    }
-    done();
+    standing.authenticate(req.headers.authorization).then(
+      (principal) => {
+        let refused: Error | undefined;
+        try {
+          access(req, principal);
+        } catch (e) {
+          refused = e as Error;
+        }
+        if (refused === undefined) done();
+        else done(refused);
+      },
+      (e: unknown) => done(e as Error),
+    );
   });
 
   app.setErrorHandler((err, req, reply) => {
@@ -183,11 +187,18 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
 
     r.get("/healthz", { config: { allow: "public" }, schema: { tags: ["operations"], summary: "Health" } }, async () => {
       const p = standing.activePolicy();
-      return { status: "ok", policy: p?.ref ?? null, indexedSubjects: standing.index.subjects };
+      const feed = standing.feedStatus();
+      return {
+        status: "ok",
+        policy: p?.ref ?? null,
+        indexedSubjects: standing.indexedSubjects,
+        // How current the index is with what other processes commit: the feed read up to `position`, last at `caughtUpAt`.
+        feed: { position: feed.position, caughtUpAt: feed.caughtUpAt === 0 ? null : new Date(feed.caughtUpAt).toISOString(), pollMs: feed.pollMs },
+      };
     });
 
     r.get("/metrics", { config: { allow: ["admin", "auditor"] }, schema: { tags: ["operations"], summary: "Prometheus metrics", security } }, async (_req, reply) => {
-      log.flush();
+      await log.flush();
       reply.type(registry.contentType);
       return registry.metrics();
     });
@@ -283,7 +294,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
             }
           });
           const todo = parsed.filter((x) => x.pre === undefined);
-          const results = standing.ingest(todo.map((x) => x.value));
+          const results = await standing.ingest(todo.map((x) => x.value));
           let k = 0;
           for (const x of parsed) {
             const res = x.pre ?? (results[k++] as IngestResult);
@@ -296,7 +307,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       if (!ct.startsWith("application/json")) throw new StandingError("unsupported-media-type", `send application/json (one record) or ${NDJSON} (a batch)`);
       const forbidden = own(req.body);
       if (forbidden && forbidden.status === "rejected") throw new StandingError("forbidden", forbidden.error.message, forbidden.error.details);
-      const [res] = standing.ingest([req.body]);
+      const [res] = await standing.ingest([req.body]);
       const result = res as IngestResult;
       records.inc({ status: result.status });
       switch (result.status) {
@@ -320,36 +331,39 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
     function mayRead(p: Principal, id: SubjectId): void {
       if (p.kind === "key" && p.role === "subject" && p.subjectId !== id) throw new StandingError("forbidden", "a subject key reads only its own file");
     }
-    function requireSubject(id: SubjectId): void {
-      if (!standing.store.subjectExists(id)) throw new StandingError("not-found", `no subject #${id}`, { subject: id });
+    async function requireSubject(id: SubjectId): Promise<void> {
+      if (!(await standing.reads.subjectExists(id))) throw new StandingError("not-found", `no subject #${id}`, { subject: id });
     }
 
     r.get("/v1/subjects", { config: { allow: subjectAllow }, schema: { tags: ["subjects"], summary: "Find a subject by identifier", security, querystring: S.SubjectQuery } }, async (req) => {
       const ident = parseIdentifier(req.query.identifier);
-      const id = standing.store.resolve(ident);
-      if (id === undefined) {
-        if (req.principal.kind === "key" && req.principal.role === "subject") throw new StandingError("forbidden", "a subject key reads only its own file");
-        throw new StandingError("not-found", `no subject has ${ident.scheme}:${ident.value}`, { identifier: ident });
+      let id: SubjectId;
+      try {
+        id = await standing.resolveSubject(ident);
+      } catch (e) {
+        // A subject key learns nothing about identifiers that are not its own, not even whether they exist.
+        if (isStandingError(e) && e.code === "not-found" && req.principal.kind === "key" && req.principal.role === "subject") throw new StandingError("forbidden", "a subject key reads only its own file");
+        throw e;
       }
       mayRead(req.principal, id);
-      return { id, identifiers: standing.store.identifiersOf(id), links: { self: `/v1/subjects/${id}`, statement: `/v1/subjects/${id}/statement` } };
+      return { id, identifiers: await standing.reads.identifiersOf(id), links: { self: `/v1/subjects/${id}`, statement: `/v1/subjects/${id}/statement` } };
     });
 
     r.get("/v1/subjects/:id", { config: { allow: subjectAllow }, schema: { tags: ["subjects"], summary: "A subject's current state", security, params: S.SubjectParams } }, async (req) => {
       const id = Number(req.params.id);
       mayRead(req.principal, id);
-      requireSubject(id);
+      await requireSubject(id);
       const policy = standing.requirePolicy();
-      const st = standing.stateOf(policy, id, standing.clock.now());
-      return { id, identifiers: standing.store.identifiersOf(id), policy: policy.ref, score: st.score, tier: st.tier, lists: st.lists, measures: st.measures };
+      const [st, identifiers] = await Promise.all([standing.stateOf(policy, id, standing.clock.now()), standing.reads.identifiersOf(id)]);
+      return { id, identifiers, policy: policy.ref, score: st.score, tier: st.tier, lists: st.lists, measures: st.measures };
     });
 
     r.get("/v1/subjects/:id/statement", { config: { allow: subjectAllow }, schema: { tags: ["subjects"], summary: "The subject's whole file; ?format=text for a readable page", security, params: S.SubjectParams, querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("text")])) }, { additionalProperties: false }) } }, async (req, reply) => {
       const id = Number(req.params.id);
       mayRead(req.principal, id);
-      requireSubject(id);
-      log.flush();
-      const st = standing.statement(id);
+      await requireSubject(id);
+      await log.flush();
+      const st = await standing.statement(id);
       if (req.query.format === "text") {
         reply.type("text/plain; charset=utf-8");
         return renderStatement(st);
@@ -368,7 +382,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       const text = typeof body === "string" ? body : typeof body === "object" && body !== null && typeof (body as { text?: unknown }).text === "string" ? (body as { text: string }).text : undefined;
       if (text === undefined) throw new StandingError("bad-request", "send the policy as YAML (content-type application/yaml) or as JSON {\"text\": \"…\"}");
       if (req.query.action === "publish") {
-        const res = standing.publish(text, "request");
+        const res = await standing.publish(text, "request");
         return reply.status(res.status === "unchanged" ? 200 : 201).send(res);
       }
       const res = compilePolicy(text, "request");
@@ -376,10 +390,10 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
     });
 
     // ---- journal (src/journal, docs/journal.md): the checkpoint key to pin, and verification
-    r.get("/v1/journal/key", { config: { allow: "public" }, schema: { tags: ["audit"], summary: "The Ed25519 public key that signs journal checkpoints" } }, async () => journalPublicKey(standing.store));
+    r.get("/v1/journal/key", { config: { allow: "public" }, schema: { tags: ["audit"], summary: "The Ed25519 public key that signs journal checkpoints" } }, async () => standing.journalKey());
     r.get("/v1/journal/verify", { config: { allow: ["auditor"] }, schema: { tags: ["audit"], summary: "Verify the journal chain and signatures, every row against the journal, and replay every stored state", security } }, async () => {
-      log.flush();
-      return verifyStanding(standing);
+      await log.flush();
+      return standing.verifyJournal();
     });
 
     // ---- public aggregates
@@ -387,22 +401,16 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
     r.get("/v1/stats", { config: { allow: "public" }, schema: { tags: ["policy"], summary: "Public aggregates: list sizes and measures per context" } }, async () => {
       const now = standing.clock.now();
       if (!statsCache || now - statsCache.at > 10_000 || now < statsCache.at) {
-        statsCache = {
-          at: now,
-          body: {
-            at: new Date(now).toISOString(),
-            policy: standing.activePolicy()?.ref ?? null,
-            subjects: standing.store.countSubjects(),
-            lists: standing.store.listCounts(),
-            measures: standing.store.measureCounts(),
-          },
-        };
+        const [subjects, lists, measures] = await Promise.all([standing.reads.countSubjects(), standing.reads.listCounts(), standing.reads.measureCounts()]);
+        statsCache = { at: now, body: { at: new Date(now).toISOString(), policy: standing.activePolicy()?.ref ?? null, subjects, lists, measures } };
       }
       return statsCache.body;
     });
   });
 
-  app.addHook("onClose", async () => log.flush());
+  app.addHook("onClose", async () => {
+    await log.flush();
+  });
   return app;
 }
 

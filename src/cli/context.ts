@@ -2,7 +2,7 @@
 // and results are printed.
 import { fileURLToPath } from "node:url";
 import { dirname, join, resolve } from "node:path";
-import { SqliteStore } from "../store/sqlite/store.js";
+import { openStore } from "../store/open.js";
 import { Standing } from "../standing.js";
 import { StandingError, isStandingError } from "../errors.js";
 import { parseInstant, systemClock, type Clock } from "../time.js";
@@ -29,7 +29,7 @@ export function clockFromEnv(): Clock {
 }
 
 export function openStanding(o: CommonOptions): Standing {
-  const store = new SqliteStore(dbPath(o));
+  const store = openStore(dbPath(o));
   return new Standing(store, clockFromEnv());
 }
 

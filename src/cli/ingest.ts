@@ -57,10 +57,10 @@ export async function ingestFile(standing: Standing, file: string, o: IngestOpti
     writeSync(rejectsFd, JSON.stringify({ line: item.line, input: item.text, error }) + "\n");
   };
 
-  const flush = (items: Item[]): void => {
+  const flush = async (items: Item[]): Promise<void> => {
     if (items.length === 0) return;
     const good = items.filter((i) => i.error === undefined);
-    const results: IngestResult[] = standing.ingest(good.map((i) => i.value));
+    const results: IngestResult[] = await standing.ingest(good.map((i) => i.value));
     let k = 0;
     for (const item of items) {
       summary.lines++;
@@ -118,7 +118,7 @@ export async function ingestFile(standing: Standing, file: string, o: IngestOpti
         }
         pending.push(item);
         if (pending.length >= batchSize) {
-          flush(pending);
+          await flush(pending);
           pending = [];
         }
       }
@@ -139,12 +139,12 @@ export async function ingestFile(standing: Standing, file: string, o: IngestOpti
         }
         pending.push(item);
         if (pending.length >= batchSize) {
-          flush(pending);
+          await flush(pending);
           pending = [];
         }
       }
     }
-    flush(pending);
+    await flush(pending);
   } finally {
     bar?.stop();
     if (rejectsFd !== undefined) closeSync(rejectsFd);

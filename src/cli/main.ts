@@ -14,13 +14,12 @@ import { humanDate } from "../time.js";
 import { ingestFile } from "./ingest.js";
 import { Output, dbPath, openStanding, parseAt, seedPolicyPath, type CommonOptions } from "./context.js";
 import type { PolicyDiagnostic } from "../policy/types.js";
-import { createKey } from "../auth/keys.js";
 import { roles } from "../auth/principals.js";
 import { DecisionLog } from "../decision-log.js";
 import { LogChannel, Outbox, WebhookChannel, type NoticeChannel } from "../notices/outbox.js";
 import { dirname, join } from "node:path";
 import { demoKeys, printWelcome } from "./welcome.js";
-import { registerAuditCommands } from "../journal/cli.js";
+import { registerAuditCommands } from "./audit.js";
 
 function common(cmd: Command): Command {
   return cmd.option("--json", "print machine-readable JSON").option("--db <path>", "database file (default ./data/standing.db or $STANDING_DB)");
@@ -50,21 +49,22 @@ function printDiagnostics(errors: readonly PolicyDiagnostic[], kind: "error" | "
   for (const e of errors) process.stderr.write(formatDiagnostic(e, kind) + "\n");
 }
 
-export function publishWithProgress(standing: Standing, file: string, json: boolean): ReturnType<Standing["publish"]> {
+export async function publishWithProgress(standing: Standing, file: string, json: boolean): ReturnType<Standing["publish"]> {
   const bar = progressBar("re-evaluating", !json);
   try {
-    return standing.publish(readPolicyFile(file), file, bar.progress);
+    return await standing.publish(readPolicyFile(file), file, bar.progress);
   } finally {
     bar.stop();
   }
 }
 
-function withStanding<T>(o: CommonOptions, fn: (s: Standing) => T): T {
+async function withStanding<T>(o: CommonOptions, fn: (s: Standing) => Promise<T>): Promise<T> {
   const s = openStanding(o);
   try {
-    return fn(s);
+    await s.start();
+    return await fn(s);
   } finally {
-    s.store.close();
+    await s.close();
   }
 }
 
@@ -112,9 +112,9 @@ export async function main(argv: string[]): Promise<number> {
   common(policy.command("publish").argument("<file>", "policy YAML file").description("publish a new policy version and re-evaluate every subject"))
     .action(async (file: string, o: CommonOptions) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
+        withStanding(o, async (s) => {
           try {
-            const r = publishWithProgress(s, file, o.json ?? false);
+            const r = await publishWithProgress(s, file, o.json ?? false);
             if (!o.json) printDiagnostics(r.warnings, "warning");
             out.result(r, `${r.policy}: ${r.status} (effective ${r.effective}); re-evaluated ${r.reevaluated} subjects: ${r.changed.tier} changed tier, ${r.changed.lists} changed lists, ${r.changed.measures} changed measures`);
           } catch (e) {
@@ -138,11 +138,13 @@ export async function main(argv: string[]): Promise<number> {
         if (!existsSync(file)) throw new StandingError("not-found", `input file ${file} does not exist`, { file });
         const s = openStanding(o);
         try {
+          // The policy in force types CSV columns: load the registry first.
+          await s.start();
           const r = await ingestFile(s, file, { ...(o.format ? { format: o.format } : {}), ...(o.rejects ? { rejects: o.rejects } : {}), batch: o.batch, progress: o.progress && !o.json });
           out.result(r, `${r.file}: ${r.lines} lines: ${r.accepted} accepted, ${r.duplicate} duplicate, ${r.quarantined} quarantined, ${r.rejected} rejected${r.rejects ? ` (reasons in ${r.rejects})` : ""}`);
           return r.rejected > 0 ? 1 : 0;
         } finally {
-          s.store.close();
+          await s.close();
         }
       })(),
     );
@@ -151,8 +153,7 @@ export async function main(argv: string[]): Promise<number> {
     .option("--at <instant>", "ask about another instant (ISO 8601)")
     .action(async (subject: string, context: string, o: CommonOptions & { at?: string }) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
-          s.buildIndex();
+        withStanding(o, async (s) => {
           const d = s.check(parseIdentifier(subject), context, parseAt(o.at));
           const tz = s.requirePolicy().timezone;
           const lines = [`${d.decision.toUpperCase()}: ${subject} in ${context} (policy ${d.policy}, decision ${d.id})`];
@@ -167,10 +168,10 @@ export async function main(argv: string[]): Promise<number> {
     .option("--at <instant>", "as of another instant (ISO 8601)")
     .action(async (subject: string, o: CommonOptions & { at?: string }) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
-          const at = parseAt(o.at) ?? s.clock.now();
+        withStanding(o, async (s) => {
+          const at = parseAt(o.at) ?? s.now();
           const id = parseIdentifier(subject);
-          const st = s.statement(s.resolveSubject(id), at);
+          const st = await s.statement(await s.resolveSubject(id), at);
           out.result(st, renderStatement(st));
         }),
       )(),
@@ -179,8 +180,8 @@ export async function main(argv: string[]): Promise<number> {
   common(program.command("link").argument("<known>", "SCHEME:VALUE the subject already has").argument("<extra>", "SCHEME:VALUE to link to it").description("link an identifier to a subject and release records waiting in quarantine for it"))
     .action(async (known: string, extra: string, o: CommonOptions) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
-          const r = s.link(parseIdentifier(known), parseIdentifier(extra));
+        withStanding(o, async (s) => {
+          const r = await s.link(parseIdentifier(known), parseIdentifier(extra));
           out.result(r, `linked ${extra} to subject #${r.subject}; ${r.released.length} quarantined record(s) released`);
         }),
       )(),
@@ -190,8 +191,8 @@ export async function main(argv: string[]): Promise<number> {
     .option("--limit <n>", "how many to list", (v) => Number.parseInt(v, 10), 100)
     .action(async (o: CommonOptions & { limit: number }) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
-          const rows = s.store.listQuarantine(o.limit).map((q) => ({ source: q.source, id: q.recordId, identifier: `${q.scheme}:${q.value}`, receivedAt: new Date(q.receivedAt).toISOString(), reason: q.reason }));
+        withStanding(o, async (s) => {
+          const rows = (await s.reads.listQuarantine(o.limit)).map((q) => ({ source: q.source, id: q.recordId, identifier: `${q.scheme}:${q.value}`, receivedAt: new Date(q.receivedAt).toISOString(), reason: q.reason }));
           out.result(rows, rows.length === 0 ? "quarantine is empty" : rows.map((r) => `${r.receivedAt}  ${r.source}/${r.id}  waits for ${r.identifier}`).join("\n"));
         }),
       )(),
@@ -200,8 +201,8 @@ export async function main(argv: string[]): Promise<number> {
   common(program.command("tick").description("advance every subject whose state changes by now (what the scheduler does)"))
     .action(async (o: CommonOptions) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
-          const r = new Scheduler(s).tick();
+        withStanding(o, async (s) => {
+          const r = await new Scheduler(s).tick();
           out.result(r, `advanced ${r.advanced} subject(s)${r.policyActivated ? `; activated ${r.policyActivated}` : ""}`);
         }),
       )(),
@@ -209,7 +210,7 @@ export async function main(argv: string[]): Promise<number> {
 
   // ---- due process: disputes, retractions, notices, recovery
   const dispute = program.command("dispute").description("contest a record, answer for a source, decide as a reviewer");
-  const subjectOf = (s: Standing, text: string): number => s.resolveSubject(parseIdentifier(text));
+  const subjectOf = (s: Standing, text: string): Promise<number> => s.resolveSubject(parseIdentifier(text));
   const showDispute = (d: { id: string; status: string; recordId: string; source: string; deadlineAt: number }): string =>
     `dispute ${d.id}: ${d.status}, record ${d.recordId} from ${d.source}, source must answer by ${new Date(d.deadlineAt).toISOString()}`;
   common(dispute.command("open").argument("<subject>", "SCHEME:VALUE of the subject").description("dispute one of the subject's records"))
@@ -220,8 +221,8 @@ export async function main(argv: string[]): Promise<number> {
     .option("--by <who>", "who files it (the subject, or an operator on their behalf)", "the subject")
     .action(async (subject: string, o: CommonOptions & { source: string; record: string; grounds: string; evidence?: string; by: string }) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
-          const d = s.openDispute({ subjectId: subjectOf(s, subject), source: o.source, recordId: o.record, grounds: o.grounds, ...(o.evidence ? { evidence: o.evidence } : {}), openedBy: o.by });
+        withStanding(o, async (s) => {
+          const d = await s.openDispute({ subjectId: await subjectOf(s, subject), source: o.source, recordId: o.record, grounds: o.grounds, ...(o.evidence ? { evidence: o.evidence } : {}), openedBy: o.by });
           out.result(d, showDispute(d));
         }),
       )(),
@@ -233,7 +234,7 @@ export async function main(argv: string[]): Promise<number> {
     .option("--correction <json>", "with --answer correct: the corrected record as JSON (id, type, subject, occurredAt, fields…)")
     .action(async (id: string, o: CommonOptions & { source: string; answer: "confirm" | "withdraw" | "correct"; note: string; correction?: string }) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
+        withStanding(o, async (s) => {
           let correction: unknown;
           if (o.correction !== undefined) {
             try {
@@ -242,7 +243,7 @@ export async function main(argv: string[]): Promise<number> {
               throw new StandingError("bad-request", "--correction must be a JSON record");
             }
           }
-          const r = s.answerDispute(id, o.source, o.answer, o.note, correction);
+          const r = await s.answerDispute(id, o.source, o.answer, o.note, correction);
           out.result(r, showDispute(r.dispute));
         }),
       )(),
@@ -253,8 +254,8 @@ export async function main(argv: string[]): Promise<number> {
     .option("--reviewer <who>", "who decides", "reviewer")
     .action(async (id: string, o: CommonOptions & { decision: "upheld" | "dismissed"; reason: string; reviewer: string }) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
-          const d = s.decideDispute(id, o.reviewer, o.decision, o.reason);
+        withStanding(o, async (s) => {
+          const d = await s.decideDispute(id, o.reviewer, o.decision, o.reason);
           out.result(d, showDispute(d));
         }),
       )(),
@@ -264,8 +265,8 @@ export async function main(argv: string[]): Promise<number> {
     .option("--source <id>", "only disputes this source must answer")
     .action(async (o: CommonOptions & { status?: string; source?: string }) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
-          const rows = s.store.listDisputes({ ...(o.status ? { status: o.status as never } : {}), ...(o.source ? { source: o.source } : {}), limit: 1000 });
+        withStanding(o, async (s) => {
+          const rows = await s.reads.listDisputes({ ...(o.status ? { status: o.status as never } : {}), ...(o.source ? { source: o.source } : {}), limit: 1000 });
           out.result(rows, rows.length === 0 ? "no disputes" : rows.map(showDispute).join("\n"));
         }),
       )(),
@@ -278,8 +279,8 @@ export async function main(argv: string[]): Promise<number> {
     .option("--id <id>", "id of the retraction record (default: RECORD-retraction)")
     .action(async (o: CommonOptions & { source: string; record: string; reason: string; id?: string }) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
-          const [r] = s.ingest([{ source: o.source, id: o.id ?? `${o.record}-retraction`, retracts: o.record, occurredAt: new Date(s.clock.now()).toISOString(), reason: o.reason }]);
+        withStanding(o, async (s) => {
+          const [r] = await s.ingest([{ source: o.source, id: o.id ?? `${o.record}-retraction`, retracts: o.record, occurredAt: new Date(s.now()).toISOString(), reason: o.reason }]);
           if (r?.status === "rejected") throw new StandingError(r.error.code, r.error.message, r.error.details);
           out.result(r, `${o.source}/${o.record}: retracted (${r?.status})`);
         }),
@@ -289,8 +290,8 @@ export async function main(argv: string[]): Promise<number> {
   common(program.command("apply").argument("<subject>", "SCHEME:VALUE").argument("<list>", "the list to leave").description("recovery by rule: apply to leave a list once its early-exit period has passed"))
     .action(async (subject: string, list: string, o: CommonOptions) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
-          const r = s.applyEarlyExit(subjectOf(s, subject), list, "the subject");
+        withStanding(o, async (s) => {
+          const r = await s.applyEarlyExit(await subjectOf(s, subject), list, "the subject");
           out.result(r, `applied to leave ${list}: ${r.until === null ? "left the list" : `still listed until ${r.until}`}`);
         }),
       )(),
@@ -300,8 +301,9 @@ export async function main(argv: string[]): Promise<number> {
   common(notices.command("list").argument("<subject>", "SCHEME:VALUE").description("notices issued to a subject"))
     .action(async (subject: string, o: CommonOptions) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
-          const rows = s.store.noticesOf(subjectOf(s, subject)).map((n) => ({ ...n, body: JSON.parse(n.body) as { what: string }, outbox: s.store.outboxOf(n.id) ?? null }));
+        withStanding(o, async (s) => {
+          const rows = [];
+          for (const n of await s.reads.noticesOf(await subjectOf(s, subject))) rows.push({ ...n, body: JSON.parse(n.body) as { what: string }, outbox: (await s.reads.outboxOf(n.id)) ?? null });
           out.result(rows, rows.length === 0 ? "no notices" : rows.map((n) => `${new Date(n.createdAt).toISOString()}  ${n.body.what}${n.outbox?.deliveredAt ? " (delivered)" : " (not yet delivered)"}`).join("\n"));
         }),
       )(),
@@ -313,11 +315,11 @@ export async function main(argv: string[]): Promise<number> {
       run(o.json, async (out) => {
         const s = openStanding(o);
         try {
-          const r = await new Outbox(s.store, noticeChannels(dbPath(o), o.log, o.webhook ?? process.env.STANDING_NOTICE_WEBHOOK)).deliverDue(s.clock.now());
+          const r = await new Outbox(s.noticeOutbox(), noticeChannels(dbPath(o), o.log, o.webhook ?? process.env.STANDING_NOTICE_WEBHOOK)).deliverDue(s.now());
           out.result(r, `delivered ${r.delivered} notice(s), ${r.failed} failed (retried later)`);
           return r.failed > 0 ? 1 : 0;
         } finally {
-          s.store.close();
+          await s.close();
         }
       })(),
     );
@@ -331,17 +333,15 @@ export async function main(argv: string[]): Promise<number> {
     .option("--label <text>", "who holds the key (shown to subjects who were looked up)")
     .action(async (o: CommonOptions & { role: string; source?: string; contexts?: string; subject?: string; label?: string }) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
+        withStanding(o, async (s) => {
           let subjectId: number | undefined;
           if (o.subject !== undefined) {
             const ident = parseIdentifier(o.subject);
-            subjectId = s.store.resolve(ident);
+            subjectId = await s.reads.resolve(ident);
             if (subjectId === undefined) throw new StandingError("not-found", `no subject has ${o.subject}`, { identifier: ident });
           }
           const contexts = o.contexts?.split(",").map((c) => c.trim()).filter(Boolean);
-          const { key, row } = s.store.transaction(() =>
-            createKey(s.store, s.activePolicy(), { role: o.role, ...(o.label ? { label: o.label } : {}), ...(o.source ? { source: o.source } : {}), ...(contexts ? { contexts } : {}), ...(subjectId !== undefined ? { subjectId } : {}) }, s.clock.now()),
-          );
+          const { key, row } = await s.createKey({ role: o.role, ...(o.label ? { label: o.label } : {}), ...(o.source ? { source: o.source } : {}), ...(contexts ? { contexts } : {}), ...(subjectId !== undefined ? { subjectId } : {}) });
           out.result({ key, keyId: row.keyId, role: row.role, source: row.source, contexts: row.contexts, subjectId: row.subjectId, label: row.label }, `${key}\n(${row.role} key ${row.keyId}; shown once, stored hashed — keep it now)`);
         }),
       )(),
@@ -349,8 +349,8 @@ export async function main(argv: string[]): Promise<number> {
   common(keys.command("revoke").argument("<keyId>", "the key id (the 12 hex digits after stk_)").description("revoke a key at once"))
     .action(async (keyId: string, o: CommonOptions) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
-          const ok = s.store.transaction(() => s.store.revokeKey(keyId, s.clock.now()));
+        withStanding(o, async (s) => {
+          const ok = await s.revokeKey(keyId);
           if (!ok) throw new StandingError("not-found", `no active key ${keyId}`, { keyId });
           out.result({ keyId, revoked: true }, `revoked ${keyId}`);
         }),
@@ -359,14 +359,14 @@ export async function main(argv: string[]): Promise<number> {
   common(keys.command("list").description("list keys (never the keys themselves)"))
     .action(async (o: CommonOptions) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
-          const rows = s.store.listKeys().map((k) => ({ keyId: k.keyId, role: k.role, label: k.label, source: k.source, contexts: k.contexts, subjectId: k.subjectId, createdAt: new Date(k.createdAt).toISOString(), revokedAt: k.revokedAt === null ? null : new Date(k.revokedAt).toISOString() }));
+        withStanding(o, async (s) => {
+          const rows = (await s.listKeys()).map((k) => ({ keyId: k.keyId, role: k.role, label: k.label, source: k.source, contexts: k.contexts, subjectId: k.subjectId, createdAt: new Date(k.createdAt).toISOString(), revokedAt: k.revokedAt === null ? null : new Date(k.revokedAt).toISOString() }));
           out.result(rows, rows.length === 0 ? "no keys" : rows.map((k) => `${k.keyId}  ${k.role.padEnd(13)} ${k.revokedAt ? "REVOKED " : ""}${k.label}${k.source ? ` source=${k.source}` : ""}${k.contexts.length ? ` contexts=${k.contexts.join(",")}` : ""}${k.subjectId !== null ? ` subject=#${k.subjectId}` : ""}`).join("\n"));
         }),
       )(),
     );
 
-  registerAuditCommands(program, common, run); // `audit verify` (src/journal/cli.ts)
+  registerAuditCommands(program, common, run); // `audit verify` (./audit.ts)
 
   common(program.command("demo").description("load a synthetic demo population (deterministic with --seed)"))
     .option("--subjects <n>", "how many subjects", (v) => Number.parseInt(v, 10), 10_000)
@@ -374,10 +374,10 @@ export async function main(argv: string[]): Promise<number> {
     .option("--policy <file>", "publish this policy first if none is published", seedPolicyPath)
     .action(async (o: CommonOptions & { subjects: number; seed: number; policy: string }) =>
       run(o.json, (out) =>
-        withStanding(o, (s) => {
+        withStanding(o, async (s) => {
           if (!Number.isInteger(o.subjects) || o.subjects < 1) throw new StandingError("bad-request", "--subjects must be a positive whole number");
-          if (!s.activePolicy()) publishWithProgress(s, o.policy, o.json ?? false);
-          const r = loadDemo(s, o.subjects, o.seed);
+          if (!s.activePolicy()) await publishWithProgress(s, o.policy, o.json ?? false);
+          const r = await loadDemo(s, o.subjects, o.seed);
           out.result(r, `demo: ${r.subjects} subjects, ${r.accepted} records accepted, ${r.quarantined} quarantined, ${r.rejected} rejected`);
         }),
       )(),
@@ -391,45 +391,49 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (o: CommonOptions & { port?: number; host: string; demo?: boolean; subjects: number }) =>
       run(o.json, async () => {
         const s = openStanding(o);
+        await s.start();
         if (o.demo) {
           if (!s.activePolicy() && s.publishedPolicies().length === 0) {
-            const r = publishWithProgress(s, seedPolicyPath, o.json ?? false);
+            const r = await publishWithProgress(s, seedPolicyPath, o.json ?? false);
             console.log(`published ${r.policy}`);
           }
-          if (s.store.countSubjects() === 0) {
+          if ((await s.reads.countSubjects()) === 0) {
             const t0 = Date.now();
-            const r = loadDemo(s, o.subjects, 42);
+            const r = await loadDemo(s, o.subjects, 42);
             console.log(`loaded a demo population: ${r.subjects} subjects, ${r.accepted} records, ${r.quarantined} quarantined (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
           }
         }
-        s.advance();
-        const indexed = s.buildIndex();
-        const keysForDemo = o.demo ? demoKeys(s, dbPath(o)) : undefined;
+        await s.advance();
+        // Follow what other processes commit (the CLI beside this server): see ARCHITECTURE.md.
+        await s.follow();
+        const indexed = s.indexedSubjects;
+        const keysForDemo = o.demo ? await demoKeys(s, dbPath(o)) : undefined;
         const scheduler = new Scheduler(s);
         scheduler.start();
-        const outbox = new Outbox(s.store, noticeChannels(dbPath(o), undefined, process.env.STANDING_NOTICE_WEBHOOK));
+        const outbox = new Outbox(s.noticeOutbox(), noticeChannels(dbPath(o), undefined, process.env.STANDING_NOTICE_WEBHOOK));
         let delivering = false;
         const deliverTimer = setInterval(() => {
           if (delivering) return;
           delivering = true;
-          outbox.deliverDue(s.clock.now()).catch((e: unknown) => console.error("standing outbox:", e)).finally(() => (delivering = false));
+          outbox.deliverDue(s.now()).catch((e: unknown) => console.error("standing outbox:", e)).finally(() => (delivering = false));
         }, 5_000);
         deliverTimer.unref();
-        const decisionLog = new DecisionLog(s.store);
+        const decisionLog = new DecisionLog(s);
         const app = buildServer(s, { decisionLog });
         const port = o.port ?? (process.env.PORT ? Number.parseInt(process.env.PORT, 10) : 8080);
         await app.listen({ port, host: o.host });
         const addr = app.server.address();
         const url = `http://${o.host}:${typeof addr === "object" && addr ? addr.port : port}`;
-        printWelcome(s, url, dbPath(o), indexed, keysForDemo);
+        await printWelcome(s, url, dbPath(o), indexed, keysForDemo);
         await new Promise<void>((resolve) => {
           const stop = (): void => {
             scheduler.stop();
             clearInterval(deliverTimer);
-            void app.close().then(() => {
-              s.store.close();
-              resolve();
-            });
+            void app
+              .close()
+              .then(() => decisionLog.flush())
+              .then(() => s.close())
+              .finally(resolve);
           };
           process.once("SIGINT", stop);
           process.once("SIGTERM", stop);

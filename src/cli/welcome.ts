@@ -2,7 +2,6 @@
 // work exactly as printed.
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { authenticate, createKey } from "../auth/keys.js";
 import type { Role } from "../auth/principals.js";
 import type { Standing } from "../standing.js";
 import type { Identifier } from "../store/types.js";
@@ -15,65 +14,70 @@ export interface DemoKeys {
 }
 
 /** The demo subject the printed commands use: a court debtor whose air-travel ban is in force. */
-export function findDemoDebtor(s: Standing): { identifier: Identifier; id: number } | undefined {
-  for (const { subjectId, state } of s.store.statesWithMeasures()) {
-    if (state.measures.some((m) => m.context === "air-travel" && m.effect === "deny" && m.status === "active" && m.code === "SPC-DEBTOR")) {
-      const nid = s.store.identifiersOf(subjectId).find((i) => i.scheme === "national-id");
-      if (nid) return { identifier: nid, id: subjectId };
+export async function findDemoDebtor(s: Standing): Promise<{ identifier: Identifier; id: number } | undefined> {
+  for (let after = 0; ; ) {
+    const page = await s.reads.statesWithMeasures(after, 1000);
+    if (page.length === 0) return undefined;
+    for (const { subjectId, identifiers, state } of page) {
+      if (state.measures.some((m) => m.context === "air-travel" && m.effect === "deny" && m.status === "active" && m.code === "SPC-DEBTOR")) {
+        const nid = identifiers.find((i) => i.scheme === "national-id");
+        if (nid) return { identifier: nid, id: subjectId };
+      }
     }
+    after = (page[page.length - 1] as { subjectId: number }).subjectId;
   }
-  return undefined;
 }
 
 /**
  * Demo keys are created once per database and kept in plain text beside it (mode 600),
  * so every start can print them. This is for the demo only: real keys are shown once.
  */
-export function demoKeys(s: Standing, db: string): DemoKeys | undefined {
+export async function demoKeys(s: Standing, db: string): Promise<DemoKeys | undefined> {
   const file = join(dirname(db), "demo-keys.json");
   if (existsSync(file)) {
     try {
       const kept = JSON.parse(readFileSync(file, "utf8")) as DemoKeys;
       // Only if they still open this database: a file left beside a deleted or replaced
       // database would print keys that every command answers with 401.
-      if (Object.values(kept.keys).every((k) => validKey(s, k)) && s.store.subjectExists(kept.debtorId)) return kept;
+      let valid = await s.reads.subjectExists(kept.debtorId);
+      for (const k of Object.values(kept.keys)) valid &&= await validKey(s, k);
+      if (valid) return kept;
     } catch {
       // unreadable: made afresh below
     }
   }
-  const debtor = findDemoDebtor(s);
+  const debtor = await findDemoDebtor(s);
   if (!debtor) return undefined;
-  const now = s.clock.now();
-  const policy = s.activePolicy();
-  const make = (role: Role, extra: { source?: string; contexts?: string[]; subjectId?: number }, label: string): string =>
-    createKey(s.store, policy, { role, label, ...extra }, now).key;
-  const keys = s.store.transaction(() => ({
-    source: make("source", { source: "court" }, "demo court"),
-    checkpoint: make("checkpoint", { contexts: ["air-travel"] }, "demo airline booking system"),
-    "checkpoint-rail": make("checkpoint", { contexts: ["rail-high-speed"] }, "demo railway ticket office"),
-    admin: make("admin", {}, "demo admin"),
-    "policy-author": make("policy-author", {}, "demo policy author"),
-    reviewer: make("reviewer", {}, "demo reviewer"),
-    auditor: make("auditor", {}, "demo auditor"),
-    subject: make("subject", { subjectId: debtor.id }, `demo subject ${debtor.identifier.value}`),
-  }));
+  const wanted: [string, Role, { source?: string; contexts?: string[]; subjectId?: number }, string][] = [
+    ["source", "source", { source: "court" }, "demo court"],
+    ["checkpoint", "checkpoint", { contexts: ["air-travel"] }, "demo airline booking system"],
+    ["checkpoint-rail", "checkpoint", { contexts: ["rail-high-speed"] }, "demo railway ticket office"],
+    ["admin", "admin", {}, "demo admin"],
+    ["policy-author", "policy-author", {}, "demo policy author"],
+    ["reviewer", "reviewer", {}, "demo reviewer"],
+    ["auditor", "auditor", {}, "demo auditor"],
+    ["subject", "subject", { subjectId: debtor.id }, `demo subject ${debtor.identifier.value}`],
+  ];
+  const made = await s.createKeys(wanted.map(([, role, extra, label]) => ({ role, label, ...extra })));
+  const keys = Object.fromEntries(wanted.map(([name], i) => [name, made[i]?.key as string]));
   const out: DemoKeys = { file, keys, debtor: debtor.identifier, debtorId: debtor.id };
   writeFileSync(file, JSON.stringify(out, null, 2) + "\n", { mode: 0o600 });
   chmodSync(file, 0o600);
   return out;
 }
 
-function validKey(s: Standing, key: unknown): boolean {
+async function validKey(s: Standing, key: unknown): Promise<boolean> {
   if (typeof key !== "string") return false;
   try {
-    return authenticate(s.store, `Bearer ${key}`).kind === "key";
+    return (await s.authenticate(`Bearer ${key}`)).kind === "key";
   } catch {
     return false;
   }
 }
 
-export function printWelcome(s: Standing, url: string, db: string, indexed: number, demo: DemoKeys | undefined): void {
+export async function printWelcome(s: Standing, url: string, db: string, indexed: number, demo: DemoKeys | undefined): Promise<void> {
   const policy = s.activePolicy();
+  const debtorCase = demo ? await caseOf(s, demo.debtorId) : "";
   const rel = relative(process.cwd(), db) || db;
   const lines = [
     "",
@@ -99,7 +103,7 @@ export function printWelcome(s: Standing, url: string, db: string, indexed: numb
       `  # the subject reads their own file, including who looked them up`,
       `  curl -s '${url}/v1/subjects/${demo.debtorId}/statement?format=text' -H 'authorization: Bearer ${k.subject}'`,
       `  # a court reports that the judgment was paid: the subject leaves the debtor list`,
-      `  curl -s -X POST ${url}/v1/records -H 'authorization: Bearer ${k.source}' -H 'content-type: application/json' -d '{"source":"court","id":"demo-fulfilled-${demo.debtorId}-${new Date(s.clock.now()).toISOString().slice(0, 10)}","type":"court.judgment.fulfilled","subject":{"scheme":"${demo.debtor.scheme}","value":"${demo.debtor.value}"},"occurredAt":"${new Date(s.clock.now()).toISOString().slice(0, 10)}T00:00:00Z","fields":{"case":"${caseOf(s, demo.debtorId)}"}}'`,
+      `  curl -s -X POST ${url}/v1/records -H 'authorization: Bearer ${k.source}' -H 'content-type: application/json' -d '{"source":"court","id":"demo-fulfilled-${demo.debtorId}-${new Date(s.now()).toISOString().slice(0, 10)}","type":"court.judgment.fulfilled","subject":{"scheme":"${demo.debtor.scheme}","value":"${demo.debtor.value}"},"occurredAt":"${new Date(s.now()).toISOString().slice(0, 10)}T00:00:00Z","fields":{"case":"${debtorCase}"}}'`,
       "",
       `  npx standing statement ${who} --db ${rel}`,
     );
@@ -108,8 +112,8 @@ export function printWelcome(s: Standing, url: string, db: string, indexed: numb
   console.log(lines.join("\n"));
 }
 
-function caseOf(s: Standing, subjectId: number): string {
-  for (const r of s.store.recordsOf(subjectId)) {
+async function caseOf(s: Standing, subjectId: number): Promise<string> {
+  for (const r of await s.reads.recordsOf(subjectId)) {
     if (r.type === "court.judgment.default") {
       const body = JSON.parse(r.body) as { fields?: { case?: string } };
       if (body.fields?.case) return body.fields.case;

@@ -2,7 +2,7 @@
 // ingested at the end of that day (or on the day the policy took effect, if later),
 // so notices are issued when a real system would have issued them and the demo's
 // restrictions are in force today, having been announced first.
-import { Standing } from "../standing.js";
+import type { Standing } from "../standing.js";
 import { ManualClock } from "../time.js";
 import { generatePopulation } from "./population.js";
 import type { RecordInput } from "../ingest/input.js";
@@ -16,14 +16,12 @@ export interface DemoLoad {
   readonly rejected: number;
 }
 
-export function loadDemo(standing: Standing, subjects: number, seed: number): DemoLoad {
-  const now = standing.clock.now();
+export async function loadDemo(standing: Standing, subjects: number, seed: number): Promise<DemoLoad> {
+  const now = standing.now();
   const pop = generatePopulation({ subjects, seed, now });
   const clock = new ManualClock(now);
-  const history = new Standing(standing.store, clock);
-  history.store.transaction(() => {
-    for (const ids of pop.subjects) history.register(ids);
-  });
+  const history = standing.withClock(clock);
+  await history.registerAll(pop.subjects);
   const effective = history.activePolicy(now)?.effective ?? now;
   const byDay = new Map<number, RecordInput[]>();
   for (const r of pop.records) {
@@ -37,14 +35,16 @@ export function loadDemo(standing: Standing, subjects: number, seed: number): De
   let rejected = 0;
   for (const day of [...byDay.keys()].sort((a, b) => a - b)) {
     clock.set(day);
-    history.advance(day);
-    for (const r of history.ingest(byDay.get(day) ?? [])) {
+    await history.advance(day);
+    for (const r of await history.ingest(byDay.get(day) ?? [])) {
       if (r.status === "accepted" || r.status === "duplicate") accepted++;
       else if (r.status === "quarantined") quarantined++;
       else rejected++;
     }
   }
   clock.set(now);
-  history.advance(now);
+  await history.advance(now);
+  // The caller's index learns what the history wrote through the feed, at once.
+  await standing.catchUp();
   return { subjects: pop.subjects.length, accepted, quarantined, rejected };
 }

@@ -1,19 +1,4 @@
-// The journal: hash-chained, signed record of every change (docs/journal.md).
-export {
-  installJournal,
-  journalEvent,
-  journalFor,
-  journalOf,
-  journalPublicKey,
-  journaledTables,
-  keyFileFor,
-  Journal,
-  DEFAULT_CHECKPOINT_EVERY,
-  type JournalOptions,
-  type JournaledTable,
-  type CheckpointRow,
-  type JournalHead,
-} from "./journal.js";
+// The journal's pure parts: hashing, checkpoint payloads and what verification reports.
+// Keeping a journal is the store's job (src/store/sqlite/journal.ts for the embedded one).
 export { GENESIS, entryHash, rowHash, canonicalEntry, canonicalRow, checkpointPayload } from "./hash.js";
-export { verifyJournal, verifyStanding, replayStoredStates, type VerifyReport, type VerifyOptions, type Finding, type Replayer } from "./verify.js";
-export { auditDatabase, type AuditOptions } from "./audit.js";
+export { firstDifference, type VerifyReport, type Finding } from "./report.js";

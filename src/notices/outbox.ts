@@ -3,7 +3,15 @@
 // A failed delivery is retried with backoff; nothing is dropped.
 import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
-import type { DueProcessStore, NoticeRow } from "../store/types.js";
+import type { NoticeRow, OutboxRow } from "../store/types.js";
+
+/** What delivery needs of the store: due entries, their notices, and recording each attempt. */
+export interface OutboxPort {
+  due(now: number, limit: number): Promise<OutboxRow[]>;
+  notice(id: string): Promise<NoticeRow | undefined>;
+  delivered(noticeId: string, at: number): Promise<void>;
+  failed(noticeId: string, error: string, nextAttemptAt: number): Promise<void>;
+}
 
 export interface NoticeChannel {
   readonly name: string;
@@ -53,7 +61,7 @@ export function backoff(attempts: number): number {
 
 export class Outbox {
   constructor(
-    private readonly store: DueProcessStore & { transaction<T>(fn: () => T): T },
+    private readonly port: OutboxPort,
     private readonly channels: readonly NoticeChannel[],
   ) {}
 
@@ -61,15 +69,15 @@ export class Outbox {
   async deliverDue(now: number, limit = 500): Promise<{ delivered: number; failed: number }> {
     let delivered = 0;
     let failed = 0;
-    for (const row of this.store.dueOutbox(now, limit)) {
-      const notice = this.store.getNotice(row.noticeId);
+    for (const row of await this.port.due(now, limit)) {
+      const notice = await this.port.notice(row.noticeId);
       if (!notice) continue;
       try {
         for (const c of this.channels) await c.deliver(notice);
-        this.store.transaction(() => this.store.markDelivered(row.noticeId, now));
+        await this.port.delivered(row.noticeId, now);
         delivered++;
       } catch (e) {
-        this.store.transaction(() => this.store.markFailed(row.noticeId, (e as Error).message ?? String(e), now + backoff(row.attempts)));
+        await this.port.failed(row.noticeId, (e as Error).message ?? String(e), now + backoff(row.attempts));
         failed++;
       }
     }

@@ -30,6 +30,8 @@ export interface Evaluated {
   readonly notices: readonly DueNotice[];
   /** Null when the subject had no stored state. */
   readonly changed: StateChanges | null;
+  /** Whether the measures differ from the stored state's in anything, dates included (what a decision index reads). */
+  readonly measuresMoved: boolean;
 }
 
 /** Every new deny measure gets a notice, before it bites: those already in `before` (same measure, same start) were noticed. */
@@ -62,10 +64,11 @@ export function evaluateForStore(policy: CompiledPolicy, p: StoredInputs, at: In
     measures: state.measures,
     notices: noticesDue(policy, p.subjectId, before, state, at),
     changed: before ? stateChanges(before, state) : null,
+    measuresMoved: JSON.stringify(before?.measures ?? []) !== JSON.stringify(state.measures),
   };
 }
 
-/** Evaluates one subject of a page read by Store.evaluationPage. */
+/** Evaluates one subject from what the store keeps about it (StoreReads.evaluationInputs). */
 export function evaluateStored(policy: CompiledPolicy, p: StoredInputs, at: Instant): SubjectState {
   return evaluate(policy, subjectRecords(p.records, p.disputes), at, p.applications.map(toListApplication));
 }

@@ -19,57 +19,69 @@ const NOW = Date.UTC(2026, 10, 26);
 const dir = mkdtempSync(join(tmpdir(), "standing-pool-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function loaded(name: string, workers: number): { standing: Standing; store: SqliteStore } {
+async function loaded(name: string, workers: number): Promise<{ standing: Standing; store: SqliteStore }> {
   const store = new SqliteStore(join(dir, `${name}.db`));
   const standing = new Standing(store, new ManualClock(NOW), { reevaluationWorkers: workers, parallelFrom: 1, reevaluationPage: 40 });
-  standing.publish(V1, "municipal-credit.yaml");
+  await standing.publish(V1, "municipal-credit.yaml");
   const { records } = generatePopulation({ subjects: 3000, seed: 11, now: NOW });
-  for (let i = 0; i < records.length; i += 500) standing.ingest(records.slice(i, i + 500));
+  for (let i = 0; i < records.length; i += 500) await standing.ingest(records.slice(i, i + 500));
   return { standing, store };
 }
 
 describe("parallel re-evaluation", () => {
-  it("given the same records in two stores, when a policy change is published with and without workers, then every stored state, the index and the counts are the same", () => {
+  it("given the same records in two stores, when a policy change is published with and without workers, then every stored state, the index and the counts are the same", async () => {
     expect(V2).not.toBe(V1);
-    const serial = loaded("serial", 0);
-    const parallel = loaded("parallel", 2);
+    const serial = await loaded("serial", 0);
+    const parallel = await loaded("parallel", 2);
+    try {
+      const a = await serial.standing.publish(V2, "municipal-credit.yaml");
+      const b = await parallel.standing.publish(V2, "municipal-credit.yaml");
 
-    const a = serial.standing.publish(V2, "municipal-credit.yaml");
-    const b = parallel.standing.publish(V2, "municipal-credit.yaml");
-
-    // Enough pages for both workers and for transactions of several pages.
-    expect(a.reevaluated).toBeGreaterThan(300);
-    expect(b).toEqual(a);
-    expect(a.changed.tier).toBeGreaterThan(0);
-    let compared = 0;
-    let noticed = 0;
-    for (let id = 1; id <= serial.store.countSubjects(); id++) {
-      const s = serial.store.getState(id);
-      expect(parallel.store.getState(id)).toEqual(s);
+      // Enough pages for both workers and for transactions of several pages.
+      expect(a.reevaluated).toBeGreaterThan(300);
+      expect(b).toEqual(a);
+      expect(a.changed.tier).toBeGreaterThan(0);
+      let compared = 0;
+      let noticed = 0;
       // Notices are built in the workers on one side: the same ones, bar their random ids.
-      const notices = (store: SqliteStore) => store.noticesOf(id).map(({ id: _id, ...n }) => JSON.stringify(n)).sort();
-      expect(notices(parallel.store)).toEqual(notices(serial.store));
-      noticed += notices(serial.store).filter((n) => n.includes("municipal-credit@2026.2.0")).length;
-      if (s) {
-        expect(s.policyRef).toBe("municipal-credit@2026.2.0");
-        compared++;
+      const notices = async (store: SqliteStore, id: number): Promise<string[]> => (await store.noticesOf(id)).map(({ id: _id, ...n }) => JSON.stringify(n)).sort();
+      const subjects = await serial.store.countSubjects();
+      for (let id = 1; id <= subjects; id++) {
+        const s = await serial.store.getState(id);
+        expect(await parallel.store.getState(id)).toEqual(s);
+        const ns = await notices(serial.store, id);
+        expect(await notices(parallel.store, id)).toEqual(ns);
+        noticed += ns.filter((n) => n.includes("municipal-credit@2026.2.0")).length;
+        if (s) {
+          expect(s.policyRef).toBe("municipal-credit@2026.2.0");
+          compared++;
+        }
       }
+      expect(compared).toBe(a.reevaluated);
+      expect(noticed).toBeGreaterThan(0);
+      expect(await serial.store.countSubjects()).toBe(await parallel.store.countSubjects());
+      expect(parallel.standing.indexedSubjects).toBe(serial.standing.indexedSubjects);
+    } finally {
+      await serial.standing.close();
+      await parallel.standing.close();
     }
-    expect(compared).toBe(a.reevaluated);
-    expect(noticed).toBeGreaterThan(0);
-    expect(serial.store.countSubjects()).toBe(parallel.store.countSubjects());
-    expect(parallel.standing.index.subjects).toBe(serial.standing.index.subjects);
-    serial.store.close();
-    parallel.store.close();
   });
 
-  it("given a worker that cannot compile the policy it is sent, when its answer is collected, then the error comes back instead of a hang", () => {
+  it("given a worker that cannot compile the policy it is sent, when its answer is awaited, then the error comes back instead of a hang", async () => {
+    const store = new SqliteStore(join(dir, "broken.db"));
+    const standing = new Standing(store, new ManualClock(NOW));
     const pool = new EvaluationPool(1);
     try {
-      const ticket = pool.submit({ ref: "broken@1", text: "standing: 1\npolicy: [" }, NOW, join(dir, "none.db"), []);
-      expect(() => pool.collect(ticket)).toThrow(/re-evaluation worker 0 failed: policy broken@1 does not compile/);
+      await standing.publish(V1, "municipal-credit.yaml");
+      await standing.ingest(generatePopulation({ subjects: 5, seed: 3, now: NOW }).records);
+      const ids = await store.subjectsWithRecords(0, 100);
+      expect(ids.length).toBeGreaterThan(0);
+      const inputs = await store.evaluationInputs(ids);
+      await pool.waitUntilReady();
+      await expect(pool.evaluate({ ref: "broken@1", text: "standing: 1\npolicy: [" }, NOW, inputs)).rejects.toThrow(/re-evaluation worker 0 failed: policy broken@1 does not compile/);
     } finally {
-      pool.close();
+      await pool.close();
+      await standing.close();
     }
   });
 });

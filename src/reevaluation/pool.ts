@@ -1,16 +1,14 @@
-// Parallel evaluation for a full re-evaluation (after a policy change): worker threads
-// read pages of subjects through their own read-only connections and evaluate them,
-// while the main thread only writes the finished states (already JSON text). The shell stays synchronous, because a page's states must be written
-// in the same transaction that read its inputs: the main thread waits for an answer
-// with Atomics.wait on shared memory and takes it with receiveMessageOnPort, which
-// both work without returning to the event loop. Workers have their own event loops,
-// so they run while the main thread waits.
+// Parallel evaluation for a full re-evaluation (after a policy change). The main thread
+// reads each page of subjects inside the transaction that locks them and writes their
+// states; worker threads only evaluate: they receive the page's stored inputs and
+// answer with the states as JSON text. Nothing is shared but messages, so the pool works
+// the same over any store, and the caller simply awaits each page.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
-import type { SubjectId } from "../store/types.js";
+import { Worker } from "node:worker_threads";
+import type { StoredInputs } from "../store/types.js";
 import type { Evaluated } from "./inputs.js";
 import type { Instant } from "../time.js";
 
@@ -18,32 +16,11 @@ export interface Job {
   readonly id: number;
   readonly policy: { readonly ref: string; readonly text: string };
   readonly at: Instant;
-  /** The store's file, which the worker reads through its own read-only connection. */
-  readonly file: string;
-  /** The page: ascending ids of subjects with records. */
-  readonly ids: readonly SubjectId[];
+  /** The page: what is stored about each subject, read in the caller's transaction. */
+  readonly inputs: readonly StoredInputs[];
 }
 
 export type Answer = { readonly id: number; readonly evaluated: Evaluated[] } | { readonly id: number; readonly error: string };
-
-export interface Ticket {
-  readonly slot: number;
-  readonly id: number;
-}
-
-/**
- * How long one page (or a worker's start) may take before the pool gives up on it. A
- * page takes well under a second; a worker that died cannot be seen from a blocked
- * thread, so this bounds how long the write lock is held in that case.
- */
-const ANSWER_TIMEOUT_MS = 30_000;
-
-interface Slot {
-  readonly worker: Worker;
-  readonly port: MessagePort;
-  /** Answers taken so far; the shared counter runs ahead of it while answers wait. */
-  taken: number;
-}
 
 /** The ESM entry of tsx's API, found through its package's export map (only when running from source). */
 function tsxApi(): string {
@@ -55,114 +32,102 @@ function tsxApi(): string {
   return pathToFileURL(join(dirname(manifest), entry)).href;
 }
 
+interface Pending {
+  resolve(e: Evaluated[]): void;
+  reject(e: Error): void;
+}
+
 export class EvaluationPool {
-  private readonly slots: Slot[] = [];
-  // Slots 0–63: answers posted by each worker. Slots 64–127: 1 once that worker has loaded (or failed to).
-  private readonly signal = new Int32Array(new SharedArrayBuffer(4 * 128));
+  private readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private readonly ready: Promise<void>;
   private nextId = 0;
   private next = 0;
-  /** Set when a worker could not start or died: every later collect fails at once. */
+  /** Set when a worker could not start or died: every later page fails at once. */
   private broken: string | undefined;
   private closed = false;
 
   constructor(readonly size: number) {
     if (!(size >= 1 && size <= 64)) throw new Error(`a pool has 1 to 64 workers, not ${size}`);
     // From source (tests, the bench) the worker is TypeScript and is loaded through tsx,
-    // registered inside the worker. The bootstrap also reports a worker that fails to
-    // load through the same channel as an answer, since an 'error' event cannot reach a
-    // main thread that is blocked waiting.
+    // registered inside the worker.
     const fromSource = import.meta.url.endsWith(".ts");
     const entry = new URL(fromSource ? "./worker.ts" : "./worker.js", import.meta.url).href;
     const tsx = fromSource ? tsxApi() : null;
     const bootstrap = `
-      const { workerData } = require("node:worker_threads");
+      const { parentPort } = require("node:worker_threads");
       (async () => {
         const tsx = ${JSON.stringify(tsx)};
         if (tsx) (await import(tsx)).register();
         await import(${JSON.stringify(entry)});
-      })().catch((e) => {
-        const { port, signal, slot } = workerData;
-        port.postMessage({ id: -1, error: "the worker did not start: " + String((e && e.stack) || e) });
-        Atomics.add(signal, slot, 1);
-        Atomics.notify(signal, slot);
-      }).finally(() => {
-        const { signal, slot } = workerData;
-        Atomics.store(signal, 64 + slot, 1);
-        Atomics.notify(signal, 64 + slot);
-      });`;
+        parentPort.postMessage("ready");
+      })().catch((e) => parentPort.postMessage({ id: -1, error: "the worker did not start: " + String((e && e.stack) || e) }));`;
+    const started: Promise<void>[] = [];
     try {
       for (let slot = 0; slot < size; slot++) {
-        const { port1, port2 } = new MessageChannel();
-        const worker = new Worker(bootstrap, { eval: true, workerData: { port: port2, signal: this.signal, slot }, transferList: [port2] });
+        const worker = new Worker(bootstrap, { eval: true });
         worker.unref();
-        // Seen only once the caller returns to the event loop, but then a worker that died
-        // (out of memory, say) marks the pool broken instead of crashing the process.
-        worker.on("error", (e) => {
-          this.broken = `re-evaluation worker ${slot} died: ${e.message}`;
-        });
-        worker.on("exit", (code) => {
-          if (!this.closed) this.broken ??= `re-evaluation worker ${slot} exited (code ${code})`;
-        });
-        this.slots.push({ worker, port: port1, taken: 0 });
+        started.push(
+          new Promise<void>((resolve, reject) => {
+            worker.on("message", (m: Answer | "ready") => {
+              if (m === "ready") return resolve();
+              if (m.id === -1 && "error" in m) {
+                this.fail(`re-evaluation worker ${slot} failed: ${m.error}`);
+                return reject(new Error(this.broken));
+              }
+              const p = this.pending.get(m.id);
+              this.pending.delete(m.id);
+              if (!p) return;
+              if ("error" in m) p.reject(new Error(`re-evaluation worker ${slot} failed: ${m.error}`));
+              else p.resolve(m.evaluated);
+            });
+            worker.on("error", (e) => {
+              this.fail(`re-evaluation worker ${slot} died: ${e.message}`);
+              reject(new Error(this.broken));
+            });
+            worker.on("exit", (code) => {
+              if (!this.closed) this.fail(`re-evaluation worker ${slot} exited (code ${code})`);
+              reject(new Error(this.broken ?? "the pool was closed"));
+            });
+          }),
+        );
+        this.workers.push(worker);
       }
     } catch (e) {
-      this.close();
+      void this.close();
       throw e;
     }
+    this.ready = Promise.all(started).then(() => undefined);
+    this.ready.catch(() => undefined); // seen by whoever awaits waitUntilReady or a page
   }
 
-  /**
-   * Waits until every worker has loaded its code (or failed to): call it before taking a
-   * lock that other writers wait on, so that the workers' start is not paid holding it.
-   */
-  waitUntilReady(): void {
-    const deadline = Date.now() + ANSWER_TIMEOUT_MS;
-    for (let slot = 0; slot < this.size; slot++) {
-      while (Atomics.load(this.signal, 64 + slot) === 0) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`re-evaluation worker ${slot} did not start in ${ANSWER_TIMEOUT_MS / 1000} s`);
-        Atomics.wait(this.signal, 64 + slot, 0, left);
-      }
-    }
+  /** Resolves once every worker has loaded its code: await it before taking locks that other writers wait on. */
+  waitUntilReady(): Promise<void> {
+    return this.ready;
   }
 
-  /** Posts a page to the next worker in turn; `collect` waits for its states. */
-  submit(policy: Job["policy"], at: Instant, file: string, ids: readonly SubjectId[]): Ticket {
-    const slot = this.next;
+  /** Evaluates a page on the next worker in turn. */
+  evaluate(policy: Job["policy"], at: Instant, inputs: readonly StoredInputs[]): Promise<Evaluated[]> {
+    if (this.broken) return Promise.reject(new Error(this.broken));
+    const worker = this.workers[this.next] as Worker;
     this.next = (this.next + 1) % this.size;
     const id = this.nextId++;
-    const job: Job = { id, policy, at, file, ids };
-    (this.slots[slot] as Slot).port.postMessage(job);
-    return { slot, id };
+    return new Promise<Evaluated[]>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const job: Job = { id, policy, at, inputs };
+      worker.postMessage(job);
+    });
   }
 
-  /** The evaluated subjects of a submitted page, in page order. Tickets of one worker are collected in the order submitted. */
-  collect(ticket: Ticket): Evaluated[] {
-    if (this.broken) throw new Error(this.broken);
-    const s = this.slots[ticket.slot] as Slot;
-    const deadline = Date.now() + ANSWER_TIMEOUT_MS;
-    while (Atomics.load(this.signal, ticket.slot) <= s.taken) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`re-evaluation worker ${ticket.slot} gave no answer in ${ANSWER_TIMEOUT_MS / 1000} s`);
-      Atomics.wait(this.signal, ticket.slot, s.taken, left);
-    }
-    if (this.broken) throw new Error(this.broken);
-    s.taken++;
-    const msg = receiveMessageOnPort(s.port)?.message as Answer | undefined;
-    if (msg && "error" in msg) {
-      const why = `re-evaluation worker ${ticket.slot} failed: ${msg.error}`;
-      if (msg.id === -1) this.broken = why;
-      throw new Error(why);
-    }
-    if (!msg || msg.id !== ticket.id) throw new Error(`re-evaluation worker ${ticket.slot} answered out of turn`);
-    return msg.evaluated;
+  private fail(why: string): void {
+    this.broken ??= why;
+    for (const p of this.pending.values()) p.reject(new Error(this.broken));
+    this.pending.clear();
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
-    for (const s of this.slots) {
-      s.port.close();
-      void s.worker.terminate();
-    }
+    this.fail("the pool was closed");
+    await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

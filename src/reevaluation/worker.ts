@@ -1,27 +1,12 @@
-// A re-evaluation worker: compiles each policy version it is sent once, reads each page
-// it is sent through its own read-only connection, evaluates it, and answers on its own
-// channel with the states as JSON text. It signals each answer through shared memory
-// too, because the pool waits for it synchronously (see pool.ts).
-import { parentPort, workerData } from "node:worker_threads";
-import type { MessagePort } from "node:worker_threads";
+// A re-evaluation worker: compiles each policy version it is sent once, evaluates each
+// page of stored inputs it is sent, and answers with the states as JSON text.
+import { parentPort } from "node:worker_threads";
 import { compilePolicy } from "../policy/compile.js";
 import type { CompiledPolicy } from "../policy/types.js";
-import { SqlitePageReader } from "../store/sqlite/pages.js";
 import { evaluateForStore } from "./inputs.js";
 import type { Job, Answer } from "./pool.js";
 
-const { port, signal, slot } = workerData as { port: MessagePort; signal: Int32Array; slot: number };
 const compiled = new Map<string, CompiledPolicy>();
-const readers = new Map<string, SqlitePageReader>();
-
-function readerFor(file: string): SqlitePageReader {
-  let r = readers.get(file);
-  if (!r) {
-    r = new SqlitePageReader(file);
-    readers.set(file, r);
-  }
-  return r;
-}
 
 function policyFor(job: Job): CompiledPolicy {
   let p = compiled.get(job.policy.ref);
@@ -34,17 +19,13 @@ function policyFor(job: Job): CompiledPolicy {
   return p;
 }
 
-port.on("message", (job: Job) => {
+parentPort?.on("message", (job: Job) => {
   let answer: Answer;
   try {
     const policy = policyFor(job);
-    const page = readerFor(job.file).page(job.ids);
-    answer = { id: job.id, evaluated: page.map((p) => evaluateForStore(policy, p, job.at)) };
+    answer = { id: job.id, evaluated: job.inputs.map((p) => evaluateForStore(policy, p, job.at)) };
   } catch (e) {
     answer = { id: job.id, error: e instanceof Error ? `${e.message}\n${e.stack ?? ""}` : String(e) };
   }
-  port.postMessage(answer);
-  Atomics.add(signal, slot, 1);
-  Atomics.notify(signal, slot);
+  parentPort?.postMessage(answer);
 });
-parentPort?.postMessage("ready");

@@ -21,9 +21,9 @@ export class Scheduler {
     private readonly options: SchedulerOptions = {},
   ) {}
 
-  tick(): { at: Instant; advanced: number; policyActivated: string | null } {
-    const at = this.standing.clock.now();
-    const r = this.standing.advance(at);
+  async tick(): Promise<{ at: Instant; advanced: number; policyActivated: string | null }> {
+    const at = this.standing.now();
+    const r = await this.standing.advance(at);
     const out = { at, ...r };
     this.options.onTick?.(out);
     return out;
@@ -44,18 +44,23 @@ export class Scheduler {
   private schedule(): void {
     if (!this.running) return;
     const max = this.options.maxSleepMs ?? 30_000;
-    const next = this.standing.nextWake();
-    const now = this.standing.clock.now();
-    const wait = next === null ? max : Math.max(0, Math.min(max, next - now));
-    this.timer = setTimeout(() => {
-      try {
-        this.tick();
-      } catch (e) {
-        (this.options.onError ?? ((err: unknown) => console.error("standing scheduler:", err)))(e);
-      } finally {
-        this.schedule();
-      }
-    }, wait);
-    this.timer.unref();
+    const report = this.options.onError ?? ((err: unknown) => console.error("standing scheduler:", err));
+    void this.standing
+      .nextWake()
+      .catch((e: unknown) => {
+        report(e);
+        return null;
+      })
+      .then((next) => {
+        if (!this.running) return;
+        const now = this.standing.now();
+        const wait = next === null ? max : Math.max(0, Math.min(max, next - now));
+        this.timer = setTimeout(() => {
+          void this.tick()
+            .catch(report)
+            .finally(() => this.schedule());
+        }, wait);
+        this.timer.unref();
+      });
   }
 }

@@ -4,6 +4,7 @@
 import type { SubjectRecord, SubjectState } from "../engine/types.js";
 import type { Instant } from "../time.js";
 import type { KeyRow } from "../auth/principals.js";
+import type { VerifyReport } from "../journal/report.js";
 
 export type SubjectId = number;
 
@@ -84,64 +85,171 @@ export type NewRecord = Omit<RecordRow, "seq">;
 /** A record to keep in quarantine: everything but what the store assigns or sets on release. */
 export type NewQuarantine = Omit<QuarantineRow, "seq" | "releasedAt">;
 
-export interface Store extends KeyStore, DecisionLogStore, StatsStore, DueProcessStore {
-  /** Runs fn in one durable transaction: all of it is committed, or none. */
-  transaction<T>(fn: () => T): T;
-  close(): void;
+/**
+ * What can be read from a store. Outside a transaction a read sees the last commit;
+ * inside one (through its `tx`) it sees the transaction's own writes too.
+ */
+export interface StoreReads {
+  policies(): Promise<PolicyRow[]>;
+  getMeta(key: string): Promise<string | undefined>;
 
-  // policies
-  addPolicy(p: Omit<PolicyRow, "seq">): PolicyRow;
-  policies(): PolicyRow[];
-  getMeta(key: string): string | undefined;
-  setMeta(key: string, value: string): void;
+  resolve(id: Identifier): Promise<SubjectId | undefined>;
+  identifiersOf(subjectId: SubjectId): Promise<Identifier[]>;
+  subjectExists(subjectId: SubjectId): Promise<boolean>;
+  countSubjects(): Promise<number>;
 
-  // subjects and identifiers
-  createSubject(at: Instant): SubjectId;
-  resolve(id: Identifier): SubjectId | undefined;
-  /** Links an identifier to a subject; throws identifier-conflict if it names another subject. */
-  link(subjectId: SubjectId, id: Identifier, at: Instant): void;
-  identifiersOf(subjectId: SubjectId): Identifier[];
-  subjectExists(subjectId: SubjectId): boolean;
-  countSubjects(): number;
+  findRecord(source: string, recordId: string): Promise<RecordRow | undefined>;
+  recordsOf(subjectId: SubjectId): Promise<RecordRow[]>;
+  countRecords(): Promise<number>;
 
-  // records
-  findRecord(source: string, recordId: string): RecordRow | undefined;
-  appendRecord(r: NewRecord): RecordRow;
-  recordsOf(subjectId: SubjectId): RecordRow[];
-  countRecords(): number;
+  findQuarantined(source: string, recordId: string): Promise<QuarantineRow | undefined>;
+  quarantinedFor(id: Identifier): Promise<QuarantineRow[]>;
+  listQuarantine(limit: number): Promise<QuarantineRow[]>;
 
-  // quarantine: records whose identifier did not resolve; kept until it does
-  findQuarantined(source: string, recordId: string): QuarantineRow | undefined;
-  quarantine(q: NewQuarantine): QuarantineRow;
-  quarantinedFor(id: Identifier): QuarantineRow[];
-  listQuarantine(limit: number): QuarantineRow[];
-  releaseQuarantined(seq: number, at: Instant): void;
-
-  // derived state
-  putState(row: StateRow): void;
-  getState(subjectId: SubjectId): StateRow | undefined;
+  getState(subjectId: SubjectId): Promise<StateRow | undefined>;
   /** Subjects whose state changes by itself at or before `at`. */
-  dueSubjects(at: Instant, limit: number): SubjectId[];
+  dueSubjects(at: Instant, limit: number): Promise<SubjectId[]>;
   /** Every subject that has records, in id order, in pages. */
-  subjectsWithRecords(afterId: SubjectId, limit: number): SubjectId[];
+  subjectsWithRecords(afterId: SubjectId, limit: number): Promise<SubjectId[]>;
   /**
-   * The next page of subjects with records (id order, after `afterId`) with everything
-   * evaluation reads about each: one read per table for the page, not one per subject,
-   * which is what a full re-evaluation of millions of subjects needs.
+   * Everything evaluation reads about each of `ids` (ascending subjects with records):
+   * one read per table for the page, not one per subject, which is what a full
+   * re-evaluation of millions of subjects needs.
    */
-  evaluationPage(afterId: SubjectId, limit: number): StoredInputs[];
-  /** Stores a state already serialised (by a re-evaluation worker); read back by getState like any other. */
-  putStateText(row: StateText): void;
-  /**
-   * A file other connections may open read-only to read evaluation pages (re-evaluation
-   * workers do, while this store holds the write lock); undefined for in-memory stores.
-   */
-  sharedFile(): string | undefined;
-  countSubjectsWithRecords(): number;
-  /** States that carry at least one measure, for building the decision index. */
-  statesWithMeasures(): Iterable<{ subjectId: SubjectId; state: SubjectState }>;
+  evaluationInputs(ids: readonly SubjectId[]): Promise<StoredInputs[]>;
+  countSubjectsWithRecords(): Promise<number>;
+  /** States that carry at least one measure, in subject order, a page at a time (the decision index's snapshot). */
+  statesWithMeasures(afterId: SubjectId, limit: number): Promise<{ subjectId: SubjectId; identifiers: Identifier[]; state: SubjectState }[]>;
   /** The earliest next change of any subject, or null. */
-  earliestChange(): Instant | null;
+  earliestChange(): Promise<Instant | null>;
+
+  keyById(keyId: string): Promise<KeyRow | undefined>;
+  listKeys(): Promise<KeyRow[]>;
+
+  decisionsAbout(ids: readonly Identifier[], limit: number): Promise<DecisionLogRow[]>;
+  countDecisions(): Promise<number>;
+
+  listCounts(): Promise<ListCount[]>;
+  measureCounts(): Promise<MeasureCount[]>;
+  /** When each notice was created, for the public statistics (no content). */
+  noticeTimes(): Promise<Instant[]>;
+
+  getDispute(id: string): Promise<DisputeRow | undefined>;
+  disputesOf(subjectId: SubjectId): Promise<DisputeRow[]>;
+  listDisputes(filter: { status?: DisputeStatus; source?: string; limit: number }): Promise<DisputeRow[]>;
+  /** Open disputes whose deadline is at or before `at`. */
+  expiredDisputes(at: Instant): Promise<DisputeRow[]>;
+  applicationsOf(subjectId: SubjectId): Promise<ApplicationRow[]>;
+  noticesOf(subjectId: SubjectId): Promise<NoticeRow[]>;
+  getNotice(id: string): Promise<NoticeRow | undefined>;
+  dueOutbox(at: Instant, limit: number): Promise<OutboxRow[]>;
+  outboxOf(noticeId: string): Promise<OutboxRow | undefined>;
+}
+
+/**
+ * One durable transaction. Every read and write inside it goes through this object:
+ * on a pooled database that is what keeps them on the transaction's connection.
+ */
+export interface StoreTx extends StoreReads {
+  /**
+   * Takes the write locks of these subjects until the transaction ends, before their
+   * inputs are read: two transactions that evaluate the same subject then run one
+   * after the other, so neither writes a state from inputs the other changed. Ingest,
+   * linking, due process and every page of a re-evaluation call it (see ARCHITECTURE.md).
+   */
+  lockSubjects(ids: readonly SubjectId[]): Promise<void>;
+
+  addPolicy(p: Omit<PolicyRow, "seq">): Promise<PolicyRow>;
+  setMeta(key: string, value: string): Promise<void>;
+  createSubject(at: Instant): Promise<SubjectId>;
+  /** Links an identifier to a subject; throws identifier-conflict if it names another subject. */
+  link(subjectId: SubjectId, id: Identifier, at: Instant): Promise<void>;
+  appendRecord(r: NewRecord): Promise<RecordRow>;
+  quarantine(q: NewQuarantine): Promise<QuarantineRow>;
+  releaseQuarantined(seq: number, at: Instant): Promise<void>;
+  putState(row: StateRow): Promise<void>;
+  /** Stores a state already serialised (by a re-evaluation worker); read back by getState like any other. */
+  putStateText(row: StateText): Promise<void>;
+  addKey(row: KeyRow): Promise<void>;
+  /** Returns false when there was no such unrevoked key. */
+  revokeKey(keyId: string, at: Instant): Promise<boolean>;
+  putDispute(row: DisputeRow): Promise<void>;
+  addApplication(row: ApplicationRow): Promise<void>;
+  /** Inserts a notice and its outbox entry; returns false if that notice already exists. */
+  addNotice(row: NoticeRow): Promise<boolean>;
+  markDelivered(noticeId: string, at: Instant): Promise<void>;
+  markFailed(noticeId: string, error: string, nextAttemptAt: Instant): Promise<void>;
+
+  /** A journal entry for a change that leaves no row (a refused record), in this transaction. */
+  journalEvent(kind: string, data: unknown): Promise<void>;
+  /** Appends an event to the change feed's outbox, committed with the rest of the transaction. */
+  emit(change: NewChange): Promise<void>;
+}
+
+/** What the change feed carries: which thing changed, never its content, which readers take from the store. */
+export type ChangeKind = "subject" | "policy" | "key";
+
+export interface NewChange {
+  readonly kind: ChangeKind;
+  /** The subject id, policy ref or key id. */
+  readonly ref: string;
+}
+
+export interface ChangeRow extends NewChange {
+  /** Position in the feed: increasing in commit order. */
+  readonly seq: number;
+  /** The process that committed it, so that it need not apply its own changes twice. */
+  readonly origin: string;
+  readonly at: Instant;
+}
+
+/**
+ * What replays a stored state: a pure function of the policy version's text, what is
+ * stored about the subject, and the instant it was evaluated at. The store reads both
+ * from the snapshot it verifies, so a replay never mixes two points in time.
+ */
+export interface Replayer {
+  replay(policy: { readonly ref: string; readonly text: string }, inputs: StoredInputs, at: number): unknown;
+}
+
+/** What a store's journal verification takes (JournalPort.verify). */
+export interface AuditOptions {
+  /** Replays every stored state with it; without one, replay is skipped (a warning). */
+  readonly replay?: Replayer;
+  /**
+   * The published public key to check signatures against (SPKI PEM, or the JSON served
+   * at /v1/journal/key). Without it, the key kept beside the store is used.
+   */
+  readonly publicKey?: string;
+  /** How many problems to list (default 200; the rest are counted in `omitted`). */
+  readonly maxProblems?: number;
+}
+
+/** The journal as a store keeps it (docs/journal.md). */
+export interface JournalPort {
+  /** The Ed25519 public key that signs checkpoints, as published at /v1/journal/key. */
+  publicKey(): { algorithm: "Ed25519"; publicKey: string; fingerprint: string };
+  /** Verifies the chain, the checkpoints, every row, and (with a replayer) every stored state, on one snapshot. */
+  verify(options: AuditOptions): Promise<VerifyReport>;
+}
+
+export interface Store extends StoreReads {
+  /**
+   * Runs fn in one durable transaction: all of it is committed, or none. Transactions
+   * that write the same subjects run one after another (see StoreTx.lockSubjects).
+   * Never call transaction() inside fn.
+   */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /** The decision log, in its own transaction per batch. */
+  appendDecisions(rows: readonly DecisionLogRow[]): Promise<void>;
+  /** The change feed's outbox: events after `afterSeq`, in order. */
+  changesSince(afterSeq: number, limit: number): Promise<ChangeRow[]>;
+  /** The newest position in the change feed (0 when empty). */
+  lastChange(): Promise<number>;
+  /** The process identity that this store stamps on the changes it commits. */
+  readonly origin: string;
+  readonly journal: JournalPort;
+  close(): Promise<void>;
 }
 
 /** One logged decision: who asked about whom, in which context, and the answer. */
@@ -172,27 +280,8 @@ export interface MeasureCount {
   readonly pending: number;
 }
 
-/** API keys, stored hashed. */
-export interface KeyStore {
-  addKey(row: KeyRow): void;
-  keyById(keyId: string): KeyRow | undefined;
-  listKeys(): KeyRow[];
-  /** Returns false when there was no such unrevoked key. */
-  revokeKey(keyId: string, at: Instant): boolean;
-}
 
-/** The decision log: written in batches, read by identifier for the subject's statement. */
-export interface DecisionLogStore {
-  appendDecisions(rows: readonly DecisionLogRow[]): void;
-  decisionsAbout(ids: readonly Identifier[], limit: number): DecisionLogRow[];
-  countDecisions(): number;
-}
 
-/** Public aggregates, computed from stored states. */
-export interface StatsStore {
-  listCounts(): ListCount[];
-  measureCounts(): MeasureCount[];
-}
 
 export type DisputeStatus = "open" | "confirmed" | "withdrawn" | "corrected" | "upheld" | "dismissed" | "expired";
 
@@ -243,25 +332,6 @@ export interface OutboxRow {
   readonly lastError: string | null;
 }
 
-/** Due process: disputes, applications for early exit, notices and their delivery outbox. */
-export interface DueProcessStore {
-  putDispute(row: DisputeRow): void;
-  getDispute(id: string): DisputeRow | undefined;
-  disputesOf(subjectId: SubjectId): DisputeRow[];
-  listDisputes(filter: { status?: DisputeStatus; source?: string; limit: number }): DisputeRow[];
-  /** Open disputes whose deadline is at or before `at`. */
-  expiredDisputes(at: Instant): DisputeRow[];
-  addApplication(row: ApplicationRow): void;
-  applicationsOf(subjectId: SubjectId): ApplicationRow[];
-  /** Inserts a notice and its outbox entry; returns false if that notice already exists. */
-  addNotice(row: NoticeRow): boolean;
-  noticesOf(subjectId: SubjectId): NoticeRow[];
-  getNotice(id: string): NoticeRow | undefined;
-  dueOutbox(at: Instant, limit: number): OutboxRow[];
-  markDelivered(noticeId: string, at: Instant): void;
-  markFailed(noticeId: string, error: string, nextAttemptAt: Instant): void;
-  outboxOf(noticeId: string): OutboxRow | undefined;
-}
 
 /** Converts a stored row back into what the evaluator reads. */
 export function toSubjectRecord(r: RecordRow): SubjectRecord {

@@ -2,7 +2,7 @@
 // quarantine queue, policy lint/diff/publish and journal verification. Which of them
 // a key sees follows its role, exactly as the JSON API allows.
 import type { Principal, Role } from "../auth/principals.js";
-import type { VerifyReport } from "../journal/verify.js";
+import type { VerifyReport } from "../journal/report.js";
 import type { PolicyDiagnostic } from "../policy/types.js";
 import type { PublishResult } from "../standing.js";
 import type { DisputeRow, QuarantineRow } from "../store/types.js";

@@ -139,7 +139,7 @@ ${barChart({ title: "Disputes per source", desc: d.bySource.map((x) => `${x.sour
 
 ${H("Over time", "over-time")}
 ${columnChart({ title: "Per month: disputes opened and closed, restrictions announced", desc: s.months.map((m) => `${m.month}: ${m.disputesOpened} opened, ${m.disputesClosed} closed, ${m.restrictionsAnnounced} restrictions announced`).join("; ") || "nothing yet", series: ["disputes opened", "disputes closed", "restrictions announced"], periods: s.months.map((m) => m.month), values: s.months.map((m) => [m.disputesOpened, m.disputesClosed, m.restrictionsAnnounced]) })}
-<p class="hint">Months in ${p?.timezone ?? "UTC"}. Restrictions announced counts the notices sent before a restriction applies${s.noticesCounted ? "" : " (not available from this store)"}.</p>
+<p class="hint">Months in ${p?.timezone ?? "UTC"}. Restrictions announced counts the notices sent before a restriction applies.</p>
 </section>`;
 }
 

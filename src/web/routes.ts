@@ -2,11 +2,9 @@
 // stylesheet, no script. Registered by buildServer as its own plugin, so the form
 // parser, error pages and security headers here apply to these routes only.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { authenticate } from "../auth/keys.js";
 import { anonymous, describePrincipal, operatorRoles, type Principal, type Role } from "../auth/principals.js";
 import type { DecisionLog } from "../decision-log.js";
 import { StandingError, isStandingError } from "../errors.js";
-import { verifyStanding } from "../journal/verify.js";
 import { compilePolicy } from "../policy/compile.js";
 import type { PolicyDiagnostic } from "../policy/types.js";
 import { parseIdentifier, type Standing } from "../standing.js";
@@ -70,7 +68,7 @@ export async function webRoutes(app: FastifyInstance, opts: WebOptions): Promise
   app.decorateRequest("webPrincipal", null as never);
   app.decorateRequest("staleKey", null);
   app.addHook("onRequest", async (req) => {
-    const { principal, stale } = principalOf(standing.store, req);
+    const { principal, stale } = await principalOf(standing, req);
     req.webPrincipal = principal;
     req.staleKey = stale;
     if (req.method === "POST") assertSameOrigin(req);
@@ -117,13 +115,21 @@ export async function webRoutes(app: FastifyInstance, opts: WebOptions): Promise
     return p;
   };
 
-  let statsCache: { at: number; real: number; stats: PublicStats } | undefined;
-  const stats = (): PublicStats => {
+  let statsCache: { at: number; real: number; stats: Promise<PublicStats> } | undefined;
+  const stats = (): Promise<PublicStats> => {
     const now = standing.clock.now();
     const real = Date.now();
     // Cached for two seconds (about 50 ms to compute for 10,000 subjects); the pages'
     // own changes drop the cache at once, changes through the API show within 2 s.
-    if (!statsCache || real - statsCache.real > 2_000 || Math.abs(now - statsCache.at) > 2_000) statsCache = { at: now, real, stats: computeStats(standing) };
+    // The promise is cached, so pages asked for meanwhile share one computation.
+    if (!statsCache || real - statsCache.real > 2_000 || Math.abs(now - statsCache.at) > 2_000) {
+      const entry = { at: now, real, stats: computeStats(standing) };
+      statsCache = entry;
+      // A failed read is not cached: the next page tries again.
+      entry.stats.catch(() => {
+        if (statsCache === entry) statsCache = undefined;
+      });
+    }
     return statsCache.stats;
   };
   const changed = (): void => {
@@ -135,12 +141,12 @@ export async function webRoutes(app: FastifyInstance, opts: WebOptions): Promise
   app.get("/assets/standing.css", HIDE, async (_req, reply) => reply.type("text/css; charset=utf-8").header("cache-control", "public, max-age=3600").send(CSS));
 
   // ---- public portal
-  app.get("/", HIDE, async (req, reply) => send(req, reply, "Overview", html`${flash(req) ?? ""}${overview(standing, stats())}`));
+  app.get("/", HIDE, async (req, reply) => send(req, reply, "Overview", html`${flash(req) ?? ""}${overview(standing, await stats())}`));
   app.get("/rulebook", HIDE, async (req, reply) => {
     const p = standing.activePolicy();
     return send(req, reply, "Rulebook", p ? rulebookSection(p) : noPolicy());
   });
-  app.get("/stats", HIDE, async (req, reply) => send(req, reply, "Statistics", statsSection(stats(), standing.activePolicy())));
+  app.get("/stats", HIDE, async (req, reply) => send(req, reply, "Statistics", statsSection(await stats(), standing.activePolicy())));
   app.get("/versions", HIDE, async (req, reply) => send(req, reply, "Policy versions", versionsSection(standing.publishedPolicies(), standing.activePolicy(), standing.clock.now())));
 
   // ---- sign in and out
@@ -163,7 +169,7 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
     const next = safeNext(field(form, "next"));
     let p: Principal;
     try {
-      p = key === "" ? { kind: "anonymous" } : authenticate(standing.store, `Bearer ${key}`);
+      p = key === "" ? { kind: "anonymous" } : await standing.authenticate(`Bearer ${key}`);
     } catch (e) {
       if (!isStandingError(e)) throw e;
       return send(req, reply, "Sign in", loginPage(next, "That key was not accepted: it is unknown, revoked or mistyped."), 401);
@@ -182,13 +188,13 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
   });
 
   // ---- subject portal
-  const renderMe = (req: FastifyRequest, reply: FastifyReply, p: Principal & { kind: "key" }, form?: { values: { record?: string; grounds?: string; evidence?: string }; error: string; status: number }): FastifyReply => {
+  const renderMe = async (req: FastifyRequest, reply: FastifyReply, p: Principal & { kind: "key" }, form?: { values: { record?: string; grounds?: string; evidence?: string }; error: string; status: number }): Promise<FastifyReply> => {
     if (!standing.activePolicy()) return send(req, reply, "Your file", noPolicy());
-    opts.decisionLog?.flush();
+    await opts.decisionLog?.flush();
     const id = p.subjectId as number;
-    const st = standing.statement(id);
+    const st = await standing.statement(id);
     const formHtml = disputeForm(st, form?.values ?? {}, form?.error);
-    return send(req, reply, "Your file", subjectFile(standing, id, st, { audience: "subject", disputeForm: formHtml, ...(flash(req) ? { flash: flash(req) as Html } : {}) }), form?.status ?? 200);
+    return send(req, reply, "Your file", await subjectFile(standing, id, st, { audience: "subject", disputeForm: formHtml, ...(flash(req) ? { flash: flash(req) as Html } : {}) }), form?.status ?? 200);
   };
   app.get("/me", HIDE, async (req, reply) => {
     const p = gate(req, reply, ["subject"]);
@@ -209,7 +215,7 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
       }
       if (!Array.isArray(ref) || ref.length !== 2 || typeof ref[0] !== "string" || typeof ref[1] !== "string") throw new StandingError("bad-request", "choose the record to dispute");
       const evidence = values.evidence.trim();
-      standing.openDispute({ subjectId: p.subjectId as number, source: ref[0], recordId: ref[1], grounds: values.grounds, ...(evidence ? { evidence } : {}), openedBy: describePrincipal(p) });
+      await standing.openDispute({ subjectId: p.subjectId as number, source: ref[0], recordId: ref[1], grounds: values.grounds, ...(evidence ? { evidence } : {}), openedBy: describePrincipal(p) });
       changed();
     } catch (e) {
       if (!isStandingError(e)) throw e;
@@ -222,7 +228,7 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
     const p = gate(req, reply, ["subject"]);
     if (!p || p.kind !== "key") return reply;
     const list = field((req.body ?? {}) as Form, "list").slice(0, 200);
-    standing.applyEarlyExit(p.subjectId as number, list, describePrincipal(p));
+    await standing.applyEarlyExit(p.subjectId as number, list, describePrincipal(p));
     changed();
     return reply.redirect("/me?done=applied#recovery", 303);
   });
@@ -245,12 +251,16 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
     // Fifteen digits at most, as the API: Number() of a longer id could round to another subject's.
     if (/^#[1-9][0-9]{0,14}$/.test(q)) {
       id = Number(q.slice(1));
-      if (!standing.store.subjectExists(id)) problem = `No subject ${q}.`;
+      if (!(await standing.reads.subjectExists(id))) problem = `No subject ${q}.`;
     } else {
       try {
         const ident = parseIdentifier(q);
-        id = standing.store.resolve(ident);
-        if (id === undefined) problem = `No subject has ${ident.scheme}:${ident.value}.`;
+        try {
+          id = await standing.resolveSubject(ident);
+        } catch (e) {
+          if (!isStandingError(e) || e.code !== "not-found") throw e;
+          problem = `No subject has ${ident.scheme}:${ident.value}.`;
+        }
       } catch (e) {
         if (!isStandingError(e)) throw e;
         problem = e.message;
@@ -258,15 +268,19 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
     }
     if (problem !== undefined || id === undefined) return send(req, reply, "Find a subject", html`${searchForm(q)}<div class="alert" role="alert" id="search-result">${problem ?? "Not found."}</div>`, 404);
     if (!standing.activePolicy()) return send(req, reply, "Find a subject", html`${searchForm(q)}${noPolicy()}`);
-    opts.decisionLog?.flush();
-    const st = standing.statement(id);
-    return send(req, reply, `Subject #${id}`, html`${searchForm(q)}<hr>${subjectFile(standing, id, st, { audience: "operator" })}`);
+    await opts.decisionLog?.flush();
+    const st = await standing.statement(id);
+    return send(req, reply, `Subject #${id}`, html`${searchForm(q)}<hr>${await subjectFile(standing, id, st, { audience: "operator" })}`);
   });
 
-  const queue = (req: FastifyRequest, reply: FastifyReply, p: Principal, error?: { id: string; message: string; status: number }): FastifyReply => {
-    const all = [...standing.store.listDisputes({ status: "open", limit: 1000 }), ...standing.store.listDisputes({ status: "confirmed", limit: 1000 })].sort((a, b) => a.deadlineAt - b.deadlineAt);
-    const closed = standing.store
-      .listDisputes({ limit: 100_000 })
+  const queue = async (req: FastifyRequest, reply: FastifyReply, p: Principal, error?: { id: string; message: string; status: number }): Promise<FastifyReply> => {
+    const [open, confirmed, every] = await Promise.all([
+      standing.reads.listDisputes({ status: "open", limit: 1000 }),
+      standing.reads.listDisputes({ status: "confirmed", limit: 1000 }),
+      standing.reads.listDisputes({ limit: 100_000 }),
+    ]);
+    const all = [...open, ...confirmed].sort((a, b) => a.deadlineAt - b.deadlineAt);
+    const closed = every
       .filter((d) => d.closedAt !== null && d.status !== "open" && d.status !== "confirmed")
       .sort((a, b) => (b.closedAt as number) - (a.closedAt as number))
       .slice(0, 20);
@@ -286,7 +300,7 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
     const decision = field(form, "decision");
     try {
       if (decision !== "upheld" && decision !== "dismissed") throw new StandingError("bad-request", "choose upheld or dismissed");
-      standing.decideDispute(id, describePrincipal(p), decision, field(form, "reason"));
+      await standing.decideDispute(id, describePrincipal(p), decision, field(form, "reason"));
       changed();
     } catch (e) {
       if (!isStandingError(e)) throw e;
@@ -295,9 +309,9 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
     return reply.redirect("/console/disputes?done=decided", 303);
   });
 
-  const quarantine = (req: FastifyRequest, reply: FastifyReply, p: Principal, error?: { message: string; status: number; values: { known: string; extra: string } }): FastifyReply => {
+  const quarantine = async (req: FastifyRequest, reply: FastifyReply, p: Principal, error?: { message: string; status: number; values: { known: string; extra: string } }): Promise<FastifyReply> => {
     const f = flash(req);
-    return send(req, reply, "Quarantine", quarantinePage({ rows: standing.store.listQuarantine(200), fmt: fmt(), canLink: can(p, "link"), ...(f ? { flash: f } : {}), ...(error ? { error: error.message, values: error.values } : {}) }), error?.status ?? 200);
+    return send(req, reply, "Quarantine", quarantinePage({ rows: await standing.reads.listQuarantine(200), fmt: fmt(), canLink: can(p, "link"), ...(f ? { flash: f } : {}), ...(error ? { error: error.message, values: error.values } : {}) }), error?.status ?? 200);
   };
   app.get("/console/quarantine", HIDE, async (req, reply) => {
     const p = gate(req, reply, CAN.quarantine);
@@ -310,7 +324,7 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
     const form = (req.body ?? {}) as Form;
     const values = { known: field(form, "known").trim().slice(0, 401), extra: field(form, "extra").trim().slice(0, 401) };
     try {
-      standing.link(parseIdentifier(values.known), parseIdentifier(values.extra));
+      await standing.link(parseIdentifier(values.known), parseIdentifier(values.extra));
       changed();
     } catch (e) {
       if (!isStandingError(e)) throw e;
@@ -337,7 +351,7 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
     let status = 200;
     if (action === "publish") {
       try {
-        outcome = { kind: "publish", result: standing.publish(text, "console") };
+        outcome = { kind: "publish", result: await standing.publish(text, "console") };
         changed();
       } catch (e) {
         if (!isStandingError(e)) throw e;
@@ -356,9 +370,9 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
   app.get("/console/journal", HIDE, async (req, reply) => {
     const p = gate(req, reply, CAN.journal);
     if (!p) return reply;
-    opts.decisionLog?.flush();
+    await opts.decisionLog?.flush();
     try {
-      return send(req, reply, "Journal verification", journalPage({ report: verifyStanding(standing), fmt: fmt() }));
+      return send(req, reply, "Journal verification", journalPage({ report: await standing.verifyJournal(), fmt: fmt() }));
     } catch (e) {
       if (!isStandingError(e)) throw e;
       return send(req, reply, "Journal verification", journalPage({ unavailable: e.message, fmt: fmt() }));

@@ -2,10 +2,8 @@
 // HttpOnly, SameSite=Strict cookie, and every request authenticates that cookie like
 // an Authorization header. State-changing requests must also come from this origin.
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { authenticate } from "../auth/keys.js";
 import type { Principal } from "../auth/principals.js";
 import { StandingError, isStandingError } from "../errors.js";
-import type { KeyStore } from "../store/types.js";
 
 export const COOKIE = "standing_key";
 
@@ -45,11 +43,11 @@ export function clearKeyCookie(req: FastifyRequest, reply: FastifyReply): void {
  * The principal behind the cookie. A cookie that no longer authenticates (revoked,
  * unknown) is treated as signed out; `stale` says so, so the page can clear it.
  */
-export function principalOf(store: KeyStore, req: FastifyRequest): { principal: Principal; stale: string | null } {
+export async function principalOf(keys: { authenticate(header: string): Promise<Principal> }, req: FastifyRequest): Promise<{ principal: Principal; stale: string | null }> {
   const key = parseCookies(req.headers.cookie).get(COOKIE);
   if (key === undefined || key === "") return { principal: { kind: "anonymous" }, stale: null };
   try {
-    return { principal: authenticate(store, `Bearer ${key}`), stale: null };
+    return { principal: await keys.authenticate(`Bearer ${key}`), stale: null };
   } catch (e) {
     if (isStandingError(e)) return { principal: { kind: "anonymous" }, stale: e.message };
     throw e;

@@ -36,8 +36,6 @@ export interface PublicStats {
     readonly bySource: readonly SourceDisputes[];
   };
   readonly months: readonly MonthRow[];
-  /** Whether restriction notices could be counted (the store exposes them). */
-  readonly noticesCounted: boolean;
 }
 
 const CLOSED = new Set(["withdrawn", "corrected", "upheld", "dismissed", "expired"]);
@@ -56,17 +54,6 @@ function monthOf(t: number, tz: string): string {
   const y = parts.find((p) => p.type === "year")?.value ?? "0000";
   const m = parts.find((p) => p.type === "month")?.value ?? "00";
   return `${y}-${m}`;
-}
-
-/** Notice creation times, if the store is the SQLite one (read-only query); otherwise null. */
-function noticeTimes(standing: Standing): number[] | null {
-  const db = (standing.store as unknown as { db?: { prepare?: (sql: string) => { all: () => unknown[] } } }).db;
-  if (!db || typeof db.prepare !== "function") return null;
-  try {
-    return (db.prepare("SELECT created_at AS t FROM notices").all() as { t: number }[]).map((r) => Number(r.t));
-  } catch {
-    return null;
-  }
 }
 
 export function disputeStats(rows: readonly DisputeRow[]): PublicStats["disputes"] {
@@ -98,13 +85,19 @@ export function disputeStats(rows: readonly DisputeRow[]): PublicStats["disputes
   };
 }
 
-export function computeStats(standing: Standing): PublicStats {
+export async function computeStats(standing: Standing): Promise<PublicStats> {
   const now = standing.clock.now();
   const policy = standing.activePolicy(now);
   const tz = policy?.timezone ?? "UTC";
-  const measures = standing.store.measureCounts();
+  const reads = standing.reads;
+  const [measures, counted, disputes, notices, subjects] = await Promise.all([
+    reads.measureCounts(),
+    reads.listCounts(),
+    reads.listDisputes({ limit: MAX_DISPUTES }),
+    reads.noticeTimes(),
+    reads.countSubjects(),
+  ]);
   // Every list of the policy in force, with zero for the empty ones.
-  const counted = standing.store.listCounts();
   const lists: ListCount[] = [
     ...(policy ? [...policy.lists.values()].map((l) => counted.find((c) => c.list === l.name) ?? { list: l.name, effect: l.effect, members: 0 }) : []),
     ...counted.filter((c) => !policy?.lists.has(c.list)),
@@ -119,7 +112,6 @@ export function computeStats(standing: Standing): PublicStats {
     } else c.privileges += m.active;
     ctx.set(m.context, c);
   }
-  const disputes = standing.store.listDisputes({ limit: MAX_DISPUTES });
   const months = new Map<string, { disputesOpened: number; disputesClosed: number; restrictionsAnnounced: number }>();
   const bump = (t: number, k: "disputesOpened" | "disputesClosed" | "restrictionsAnnounced"): void => {
     if (t > now) return;
@@ -132,18 +124,16 @@ export function computeStats(standing: Standing): PublicStats {
     bump(d.openedAt, "disputesOpened");
     if (d.closedAt !== null && CLOSED.has(d.status)) bump(d.closedAt, "disputesClosed");
   }
-  const notices = noticeTimes(standing);
-  for (const t of notices ?? []) bump(t, "restrictionsAnnounced");
+  for (const t of notices) bump(t, "restrictionsAnnounced");
   return {
     at: now,
     policy: policy?.ref ?? null,
-    subjects: standing.store.countSubjects(),
+    subjects,
     lists,
     measures,
     contexts: [...ctx.entries()].map(([context, c]) => ({ context, ...c })),
     disputes: disputeStats(disputes),
     months: [...months.entries()].sort(([a], [b]) => a.localeCompare(b)).slice(-24).map(([month, r]) => ({ month, ...r })),
-    noticesCounted: notices !== null,
   };
 }
 

@@ -2,6 +2,7 @@
 // runs into the future, notices, lookups, disputes and the ways off each list. Used
 // by the subject portal (/me, with the dispute form) and the operator console.
 import { evaluate } from "../engine/evaluate.js";
+import { subjectRecords } from "../reevaluation/inputs.js";
 import type { Standing } from "../standing.js";
 import type { Statement, StatementRecord } from "../statement/statement.js";
 import type { SubjectId } from "../store/types.js";
@@ -26,10 +27,10 @@ const STATUS: Record<StatementRecord["status"], string> = {
 const DAY = 86_400_000;
 
 /** The score at every instant it changes: past contributions, now, and what is scheduled. */
-export function scoreTimeline(standing: Standing, subjectId: SubjectId, st: Statement, now: number): { points: StepPoint[]; end: number } {
+export async function scoreTimeline(standing: Standing, subjectId: SubjectId, st: Statement, now: number): Promise<{ points: StepPoint[]; end: number }> {
   const policy = standing.requirePolicy(now);
-  const inputs = standing.evaluationInputs(subjectId);
-  const apps = standing.applicationsOf(subjectId);
+  const [records, disputes] = await Promise.all([standing.reads.recordsOf(subjectId), standing.reads.disputesOf(subjectId)]);
+  const inputs = subjectRecords(records, disputes);
   const instants = new Set<number>([now]);
   for (const r of st.records) {
     const t = Date.parse(r.occurredAt);
@@ -47,7 +48,8 @@ export function scoreTimeline(standing: Standing, subjectId: SubjectId, st: Stat
   const end = Math.max(last + 30 * DAY, now + 90 * DAY);
   const points: StepPoint[] = [];
   for (const t of [start, ...sorted]) {
-    const v = evaluate(policy, inputs, t, apps).score;
+    // Without the early-exit applications: they end list memberships, never change a score.
+    const v = evaluate(policy, inputs, t).score;
     if (points.length === 0 || (points[points.length - 1] as StepPoint).v !== v || t === now) points.push({ t, v });
   }
   return { points, end };
@@ -66,14 +68,14 @@ export interface FileOptions {
   readonly flash?: Html;
 }
 
-export function subjectFile(standing: Standing, subjectId: SubjectId, st: Statement, o: FileOptions): Html {
+export async function subjectFile(standing: Standing, subjectId: SubjectId, st: Statement, o: FileOptions): Promise<Html> {
   const now = Date.parse(st.at);
   const policy = standing.requirePolicy(now);
   const fmt = fmtFor(policy);
   const you = o.audience === "subject";
   const restrictions = st.measures.filter((m) => m.effect === "deny");
   const privileges = st.measures.filter((m) => m.effect === "privilege");
-  const tl = scoreTimeline(standing, subjectId, st, now);
+  const tl = await scoreTimeline(standing, subjectId, st, now);
   const tiers = policy.score.tiers.map((t) => ({ label: `${t.name} ${t.min}`, v: t.min }));
   return html`
 <h1>${you ? "Your file" : html`File of subject #${st.subject.id}`}</h1>

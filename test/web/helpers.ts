@@ -5,7 +5,6 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildServer } from "../../src/api/server.js";
-import { createKey } from "../../src/auth/keys.js";
 import { Standing } from "../../src/standing.js";
 import { SqliteStore } from "../../src/store/sqlite/store.js";
 import { ManualClock } from "../../src/time.js";
@@ -14,14 +13,13 @@ export const POLICY = readFileSync(join(import.meta.dirname, "..", "..", "polici
 export const DAY = 86_400_000;
 export const START = Date.parse("2026-11-01T00:00:00Z");
 
-export function webFixture() {
+export async function webFixture() {
   const dir = mkdtempSync(join(tmpdir(), "standing-web-"));
   const clock = new ManualClock(START);
-  const store = new SqliteStore(join(dir, "standing.db"));
-  const standing = new Standing(store, clock);
-  standing.publish(POLICY, "municipal-credit.yaml");
+  const standing = new Standing(new SqliteStore(join(dir, "standing.db")), clock);
+  await standing.publish(POLICY, "municipal-credit.yaml");
   const nid = (value: string) => ({ scheme: "national-id", value });
-  const results = standing.ingest([
+  const results = await standing.ingest([
     { source: "court", id: "c-1", type: "court.judgment.default", subject: nid("d-1"), occurredAt: "2026-10-31T09:00:00Z", fields: { case: "K-1", amount: 9000 }, evidence: "file://k-1" },
     { source: "traffic-police", id: "t-1", type: "traffic.speeding", subject: nid("d-1"), occurredAt: "2026-10-20T09:00:00Z", fields: { "kmh-over": 25 }, evidence: "cam://t-1" },
     { source: "blood-centre", id: "b-1", type: "blood.donation", subject: nid("d-2"), occurredAt: "2026-09-01T09:00:00Z", fields: { ml: 400 } },
@@ -29,33 +27,29 @@ export function webFixture() {
   ]);
   for (const r of results) if (r.status !== "accepted" && r.status !== "quarantined") throw new Error(JSON.stringify(r));
   clock.advance(8 * DAY); // past the 7-day notice
-  standing.advance();
-  standing.buildIndex();
-  const debtorId = store.resolve(nid("d-1")) as number;
-  const now = clock.now();
-  const policy = standing.activePolicy();
-  const key = (role: string, extra: { subjectId?: number; contexts?: string[]; source?: string } = {}) => createKey(store, policy, { role, label: `test ${role}`, ...extra }, now).key;
+  await standing.advance();
+  const debtorId = (await standing.reads.resolve(nid("d-1"))) as number;
+  const key = async (role: string, extra: { subjectId?: number; contexts?: string[]; source?: string } = {}) => (await standing.createKey({ role, label: `test ${role}`, ...extra })).key;
   const keys = {
-    subject: key("subject", { subjectId: debtorId }),
-    reviewer: key("reviewer"),
-    admin: key("admin"),
-    policyAuthor: key("policy-author"),
-    auditor: key("auditor"),
-    checkpoint: key("checkpoint", { contexts: ["air-travel"] }),
-    source: key("source", { source: "court" }),
+    subject: await key("subject", { subjectId: debtorId }),
+    reviewer: await key("reviewer"),
+    admin: await key("admin"),
+    policyAuthor: await key("policy-author"),
+    auditor: await key("auditor"),
+    checkpoint: await key("checkpoint", { contexts: ["air-travel"] }),
+    source: await key("source", { source: "court" }),
   };
   const app = buildServer(standing);
   return {
     dir,
     clock,
-    store,
     standing,
     app,
     keys,
     debtorId,
     async close() {
       await app.close();
-      store.close();
+      await standing.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -15,7 +15,7 @@ if (!hasChromium) console.warn(`SKIPPED web browser tests: ${CHROMIUM} is missin
 const SHOTS = join(import.meta.dirname, "..", "..", "test-output", "screenshots");
 
 describe.skipIf(!hasChromium)("web portal in Chromium", () => {
-  let fx: ReturnType<typeof webFixture>;
+  let fx: Awaited<ReturnType<typeof webFixture>>;
   let base = "";
   let browser: Browser;
   let shot = 0;
@@ -24,7 +24,7 @@ describe.skipIf(!hasChromium)("web portal in Chromium", () => {
   beforeAll(async () => {
     rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
-    fx = webFixture();
+    fx = await webFixture();
     // A checkpoint asks about the debtor, so "who looked me up" has a row.
     const asked = await fx.app.inject({ method: "POST", url: "/v1/checks", headers: { authorization: `Bearer ${fx.keys.checkpoint}` }, payload: { subject: { scheme: "national-id", value: "d-1" }, context: "air-travel" } });
     expect(asked.json()).toMatchObject({ decision: "deny" });

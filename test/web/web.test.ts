@@ -58,11 +58,11 @@ describe("statistics", () => {
 });
 
 describe("web pages over HTTP", () => {
-  let fx: ReturnType<typeof webFixture>;
+  let fx: Awaited<ReturnType<typeof webFixture>>;
   const host = "standing.test";
   const origin = `http://${host}`;
-  beforeAll(() => {
-    fx = webFixture();
+  beforeAll(async () => {
+    fx = await webFixture();
   });
   afterAll(async () => {
     await fx.close();
@@ -142,10 +142,10 @@ describe("web pages over HTTP", () => {
     expect((await post("/me/disputes", body, { ...h })).statusCode).toBe(403);
     expect((await post("/me/disputes", body, { ...h, origin, "sec-fetch-site": "cross-site" })).statusCode).toBe(403);
     expect((await post("/me/disputes", body, { ...h, referer: "http://evil.example/x" })).statusCode).toBe(403);
-    expect(fx.store.disputesOf(fx.debtorId)).toHaveLength(0);
+    expect(await fx.standing.reads.disputesOf(fx.debtorId)).toHaveLength(0);
     const ok = await post("/me/disputes", body, { ...h, origin });
     expect(ok.statusCode).toBe(303);
-    expect(fx.store.disputesOf(fx.debtorId)).toMatchObject([{ source: "traffic-police", recordId: "t-1", evidence: "doc://alibi", status: "open" }]);
+    expect(await fx.standing.reads.disputesOf(fx.debtorId)).toMatchObject([{ source: "traffic-police", recordId: "t-1", evidence: "doc://alibi", status: "open" }]);
     // a second dispute of the same record is explained, not a crash
     const again = await post("/me/disputes", body, { ...h, origin });
     expect(again.statusCode).toBe(409);
@@ -165,7 +165,7 @@ describe("web pages over HTTP", () => {
 
   it("a revoked key in the cookie signs the browser out", async () => {
     const keyId = /^stk_([0-9a-f]{12})_/.exec(fx.keys.auditor)?.[1] as string;
-    fx.store.revokeKey(keyId, fx.clock.now());
+    expect(await fx.standing.revokeKey(keyId)).toBe(true);
     const res = await fx.app.inject({ url: "/console/journal", headers: cookie(fx.keys.auditor) });
     expect(res.statusCode).toBe(303);
     expect(String(res.headers["set-cookie"])).toContain("Max-Age=0");
@@ -184,16 +184,16 @@ describe("web pages over HTTP", () => {
   });
 
   it("after the minimum period, a subject applies to leave a list early from the recovery section", async () => {
-    const own = webFixture();
+    const own = await webFixture();
     try {
       own.clock.advance(366 * 86_400_000);
-      own.standing.advance();
+      await own.standing.advance();
       const h = { cookie: `standing_key=${encodeURIComponent(own.keys.subject)}`, host };
       const before = await own.app.inject({ url: "/me", headers: h });
       expect(before.body).toContain('action="/me/applications"');
       const res = await own.app.inject({ method: "POST", url: "/me/applications", payload: "list=judgment-defaulters", headers: { ...h, origin, "content-type": "application/x-www-form-urlencoded" } });
       expect(res.statusCode).toBe(303);
-      expect(own.standing.statement(own.debtorId).lists.map((l) => l.list)).not.toContain("judgment-defaulters");
+      expect((await own.standing.statement(own.debtorId)).lists.map((l) => l.list)).not.toContain("judgment-defaulters");
       const bad = await own.app.inject({ method: "POST", url: "/me/applications", payload: "list=aviation-banned", headers: { ...h, origin, "content-type": "application/x-www-form-urlencoded" } });
       expect(bad.statusCode).toBe(400);
       expect(bad.headers["content-type"]).toContain("text/html");

@@ -138,6 +138,13 @@ CREATE TABLE IF NOT EXISTS outbox (
   last_error TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(next_attempt_at) WHERE delivered_at IS NULL;
+CREATE TABLE IF NOT EXISTS changes (
+  seq INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  ref TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
 `;
 
 /** The schema version a database says it has; null for a new one. */

@@ -28,73 +28,86 @@ describe("SqliteStore specifics", () => {
     open.push(s);
     return s;
   };
-  afterEach(() => {
-    for (const s of open.splice(0)) s.close();
+  afterEach(async () => {
+    for (const s of open.splice(0)) await s.close();
   });
 
   const T0 = Date.UTC(2026, 2, 1);
 
   it("given a file store, when opened, then it runs in WAL mode with synchronous=FULL and foreign keys on", () => {
     const s = track(new SqliteStore(freshPath()));
-    expect(String(s.db.pragma("journal_mode", { simple: true })).toLowerCase()).toBe("wal");
+    const db = s.connectionForTests();
+    expect(String(db.pragma("journal_mode", { simple: true })).toLowerCase()).toBe("wal");
     // 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
-    expect(s.db.pragma("synchronous", { simple: true })).toBe(2);
-    expect(s.db.pragma("foreign_keys", { simple: true })).toBe(1);
+    expect(db.pragma("synchronous", { simple: true })).toBe(2);
+    expect(db.pragma("foreign_keys", { simple: true })).toBe(1);
   });
 
-  it("given a path in a directory that does not exist yet, when opened, then the directory is created", () => {
+  it("given a path in a directory that does not exist yet, when opened, then the directory is created", async () => {
     const p = join(dir, `nested-${n++}`, "deeper", "standing.db");
     const s = track(new SqliteStore(p));
-    s.setMeta("k", "v");
-    expect(s.getMeta("k")).toBe("v");
+    await s.transaction((tx) => tx.setMeta("k", "v"));
+    expect(await s.getMeta("k")).toBe("v");
   });
 
-  it("given committed data, when the store is closed and reopened, then everything is still there", () => {
+  it("given committed data, when the store is closed and reopened, then everything is still there", async () => {
     const p = freshPath();
     const a = new SqliteStore(p);
-    const subject = a.transaction(() => {
-      const id = a.createSubject(T0);
-      a.link(id, { scheme: "national-id", value: "X1" }, T0);
-      a.appendRecord({
+    const subject = await a.transaction(async (tx) => {
+      const id = await tx.createSubject(T0);
+      await tx.link(id, { scheme: "national-id", value: "X1" }, T0);
+      await tx.appendRecord({
         source: "court", recordId: "r1", subjectId: id, type: "court.judgment.default", occurredAt: T0, receivedAt: T0,
         retracts: null, body: '{"id":"r1"}', hash: "h1",
       });
-      a.setMeta("active_policy", "p@1");
+      await tx.setMeta("active_policy", "p@1");
       return id;
     });
-    a.close();
-    a.close(); // closing twice is harmless
+    await a.close();
+    await a.close(); // closing twice is harmless
+    await expect(a.transaction((tx) => tx.setMeta("k", "v"))).rejects.toThrow(/closed/);
 
     const b = track(new SqliteStore(p));
-    expect(b.resolve({ scheme: "national-id", value: "X1" })).toBe(subject);
-    expect(b.findRecord("court", "r1")?.body).toBe('{"id":"r1"}');
-    expect(b.getMeta("active_policy")).toBe("p@1");
-    expect(b.countRecords()).toBe(1);
+    expect(await b.resolve({ scheme: "national-id", value: "X1" })).toBe(subject);
+    expect((await b.findRecord("court", "r1"))?.body).toBe('{"id":"r1"}');
+    expect(await b.getMeta("active_policy")).toBe("p@1");
+    expect(await b.countRecords()).toBe(1);
     // ids keep increasing after a reopen
-    expect(b.createSubject(T0)).toBeGreaterThan(subject);
+    expect(await b.transaction((tx) => tx.createSubject(T0))).toBeGreaterThan(subject);
   });
 
-  it("given two connections to one file, when one commits, then the other sees it, and sees nothing of a rolled-back transaction", () => {
+  it("given two connections to one file, when one commits, then the other sees it, and sees nothing of a rolled-back transaction", async () => {
     const p = freshPath();
     const writer = track(new SqliteStore(p));
     const reader = track(new SqliteStore(p));
-    writer.transaction(() => writer.setMeta("seen", "yes"));
-    expect(reader.getMeta("seen")).toBe("yes");
-    expect(() =>
-      writer.transaction(() => {
-        writer.setMeta("unseen", "no");
+    await writer.transaction((tx) => tx.setMeta("seen", "yes"));
+    expect(await reader.getMeta("seen")).toBe("yes");
+    await expect(
+      writer.transaction(async (tx) => {
+        await tx.setMeta("unseen", "no");
         throw new Error("abort");
       }),
-    ).toThrow("abort");
-    expect(reader.getMeta("unseen")).toBeUndefined();
+    ).rejects.toThrow("abort");
+    expect(await reader.getMeta("unseen")).toBeUndefined();
   });
 
-  it("given committed data and the store still open, when another process opens the file, then it reads the committed rows", () => {
+  it("given two stores on one file, when one emits, then the other reads the event in its feed, stamped with the first one's origin", async () => {
+    const p = freshPath();
+    const a = track(new SqliteStore(p));
+    const b = track(new SqliteStore(p));
+    expect(a.origin).not.toBe(b.origin);
+    await a.transaction((tx) => tx.emit({ kind: "subject", ref: "1" }));
+    await b.transaction((tx) => tx.emit({ kind: "key", ref: "k" }));
+    expect((await b.changesSince(0, 10)).map((c) => [c.ref, c.origin])).toEqual([["1", a.origin], ["k", b.origin]]);
+    expect(await a.lastChange()).toBe(await b.lastChange());
+  });
+
+  it("given committed data and the store still open, when another process opens the file, then it reads the committed rows", async () => {
     const p = freshPath();
     const s = track(new SqliteStore(p));
-    const id = s.transaction(() => {
-      const sid = s.createSubject(T0);
-      s.link(sid, { scheme: "passport", value: "E1234567" }, T0);
+    const id = await s.transaction(async (tx) => {
+      const sid = await tx.createSubject(T0);
+      await tx.link(sid, { scheme: "passport", value: "E1234567" }, T0);
       return sid;
     });
     const script = `
@@ -109,19 +122,19 @@ describe("SqliteStore specifics", () => {
     expect(JSON.parse(r.stdout)).toEqual({ subject_id: id });
   });
 
-  it("given a file written by a build with another schema version, when opened, then it refuses with a readable error", () => {
+  it("given a file written by a build with another schema version, when opened, then it refuses with a readable error", async () => {
     const p = freshPath();
-    new SqliteStore(p).close();
+    await new SqliteStore(p).close();
     const raw = new Database(p);
     raw.prepare("UPDATE meta SET value = '999' WHERE key = 'schema'").run();
     raw.close();
     expect(() => new SqliteStore(p)).toThrow(/schema version 999/);
   });
 
-  it("given an in-memory store, when two are opened, then they are independent", () => {
+  it("given an in-memory store, when two are opened, then they are independent", async () => {
     const a = track(new SqliteStore(":memory:"));
     const b = track(new SqliteStore(":memory:"));
-    a.setMeta("k", "a");
-    expect(b.getMeta("k")).toBeUndefined();
+    await a.transaction((tx) => tx.setMeta("k", "a"));
+    expect(await b.getMeta("k")).toBeUndefined();
   });
 });

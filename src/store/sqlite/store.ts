@@ -4,7 +4,10 @@ import { dirname, resolve as resolvePath } from "node:path";
 import { StandingError } from "../../errors.js";
 import type { SubjectState } from "../../engine/types.js";
 import type {
+  ChangeRow,
   Identifier,
+  JournalPort,
+  NewChange,
   NewQuarantine,
   NewRecord,
   PolicyRow,
@@ -13,13 +16,19 @@ import type {
   StateRow,
   StateText,
   StoredInputs,
+  AuditOptions,
   Store,
+  StoreReads,
+  StoreTx,
   SubjectId,
 } from "../types.js";
 import { ddl, recordSchemaVersion, upgradeSchema } from "./schema.js";
 import { readPage, pageStatements, recordCols, toApplication, toDispute, toRecord, toState, type PageStatements, type Row } from "./rows.js";
-import { installJournal, type Journal, type JournalOptions } from "../../journal/journal.js";
+import { installJournal, journalPublicKey, type Journal, type JournalOptions } from "./journal.js";
 import type { SqlValue } from "../../journal/hash.js";
+import { randomUUID } from "node:crypto";
+import { verifyJournal } from "./verify.js";
+import type { VerifyReport } from "../../journal/report.js";
 import type { KeyRow, Role } from "../../auth/principals.js";
 import type { ApplicationRow, DecisionLogRow, DisputeRow, DisputeStatus, ListCount, MeasureCount, NoticeRow, OutboxRow } from "../types.js";
 
@@ -105,39 +114,11 @@ function toPolicy(r: Row): PolicyRow {
   };
 }
 
-/** The embedded store: one SQLite file (":memory:" for throwaway use). */
-export class SqliteStore implements Store {
-  readonly db: Database.Database;
-  /** The hash-chained journal of every change (src/journal, docs/journal.md). */
-  readonly journal: Journal;
-  private readonly stmts;
-  private readonly pages: PageStatements;
-  private readonly file: string | undefined;
+/** How long the change feed's outbox keeps an event: a process away longer starts again from a snapshot. */
+const CHANGE_RETENTION_MS = 7 * 24 * 3600_000;
 
-  constructor(readonly path: string, options: { readonly journal?: JournalOptions } = {}) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = FULL");
-    this.db.pragma("foreign_keys = ON");
-    this.db.pragma("busy_timeout = 5000");
-    // A subject's records arrive over months, so reading one touches pages all over the
-    // file. The default 2 MB page cache made every such read a system call; a larger
-    // cache and memory-mapped reads keep a re-evaluation of the whole file in memory
-    // (the OS shares mapped pages and reclaims them under pressure).
-    this.db.pragma("cache_size = -262144"); // KiB: 256 MiB
-    this.db.pragma("mmap_size = 4294967296");
-    this.db.exec(ddl);
-    const readOnly = options.journal?.readOnly ?? false;
-    const found = upgradeSchema(this.db, path, readOnly);
-    // After the schema: every table it defines is journaled by triggers (or per batch) from here on.
-    this.journal = installJournal(this.db, { path, ...options.journal });
-    recordSchemaVersion(this.db, found, readOnly);
-    const db = this.db;
-    this.pages = pageStatements(db);
-    // Workers open this file by name: an absolute path, so a later chdir cannot send them elsewhere.
-    this.file = db.memory ? undefined : resolvePath(path);
-    this.stmts = {
+function prepareAll(db: Database.Database) {
+  return {
       addPolicy: db.prepare(
         "INSERT INTO policies (ref, policy_id, version, text, hash, effective, published_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
       ),
@@ -176,7 +157,13 @@ export class SqliteStore implements Store {
       ).pluck(),
       withRecords: db.prepare("SELECT DISTINCT subject_id FROM records WHERE subject_id > ? ORDER BY subject_id LIMIT ?").pluck(),
       countWithRecords: db.prepare("SELECT count(DISTINCT subject_id) FROM records").pluck(),
-      withMeasures: db.prepare("SELECT subject_id, state FROM states WHERE has_measures = 1"),
+      withMeasures: db.prepare("SELECT subject_id, state FROM states WHERE has_measures = 1 AND subject_id > ? ORDER BY subject_id LIMIT ?"),
+      identifiersIn: db.prepare("SELECT subject_id, scheme, value FROM identifiers WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, scheme, value"),
+      noticeTimes: db.prepare("SELECT created_at FROM notices").pluck(),
+      emit: db.prepare("INSERT INTO changes (kind, ref, origin, at) VALUES (?, ?, ?, ?)"),
+      changesSince: db.prepare("SELECT seq, kind, ref, origin, at FROM changes WHERE seq > ? ORDER BY seq LIMIT ?"),
+      lastChange: db.prepare("SELECT coalesce(max(seq), 0) FROM changes").pluck(),
+      pruneChanges: db.prepare("DELETE FROM changes WHERE at < ?"),
       addKey: db.prepare(
         "INSERT INTO keys (key_id, hash, role, label, source, contexts, subject_id, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ),
@@ -218,47 +205,62 @@ export class SqliteStore implements Store {
       markFailed: db.prepare("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE notice_id = ? AND delivered_at IS NULL"),
       outboxOf: db.prepare("SELECT * FROM outbox WHERE notice_id = ?"),
       earliest: db.prepare("SELECT min(next_change_at) FROM states WHERE next_change_at IS NOT NULL").pluck(),
-    };
+  };
+}
+
+type Statements = ReturnType<typeof prepareAll>;
+
+/**
+ * Every operation of the store on one connection. Statements run synchronously (as
+ * better-sqlite3 does); the methods are async because the port is. A store holds two:
+ * one on the writing connection, handed to transactions as their `tx`, and one on a
+ * read-only connection for reads outside a transaction.
+ */
+class SqliteOps implements StoreTx {
+  private readonly stmts: Statements;
+  private readonly pages: PageStatements;
+  private emitted = 0;
+
+  constructor(
+    readonly db: Database.Database,
+    private readonly journal: Journal | undefined,
+    private readonly origin: string,
+  ) {
+    this.stmts = prepareAll(db);
+    this.pages = pageStatements(db);
   }
 
-  transaction<T>(fn: () => T): T {
-    // Nested calls join the outer transaction (better-sqlite3 uses savepoints).
-    return this.db.transaction(fn).immediate();
-  }
+  // Every subject a transaction evaluates is already under SQLite's one write lock,
+  // taken by BEGIN IMMEDIATE: nothing more to lock.
+  async lockSubjects(_ids: readonly SubjectId[]): Promise<void> {}
 
-  close(): void {
-    if (!this.db.open) return;
-    this.journal.close(); // signs a final checkpoint over what this connection appended
-    this.db.close();
-  }
-
-  addPolicy(p: Omit<PolicyRow, "seq">): PolicyRow {
+  async addPolicy(p: Omit<PolicyRow, "seq">): Promise<PolicyRow> {
     const info = this.stmts.addPolicy.run(p.ref, p.policyId, p.version, p.text, p.hash, p.effective, p.publishedAt);
     return { ...p, seq: Number(info.lastInsertRowid) };
   }
 
-  policies(): PolicyRow[] {
+  async policies(): Promise<PolicyRow[]> {
     return (this.stmts.policies.all() as Row[]).map(toPolicy);
   }
 
-  getMeta(key: string): string | undefined {
+  async getMeta(key: string): Promise<string | undefined> {
     return (this.stmts.getMeta.get(key) as Row | undefined)?.value as string | undefined;
   }
 
-  setMeta(key: string, value: string): void {
+  async setMeta(key: string, value: string): Promise<void> {
     this.stmts.setMeta.run(key, value);
   }
 
-  createSubject(at: number): SubjectId {
+  async createSubject(at: number): Promise<SubjectId> {
     return Number(this.stmts.createSubject.run(at).lastInsertRowid);
   }
 
-  resolve(id: Identifier): SubjectId | undefined {
+  async resolve(id: Identifier): Promise<SubjectId | undefined> {
     return this.stmts.resolve.get(id.scheme, id.value) as number | undefined;
   }
 
-  link(subjectId: SubjectId, id: Identifier, at: number): void {
-    const existing = this.resolve(id);
+  async link(subjectId: SubjectId, id: Identifier, at: number): Promise<void> {
+    const existing = this.stmts.resolve.get(id.scheme, id.value) as number | undefined;
     if (existing === subjectId) return;
     if (existing !== undefined) {
       throw new StandingError("identifier-conflict", `${id.scheme}:${id.value} already belongs to another subject`, {
@@ -268,122 +270,342 @@ export class SqliteStore implements Store {
     this.stmts.link.run(id.scheme, id.value, subjectId, at);
   }
 
-  identifiersOf(subjectId: SubjectId): Identifier[] {
+  async identifiersOf(subjectId: SubjectId): Promise<Identifier[]> {
     return this.stmts.identifiersOf.all(subjectId) as Identifier[];
   }
 
-  subjectExists(subjectId: SubjectId): boolean {
+  async subjectExists(subjectId: SubjectId): Promise<boolean> {
     return this.stmts.subjectExists.get(subjectId) !== undefined;
   }
 
-  countSubjects(): number {
+  async countSubjects(): Promise<number> {
     return this.stmts.countSubjects.get() as number;
   }
 
-  findRecord(source: string, recordId: string): RecordRow | undefined {
+  async findRecord(source: string, recordId: string): Promise<RecordRow | undefined> {
     const r = this.stmts.findRecord.get(source, recordId) as Row | undefined;
     return r ? toRecord(r) : undefined;
   }
 
-  appendRecord(r: NewRecord): RecordRow {
-    const info = this.stmts.appendRecord.run(
-      r.source, r.recordId, r.subjectId, r.type, r.occurredAt, r.receivedAt, r.retracts, r.body, r.hash,
-    );
+  async appendRecord(r: NewRecord): Promise<RecordRow> {
+    const info = this.stmts.appendRecord.run(r.source, r.recordId, r.subjectId, r.type, r.occurredAt, r.receivedAt, r.retracts, r.body, r.hash);
     return { ...r, seq: Number(info.lastInsertRowid) };
   }
 
-  recordsOf(subjectId: SubjectId): RecordRow[] {
+  async recordsOf(subjectId: SubjectId): Promise<RecordRow[]> {
     return (this.stmts.recordsOf.all(subjectId) as Row[]).map(toRecord);
   }
 
-  countRecords(): number {
+  async countRecords(): Promise<number> {
     return this.stmts.countRecords.get() as number;
   }
 
-  findQuarantined(source: string, recordId: string): QuarantineRow | undefined {
+  async findQuarantined(source: string, recordId: string): Promise<QuarantineRow | undefined> {
     const r = this.stmts.findQuarantined.get(source, recordId) as Row | undefined;
     return r ? toQuarantine(r) : undefined;
   }
 
-  quarantine(q: NewQuarantine): QuarantineRow {
+  async quarantine(q: NewQuarantine): Promise<QuarantineRow> {
     const info = this.stmts.quarantine.run(q.source, q.recordId, q.scheme, q.value, q.body, q.hash, q.receivedAt, q.reason);
     return { ...q, seq: Number(info.lastInsertRowid), releasedAt: null };
   }
 
-  quarantinedFor(id: Identifier): QuarantineRow[] {
+  async quarantinedFor(id: Identifier): Promise<QuarantineRow[]> {
     return (this.stmts.quarantinedFor.all(id.scheme, id.value) as Row[]).map(toQuarantine);
   }
 
-  listQuarantine(limit: number): QuarantineRow[] {
+  async listQuarantine(limit: number): Promise<QuarantineRow[]> {
     return (this.stmts.listQuarantine.all(limit) as Row[]).map(toQuarantine);
   }
 
-  releaseQuarantined(seq: number, at: number): void {
+  async releaseQuarantined(seq: number, at: number): Promise<void> {
     this.stmts.release.run(at, seq);
   }
 
-  putState(row: StateRow): void {
-    this.stmts.putState.run(
-      row.subjectId,
-      row.policyRef,
-      row.evaluatedAt,
-      row.nextChangeAt,
-      row.state.measures.length > 0 ? 1 : 0,
-      JSON.stringify(row.state),
-    );
+  async putState(row: StateRow): Promise<void> {
+    this.stmts.putState.run(row.subjectId, row.policyRef, row.evaluatedAt, row.nextChangeAt, row.state.measures.length > 0 ? 1 : 0, JSON.stringify(row.state));
   }
 
-  getState(subjectId: SubjectId): StateRow | undefined {
+  async getState(subjectId: SubjectId): Promise<StateRow | undefined> {
     const r = this.stmts.getState.get(subjectId) as Row | undefined;
     return r ? toState(r) : undefined;
   }
 
-  evaluationPage(afterId: SubjectId, limit: number): StoredInputs[] {
-    return readPage(this.pages, this.subjectsWithRecords(afterId, limit));
+  async evaluationInputs(ids: readonly SubjectId[]): Promise<StoredInputs[]> {
+    return readPage(this.pages, ids);
   }
 
-  putStateText(row: StateText): void {
+  async putStateText(row: StateText): Promise<void> {
     this.stmts.putState.run(row.subjectId, row.policyRef, row.evaluatedAt, row.nextChangeAt, row.hasMeasures ? 1 : 0, row.json);
   }
 
-  sharedFile(): string | undefined {
-    return this.file;
-  }
-
-
-  dueSubjects(at: number, limit: number): SubjectId[] {
+  async dueSubjects(at: number, limit: number): Promise<SubjectId[]> {
     return this.stmts.due.all(at, limit) as number[];
   }
 
-  subjectsWithRecords(afterId: SubjectId, limit: number): SubjectId[] {
+  async subjectsWithRecords(afterId: SubjectId, limit: number): Promise<SubjectId[]> {
     return this.stmts.withRecords.all(afterId, limit) as number[];
   }
 
-  countSubjectsWithRecords(): number {
+  async countSubjectsWithRecords(): Promise<number> {
     return this.stmts.countWithRecords.get() as number;
   }
 
-  *statesWithMeasures(): Iterable<{ subjectId: SubjectId; state: SubjectState }> {
-    for (const r of this.stmts.withMeasures.iterate() as Iterable<Row>) {
-      yield { subjectId: r.subject_id as number, state: JSON.parse(r.state as string) as SubjectState };
-    }
+  async statesWithMeasures(afterId: SubjectId, limit: number): Promise<{ subjectId: SubjectId; identifiers: Identifier[]; state: SubjectState }[]> {
+    const rows = this.stmts.withMeasures.all(afterId, limit) as Row[];
+    if (rows.length === 0) return [];
+    const ids = new Map<number, Identifier[]>();
+    for (const r of rows) ids.set(r.subject_id as number, []);
+    const lo = rows[0]?.subject_id as number;
+    const hi = rows[rows.length - 1]?.subject_id as number;
+    for (const i of this.stmts.identifiersIn.all(lo, hi) as Row[]) ids.get(i.subject_id as number)?.push({ scheme: i.scheme as string, value: i.value as string });
+    return rows.map((r) => ({ subjectId: r.subject_id as number, identifiers: ids.get(r.subject_id as number) ?? [], state: JSON.parse(r.state as string) as SubjectState }));
   }
 
-  addKey(row: KeyRow): void {
+  async addKey(row: KeyRow): Promise<void> {
     this.stmts.addKey.run(row.keyId, row.hash, row.role, row.label, row.source, JSON.stringify(row.contexts), row.subjectId, row.createdAt, row.revokedAt);
   }
 
-  keyById(keyId: string): KeyRow | undefined {
+  async keyById(keyId: string): Promise<KeyRow | undefined> {
     const r = this.stmts.keyById.get(keyId) as Row | undefined;
     return r ? toKey(r) : undefined;
   }
 
-  listKeys(): KeyRow[] {
+  async listKeys(): Promise<KeyRow[]> {
     return (this.stmts.listKeys.all() as Row[]).map(toKey);
   }
 
-  revokeKey(keyId: string, at: number): boolean {
+  async revokeKey(keyId: string, at: number): Promise<boolean> {
     return this.stmts.revokeKey.run(at, keyId).changes > 0;
+  }
+
+  async decisionsAbout(ids: readonly Identifier[], limit: number): Promise<DecisionLogRow[]> {
+    const all = ids.flatMap((i) => (this.stmts.decisionsAbout.all(i.scheme, i.value, limit) as Row[]).map(toDecision));
+    return all.sort((a, b) => b.at - a.at || (a.id < b.id ? -1 : 1)).slice(0, limit);
+  }
+
+  async countDecisions(): Promise<number> {
+    return this.stmts.countDecisions.get() as number;
+  }
+
+  async listCounts(): Promise<ListCount[]> {
+    return (this.stmts.listCounts.all() as Row[]).map((r) => ({ list: r.list as string, effect: r.effect as "restrict" | "privilege", members: r.members as number }));
+  }
+
+  async measureCounts(): Promise<MeasureCount[]> {
+    return (this.stmts.measureCounts.all() as Row[]).map((r) => ({
+      context: r.context as string,
+      measure: r.measure as string,
+      effect: r.effect as "deny" | "privilege",
+      active: r.active as number,
+      pending: r.pending as number,
+    }));
+  }
+
+  async noticeTimes(): Promise<number[]> {
+    return (this.stmts.noticeTimes.all() as unknown[]).map(Number);
+  }
+
+  async putDispute(row: DisputeRow): Promise<void> {
+    this.stmts.putDispute.run({ ...row, suspend: row.suspend ? 1 : 0, counts: row.counts === null ? null : row.counts ? 1 : 0 });
+  }
+
+  async getDispute(id: string): Promise<DisputeRow | undefined> {
+    const r = this.stmts.getDispute.get(id) as Row | undefined;
+    return r ? toDispute(r) : undefined;
+  }
+
+  async disputesOf(subjectId: SubjectId): Promise<DisputeRow[]> {
+    return (this.stmts.disputesOf.all(subjectId) as Row[]).map(toDispute);
+  }
+
+  async listDisputes(filter: { status?: DisputeStatus; source?: string; limit: number }): Promise<DisputeRow[]> {
+    return (this.stmts.listDisputes.all({ status: filter.status ?? null, source: filter.source ?? null, limit: filter.limit }) as Row[]).map(toDispute);
+  }
+
+  async expiredDisputes(at: number): Promise<DisputeRow[]> {
+    return (this.stmts.expiredDisputes.all(at) as Row[]).map(toDispute);
+  }
+
+  async addApplication(row: ApplicationRow): Promise<void> {
+    this.stmts.addApplication.run(row.id, row.subjectId, row.list, row.appliedAt, row.appliedBy);
+  }
+
+  async applicationsOf(subjectId: SubjectId): Promise<ApplicationRow[]> {
+    return (this.stmts.applicationsOf.all(subjectId) as Row[]).map(toApplication);
+  }
+
+  async addNotice(row: NoticeRow): Promise<boolean> {
+    const added = this.stmts.addNotice.run(row.id, row.subjectId, row.measure, row.effectiveFrom, row.createdAt, row.body).changes > 0;
+    if (added) this.stmts.addOutbox.run(row.id, row.createdAt);
+    return added;
+  }
+
+  async noticesOf(subjectId: SubjectId): Promise<NoticeRow[]> {
+    return (this.stmts.noticesOf.all(subjectId) as Row[]).map(toNotice);
+  }
+
+  async getNotice(id: string): Promise<NoticeRow | undefined> {
+    const r = this.stmts.getNotice.get(id) as Row | undefined;
+    return r ? toNotice(r) : undefined;
+  }
+
+  async dueOutbox(at: number, limit: number): Promise<OutboxRow[]> {
+    return (this.stmts.dueOutbox.all(at, limit) as Row[]).map(toOutbox);
+  }
+
+  async markDelivered(noticeId: string, at: number): Promise<void> {
+    this.stmts.markDelivered.run(at, noticeId);
+  }
+
+  async markFailed(noticeId: string, error: string, nextAttemptAt: number): Promise<void> {
+    this.stmts.markFailed.run(error.slice(0, 2000), nextAttemptAt, noticeId);
+  }
+
+  async outboxOf(noticeId: string): Promise<OutboxRow | undefined> {
+    const r = this.stmts.outboxOf.get(noticeId) as Row | undefined;
+    return r ? toOutbox(r) : undefined;
+  }
+
+  async earliestChange(): Promise<number | null> {
+    return (this.stmts.earliest.get() as number | null) ?? null;
+  }
+
+  async journalEvent(kind: string, data: unknown): Promise<void> {
+    this.journal?.event(kind, data);
+  }
+
+  async emit(change: NewChange): Promise<void> {
+    const at = Date.now();
+    this.stmts.emit.run(change.kind, change.ref, this.origin, at);
+    // Now and then, in the same transaction, drop what every running process has long read.
+    if (++this.emitted % 1000 === 0) this.stmts.pruneChanges.run(at - CHANGE_RETENTION_MS);
+  }
+
+  changesSince(afterSeq: number, limit: number): ChangeRow[] {
+    return (this.stmts.changesSince.all(afterSeq, limit) as Row[]).map((r) => ({
+      seq: r.seq as number,
+      kind: r.kind as ChangeRow["kind"],
+      ref: r.ref as string,
+      origin: r.origin as string,
+      at: r.at as number,
+    }));
+  }
+
+  lastChange(): number {
+    return this.stmts.lastChange.get() as number;
+  }
+}
+
+/** Runs async critical sections one at a time, in arrival order. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+
+  async lock(): Promise<() => void> {
+    let release!: () => void;
+    const next = new Promise<void>((r) => (release = r));
+    const prev = this.tail;
+    this.tail = prev.then(() => next);
+    await prev;
+    return release;
+  }
+}
+
+export interface SqliteStoreOptions {
+  readonly journal?: JournalOptions;
+}
+
+/**
+ * The embedded store: one SQLite file (":memory:" for throwaway use), in WAL mode with
+ * synchronous=FULL. Writes go through one connection, one transaction at a time in this
+ * process (BEGIN IMMEDIATE takes SQLite's write lock against other processes); reads
+ * outside a transaction go through a second, read-only connection and see the last
+ * commit, as they would on a pooled server database. An in-memory store has only the
+ * one connection.
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly readDb: Database.Database;
+  /** The hash-chained journal of every change (docs/journal.md). */
+  private readonly ownJournal: Journal;
+  private readonly writer: SqliteOps;
+  private readonly reader: SqliteOps;
+  private readonly mutex = new Mutex();
+  readonly origin = randomUUID();
+  readonly journal: JournalPort;
+  private closed = false;
+
+  constructor(readonly path: string, options: SqliteStoreOptions = {}) {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = FULL");
+    this.db.pragma("foreign_keys = ON");
+    this.db.pragma("busy_timeout = 5000");
+    // A subject's records arrive over months, so reading one touches pages all over the
+    // file. The default 2 MB page cache made every such read a system call; a larger
+    // cache and memory-mapped reads keep a re-evaluation of the whole file in memory
+    // (the OS shares mapped pages and reclaims them under pressure).
+    this.db.pragma("cache_size = -262144"); // KiB: 256 MiB
+    this.db.pragma("mmap_size = 4294967296");
+    this.db.exec(ddl);
+    const readOnly = options.journal?.readOnly ?? false;
+    const found = upgradeSchema(this.db, path, readOnly);
+    // After the schema: every table it defines is journaled by triggers (or per batch) from here on.
+    this.ownJournal = installJournal(this.db, { path, ...options.journal });
+    recordSchemaVersion(this.db, found, readOnly);
+    this.writer = new SqliteOps(this.db, this.ownJournal, this.origin);
+    if (this.db.memory) {
+      this.readDb = this.db;
+    } else {
+      this.readDb = new Database(resolvePath(path), { readonly: true, fileMustExist: true });
+      this.readDb.pragma("busy_timeout = 5000");
+      this.readDb.pragma("cache_size = -262144");
+      this.readDb.pragma("mmap_size = 4294967296");
+    }
+    this.reader = this.readDb === this.db ? this.writer : new SqliteOps(this.readDb, undefined, this.origin);
+    const journal = this.ownJournal;
+    const readDb = this.readDb;
+    // The read connection verifies with the writer's settings (key file, checkpoint interval).
+    const readJournal = readDb === this.db ? journal : installJournal(readDb, { ...options.journal, path: resolvePath(path), readOnly: true });
+    this.journal = {
+      publicKey: () => journalPublicKey(journal),
+      // On the read connection, in one read transaction: a snapshot while writers go on.
+      verify: (o: AuditOptions): Promise<VerifyReport> => this.read(async () => verifyJournal(readDb, { ...o, journal: readJournal })),
+    };
+  }
+
+  async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error("the store is closed");
+    const release = await this.mutex.lock();
+    try {
+      this.db.exec("BEGIN IMMEDIATE");
+      try {
+        const out = await fn(this.writer);
+        this.db.exec("COMMIT");
+        return out;
+      } catch (e) {
+        if (this.db.inTransaction) this.db.exec("ROLLBACK");
+        throw e;
+      }
+    } finally {
+      release();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Let a transaction under way finish first.
+    const release = await this.mutex.lock();
+    try {
+      this.closed = true;
+      if (!this.db.open) return;
+      this.ownJournal.close(); // signs a final checkpoint over what this connection appended
+      if (this.readDb !== this.db) this.readDb.close();
+      this.db.close();
+    } finally {
+      release();
+    }
   }
 
   private appendDecisionStmt: Database.Statement | undefined;
@@ -394,9 +616,9 @@ export class SqliteStore implements Store {
    * is what its hash must cover. OR IGNORE keeps a retried batch from failing on rows
    * that made it; an ignored row returns nothing and is not in the entry.
    */
-  appendDecisions(rows: readonly DecisionLogRow[]): void {
+  async appendDecisions(rows: readonly DecisionLogRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const journal = this.journal;
+    const journal = this.ownJournal;
     // Prepared on first use: a read-only open of a version-1 file has no batch column yet.
     const stmt = (this.appendDecisionStmt ??= this.db
       .prepare(
@@ -405,7 +627,7 @@ export class SqliteStore implements Store {
       )
       .raw(true)
       .safeIntegers(true));
-    this.transaction(() => {
+    await this.transaction(async () => {
       journal.appendBatch("decisions", (batch) => {
         const out: SqlValue[][] = [];
         for (const d of rows) {
@@ -417,93 +639,143 @@ export class SqliteStore implements Store {
     });
   }
 
-  decisionsAbout(ids: readonly Identifier[], limit: number): DecisionLogRow[] {
-    const all = ids.flatMap((i) => (this.stmts.decisionsAbout.all(i.scheme, i.value, limit) as Row[]).map(toDecision));
-    return all.sort((a, b) => b.at - a.at || (a.id < b.id ? -1 : 1)).slice(0, limit);
+  changesSince(afterSeq: number, limit: number): Promise<ChangeRow[]> {
+    return this.read(async (r) => r.changesSince(afterSeq, limit));
   }
 
-  countDecisions(): number {
-    return this.stmts.countDecisions.get() as number;
+  lastChange(): Promise<number> {
+    return this.read(async (r) => r.lastChange());
   }
 
-  listCounts(): ListCount[] {
-    return (this.stmts.listCounts.all() as Row[]).map((r) => ({ list: r.list as string, effect: r.effect as "restrict" | "privilege", members: r.members as number }));
+  /** For this folder's own tests and tools only (tamper tests, audit): the writing connection. */
+  connectionForTests(): Database.Database {
+    return this.db;
   }
 
-  measureCounts(): MeasureCount[] {
-    return (this.stmts.measureCounts.all() as Row[]).map((r) => ({
-      context: r.context as string,
-      measure: r.measure as string,
-      effect: r.effect as "deny" | "privilege",
-      active: r.active as number,
-      pending: r.pending as number,
-    }));
+  /** The journal object, for this folder's tests. */
+  journalForTests(): Journal {
+    return this.ownJournal;
   }
 
-  putDispute(row: DisputeRow): void {
-    this.stmts.putDispute.run({ ...row, suspend: row.suspend ? 1 : 0, counts: row.counts === null ? null : row.counts ? 1 : 0 });
-  }
-
-  getDispute(id: string): DisputeRow | undefined {
-    const r = this.stmts.getDispute.get(id) as Row | undefined;
-    return r ? toDispute(r) : undefined;
-  }
-
-  disputesOf(subjectId: SubjectId): DisputeRow[] {
-    return (this.stmts.disputesOf.all(subjectId) as Row[]).map(toDispute);
-  }
-
-  listDisputes(filter: { status?: DisputeStatus; source?: string; limit: number }): DisputeRow[] {
-    return (this.stmts.listDisputes.all({ status: filter.status ?? null, source: filter.source ?? null, limit: filter.limit }) as Row[]).map(toDispute);
-  }
-
-  expiredDisputes(at: number): DisputeRow[] {
-    return (this.stmts.expiredDisputes.all(at) as Row[]).map(toDispute);
-  }
-
-  addApplication(row: ApplicationRow): void {
-    this.stmts.addApplication.run(row.id, row.subjectId, row.list, row.appliedAt, row.appliedBy);
-  }
-
-  applicationsOf(subjectId: SubjectId): ApplicationRow[] {
-    return (this.stmts.applicationsOf.all(subjectId) as Row[]).map(toApplication);
-  }
-
-  addNotice(row: NoticeRow): boolean {
-    return this.transaction(() => {
-      const added = this.stmts.addNotice.run(row.id, row.subjectId, row.measure, row.effectiveFrom, row.createdAt, row.body).changes > 0;
-      if (added) this.stmts.addOutbox.run(row.id, row.createdAt);
-      return added;
+  /**
+   * A read outside a transaction: on the read-only connection, which sees the last
+   * commit. An in-memory store has one connection, so its reads wait for the
+   * transaction under way to end instead of seeing its uncommitted rows.
+   */
+  private read<T>(fn: (r: SqliteOps) => Promise<T>): Promise<T> {
+    if (this.readDb !== this.db) return fn(this.reader);
+    return this.mutex.lock().then(async (release) => {
+      try {
+        return await fn(this.reader);
+      } finally {
+        release();
+      }
     });
   }
 
-  noticesOf(subjectId: SubjectId): NoticeRow[] {
-    return (this.stmts.noticesOf.all(subjectId) as Row[]).map(toNotice);
+  policies(): ReturnType<StoreReads["policies"]> {
+    return this.read((r) => r.policies());
   }
-
-  getNotice(id: string): NoticeRow | undefined {
-    const r = this.stmts.getNotice.get(id) as Row | undefined;
-    return r ? toNotice(r) : undefined;
+  getMeta(key: string): ReturnType<StoreReads["getMeta"]> {
+    return this.read((r) => r.getMeta(key));
   }
-
-  dueOutbox(at: number, limit: number): OutboxRow[] {
-    return (this.stmts.dueOutbox.all(at, limit) as Row[]).map(toOutbox);
+  resolve(id: Identifier): ReturnType<StoreReads["resolve"]> {
+    return this.read((r) => r.resolve(id));
   }
-
-  markDelivered(noticeId: string, at: number): void {
-    this.stmts.markDelivered.run(at, noticeId);
+  identifiersOf(subjectId: SubjectId): ReturnType<StoreReads["identifiersOf"]> {
+    return this.read((r) => r.identifiersOf(subjectId));
   }
-
-  markFailed(noticeId: string, error: string, nextAttemptAt: number): void {
-    this.stmts.markFailed.run(error.slice(0, 2000), nextAttemptAt, noticeId);
+  subjectExists(subjectId: SubjectId): ReturnType<StoreReads["subjectExists"]> {
+    return this.read((r) => r.subjectExists(subjectId));
   }
-
-  outboxOf(noticeId: string): OutboxRow | undefined {
-    const r = this.stmts.outboxOf.get(noticeId) as Row | undefined;
-    return r ? toOutbox(r) : undefined;
+  countSubjects(): ReturnType<StoreReads["countSubjects"]> {
+    return this.read((r) => r.countSubjects());
   }
-
-  earliestChange(): number | null {
-    return (this.stmts.earliest.get() as number | null) ?? null;
+  findRecord(source: string, recordId: string): ReturnType<StoreReads["findRecord"]> {
+    return this.read((r) => r.findRecord(source, recordId));
+  }
+  recordsOf(subjectId: SubjectId): ReturnType<StoreReads["recordsOf"]> {
+    return this.read((r) => r.recordsOf(subjectId));
+  }
+  countRecords(): ReturnType<StoreReads["countRecords"]> {
+    return this.read((r) => r.countRecords());
+  }
+  findQuarantined(source: string, recordId: string): ReturnType<StoreReads["findQuarantined"]> {
+    return this.read((r) => r.findQuarantined(source, recordId));
+  }
+  quarantinedFor(id: Identifier): ReturnType<StoreReads["quarantinedFor"]> {
+    return this.read((r) => r.quarantinedFor(id));
+  }
+  listQuarantine(limit: number): ReturnType<StoreReads["listQuarantine"]> {
+    return this.read((r) => r.listQuarantine(limit));
+  }
+  getState(subjectId: SubjectId): ReturnType<StoreReads["getState"]> {
+    return this.read((r) => r.getState(subjectId));
+  }
+  dueSubjects(at: number, limit: number): ReturnType<StoreReads["dueSubjects"]> {
+    return this.read((r) => r.dueSubjects(at, limit));
+  }
+  subjectsWithRecords(afterId: SubjectId, limit: number): ReturnType<StoreReads["subjectsWithRecords"]> {
+    return this.read((r) => r.subjectsWithRecords(afterId, limit));
+  }
+  evaluationInputs(ids: readonly SubjectId[]): ReturnType<StoreReads["evaluationInputs"]> {
+    return this.read((r) => r.evaluationInputs(ids));
+  }
+  countSubjectsWithRecords(): ReturnType<StoreReads["countSubjectsWithRecords"]> {
+    return this.read((r) => r.countSubjectsWithRecords());
+  }
+  statesWithMeasures(afterId: SubjectId, limit: number): ReturnType<StoreReads["statesWithMeasures"]> {
+    return this.read((r) => r.statesWithMeasures(afterId, limit));
+  }
+  earliestChange(): ReturnType<StoreReads["earliestChange"]> {
+    return this.read((r) => r.earliestChange());
+  }
+  keyById(keyId: string): ReturnType<StoreReads["keyById"]> {
+    return this.read((r) => r.keyById(keyId));
+  }
+  listKeys(): ReturnType<StoreReads["listKeys"]> {
+    return this.read((r) => r.listKeys());
+  }
+  decisionsAbout(ids: readonly Identifier[], limit: number): ReturnType<StoreReads["decisionsAbout"]> {
+    return this.read((r) => r.decisionsAbout(ids, limit));
+  }
+  countDecisions(): ReturnType<StoreReads["countDecisions"]> {
+    return this.read((r) => r.countDecisions());
+  }
+  listCounts(): ReturnType<StoreReads["listCounts"]> {
+    return this.read((r) => r.listCounts());
+  }
+  measureCounts(): ReturnType<StoreReads["measureCounts"]> {
+    return this.read((r) => r.measureCounts());
+  }
+  noticeTimes(): ReturnType<StoreReads["noticeTimes"]> {
+    return this.read((r) => r.noticeTimes());
+  }
+  getDispute(id: string): ReturnType<StoreReads["getDispute"]> {
+    return this.read((r) => r.getDispute(id));
+  }
+  disputesOf(subjectId: SubjectId): ReturnType<StoreReads["disputesOf"]> {
+    return this.read((r) => r.disputesOf(subjectId));
+  }
+  listDisputes(filter: { status?: DisputeStatus; source?: string; limit: number }): ReturnType<StoreReads["listDisputes"]> {
+    return this.read((r) => r.listDisputes(filter));
+  }
+  expiredDisputes(at: number): ReturnType<StoreReads["expiredDisputes"]> {
+    return this.read((r) => r.expiredDisputes(at));
+  }
+  applicationsOf(subjectId: SubjectId): ReturnType<StoreReads["applicationsOf"]> {
+    return this.read((r) => r.applicationsOf(subjectId));
+  }
+  noticesOf(subjectId: SubjectId): ReturnType<StoreReads["noticesOf"]> {
+    return this.read((r) => r.noticesOf(subjectId));
+  }
+  getNotice(id: string): ReturnType<StoreReads["getNotice"]> {
+    return this.read((r) => r.getNotice(id));
+  }
+  dueOutbox(at: number, limit: number): ReturnType<StoreReads["dueOutbox"]> {
+    return this.read((r) => r.dueOutbox(at, limit));
+  }
+  outboxOf(noticeId: string): ReturnType<StoreReads["outboxOf"]> {
+    return this.read((r) => r.outboxOf(noticeId));
   }
 }

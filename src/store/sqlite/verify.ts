@@ -5,16 +5,17 @@
 // written down in docs/journal.md.
 import type Database from "better-sqlite3";
 import { createPublicKey, verify as verifySignature, type KeyObject } from "node:crypto";
-import { canonicalJson } from "../canonical.js";
-import { StandingError } from "../errors.js";
-import { compilePolicy } from "../policy/compile.js";
-import { BATCH_DIGEST_CHARS, GENESIS, batchEntry, batchRow, checkpointPayload, entryHash, sha256Hex, sortBatch, type SqlValue } from "./hash.js";
+import { firstDifference, type Finding, type ProblemKind, type VerifyReport } from "../../journal/report.js";
+import type { Replayer, StoredInputs } from "../types.js";
+import { pageStatements, readPage } from "./rows.js";
+import { StandingError } from "../../errors.js";
+import { compilePolicy } from "../../policy/compile.js";
+import { BATCH_DIGEST_CHARS, GENESIS, batchEntry, batchRow, checkpointPayload, entryHash, sha256Hex, sortBatch, type SqlValue } from "../../journal/hash.js";
 import {
   batchedTables,
   fingerprintOf,
   installJournal,
   journalFor,
-  journalOf,
   journalTables,
   journaledTables,
   keySql,
@@ -27,50 +28,6 @@ import {
 
 type Db = Database.Database;
 type Row = Record<string, unknown>;
-
-export type ProblemKind = "sqlite" | "open" | "journal" | "chain" | "checkpoint" | "row" | "record" | "policy" | "replay";
-
-/** One thing found wrong (a problem) or worth knowing (a warning). */
-export interface Finding {
-  readonly kind: string;
-  /** Where, in words an operator can look up: "records seq=3 (court/c-1)", "journal seq=17", "subject #5 (states subject_id=5)". */
-  readonly where: string;
-  /** What is wrong, starting with `where`. */
-  readonly message: string;
-  readonly table?: string;
-  /** Primary-key values of the row, in key order. */
-  readonly key?: readonly unknown[];
-  /** The journal entry concerned. */
-  readonly seq?: number;
-  readonly subject?: number;
-}
-
-export interface VerifyReport {
-  readonly ok: boolean;
-  readonly at: string;
-  /** Journal entries read. */
-  readonly entries: number;
-  readonly head: { readonly seq: number; readonly hash: string } | null;
-  readonly checkpoints: number;
-  /** The latest checkpoint whose signature and head hash check out. */
-  readonly lastCheckpoint: { readonly seq: number; readonly at: string } | null;
-  /** Entries after the last good checkpoint: chained, but not yet signed. */
-  readonly unsignedTail: number;
-  /** The key signatures were checked against, and where it came from. */
-  readonly publicKey: { readonly fingerprint: string; readonly source: "pinned" | "key-file" | "database" } | null;
-  readonly tables: number;
-  readonly rows: number;
-  readonly states: { readonly checked: number; readonly replayed: boolean };
-  readonly problems: Finding[];
-  readonly warnings: Finding[];
-  /** Problems found but not listed (beyond maxProblems). */
-  readonly omitted: number;
-}
-
-/** What replays a stored state: Standing.recomputeState. */
-export interface Replayer {
-  recomputeState(subjectId: number, policyRef: string, at: number): unknown;
-}
 
 export interface VerifyOptions {
   /** Replays every stored state with it; without one, replay is skipped (a warning). */
@@ -155,33 +112,6 @@ function tableExists(db: Db, name: string): boolean {
 
 function columnsOf(db: Db, table: string): string[] {
   return (db.prepare(`PRAGMA main.table_info(${quoteId(table)})`).all() as { name: string }[]).map((c) => c.name);
-}
-
-/** The first place two JSON values differ, e.g. `$.score: stored 990, replayed 995`. */
-export function firstDifference(a: unknown, b: unknown, path = "$"): string | null {
-  if (canonicalJson(a) === canonicalJson(b)) return null;
-  const show = (v: unknown): string => {
-    const s = canonicalJson(v);
-    return s.length > 120 ? s.slice(0, 117) + "..." : s;
-  };
-  if (Array.isArray(a) && Array.isArray(b)) {
-    for (let i = 0; i < Math.max(a.length, b.length); i++) {
-      if (i >= a.length) return `${path}[${i}]: missing from the stored state, replay has ${show(b[i])}`;
-      if (i >= b.length) return `${path}[${i}]: stored ${show(a[i])}, absent from the replay`;
-      const d = firstDifference(a[i], b[i], `${path}[${i}]`);
-      if (d) return d;
-    }
-  } else if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
-    const ao = a as Record<string, unknown>;
-    const bo = b as Record<string, unknown>;
-    for (const k of [...new Set([...Object.keys(ao), ...Object.keys(bo)])].sort()) {
-      if (!(k in ao)) return `${path}.${k}: missing from the stored state, replay has ${show(bo[k])}`;
-      if (!(k in bo)) return `${path}.${k}: stored ${show(ao[k])}, absent from the replay`;
-      const d = firstDifference(ao[k], bo[k], `${path}.${k}`);
-      if (d) return d;
-    }
-  }
-  return `${path}: stored ${show(a)}, replayed ${show(b)}`;
 }
 
 /**
@@ -621,32 +551,10 @@ function checkPolicies(db: Db, f: Findings, bad: Set<string>): void {
   }
 }
 
-export interface ReplayResult {
-  readonly checked: number;
-  readonly problems: Finding[];
-  readonly omitted: number;
-}
-
-/**
- * Replays every stored state through `replayer`, reading the states through `db` (the
- * connection the replayer reads records through, so both see one snapshot).
- */
-export function replayStoredStates(db: Db, replayer: Replayer, maxProblems = 200): ReplayResult {
-  const f = new Findings(maxProblems);
-  const bad = new Set<string>();
-  const started = !db.inTransaction;
-  if (started) db.exec("BEGIN");
-  try {
-    checkPolicies(db, new Findings(0), bad);
-    const checked = tableExists(db, "states") ? replayStates(db, replayer, f, bad) : 0;
-    return { checked, problems: f.problems, omitted: f.omitted };
-  } finally {
-    if (started && db.inTransaction) db.exec("COMMIT");
-  }
-}
-
 function replayStates(db: Db, replayer: Replayer, f: Findings, badPolicies: Set<string>): number {
   const page = db.prepare("SELECT subject_id, policy_ref, evaluated_at, next_change_at, has_measures, state FROM main.states WHERE subject_id > ? ORDER BY subject_id LIMIT 500");
+  const texts = new Map((db.prepare("SELECT ref, text FROM main.policies").all() as { ref: string; text: string }[]).map((p) => [p.ref, p.text]));
+  const inputs = pageStatements(db);
   let after = Number.MIN_SAFE_INTEGER;
   let n = 0;
   const notReplayed = new Map<string, number[]>();
@@ -675,7 +583,10 @@ function replayStates(db: Db, replayer: Replayer, f: Findings, badPolicies: Set<
       }
       let replayed: unknown;
       try {
-        replayed = JSON.parse(JSON.stringify(replayer.recomputeState(subject, ref, Number(s.evaluated_at))));
+        const text = texts.get(ref);
+        if (text === undefined) throw new StandingError("not-found", `no published policy ${ref}`, { policy: ref });
+        const [found] = readPage(inputs, [subject]);
+        replayed = JSON.parse(JSON.stringify(replayer.replay({ ref, text }, { ...(found as StoredInputs), state: undefined }, Number(s.evaluated_at))));
       } catch (e) {
         f.problem({ ...base, message: `the state cannot be replayed under ${ref} at ${iso(s.evaluated_at)}: ${(e as Error).message}` });
         continue;
@@ -702,9 +613,3 @@ function replayStates(db: Db, replayer: Replayer, f: Findings, badPolicies: Set<
   return n;
 }
 
-/** Verifies the database behind a running Standing, replaying with its policies. */
-export function verifyStanding(standing: Replayer & { readonly store: unknown }, options: Omit<VerifyOptions, "replay" | "journal"> = {}): VerifyReport {
-  const journal = journalOf(standing.store);
-  if (!journal) throw new StandingError("not-found", "this store keeps no journal");
-  return verifyJournal(journal.db, { ...options, journal, replay: standing });
-}

@@ -1,9 +1,9 @@
 // Creating, revoking and checking API keys. Keys are shown once and stored hashed.
 import { StandingError } from "../errors.js";
-import type { KeyStore } from "../store/types.js";
+import type { StoreReads, StoreTx } from "../store/types.js";
 import type { CompiledPolicy } from "../policy/types.js";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { anonymous, keyIdOf, newKey, principalFromRow, roles, type KeyRow, type Principal, type Role } from "./principals.js";
+import { anonymous, keyIdOf, newKey, principalFromRow, roles, type KeyRow, type Principal, type Role } from "../auth/principals.js";
 
 export interface NewKeyRequest {
   readonly role: string;
@@ -14,7 +14,7 @@ export interface NewKeyRequest {
 }
 
 /** Validates a key request against the policy in force and stores the hashed key. */
-export function createKey(store: KeyStore, policy: CompiledPolicy | undefined, req: NewKeyRequest, at: number): { key: string; row: KeyRow } {
+export async function createKey(tx: StoreTx, policy: CompiledPolicy | undefined, req: NewKeyRequest, at: number): Promise<{ key: string; row: KeyRow }> {
   if (!(roles as readonly string[]).includes(req.role)) {
     throw new StandingError("bad-request", `role "${req.role}" is not one of ${roles.join(", ")}`, { role: req.role });
   }
@@ -53,16 +53,16 @@ export function createKey(store: KeyStore, policy: CompiledPolicy | undefined, r
     createdAt: at,
     revokedAt: null,
   };
-  store.addKey(row);
+  await tx.addKey(row);
+  await tx.emit({ kind: "key", ref: row.keyId });
   return { key: k.key, row };
 }
 
-/**
- * Resolves the Authorization header to a principal. No header: anonymous. A header
- * that is malformed, unknown or revoked: unauthorized, on every route.
- */
-export function authenticate(store: KeyStore, header: string | undefined): Principal {
-  return authenticatorFor(store).authenticate(header);
+/** Revokes a key, in the caller's transaction; other processes drop it from their caches through the change feed. */
+export async function revokeKey(tx: StoreTx, keyId: string, at: number): Promise<boolean> {
+  const revoked = await tx.revokeKey(keyId, at);
+  if (revoked) await tx.emit({ kind: "key", ref: keyId });
+  return revoked;
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
@@ -75,46 +75,45 @@ interface CachedKey {
 }
 
 /**
- * Authenticates keys against one store, remembering the key rows it has read for as
- * long as the store can prove that no key changed since. A lookup by SQL plus the hex
- * decoding was about a tenth of a check's cost over HTTP; the cache turns it into a
- * hash and a Map lookup. The presented key is still hashed and compared in constant
- * time on every request, and only keys that exist are remembered, so the cache holds
- * at most one entry per stored key and nothing an unknown key could fill.
+ * Authenticates keys against one store, remembering the key rows it has read. A lookup
+ * by SQL plus the hex decoding was about a tenth of a check's cost over HTTP; the cache
+ * turns it into a hash and a Map lookup. The presented key is still hashed and compared
+ * in constant time on every request, and only keys that exist are remembered, so the
+ * cache holds at most one entry per stored key and nothing an unknown key could fill.
  *
- * Revocation stays immediate: before every lookup the store is asked (cheaply) whether
- * anything may have changed, and any change at all drops the whole cache. A store that
- * cannot answer that question is read on every request, as before.
+ * The cache is a projection of the change feed: a key created or revoked by this
+ * process is dropped at once (`forget`), and one revoked by another process when the
+ * feed delivers its event, within the feed's bound (ARCHITECTURE.md).
  */
 export class Authenticator {
   private readonly cache = new Map<string, CachedKey>();
 
-  constructor(
-    private readonly store: KeyStore,
-    /** True when the keys may have changed since the last call; undefined: never cache. */
-    private readonly changed: (() => boolean) | undefined = changeProbeOf(store),
-  ) {}
+  constructor(private readonly store: Pick<StoreReads, "keyById">) {}
 
-  authenticate(header: string | undefined): Principal {
+  async authenticate(header: string | undefined): Promise<Principal> {
     if (header === undefined || header === "") return anonymous;
     const m = BEARER.exec(header);
     if (!m) throw new StandingError("unauthorized", "the Authorization header must be: Bearer <key>");
     const key = m[1] as string;
     const keyId = keyIdOf(key);
-    const k = keyId === undefined ? undefined : this.lookup(keyId);
+    const k = keyId === undefined ? undefined : (this.cache.get(keyId) ?? (await this.load(keyId)));
     if (!k || !hashMatches(k.hash, key)) throw new StandingError("unauthorized", "unknown API key");
     if (k.row.revokedAt !== null) throw new StandingError("unauthorized", `API key ${k.row.keyId} was revoked`, { keyId: k.row.keyId });
     return k.principal;
   }
 
-  private lookup(keyId: string): CachedKey | undefined {
-    if (this.changed === undefined) return cached(this.store.keyById(keyId));
-    if (this.changed()) this.cache.clear();
-    let k = this.cache.get(keyId);
-    if (k === undefined) {
-      k = cached(this.store.keyById(keyId));
-      if (k !== undefined) this.cache.set(keyId, k);
-    }
+  /** A key changed (created, revoked): read it again next time. */
+  forget(keyId: string): void {
+    this.cache.delete(keyId);
+  }
+
+  clear(): void {
+    this.cache.clear();
+  }
+
+  private async load(keyId: string): Promise<CachedKey | undefined> {
+    const k = cached(await this.store.keyById(keyId));
+    if (k !== undefined) this.cache.set(keyId, k);
     return k;
   }
 }
@@ -127,46 +126,4 @@ function hashMatches(stored: Buffer, key: string): boolean {
 
 function cached(row: KeyRow | undefined): CachedKey | undefined {
   return row === undefined ? undefined : { row, hash: Buffer.from(row.hash, "hex"), principal: principalFromRow(row) };
-}
-
-const authenticators = new WeakMap<KeyStore, Authenticator>();
-
-/** The one authenticator of a store, so every caller (API, web pages) shares its cache. */
-export function authenticatorFor(store: KeyStore): Authenticator {
-  let a = authenticators.get(store);
-  if (a === undefined) {
-    a = new Authenticator(store);
-    authenticators.set(store, a);
-  }
-  return a;
-}
-
-interface SqliteLike {
-  prepare(sql: string): { pluck(): { get(): unknown } };
-}
-
-/**
- * For a store on a better-sqlite3 connection (`store.db`): a probe that answers whether
- * any row may have changed since its last call. total_changes() counts every row this
- * connection has changed (so a revocation through the same store is seen on the very
- * next request; so is every decision-log flush, which merely re-reads a key or two per
- * flush), and PRAGMA data_version changes whenever another connection commits (the CLI
- * revoking a key while the server runs). Together about 3 µs, against ~25 µs for the
- * lookup it saves. Undefined for any other store.
- */
-export function changeProbeOf(store: KeyStore): (() => boolean) | undefined {
-  const db = (store as { db?: unknown }).db;
-  if (typeof db !== "object" || db === null || typeof (db as { prepare?: unknown }).prepare !== "function") return undefined;
-  const own = (db as SqliteLike).prepare("SELECT total_changes()").pluck();
-  const others = (db as SqliteLike).prepare("PRAGMA data_version").pluck();
-  let lastOwn: unknown;
-  let lastOthers: unknown;
-  return () => {
-    const o = own.get();
-    const d = others.get();
-    if (o === lastOwn && d === lastOthers) return false;
-    lastOwn = o;
-    lastOthers = d;
-    return true;
-  };
 }

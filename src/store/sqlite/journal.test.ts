@@ -6,21 +6,20 @@ import { createHash, createPublicKey, verify } from "node:crypto";
 import Database from "better-sqlite3";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { canonicalJson } from "../canonical.js";
-import { Standing } from "../standing.js";
-import { SqliteStore } from "../store/sqlite/store.js";
-import { ManualClock } from "../time.js";
-import { GENESIS, canonicalEntry, canonicalRow, checkpointPayload, encodeValue, entryHash } from "./hash.js";
-import { journalEvent, journalPublicKey, keyFileFor } from "./journal.js";
+import { canonicalJson } from "../../canonical.js";
+import { GENESIS, canonicalEntry, canonicalRow, checkpointPayload, encodeValue, entryHash } from "../../journal/hash.js";
+import { Standing } from "../../standing.js";
+import { ManualClock } from "../../time.js";
+import { keyFileFor } from "./journal.js";
+import { SqliteStore } from "./store.js";
 import { NOW, POLICY_TEXT, nid, tempDir } from "./test-helpers.js";
-import { verifyJournal, verifyStanding } from "./verify.js";
 
 const dir = tempDir();
 let n = 0;
 const fresh = (): string => join(dir, `j-${n++}.db`);
 const open: SqliteStore[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close();
 });
 function store(path = fresh(), checkpointEvery?: number): SqliteStore {
   const s = new SqliteStore(path, checkpointEvery ? { journal: { checkpointEvery } } : {});
@@ -38,7 +37,10 @@ interface Entry {
   prev: string;
   hash: string;
 }
-const entries = (s: SqliteStore): Entry[] => s.db.prepare("SELECT * FROM journal ORDER BY seq").all() as Entry[];
+const entries = (s: SqliteStore): Entry[] => s.connectionForTests().prepare("SELECT * FROM journal ORDER BY seq").all() as Entry[];
+const setMeta = (s: SqliteStore, key: string, value: string): Promise<void> => s.transaction((tx) => tx.setMeta(key, value));
+/** Verifies through the store's journal port, without replay (no policy is involved here). */
+const verified = (s: SqliteStore) => s.journal.verify({});
 
 describe("hash encodings", () => {
   it("the hand-rolled entry encoding is RFC 8785 canonical JSON", () => {
@@ -75,11 +77,11 @@ describe("hash encodings", () => {
 });
 
 describe("entries", () => {
-  it("every write appends an entry, chained from the genesis hash, named for what happened", () => {
+  it("every write appends an entry, chained from the genesis hash, named for what happened", async () => {
     const s = store();
-    s.transaction(() => {
-      const id = s.createSubject(NOW);
-      s.link(id, nid("A1"), NOW);
+    await s.transaction(async (tx) => {
+      const id = await tx.createSubject(NOW);
+      await tx.link(id, nid("A1"), NOW);
     });
     const e = entries(s);
     expect(e.map((x) => [x.seq, x.kind, x.tbl, x.key])).toEqual([
@@ -99,87 +101,93 @@ describe("entries", () => {
     );
   });
 
-  it("a rolled-back transaction leaves no entry", () => {
+  it("a rolled-back transaction leaves no entry", async () => {
     const s = store();
     const before = entries(s).length;
-    expect(() =>
-      s.transaction(() => {
-        s.createSubject(NOW);
+    await expect(
+      s.transaction(async (tx) => {
+        await tx.createSubject(NOW);
         throw new Error("boom");
       }),
-    ).toThrow("boom");
+    ).rejects.toThrow("boom");
     expect(entries(s).length).toBe(before);
   });
 
-  it("updates and deletes are journaled; a delete leaves no row hash", () => {
+  it("updates and deletes are journaled; a delete leaves no row hash", async () => {
     const s = store();
-    s.setMeta("k", "a");
-    s.setMeta("k", "b");
-    s.db.prepare("DELETE FROM meta WHERE key = 'k'").run();
+    await setMeta(s, "k", "a");
+    await setMeta(s, "k", "b");
+    s.connectionForTests().prepare("DELETE FROM meta WHERE key = 'k'").run();
     const e = entries(s).slice(-3);
     expect(e.map((x) => [x.kind, x.tbl, x.key, x.row_hash === null])).toEqual([
       ["meta.set", "meta", '["k"]', false],
       ["meta.set", "meta", '["k"]', false],
       ["delete:meta", "meta", '["k"]', true],
     ]);
-    expect(verifyJournal(s.db).ok).toBe(true);
+    expect((await verified(s)).ok).toBe(true);
   });
 
-  it("changing a primary key journals the old key as deleted and the new one as written", () => {
+  it("changing a primary key journals the old key as deleted and the new one as written", async () => {
     const s = store();
-    s.setMeta("old", "v");
-    s.db.prepare("UPDATE meta SET key = 'new' WHERE key = 'old'").run();
+    await setMeta(s, "old", "v");
+    s.connectionForTests().prepare("UPDATE meta SET key = 'new' WHERE key = 'old'").run();
     expect(entries(s).slice(-2).map((x) => [x.kind, x.key, x.row_hash === null])).toEqual([
       ["delete:meta", '["old"]', true],
       ["meta.set", '["new"]', false],
     ]);
-    expect(verifyJournal(s.db).ok).toBe(true);
+    expect((await verified(s)).ok).toBe(true);
   });
 
-  it("a row replaced through another unique column (INSERT OR REPLACE) is journaled as deleted", () => {
+  it("a row replaced through another unique column (INSERT OR REPLACE) is journaled as deleted", async () => {
     const path = fresh();
-    store(path).close();
+    await store(path).close();
     const raw = new Database(path);
     raw.exec("CREATE TABLE coded (id INTEGER PRIMARY KEY, code TEXT UNIQUE)");
     raw.close();
     const s = store(path);
-    s.db.prepare("INSERT INTO coded VALUES (1, 'a')").run();
-    s.db.prepare("INSERT OR REPLACE INTO coded VALUES (2, 'a')").run();
+    const db = s.connectionForTests();
+    db.prepare("INSERT INTO coded VALUES (1, 'a')").run();
+    db.prepare("INSERT OR REPLACE INTO coded VALUES (2, 'a')").run();
     expect(entries(s).slice(-2).map((x) => [x.kind, x.key])).toEqual([
       ["delete:coded", "[1]"],
       ["insert:coded", "[2]"],
     ]);
-    expect(verifyJournal(s.db).ok).toBe(true);
+    expect((await verified(s)).ok).toBe(true);
   });
 
-  it("journalEvent appends an event with canonical data in the caller's transaction, and returns its seq", () => {
+  it("tx.journalEvent appends an event with canonical data in the transaction, and is rolled back with it", async () => {
     const s = store();
-    const seq = s.transaction(() => journalEvent(s, "record.rejected", { source: "court", id: "x", code: "invalid-record", inputHash: "ab" }));
+    await s.transaction((tx) => tx.journalEvent("record.rejected", { source: "court", id: "x", code: "invalid-record", inputHash: "ab" }));
     const e = entries(s).at(-1) as Entry;
-    expect(e.seq).toBe(seq);
     expect([e.kind, e.tbl, e.key, e.row_hash, e.data]).toEqual(["record.rejected", null, null, null, '{"code":"invalid-record","id":"x","inputHash":"ab","source":"court"}']);
-    expect(() => s.transaction(() => {
-      journalEvent(s.db, "record.rejected", { id: "y" });
-      throw new Error("rolled back");
-    })).toThrow();
+    await expect(
+      s.transaction(async (tx) => {
+        await tx.journalEvent("record.rejected", { id: "y" });
+        throw new Error("rolled back");
+      }),
+    ).rejects.toThrow();
+    expect((entries(s).at(-1) as Entry).seq).toBe(e.seq);
+    // The journal itself hands back the seq of the event it appended.
+    const db = s.connectionForTests();
+    const seq = db.transaction(() => s.journalForTests().event("record.rejected", { id: "z" }))();
+    expect(seq).toBe(e.seq + 1);
     expect((entries(s).at(-1) as Entry).seq).toBe(seq);
-    expect(journalEvent({ db: undefined }, "x", {})).toBeNull();
-    expect(verifyJournal(s.db).ok).toBe(true);
+    expect((await verified(s)).ok).toBe(true);
   });
 
-  it("a table added to the schema later is journaled on the next open", () => {
+  it("a table added to the schema later is journaled on the next open", async () => {
     const path = fresh();
-    store(path).close();
+    await store(path).close();
     const raw = new Database(path);
     raw.exec("CREATE TABLE later (id INTEGER PRIMARY KEY, note TEXT)");
     raw.close();
     const s = store(path);
-    s.db.prepare("INSERT INTO later (note) VALUES ('hello')").run();
+    s.connectionForTests().prepare("INSERT INTO later (note) VALUES ('hello')").run();
     expect(entries(s).at(-1)).toMatchObject({ kind: "insert:later", tbl: "later", key: "[1]" });
-    expect(verifyJournal(s.db).ok).toBe(true);
+    expect((await verified(s)).ok).toBe(true);
   });
 
-  it("a database that held rows before it had a journal gets a baseline entry per row", () => {
+  it("a database that held rows before it had a journal gets a baseline entry per row", async () => {
     const path = fresh();
     const raw = new Database(path);
     raw.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema', '1'), ('note', 'legacy');");
@@ -190,101 +198,104 @@ describe("entries", () => {
       ["baseline", '["schema"]'],
       ["meta.set", '["schema"]'], // the upgrade from schema 1, journaled like any change
     ]);
-    const r = verifyJournal(s.db);
+    const r = await verified(s);
     expect(r.ok).toBe(true);
     expect(r.warnings.map((w) => w.kind)).toContain("baseline");
   });
 });
 
 describe("checkpoints and the key", () => {
-  it("signs a checkpoint every N entries, in the same transaction, and at close", () => {
+  it("signs a checkpoint every N entries, in the same transaction, and at close", async () => {
     const path = fresh();
     const s = store(path, 5);
-    s.transaction(() => {
-      for (let i = 0; i < 12; i++) s.setMeta(`k${i}`, String(i));
+    await s.transaction(async (tx) => {
+      for (let i = 0; i < 12; i++) await tx.setMeta(`k${i}`, String(i));
     });
-    const cps = s.journal.checkpoints();
+    const cps = s.journalForTests().checkpoints();
     expect(cps.map((c) => c.seq)).toEqual([5, 10]);
-    const pub = createPublicKey(s.journal.publicKeyPem as string);
+    const pub = createPublicKey(s.journal.publicKey().publicKey);
     for (const c of cps) {
-      const head = s.db.prepare("SELECT hash FROM journal WHERE seq = ?").pluck().get(c.seq);
+      const head = s.connectionForTests().prepare("SELECT hash FROM journal WHERE seq = ?").pluck().get(c.seq);
       expect(c.headHash).toBe(head);
       expect(verify(null, Buffer.from(checkpointPayload(c.seq, c.headHash, c.at)), pub, Buffer.from(c.signature, "base64"))).toBe(true);
     }
-    s.close();
+    await s.close();
     const again = store(path);
-    expect(again.journal.checkpoints().map((c) => c.seq)).toEqual([5, 10, 13]);
-    const r = verifyJournal(again.db);
+    expect(again.journalForTests().checkpoints().map((c) => c.seq)).toEqual([5, 10, 13]);
+    const r = await verified(again);
     expect(r.unsignedTail).toBe(0);
     expect(r.lastCheckpoint?.seq).toBe(13);
   });
 
-  it("given checkpoints removed from a journal longer than the interval, when verified, then it is a problem, not an unsigned tail", () => {
+  it("given checkpoints removed from a journal longer than the interval, when verified, then it is a problem, not an unsigned tail", async () => {
     const s = store(fresh(), 5);
-    s.transaction(() => {
-      for (let i = 0; i < 12; i++) s.setMeta(`k${i}`, String(i));
+    await s.transaction(async (tx) => {
+      for (let i = 0; i < 12; i++) await tx.setMeta(`k${i}`, String(i));
     });
     // Fewer than five entries after the last checkpoint: still only a warning.
-    const fine = verifyJournal(s.db);
+    const fine = await verified(s);
     expect(fine.ok).toBe(true);
     expect(fine.unsignedTail).toBeGreaterThan(0);
     expect(fine.unsignedTail).toBeLessThan(5);
     // With the checkpoints gone (a rewritten chain would look exactly so), every entry is unsigned.
-    const head = s.db.prepare("SELECT max(seq) FROM journal").pluck().get() as number;
+    const db = s.connectionForTests();
+    const head = db.prepare("SELECT max(seq) FROM journal").pluck().get() as number;
     expect(head).toBeGreaterThanOrEqual(12);
-    s.db.exec("DELETE FROM journal_checkpoints");
-    const r = verifyJournal(s.db);
+    db.exec("DELETE FROM journal_checkpoints");
+    const r = await verified(s);
     expect(r.ok).toBe(false);
     expect(r.problems[0]).toMatchObject({ kind: "checkpoint", seq: 1 });
     expect(r.problems[0]?.message).toContain(`${head} entries follow the last good checkpoint (#0), but one is signed every 5: checkpoints were removed`);
   });
 
-  it("keeps the private key beside the database, readable by its owner only, and reuses it", () => {
+  it("keeps the private key beside the database, readable by its owner only, and reuses it", async () => {
     const path = fresh();
     const a = store(path);
     const file = keyFileFor(path) as string;
     expect(file).toBe(`${path}.journal-key.pem`);
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    const fp = a.journal.fingerprint;
-    a.close();
-    expect(store(path).journal.fingerprint).toBe(fp);
-    expect(store(fresh()).journal.fingerprint).not.toBe(fp);
+    const fp = a.journal.publicKey().fingerprint;
+    await a.close();
+    expect(store(path).journal.publicKey().fingerprint).toBe(fp);
+    expect(store(fresh()).journal.publicKey().fingerprint).not.toBe(fp);
   });
 
   it("an in-memory store signs with an ephemeral key", () => {
     const s = store(":memory:");
     expect(keyFileFor(":memory:")).toBeNull();
-    expect(journalPublicKey(s)).toMatchObject({ algorithm: "Ed25519", fingerprint: s.journal.fingerprint });
-    expect(s.journal.publicKeyPem).toContain("BEGIN PUBLIC KEY");
+    expect(s.journal.publicKey()).toMatchObject({ algorithm: "Ed25519", fingerprint: s.journalForTests().fingerprint });
+    expect(s.journal.publicKey().publicKey).toContain("BEGIN PUBLIC KEY");
+    expect(store(":memory:").journal.publicKey().fingerprint).not.toBe(s.journal.publicKey().fingerprint);
   });
 
-  it("a write through a connection without the journal succeeds, leaves no entry, and is found", () => {
+  it("a write through a connection without the journal succeeds, leaves no entry, and is found", async () => {
     const path = fresh();
     const s = store(path);
-    s.setMeta("k", "v");
+    await setMeta(s, "k", "v");
     const seq = (entries(s).at(-1) as Entry).seq;
     const other = new Database(path);
     other.prepare("UPDATE meta SET value = 'w' WHERE key = 'k'").run();
     other.close();
     expect((entries(s).at(-1) as Entry).seq).toBe(seq);
-    const r = verifyJournal(s.db);
+    const r = await verified(s);
     expect(r.ok).toBe(false);
     expect(r.problems[0]).toMatchObject({ kind: "row", table: "meta", key: ["k"], seq, where: "meta key=k" });
   });
 });
 
 describe("through Standing", () => {
-  it("a live service verifies, with replay, and reports its unsigned tail as a warning", () => {
+  it("a live service verifies, with replay, and reports its unsigned tail as a warning", async () => {
     const s = store(fresh(), 1_000_000);
     const standing = new Standing(s, new ManualClock(NOW));
-    standing.publish(POLICY_TEXT, "policies/municipal-credit.yaml");
-    standing.ingest([{ source: "court", id: "c-1", type: "court.judgment.default", subject: nid("A1"), occurredAt: new Date(NOW - 86_400_000).toISOString(), fields: { case: "C-1", amount: 5000 }, evidence: "case-file://C-1" }]);
-    const r = verifyStanding(standing);
+    await standing.publish(POLICY_TEXT, "policies/municipal-credit.yaml");
+    await standing.ingest([{ source: "court", id: "c-1", type: "court.judgment.default", subject: nid("A1"), occurredAt: new Date(NOW - 86_400_000).toISOString(), fields: { case: "C-1", amount: 5000 }, evidence: "case-file://C-1" }]);
+    const r = await standing.verifyJournal();
     expect(r.problems).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.states).toEqual({ checked: 1, replayed: true });
     expect(r.unsignedTail).toBe(r.entries);
     expect(r.warnings.map((w) => w.kind)).toEqual(["unsigned-tail"]);
+    expect(standing.journalKey()).toEqual(s.journal.publicKey());
   });
 });
 

@@ -5,14 +5,13 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
-import { createKey } from "../auth/keys.js";
-import { DecisionLog } from "../decision-log.js";
-import { Standing } from "../standing.js";
-import { SqliteStore } from "../store/sqlite/store.js";
-import { ManualClock } from "../time.js";
-import { journalEvent, type JournalOptions } from "./journal.js";
+import { DecisionLog } from "../../decision-log.js";
+import { Standing } from "../../standing.js";
+import { ManualClock } from "../../time.js";
+import type { JournalOptions } from "./journal.js";
+import { SqliteStore } from "./store.js";
 
-export const root = resolve(import.meta.dirname, "..", "..");
+export const root = resolve(import.meta.dirname, "..", "..", "..");
 export const POLICY_TEXT = readFileSync(join(root, "policies", "municipal-credit.yaml"), "utf8");
 export const NOW = Date.UTC(2026, 2, 1, 0, 0, 0);
 const HOUR = 3_600_000;
@@ -45,13 +44,13 @@ export interface Populated {
  * released by a link, retracted), creates and revokes keys, journals an event,
  * advances time past the notice period, and closes the store (a final checkpoint).
  */
-export function populate(path: string, journal: JournalOptions = {}): Populated {
+export async function populate(path: string, journal: JournalOptions = {}): Promise<Populated> {
   const store = new SqliteStore(path, { journal });
+  const clock = new ManualClock(NOW);
+  const standing = new Standing(store, clock);
   try {
-    const clock = new ManualClock(NOW);
-    const standing = new Standing(store, clock);
-    standing.publish(POLICY_TEXT, "policies/municipal-credit.yaml");
-    const results = standing.ingest([
+    await standing.publish(POLICY_TEXT, "policies/municipal-credit.yaml");
+    const results = await standing.ingest([
       { source: "court", id: "c-1", type: "court.judgment.default", subject: nid("A1"), occurredAt: iso(NOW - 10 * DAY), fields: { case: "C-1", amount: 5000 }, evidence: "case-file://C-1" },
       { source: "traffic-police", id: "t-1", type: "traffic.jaywalking", subject: nid("B2"), occurredAt: iso(NOW - 5 * DAY), evidence: "camera://t-1" },
       { source: "traffic-police", id: "t-2", type: "traffic.jaywalking", subject: nid("B2"), occurredAt: iso(NOW - 4 * DAY), evidence: "camera://t-2" },
@@ -62,42 +61,46 @@ export function populate(path: string, journal: JournalOptions = {}): Populated 
     const statuses = results.map((r) => r.status).join(",");
     if (statuses !== "accepted,accepted,accepted,accepted,rejected,quarantined") throw new Error(`unexpected ingest results: ${JSON.stringify(results)}`);
     const rejected = results[4] as { source?: string; id?: string; error: { code: string } };
-    const eventSeq = store.transaction(() => journalEvent(store, "record.rejected", { source: rejected.source, id: rejected.id, code: rejected.error.code, inputHash: "0".repeat(64) })) as number;
+    // The event is the last entry of its own transaction, so the head names it.
+    const eventSeq = await store.transaction(async (tx) => {
+      await tx.journalEvent("record.rejected", { source: rejected.source, id: rejected.id, code: rejected.error.code, inputHash: "0".repeat(64) });
+      return store.journalForTests().head()?.seq as number;
+    });
 
     clock.advance(HOUR);
-    standing.ingest([{ source: "traffic-police", id: "t-2x", retracts: "t-2", occurredAt: iso(NOW), reason: "wrong plate" }]);
-    standing.link(nid("A1"), passport("P1"));
+    await standing.ingest([{ source: "traffic-police", id: "t-2x", retracts: "t-2", occurredAt: iso(NOW), reason: "wrong plate" }]);
+    await standing.link(nid("A1"), passport("P1"));
 
-    const policy = standing.requirePolicy();
-    const auditor = store.transaction(() => createKey(store, policy, { role: "auditor", label: "City auditor" }, clock.now()));
-    const gone = store.transaction(() => createKey(store, policy, { role: "source", source: "court", label: "Court clerk" }, clock.now()));
-    store.transaction(() => store.revokeKey(gone.row.keyId, clock.now()));
+    const auditor = await standing.createKey({ role: "auditor", label: "City auditor" });
+    const gone = await standing.createKey({ role: "source", source: "court", label: "Court clerk" });
+    await standing.revokeKey(gone.row.keyId);
 
     clock.advance(8 * DAY);
-    standing.advance();
+    await standing.advance();
 
     // Two batches of the decision log, as a server writes them.
-    const log = new DecisionLog(store);
+    const log = new DecisionLog(standing);
     const decision = (id: string, value: string, deny: boolean) =>
       log.add({ id, at: clock.now(), keyId: auditor.row.keyId, askedBy: "checkpoint:Gate 3", scheme: "national-id", value, context: "air-travel", decision: deny ? "deny" : "allow", codes: deny ? ["SPC-DEBTOR"] : [] });
     decision("d-01", "A1", true);
     decision("d-02", "B2", false);
     decision("d-03", "C3", false);
-    log.flush();
+    await log.flush();
     clock.advance(HOUR);
     decision("d-04", "A1", true);
     decision("d-05", "Z9", false);
-    log.flush();
+    await log.flush();
+    const db = store.connectionForTests();
     const decisionBatch: Record<string, number> = {};
-    for (const r of store.db.prepare("SELECT id, batch FROM decisions").all() as { id: string; batch: number }[]) decisionBatch[r.id] = r.batch;
+    for (const r of db.prepare("SELECT id, batch FROM decisions").all() as { id: string; batch: number }[]) decisionBatch[r.id] = r.batch;
 
     const recordSeq: Record<string, number> = {};
-    for (const r of store.db.prepare("SELECT seq, record_id FROM records").all() as { seq: number; record_id: string }[]) recordSeq[r.record_id] = r.seq;
+    for (const r of db.prepare("SELECT seq, record_id FROM records").all() as { seq: number; record_id: string }[]) recordSeq[r.record_id] = r.seq;
     const subject: Record<string, number> = {};
-    for (const v of ["A1", "B2", "C3"]) subject[v] = store.resolve(nid(v)) as number;
+    for (const v of ["A1", "B2", "C3"]) subject[v] = (await store.resolve(nid(v))) as number;
     return { path, recordSeq, subject, revokedKeyId: gone.row.keyId, auditorKeyId: auditor.row.keyId, auditorKey: auditor.key, eventSeq, decisionBatch };
   } finally {
-    store.close();
+    await standing.close();
   }
 }
 

@@ -1,31 +1,35 @@
 // The journal over HTTP: the checkpoint key for anyone to pin, verification for auditors.
 import { createPublicKey } from "node:crypto";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildServer } from "../api/server.js";
-import { createKey } from "../auth/keys.js";
+import { buildServer } from "./server.js";
 import { Standing } from "../standing.js";
 import { SqliteStore } from "../store/sqlite/store.js";
 import { ManualClock } from "../time.js";
-import { NOW, POLICY_TEXT, nid } from "./test-helpers.js";
+import { NOW, POLICY_TEXT, behindTheBack, nid, tempDir } from "../store/sqlite/test-helpers.js";
 
 describe("GET /v1/journal/key and /v1/journal/verify", () => {
   const clock = new ManualClock(NOW);
-  const store = new SqliteStore(":memory:");
-  const standing = new Standing(store, clock);
+  // A file: the last test changes a row through a connection of its own.
+  const dir = tempDir("standing-journal-http-");
+  const path = join(dir, "s.db");
+  const standing = new Standing(new SqliteStore(path), clock);
   const app = buildServer(standing);
   const auth: Record<string, Record<string, string>> = {};
 
-  beforeAll(() => {
-    standing.publish(POLICY_TEXT, "municipal-credit.yaml");
-    standing.ingest([{ source: "court", id: "c-1", type: "court.judgment.default", subject: nid("A1"), occurredAt: new Date(NOW - 86_400_000).toISOString(), fields: { case: "C-1", amount: 5000 }, evidence: "case-file://C-1" }]);
+  beforeAll(async () => {
+    await standing.publish(POLICY_TEXT, "municipal-credit.yaml");
+    await standing.ingest([{ source: "court", id: "c-1", type: "court.judgment.default", subject: nid("A1"), occurredAt: new Date(NOW - 86_400_000).toISOString(), fields: { case: "C-1", amount: 5000 }, evidence: "case-file://C-1" }]);
     for (const role of ["auditor", "admin"] as const) {
-      const { key } = createKey(store, standing.activePolicy(), { role, label: role }, clock.now());
+      const { key } = await standing.createKey({ role, label: role });
       auth[role] = { authorization: `Bearer ${key}` };
     }
   });
   afterAll(async () => {
     await app.close();
-    store.close();
+    await standing.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("serves the public key without a key, so it can be pinned elsewhere", async () => {
@@ -34,7 +38,7 @@ describe("GET /v1/journal/key and /v1/journal/verify", () => {
     const body = res.json() as { algorithm: string; publicKey: string; fingerprint: string };
     expect(body.algorithm).toBe("Ed25519");
     expect(createPublicKey(body.publicKey).asymmetricKeyType).toBe("ed25519");
-    expect(body.fingerprint).toBe(store.journal.fingerprint);
+    expect(body.fingerprint).toBe(standing.journalKey().fingerprint);
   });
 
   it("verification is for auditors only", async () => {
@@ -50,11 +54,10 @@ describe("GET /v1/journal/key and /v1/journal/verify", () => {
   });
 
   it("names a row changed behind the service's back", async () => {
-    store.db.exec("DROP TRIGGER temp.journal_au_states"); // what a second connection would do: no entry
-    store.db.prepare("UPDATE states SET evaluated_at = evaluated_at + 1").run();
+    // A second connection has no journal triggers: the change leaves no entry.
+    behindTheBack(path, (db) => db.prepare("UPDATE states SET evaluated_at = evaluated_at + 1").run());
     const r = (await app.inject({ method: "GET", url: "/v1/journal/verify", headers: auth.auditor })).json() as { ok: boolean; problems: { kind: string; where: string }[] };
     expect(r.ok).toBe(false);
     expect(r.problems[0]).toMatchObject({ kind: "row", where: "states subject_id=1" });
-    store.journal.installTriggers();
   });
 });

@@ -1,13 +1,14 @@
 // `standing audit verify`: registered by cli/main.ts with its own `common` and `run`.
 import type { Command } from "commander";
-import { clockFromEnv, dbPath, type CommonOptions, type Output } from "../cli/context.js";
-import { auditDatabase } from "./audit.js";
-import type { Finding, VerifyReport } from "./verify.js";
+import { dbPath, type CommonOptions, type Output } from "./context.js";
+import type { Finding, VerifyReport } from "../journal/report.js";
+import { replayerOf } from "../standing.js";
+import { auditStore } from "../store/open.js";
 
 type Run = (json: boolean | undefined, fn: (out: Output) => number | void | Promise<number | void>) => () => Promise<void>;
 
 function line(f: Finding): string {
-  // Messages start with their place (verify.ts); a report made elsewhere may not.
+  // Messages start with their place (the store's verifier); a report made elsewhere may not.
   return f.message.startsWith(f.where) ? f.message : `${f.where}: ${f.message}`;
 }
 
@@ -51,7 +52,7 @@ export function registerAuditCommands(program: Command, common: (cmd: Command) =
     .action(async (o: CommonOptions & { publicKey?: string }) =>
       run(o.json, (out) => {
         const path = dbPath(o);
-        const report = auditDatabase(path, { clock: clockFromEnv(), ...(o.publicKey !== undefined ? { publicKeyFile: o.publicKey } : {}) });
+        const report = auditStore(path, { replay: replayerOf(), ...(o.publicKey !== undefined ? { publicKeyFile: o.publicKey } : {}) });
         out.result(report, renderReport(path, report));
         if (!report.ok && !o.json) process.stderr.write(`standing: audit verify failed: ${line(report.problems[0] as Finding)}\n`);
         return report.ok ? 0 : 1;

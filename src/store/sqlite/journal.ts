@@ -25,15 +25,20 @@
 import type Database from "better-sqlite3";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
-import { canonicalJson } from "../canonical.js";
-import { StandingError } from "../errors.js";
-import { GENESIS, batchEntry, batchRow, checkpointPayload, entryHash, rowHash, sortBatch, type BatchRow, type SqlValue } from "./hash.js";
-import { kindExpr } from "./kinds.js";
+import { canonicalJson } from "../../canonical.js";
+import { StandingError } from "../../errors.js";
+import { GENESIS, batchEntry, batchRow, checkpointPayload, entryHash, rowHash, sortBatch, type BatchRow, type SqlValue } from "../../journal/hash.js";
+import { kindExpr } from "./journal-kinds.js";
 
 type Db = Database.Database;
 
-/** The journal's own tables: never journaled themselves. */
-export const journalTables: readonly string[] = ["journal", "journal_checkpoints"];
+/**
+ * Tables never journaled: the journal's own, and the change feed's outbox, which says
+ * only which subject, policy or key changed (never what it became: readers take that
+ * from journaled rows), so a forged or deleted event can make a process re-read a row
+ * or miss a refresh until its next snapshot, never change an answer's source of truth.
+ */
+export const journalTables: readonly string[] = ["journal", "journal_checkpoints", "changes"];
 
 export const DEFAULT_CHECKPOINT_EVERY = 1000;
 
@@ -454,36 +459,8 @@ export function journalFor(db: Db): Journal | undefined {
   return registry.get(db);
 }
 
-function isDb(x: unknown): x is Db {
-  return typeof x === "object" && x !== null && typeof (x as { prepare?: unknown }).prepare === "function" && typeof (x as { function?: unknown }).function === "function";
-}
-
-/** The journal of a better-sqlite3 connection or of a store that has one (`store.db`). */
-export function journalOf(target: unknown): Journal | undefined {
-  if (isDb(target)) return registry.get(target);
-  const db = typeof target === "object" && target !== null ? (target as { db?: unknown }).db : undefined;
-  return isDb(db) ? registry.get(db) : undefined;
-}
-
-/**
- * Appends an event that changes no row, such as a rejected record, to the journal, in
- * the caller's transaction (call it inside store.transaction to commit it with the
- * batch). `data` is stored as canonical JSON and covered by the entry's hash. Kinds in
- * use: "record.rejected" with {source, id, code, inputHash}.
- *
- *   journalEvent(store, "record.rejected", { source, id, code, inputHash })
- *
- * `target` is a store with a `db` (SqliteStore) or a connection. Returns the entry's
- * seq, or null when the target has no journal (a store without one, e.g. a test double).
- */
-export function journalEvent(target: unknown, kind: string, data: unknown): number | null {
-  const j = journalOf(target);
-  return j ? j.event(kind, data) : null;
-}
-
 /** What GET /v1/journal/key serves: the key that signs checkpoints, for pinning elsewhere. */
-export function journalPublicKey(target: unknown): { algorithm: "Ed25519"; publicKey: string; fingerprint: string } {
-  const j = journalOf(target);
-  if (!j?.publicKeyPem || !j.fingerprint) throw new StandingError("not-found", "this store keeps no signed journal");
+export function journalPublicKey(j: Journal): { algorithm: "Ed25519"; publicKey: string; fingerprint: string } {
+  if (!j.publicKeyPem || !j.fingerprint) throw new StandingError("not-found", "this store keeps no signed journal");
   return { algorithm: "Ed25519", publicKey: j.publicKeyPem, fingerprint: j.fingerprint };
 }

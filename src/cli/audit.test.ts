@@ -4,7 +4,7 @@ import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { behindTheBack, copyDb, flipChar, populate, root, tempDir, type Populated } from "./test-helpers.js";
+import { behindTheBack, copyDb, flipChar, populate, root, tempDir, type Populated } from "../store/sqlite/test-helpers.js";
 
 const bin = join(root, "bin", "standing.js");
 const dir = tempDir("standing-audit-cli-");
@@ -16,11 +16,11 @@ function standing(args: string[]): { code: number; stdout: string; stderr: strin
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   // The CLI runs compiled code; build once so it is the current source.
   const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
-  base = populate(join(dir, "base.db"));
+  base = await populate(join(dir, "base.db"));
 }, 120_000);
 
 describe("standing audit verify", () => {

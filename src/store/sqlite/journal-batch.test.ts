@@ -3,100 +3,102 @@
 // and still verifies, its old rows against their old entries.
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { DecisionLogRow } from "../store/types.js";
-import { SqliteStore } from "../store/sqlite/store.js";
-import { batchEntry, canonicalRow, keyText, sortBatch } from "./hash.js";
+import { batchEntry, canonicalRow, keyText, sortBatch } from "../../journal/hash.js";
+import { replayerOf } from "../../standing.js";
+import type { DecisionLogRow } from "../types.js";
+import { auditSqliteFile } from "./audit.js";
+import { SqliteStore } from "./store.js";
 import { behindTheBack, tempDir } from "./test-helpers.js";
-import { verifyJournal } from "./verify.js";
-import { auditDatabase } from "./audit.js";
 
 const dir = tempDir("standing-batch-");
 let n = 0;
 const fresh = (): string => join(dir, `b-${n++}.db`);
 const open: SqliteStore[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close();
 });
+const auditDatabase = (path: string) => auditSqliteFile(path, { replay: replayerOf() });
 const track = (s: SqliteStore): SqliteStore => (open.push(s), s);
 
 const row = (id: string, over: Partial<DecisionLogRow> = {}): DecisionLogRow => ({
   id, at: 1_767_225_600_000, keyId: "k1", askedBy: "checkpoint:Gate", scheme: "national-id", value: "A1", context: "air-travel", decision: "allow", codes: [], ...over,
 });
-const entries = (s: SqliteStore) => s.db.prepare("SELECT seq, kind, tbl, key, row_hash, data FROM journal WHERE tbl = 'decisions' ORDER BY seq").all() as { seq: number; kind: string; tbl: string; key: string | null; row_hash: string; data: string }[];
+const entries = (s: SqliteStore) => s.connectionForTests().prepare("SELECT seq, kind, tbl, key, row_hash, data FROM journal WHERE tbl = 'decisions' ORDER BY seq").all() as { seq: number; kind: string; tbl: string; key: string | null; row_hash: string; data: string }[];
 
 describe("appendDecisions", () => {
-  it("writes one decisions.batch entry per batch, whose row hash anyone can recompute from the rows", () => {
+  it("writes one decisions.batch entry per batch, whose row hash anyone can recompute from the rows", async () => {
     const s = track(new SqliteStore(fresh()));
-    s.appendDecisions([row("b"), row("a", { decision: "deny", codes: ["X"] }), row("c")]);
-    s.appendDecisions([row("d")]);
+    await s.appendDecisions([row("b"), row("a", { decision: "deny", codes: ["X"] }), row("c")]);
+    await s.appendDecisions([row("d")]);
     const es = entries(s);
     expect(es.map((e) => [e.kind, e.key])).toEqual([["decisions.batch", null], ["decisions.batch", null]]);
-    expect(s.db.prepare("SELECT id, batch FROM decisions ORDER BY id").all()).toEqual([
+    expect(s.connectionForTests().prepare("SELECT id, batch FROM decisions ORDER BY id").all()).toEqual([
       { id: "a", batch: es[0]?.seq }, { id: "b", batch: es[0]?.seq }, { id: "c", batch: es[0]?.seq }, { id: "d", batch: es[1]?.seq },
     ]);
     // By hand: each row's canonical JSON (all columns but batch), in key order, one per line.
-    const rows = s.db.prepare("SELECT id, at, key_id, asked_by, scheme, value, context, decision, codes FROM decisions WHERE batch = ?").safeIntegers(true).all(es[0]?.seq) as Record<string, string | bigint>[];
+    const rows = s.connectionForTests().prepare("SELECT id, at, key_id, asked_by, scheme, value, context, decision, codes FROM decisions WHERE batch = ?").safeIntegers(true).all(es[0]?.seq) as Record<string, string | bigint>[];
     const mine = sortBatch(rows.map((r) => ({ key: keyText([r.id as string]), row: canonicalRow(Object.keys(r).sort().flatMap((k) => [k, r[k] as string | bigint])) })));
     expect(batchEntry(mine)).toEqual({ rowHash: es[0]?.row_hash, data: es[0]?.data });
     expect(JSON.parse(es[0]?.data as string).rows.map((r: unknown[]) => r[0])).toEqual([["a"], ["b"], ["c"]]);
-    expect(verifyJournal(s).problems).toEqual([]);
+    expect((await s.journal.verify({})).problems).toEqual([]);
   });
 
-  it("a row already logged is ignored and left out of the entry; a batch of nothing new writes no entry", () => {
+  it("a row already logged is ignored and left out of the entry; a batch of nothing new writes no entry", async () => {
     const s = track(new SqliteStore(fresh()));
-    s.appendDecisions([row("a")]);
-    s.appendDecisions([row("a"), row("b")]);
-    s.appendDecisions([row("a")]);
-    s.appendDecisions([]);
+    await s.appendDecisions([row("a")]);
+    await s.appendDecisions([row("a"), row("b")]);
+    await s.appendDecisions([row("a")]);
+    await s.appendDecisions([]);
     const es = entries(s);
     expect(es).toHaveLength(2);
     expect(JSON.parse(es[1]?.data as string).rows.map((r: unknown[]) => r[0])).toEqual([["b"]]);
-    expect(s.countDecisions()).toBe(2);
-    expect(verifyJournal(s).problems).toEqual([]);
+    expect(await s.countDecisions()).toBe(2);
+    expect((await s.journal.verify({})).problems).toEqual([]);
   });
 
-  it("a batch that fails rolls back its rows and its entry together", () => {
+  it("a batch that fails rolls back its rows and its entry together", async () => {
     const s = track(new SqliteStore(fresh()));
-    const head = () => s.db.prepare("SELECT max(seq) FROM journal").pluck().get();
+    const head = () => s.connectionForTests().prepare("SELECT max(seq) FROM journal").pluck().get();
     const before = head();
-    expect(() => s.appendDecisions([row("a"), row("b", { at: {} as unknown as number })])).toThrow();
-    expect(s.countDecisions()).toBe(0);
+    await expect(s.appendDecisions([row("a"), row("b", { at: {} as unknown as number })])).rejects.toThrow();
+    expect(await s.countDecisions()).toBe(0);
     expect(head()).toBe(before);
   });
 });
 
 describe("a database from schema version 1 (decisions journaled per row)", () => {
   /** Builds what a version-1 Standing left: no batch column, decisions with per-row entries. */
-  function versionOne(): string {
+  async function versionOne(): Promise<string> {
     const path = fresh();
     const s = new SqliteStore(path);
-    s.db.exec("ALTER TABLE decisions DROP COLUMN batch");
-    s.journal.installTriggers(); // decisions now has per-row triggers, as in version 1
-    s.db.prepare("UPDATE meta SET value = '1' WHERE key = 'schema'").run();
-    const ins = s.db.prepare("INSERT INTO decisions (id, at, key_id, asked_by, scheme, value, context, decision, codes) VALUES (?, 1, 'k1', 'x', 'national-id', 'A1', 'air-travel', 'allow', '[]')");
+    const db = s.connectionForTests();
+    db.exec("ALTER TABLE decisions DROP COLUMN batch");
+    s.journalForTests().installTriggers(); // decisions now has per-row triggers, as in version 1
+    db.prepare("UPDATE meta SET value = '1' WHERE key = 'schema'").run();
+    const ins = db.prepare("INSERT INTO decisions (id, at, key_id, asked_by, scheme, value, context, decision, codes) VALUES (?, 1, 'k1', 'x', 'national-id', 'A1', 'air-travel', 'allow', '[]')");
     ins.run("old-1");
     ins.run("old-2");
-    s.close();
+    await s.close();
     return path;
   }
 
-  it("opens, adds the batch column, journals the upgrade, logs in batches, and verifies", () => {
-    const path = versionOne();
+  it("opens, adds the batch column, journals the upgrade, logs in batches, and verifies", async () => {
+    const path = await versionOne();
     expect(behindTheBack(path, (db) => db.prepare("SELECT count(*) FROM journal WHERE kind = 'decision.logged'").pluck().get())).toBe(2);
     const s = new SqliteStore(path);
-    expect(s.getMeta("schema")).toBe("2");
-    s.appendDecisions([row("new-1")]);
-    expect(s.db.prepare("SELECT id, batch IS NULL AS legacy FROM decisions ORDER BY id").all()).toEqual([
+    expect(await s.getMeta("schema")).toBe("2");
+    await s.appendDecisions([row("new-1")]);
+    expect(s.connectionForTests().prepare("SELECT id, batch IS NULL AS legacy FROM decisions ORDER BY id").all()).toEqual([
       { id: "new-1", legacy: 0 }, { id: "old-1", legacy: 1 }, { id: "old-2", legacy: 1 },
     ]);
-    s.close();
+    await s.close();
     const r = auditDatabase(path);
     expect(r.problems).toEqual([]);
   });
 
-  it("its old rows are still checked against their own entries", () => {
-    const path = versionOne();
-    new SqliteStore(path).close();
+  it("its old rows are still checked against their own entries", async () => {
+    const path = await versionOne();
+    await new SqliteStore(path).close();
     behindTheBack(path, (db) => {
       db.prepare("UPDATE decisions SET decision = 'deny' WHERE id = 'old-1'").run();
       db.prepare("DELETE FROM decisions WHERE id = 'old-2'").run();
@@ -108,8 +110,8 @@ describe("a database from schema version 1 (decisions journaled per row)", () =>
     ]);
   });
 
-  it("audit verify reads it without upgrading it; a version it does not know is refused by name", () => {
-    const path = versionOne();
+  it("audit verify reads it without upgrading it; a version it does not know is refused by name", async () => {
+    const path = await versionOne();
     expect(auditDatabase(path).problems).toEqual([]);
     expect(behindTheBack(path, (db) => db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get())).toBe("1");
     behindTheBack(path, (db) => db.prepare("UPDATE meta SET value = '7' WHERE key = 'schema'").run());

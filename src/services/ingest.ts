@@ -1,0 +1,142 @@
+// Ingest: a batch of records in one durable transaction. Each record is normalised,
+// checked against what is stored (duplicates, conflicts), admitted by the policy in
+// force (ingest/admit.ts, pure), resolved to a subject or kept in quarantine, and
+// appended; then every touched subject is re-evaluated in the same transaction.
+import { StandingError, isStandingError, type ErrorCode } from "../errors.js";
+import { admitAny, admitFact } from "../ingest/admit.js";
+import { normaliseRecord, type NormalisedRecord } from "../ingest/input.js";
+import type { CompiledPolicy } from "../policy/types.js";
+import type { Identifier, StoreTx, SubjectId } from "../store/types.js";
+import type { Instant } from "../time.js";
+import type { Shell } from "./context.js";
+import { evaluateAndStore } from "./evaluation.js";
+
+export type IngestResult =
+  | { readonly status: "accepted"; readonly source: string; readonly id: string; readonly subject: SubjectId }
+  | { readonly status: "duplicate"; readonly source: string; readonly id: string }
+  | { readonly status: "quarantined"; readonly source: string; readonly id: string; readonly reason: string }
+  | {
+      readonly status: "rejected";
+      readonly source?: string;
+      readonly id?: string;
+      readonly error: { readonly code: ErrorCode; readonly message: string; readonly details: Record<string, unknown> };
+    };
+
+export class Ingest {
+  constructor(
+    private readonly shell: Shell,
+    /** How far in the future an occurredAt may be (clock skew), in ms. */
+    private readonly futureToleranceMs = 5 * 60_000,
+  ) {}
+
+  /**
+   * Ingests a batch in one durable transaction and returns one result per input, in
+   * order. When this resolves, every accepted or quarantined record is on disk.
+   */
+  async ingest(inputs: readonly unknown[]): Promise<IngestResult[]> {
+    const now = this.shell.clock.now();
+    const policy = this.shell.policies.active(now);
+    const { results, written } = await this.shell.store.transaction(async (tx) => {
+      const touched = new Set<SubjectId>();
+      const results: IngestResult[] = [];
+      for (const input of inputs) results.push(await this.one(tx, input, policy, now, touched));
+      const written = [];
+      if (policy) {
+        const ids = [...touched].sort((a, b) => a - b);
+        await tx.lockSubjects(ids);
+        for (const id of ids) written.push(await evaluateAndStore(tx, policy, id, now));
+      }
+      return { results, written };
+    });
+    this.shell.applied(written);
+    return results;
+  }
+
+  /** One record inside the caller's transaction; a refusal is an answer, journaled, never an exception. */
+  async one(tx: StoreTx, input: unknown, policy: CompiledPolicy | undefined, now: Instant, touched: Set<SubjectId>): Promise<IngestResult> {
+    let rec: NormalisedRecord | undefined;
+    try {
+      rec = normaliseRecord(input);
+      const known = (await tx.findRecord(rec.source, rec.id)) ?? (await tx.findQuarantined(rec.source, rec.id));
+      if (known) {
+        if (known.hash === rec.hash) return { status: "duplicate", source: rec.source, id: rec.id };
+        throw new StandingError("record-conflict", `source "${rec.source}" already submitted a different record with id "${rec.id}"; records are never edited: retract it and submit a new id`, {
+          source: rec.source,
+          id: rec.id,
+        });
+      }
+      const p = admitAny(rec, policy, now, this.futureToleranceMs);
+      if (rec.retracts !== undefined) return await this.retraction(tx, rec, now, touched);
+      return await this.fact(tx, rec, p, now, touched);
+    } catch (e) {
+      if (!isStandingError(e)) throw e;
+      // A refusal stores no record, but it is a change an auditor must be able to see.
+      await tx.journalEvent("record.rejected", { ...(rec ? { source: rec.source, id: rec.id, inputHash: rec.hash } : pickIds(input)), code: e.code });
+      return {
+        status: "rejected",
+        ...(rec ? { source: rec.source, id: rec.id } : pickIds(input)),
+        error: e.toJSON(),
+      };
+    }
+  }
+
+  private async fact(tx: StoreTx, rec: NormalisedRecord, policy: CompiledPolicy, now: Instant, touched: Set<SubjectId>): Promise<IngestResult> {
+    const { type, registers } = admitFact(rec, policy);
+    const subject = rec.subject as Identifier;
+    let subjectId = await tx.resolve(subject);
+    if (rec.supersedes !== undefined) {
+      // A correction replaces the source's own earlier record about the same subject.
+      const target = await tx.findRecord(rec.source, rec.supersedes);
+      if (!target || target.retracts !== null || target.subjectId !== subjectId) {
+        throw new StandingError("unknown-retraction-target", `source "${rec.source}" has no record "${rec.supersedes}" about ${subject.scheme}:${subject.value} to correct (a source may correct only its own records)`, { source: rec.source, supersedes: rec.supersedes });
+      }
+    }
+    if (subjectId === undefined) {
+      if (registers === false) {
+        const reason = `${subject.scheme}:${subject.value} is not linked to a subject yet; the record is kept and counts once the identifier is linked`;
+        await tx.quarantine({ source: rec.source, recordId: rec.id, scheme: subject.scheme, value: subject.value, body: rec.body, hash: rec.hash, receivedAt: now, reason });
+        return { status: "quarantined", source: rec.source, id: rec.id, reason };
+      }
+      subjectId = await tx.createSubject(now);
+      await tx.link(subjectId, subject, now);
+    }
+    await tx.appendRecord({ source: rec.source, recordId: rec.id, subjectId, type, occurredAt: rec.occurredAt, receivedAt: now, retracts: null, body: rec.body, hash: rec.hash });
+    touched.add(subjectId);
+    return { status: "accepted", source: rec.source, id: rec.id, subject: subjectId };
+  }
+
+  private async retraction(tx: StoreTx, rec: NormalisedRecord, now: Instant, touched: Set<SubjectId>): Promise<IngestResult> {
+    const targetId = rec.retracts as string;
+    const target = await tx.findRecord(rec.source, targetId);
+    if (!target) {
+      const q = await tx.findQuarantined(rec.source, targetId);
+      if (q && q.releasedAt === null) {
+        // Kept beside its target so both are released together when the identifier is linked.
+        const reason = `retracts a record that is waiting for ${q.scheme}:${q.value} to be linked`;
+        await tx.quarantine({ source: rec.source, recordId: rec.id, scheme: q.scheme, value: q.value, body: rec.body, hash: rec.hash, receivedAt: now, reason });
+        return { status: "quarantined", source: rec.source, id: rec.id, reason };
+      }
+      throw new StandingError("unknown-retraction-target", `source "${rec.source}" has no record "${targetId}" to retract (a source may retract only its own records)`, { source: rec.source, retracts: targetId });
+    }
+    if (target.retracts !== null) {
+      throw new StandingError("unknown-retraction-target", `"${targetId}" is itself a retraction; submit the original record again under a new id instead`, { retracts: targetId });
+    }
+    await tx.appendRecord({ source: rec.source, recordId: rec.id, subjectId: target.subjectId, type: target.type, occurredAt: rec.occurredAt, receivedAt: now, retracts: targetId, body: rec.body, hash: rec.hash });
+    touched.add(target.subjectId);
+    return { status: "accepted", source: rec.source, id: rec.id, subject: target.subjectId };
+  }
+}
+
+/** Replaces lone UTF-16 surrogates (from JSON escapes or a cut pair) so the text can be hashed and stored. */
+function wellFormed(s: string): string {
+  return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
+}
+
+function pickIds(input: unknown): { source?: string; id?: string } {
+  if (typeof input !== "object" || input === null) return {};
+  const o = input as Record<string, unknown>;
+  return {
+    ...(typeof o.source === "string" ? { source: wellFormed(o.source.slice(0, 200)) } : {}),
+    ...(typeof o.id === "string" ? { id: wellFormed(o.id.slice(0, 200)) } : {}),
+  };
+}

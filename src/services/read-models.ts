@@ -1,0 +1,71 @@
+// What the API, the web pages and the CLI read, outside any transaction: a subject's
+// file, the dispute queue, quarantine, public statistics. Every read the adapters need
+// is here, so none of them holds the store.
+import type { DecisionLogRow, DisputeRow, DisputeStatus, Identifier, ListCount, MeasureCount, NoticeRow, OutboxRow, QuarantineRow, RecordRow, StateRow, Store, SubjectId } from "../store/types.js";
+import type { Instant } from "../time.js";
+
+export class ReadModels {
+  constructor(private readonly store: Store) {}
+
+  resolve(id: Identifier): Promise<SubjectId | undefined> {
+    return this.store.resolve(id);
+  }
+  subjectExists(id: SubjectId): Promise<boolean> {
+    return this.store.subjectExists(id);
+  }
+  identifiersOf(id: SubjectId): Promise<Identifier[]> {
+    return this.store.identifiersOf(id);
+  }
+  recordsOf(id: SubjectId): Promise<RecordRow[]> {
+    return this.store.recordsOf(id);
+  }
+  storedState(id: SubjectId): Promise<StateRow | undefined> {
+    return this.store.getState(id);
+  }
+  countSubjects(): Promise<number> {
+    return this.store.countSubjects();
+  }
+  countRecords(): Promise<number> {
+    return this.store.countRecords();
+  }
+  countDecisions(): Promise<number> {
+    return this.store.countDecisions();
+  }
+  listQuarantine(limit: number): Promise<QuarantineRow[]> {
+    return this.store.listQuarantine(limit);
+  }
+  getDispute(id: string): Promise<DisputeRow | undefined> {
+    return this.store.getDispute(id);
+  }
+  disputesOf(id: SubjectId): Promise<DisputeRow[]> {
+    return this.store.disputesOf(id);
+  }
+  listDisputes(filter: { status?: DisputeStatus; source?: string; limit: number }): Promise<DisputeRow[]> {
+    return this.store.listDisputes(filter);
+  }
+  noticesOf(id: SubjectId): Promise<NoticeRow[]> {
+    return this.store.noticesOf(id);
+  }
+  getNotice(id: string): Promise<NoticeRow | undefined> {
+    return this.store.getNotice(id);
+  }
+  outboxOf(noticeId: string): Promise<OutboxRow | undefined> {
+    return this.store.outboxOf(noticeId);
+  }
+  decisionsAbout(ids: readonly Identifier[], limit: number): Promise<DecisionLogRow[]> {
+    return this.store.decisionsAbout(ids, limit);
+  }
+  listCounts(): Promise<ListCount[]> {
+    return this.store.listCounts();
+  }
+  measureCounts(): Promise<MeasureCount[]> {
+    return this.store.measureCounts();
+  }
+  noticeTimes(): Promise<Instant[]> {
+    return this.store.noticeTimes();
+  }
+  /** Subjects on any measure, a page at a time, with their identifiers (the demo's welcome, the index snapshot). */
+  statesWithMeasures(afterId: SubjectId, limit: number): ReturnType<Store["statesWithMeasures"]> {
+    return this.store.statesWithMeasures(afterId, limit);
+  }
+}

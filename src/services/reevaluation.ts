@@ -1,0 +1,116 @@
+// Full re-evaluation, after a policy change: every subject with records, a page at a
+// time. Each page is read and written inside one transaction that first locks its
+// subjects, so ingest going on in this or another process can never have a page's
+// states written from inputs it changed in between (the store contract, StoreTx.lockSubjects).
+// With enough subjects, worker threads evaluate the pages the main thread reads.
+import { availableParallelism } from "node:os";
+import type { SubjectState } from "../engine/types.js";
+import type { CompiledPolicy } from "../policy/types.js";
+import { evaluateForStore, type Evaluated, type StateChanges } from "../reevaluation/inputs.js";
+import { EvaluationPool } from "../reevaluation/pool.js";
+import type { StoreTx, SubjectId } from "../store/types.js";
+import type { Instant } from "../time.js";
+import type { Shell } from "./context.js";
+import { storeNotices, type Written } from "./evaluation.js";
+
+export type Progress = (done: number, total: number) => void;
+
+export interface ReevaluationOptions {
+  /** Worker threads (default: one per core, up to 8, none on one core; 0 turns them off). */
+  readonly workers?: number;
+  /** Re-evaluations of fewer subjects than this run on the calling thread (default 20,000). */
+  readonly parallelFrom?: number;
+  /** Subjects per page (default 1,000). */
+  readonly page?: number;
+}
+
+export interface ReevaluationResult {
+  readonly reevaluated: number;
+  readonly changed: { tier: number; lists: number; measures: number };
+}
+
+const PAGE = 1000;
+/** Below this many subjects, starting worker threads costs more than it saves. */
+const PARALLEL_FROM = 20_000;
+// A few seconds of work per transaction: other writers wait for it.
+const PAGES_PER_TX = 8;
+
+/**
+ * One worker per core: the workers evaluate while the main thread reads and writes.
+ * None on a single core.
+ */
+export function defaultWorkerCount(): number {
+  const n = availableParallelism();
+  return n > 1 ? Math.min(n, 8) : 0;
+}
+
+export class Reevaluation {
+  constructor(
+    private readonly shell: Shell,
+    private readonly options: ReevaluationOptions = {},
+  ) {}
+
+  /** Re-evaluates every subject with records under the policy in force at `at`, and records it as the active version. */
+  async all(at: Instant, onProgress?: Progress): Promise<ReevaluationResult> {
+    const { store, policies } = this.shell;
+    const policy = policies.require(at);
+    const total = await store.countSubjectsWithRecords();
+    const changed = { tier: 0, lists: 0, measures: 0 };
+    const count = (c: StateChanges | null): void => {
+      if (!c) return;
+      if (c.tier) changed.tier++;
+      if (c.lists) changed.lists++;
+      if (c.measures) changed.measures++;
+    };
+    const workers = this.options.workers ?? defaultWorkerCount();
+    const pageSize = this.options.page ?? PAGE;
+    let after = 0;
+    let exhausted = false;
+    let done = 0;
+    let pool: EvaluationPool | undefined;
+    try {
+      if (workers > 0 && total >= (this.options.parallelFrom ?? PARALLEL_FROM)) {
+        pool = new EvaluationPool(workers);
+        // Started before the first transaction: other writers wait on its locks.
+        await pool.waitUntilReady();
+      }
+      onProgress?.(0, total);
+      while (!exhausted) {
+        const written = await store.transaction(async (tx) => {
+          const out: Written[] = [];
+          const pages: Promise<Evaluated[]>[] = [];
+          for (let k = 0; k < (pool ? PAGES_PER_TX : 1) && !exhausted; k++) {
+            const ids = await tx.subjectsWithRecords(after, pageSize);
+            exhausted = ids.length === 0;
+            if (exhausted) break;
+            after = ids[ids.length - 1] as SubjectId;
+            await tx.lockSubjects(ids);
+            const inputs = await tx.evaluationInputs(ids);
+            pages.push(pool ? pool.evaluate({ ref: policy.ref, text: policy.text }, at, inputs) : Promise.resolve(inputs.map((p) => evaluateForStore(policy, p, at))));
+          }
+          for (const page of pages) for (const e of await page) out.push(await this.write(tx, policy, at, e, count));
+          return out;
+        });
+        this.shell.applied(written);
+        done += written.length;
+        if (written.length > 0) onProgress?.(done, total);
+      }
+    } finally {
+      await pool?.close();
+    }
+    await store.transaction(async (tx) => {
+      await tx.setMeta("active_policy", policy.ref);
+      await tx.emit({ kind: "policy", ref: policy.ref });
+    });
+    return { reevaluated: done, changed };
+  }
+
+  private async write(tx: StoreTx, policy: CompiledPolicy, at: Instant, e: Evaluated, count: (c: StateChanges | null) => void): Promise<Written> {
+    await tx.putStateText({ subjectId: e.subjectId, policyRef: policy.ref, evaluatedAt: at, nextChangeAt: e.nextChangeAt, hasMeasures: e.measures.length > 0, json: e.json });
+    await storeNotices(tx, e.subjectId, e.notices, at);
+    count(e.changed);
+    if (e.measuresMoved) await tx.emit({ kind: "subject", ref: String(e.subjectId) });
+    const identifiers = e.measures.length > 0 ? await tx.identifiersOf(e.subjectId) : [];
+    return { subjectId: e.subjectId, identifiers, measures: e.measures, changed: e.changed, state: () => JSON.parse(e.json) as SubjectState };
+  }
+}
