@@ -113,6 +113,40 @@ describe("notices", () => {
       server.close();
     }
   });
+
+  it("given a log channel and a webhook that fails twice, when delivery is retried, then the log has the notice once and the webhook gets it once it works", async () => {
+    const { standing, store } = await setup();
+    await standing.ingest([misconduct("a1", "B", NOW - DAY)]);
+    let fail = true;
+    const received: string[] = [];
+    const server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        if (!fail) received.push((JSON.parse(body) as { id: string }).id);
+        res.statusCode = fail ? 503 : 204;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const dir = mkdtempSync(join(tmpdir(), "standing-notices-"));
+    try {
+      const file = join(dir, "notices.ndjson");
+      const outbox = new Outbox(standing.noticeOutbox(), [new LogChannel(file), new WebhookChannel(`http://127.0.0.1:${(server.address() as { port: number }).port}/notices`)]);
+      expect(await outbox.deliverDue(NOW)).toEqual({ delivered: 0, failed: 1 });
+      expect(await outbox.deliverDue(NOW + DAY)).toEqual({ delivered: 0, failed: 1 });
+      const id = (await store.noticesOf((await store.resolve(nid("B"))) as number))[0]?.id as string;
+      expect(await store.deliveredChannels(id)).toEqual(["log"]);
+      fail = false;
+      expect(await outbox.deliverDue(NOW + 2 * DAY)).toEqual({ delivered: 1, failed: 0 });
+      expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(1);
+      expect(received).toEqual([id]);
+      expect(await store.deliveredChannels(id)).toEqual(["log", "webhook"]);
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("disputes", () => {
@@ -161,10 +195,65 @@ describe("disputes", () => {
     clock.advance(60 * DAY);
     await standing.advance();
     expect(standing.check(nid("A"), "air-travel").decision).toBe("deny");
-    // a second dispute may be opened after a closed one, and upheld
+    // a second dispute may be opened after a closed one, and upheld by two reviewers
     const d2 = await standing.openDispute({ subjectId: id, source: "court", recordId: "c1", grounds: "New evidence: a court order annulling the judgment.", openedBy: "reviewer on behalf" });
+    await standing.answerDispute(d2.id, "court", "confirm", "The judgment stands as entered.");
     await standing.decideDispute(d2.id, "reviewer", "upheld", "The annulment order was verified with the court registry.");
+    await standing.decideDispute(d2.id, "second reviewer", "upheld", "Checked the annulment order in the registry myself.");
     expect(standing.check(nid("A"), "air-travel").decision).toBe("allow");
+  });
+
+  describe("separation of duties", () => {
+    const grounds = "The judgment was annulled on appeal; the order is attached.";
+    const reason = "The annulment order was verified with the court registry.";
+
+    it("given a dispute the source has not answered, when a reviewer decides before the deadline, then it is refused; after the deadline the scheduler closes it, and no reviewer acts", async () => {
+      const { standing, clock } = await setup();
+      const id = await debtor(standing, clock);
+      const d = await standing.openDispute({ subjectId: id, source: "court", recordId: "c1", grounds, openedBy: "the subject" });
+      await expect(standing.decideDispute(d.id, "reviewer", "upheld", reason)).rejects.toThrow(expect.objectContaining({ code: "record-conflict", message: expect.stringContaining("waits for the source's answer") }));
+      await expect(standing.decideDispute(d.id, "reviewer", "dismissed", reason)).rejects.toThrow(expect.objectContaining({ code: "record-conflict" }));
+      expect(await standing.reads.getDispute(d.id)).toMatchObject({ status: "open", decidedBy: null });
+      expect(standing.check(nid("A"), "air-travel").decision).toBe("deny");
+    });
+
+    it("given a dispute filed by an operator, when that same operator decides it, then it is refused, whatever label the key carries", async () => {
+      const { standing, clock } = await setup();
+      const id = await debtor(standing, clock);
+      const d = await standing.openDispute({ subjectId: id, source: "court", recordId: "c1", grounds, openedBy: "reviewer key 0123456789ab (desk 1)" });
+      await standing.answerDispute(d.id, "court", "confirm", "The judgment stands as entered.");
+      await expect(standing.decideDispute(d.id, "reviewer key 0123456789ab (desk 2)", "dismissed", reason)).rejects.toThrow(expect.objectContaining({ code: "forbidden", message: expect.stringContaining("does not decide it") }));
+      expect((await standing.decideDispute(d.id, "reviewer key ba9876543210 (desk 3)", "dismissed", reason)).status).toBe("dismissed");
+    });
+
+    it("given a proposal to uphold, when the proposer confirms it, then it is refused; a second reviewer confirms and the record stops counting; who did what is kept in order", async () => {
+      const { standing, clock } = await setup();
+      const id = await debtor(standing, clock);
+      const d = await standing.openDispute({ subjectId: id, source: "court", recordId: "c1", grounds, openedBy: "the subject" });
+      await standing.answerDispute(d.id, "court", "confirm", "The judgment stands as entered.");
+      expect((await standing.decideDispute(d.id, "reviewer key 111111111111", "upheld", reason)).status).toBe("uphold-proposed");
+      expect(standing.check(nid("A"), "air-travel").decision).toBe("deny");
+      await expect(standing.decideDispute(d.id, "reviewer key 111111111111", "upheld", reason)).rejects.toThrow(expect.objectContaining({ code: "forbidden", message: expect.stringContaining("a second reviewer") }));
+      expect((await standing.decideDispute(d.id, "reviewer key 222222222222", "upheld", "Checked the annulment order in the registry.")).status).toBe("upheld");
+      expect(standing.check(nid("A"), "air-travel").decision).toBe("allow");
+      expect((await standing.reads.disputeActions(d.id)).map((a) => [a.action, a.actor])).toEqual([
+        ["opened", "the subject"],
+        ["answered", "source court"],
+        ["proposed-uphold", "reviewer key 111111111111"],
+        ["confirmed-uphold", "reviewer key 222222222222"],
+      ]);
+    });
+
+    it("given a proposal to uphold, when a second reviewer rejects it, then the dispute is back in the queue and the record keeps counting", async () => {
+      const { standing, clock } = await setup();
+      const id = await debtor(standing, clock);
+      const d = await standing.openDispute({ subjectId: id, source: "court", recordId: "c1", grounds, openedBy: "the subject" });
+      await standing.answerDispute(d.id, "court", "confirm", "The judgment stands as entered.");
+      await standing.decideDispute(d.id, "reviewer key 111111111111", "upheld", reason);
+      expect(await standing.decideDispute(d.id, "reviewer key 222222222222", "dismissed", "The order annuls another judgment, not this one.")).toMatchObject({ status: "confirmed", decidedBy: null });
+      expect(standing.check(nid("A"), "air-travel").decision).toBe("deny");
+      expect((await standing.reads.disputeActions(d.id)).at(-1)).toMatchObject({ action: "rejected-uphold", actor: "reviewer key 222222222222" });
+    });
   });
 
   it("given a record type that suspends effects while disputed, when a dispute opens, then its effects stop until the source confirms", async () => {

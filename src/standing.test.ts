@@ -553,6 +553,48 @@ describe("publish", () => {
     expect(states.filter((st) => st?.state.score === 1020 && st?.policyRef === "municipal-credit@2026.2.0")).toHaveLength(people);
   });
 
+  it("given a publish cut off after its first page (a killed process), when audited, then the states left on the old version are named; when the same file is published again, then the re-evaluation resumes and finishes", async () => {
+    const { standing, store, clock } = await setup();
+    const people = 1234;
+    expect((await standing.ingest(Array.from({ length: people }, (_, i) => blood(`k${i}`, nid(`K${i}`), NOW - DAY)))).every((r) => r.status === "accepted")).toBe(true);
+    clock.set(NOW + HOUR);
+    const V2 = variant("2026.2.0", "2026-02-01T00:00:00+08:00", 20);
+    const cut = new Error("killed during re-evaluation");
+    await expect(standing.publish(V2, "v2.yaml", (done) => {
+      if (done > 0) throw cut;
+    })).rejects.toBe(cut);
+    const ids = await store.subjectsWithRecords(0, 1_000_000);
+    const refs = async (): Promise<string[]> => [...new Set((await Promise.all(ids.map((id) => store.getState(id)))).map((st) => st?.policyRef as string))].sort();
+    expect(await refs()).toEqual([V1, "municipal-credit@2026.2.0"]);
+    const audit = await standing.verifyJournal();
+    expect(audit.ok).toBe(false);
+    expect(audit.problems.map((p) => p.message)).toContainEqual(expect.stringMatching(/municipal-credit@2026\.2\.0 is in force, but its re-evaluation did not finish .*: 234 stored state\(s\) still name an older version/));
+
+    clock.set(NOW + 2 * HOUR);
+    const again = await standing.publish(V2, "v2.yaml");
+    expect(again).toMatchObject({ status: "published", reevaluated: people - 1000 });
+    expect(await refs()).toEqual(["municipal-credit@2026.2.0"]);
+    expect(await store.getMeta("active_policy")).toBe("municipal-credit@2026.2.0");
+    expect((await standing.verifyJournal()).ok).toBe(true);
+    // Finished: publishing it once more has nothing left to do.
+    expect(await standing.publish(V2, "v2.yaml")).toMatchObject({ status: "unchanged", reevaluated: 0 });
+  });
+
+  it("given a publish cut off part way, when the scheduler ticks (tick, serve), then it finishes the re-evaluation", async () => {
+    const { standing, store } = await setup();
+    expect((await standing.ingest(Array.from({ length: 1500 }, (_, i) => blood(`t${i}`, nid(`T${i}`), NOW - DAY)))).every((r) => r.status === "accepted")).toBe(true);
+    await expect(standing.publish(variant("2026.2.0", "2026-02-01T00:00:00+08:00", 20), "v2.yaml", (done) => {
+      if (done > 0) throw new Error("killed");
+    })).rejects.toThrow("killed");
+    // The same store opened afresh, as the next process would.
+    const next = new Standing(store, new ManualClock(NOW + HOUR));
+    // A scheduler running beside it leaves a re-evaluation that wrote a page moments ago alone; an operator's tick takes it over.
+    expect((await next.advance()).policyActivated).toBe(null);
+    expect((await next.advance(undefined, true)).policyActivated).toBe("municipal-credit@2026.2.0");
+    expect(await store.getMeta("active_policy")).toBe("municipal-credit@2026.2.0");
+    expect((await next.verifyJournal()).ok).toBe(true);
+  });
+
   it("given a published version, when the same text is published again, then it is unchanged; when other text claims the same version, then it is refused invalid-policy", async () => {
     const { standing, store } = await setup();
     await population(standing);
@@ -918,7 +960,10 @@ describe("a server and a second process on one file (issue 12)", () => {
       const subjectId = await cli.resolveSubject(nid("N1"));
       const d = await cli.openDispute({ subjectId, source: "court", recordId: "d1", grounds: "The judgment was annulled; the order is attached.", openedBy: "the subject" });
       expect(server.check(nid("N1"), "air-travel").decision).toBe("deny"); // this record type keeps counting while disputed
-      expect((await cli.decideDispute(d.id, "reviewer", "upheld", "The annulment order was verified with the court registry.")).status).toBe("upheld");
+      await cli.answerDispute(d.id, "court", "confirm", "The judgment stands as entered.");
+      expect((await cli.decideDispute(d.id, "first reviewer", "upheld", "The annulment order was verified with the court registry.")).status).toBe("uphold-proposed");
+      expect(server.check(nid("N1"), "air-travel").decision).toBe("deny"); // one reviewer alone takes no record out
+      expect((await cli.decideDispute(d.id, "second reviewer", "upheld", "Checked the registry entry of the annulment myself.")).status).toBe("upheld");
       const took = await heldWithin(BOUND_MS, allowed(server));
       expect(took, `the server still denied ${BOUND_MS} ms after the dispute was upheld`).toBeDefined();
     } finally {

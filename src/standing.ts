@@ -256,9 +256,23 @@ export class Standing {
     this.registry.remember(p);
     await this.registry.reload(this.store);
     const effective = new Date(p.effective).toISOString();
+    if (status === "unchanged") {
+      // The same file again after a publish was cut off during its re-evaluation: finish it.
+      const finished = await this.reevaluation.resume(now, onProgress);
+      if (finished) return { policy: p.ref, status: "published", effective, ...finished, warnings: r.warnings };
+    }
     if (status !== "published") return { policy: p.ref, status, effective, ...unchanged, warnings: r.warnings };
     const res = await this.reevaluation.all(now, onProgress);
     return { policy: p.ref, status, effective, ...res, warnings: r.warnings };
+  }
+
+  /**
+   * Finishes a re-evaluation left unfinished (a publish killed part way), unless another
+   * process is at it; what `ingest`, `tick` and `serve` call first. Null when there was none.
+   */
+  async finishPending(onProgress?: Progress): Promise<ReevaluationResult | null> {
+    await this.start();
+    return this.reevaluation.resume(this.clock.now(), onProgress);
   }
 
   /** Re-evaluates every subject with records under the policy in force at `at`. */
@@ -304,9 +318,10 @@ export class Standing {
 
   // ---------------------------------------------------------------- time
 
-  async advance(at: Instant = this.clock.now()): Promise<{ policyActivated: string | null; advanced: number }> {
+  /** `takeOver`: finish a re-evaluation another process seems to be at (see Scheduling.advance). */
+  async advance(at: Instant = this.clock.now(), takeOver = false): Promise<{ policyActivated: string | null; advanced: number }> {
     await this.start();
-    return this.scheduling.advance(at);
+    return this.scheduling.advance(at, takeOver);
   }
 
   async nextWake(): Promise<Instant | null> {
@@ -433,6 +448,8 @@ export class Standing {
       due: (now, limit) => store.dueOutbox(now, limit),
       notice: (id) => store.getNotice(id),
       delivered: (id, at) => store.transaction((tx) => tx.markDelivered(id, at)),
+      channelsDone: (id) => store.deliveredChannels(id),
+      channelDone: (id, channel, at) => store.transaction((tx) => tx.markChannelDelivered(id, channel, at)),
       failed: (id, error, next) => store.transaction((tx) => tx.markFailed(id, error, next)),
     };
   }

@@ -121,7 +121,7 @@ const routes = {
   disputeList: { name: "GET /v1/disputes", request: () => ({ method: "GET", url: "/v1/disputes" }) },
   disputeGet: { name: "GET /v1/disputes/{id}", request: () => ({ method: "GET", url: `/v1/disputes/${standingDispute}` }) },
   disputeAnswer: { name: "POST /v1/disputes/{id}/answer", request: async () => ({ method: "POST", url: `/v1/disputes/${await freshDispute()}/answer`, headers: json, payload: JSON.stringify({ answer: "confirm", note: "The case file names this subject." }) }) },
-  disputeDecision: { name: "POST /v1/disputes/{id}/decision", request: async () => ({ method: "POST", url: `/v1/disputes/${await freshDispute()}/decision`, headers: json, payload: JSON.stringify({ decision: "dismissed", reason: "The record matches the court file." }) }) },
+  disputeDecision: { name: "POST /v1/disputes/{id}/decision", request: async () => ({ method: "POST", url: `/v1/disputes/${await freshDispute(true)}/decision`, headers: json, payload: JSON.stringify({ decision: "dismissed", reason: "The record matches the court file." }) }) },
   notices: { name: "GET /v1/subjects/{id}/notices", request: () => ({ method: "GET", url: `/v1/subjects/${debtorId}/notices` }) },
   // Too early for early exit (a year on the list): allowed principals get 400, the rest are refused first.
   application: { name: "POST /v1/subjects/{id}/applications", request: () => ({ method: "POST", url: `/v1/subjects/${debtorId}/applications`, headers: json, payload: JSON.stringify({ list: "judgment-defaulters" }) }) },
@@ -136,8 +136,11 @@ async function freshDebtorRecord(): Promise<string> {
   expect(r?.status).toBe("accepted");
   return id;
 }
-async function freshDispute(): Promise<string> {
-  return (await standing.openDispute({ subjectId: debtorId, source: "court", recordId: await freshDebtorRecord(), grounds: "Disputed for the access matrix.", openedBy: "test" })).id;
+async function freshDispute(answered = false): Promise<string> {
+  const d = await standing.openDispute({ subjectId: debtorId, source: "court", recordId: await freshDebtorRecord(), grounds: "Disputed for the access matrix.", openedBy: "test" });
+  // A reviewer decides only once the source has answered.
+  if (answered) await standing.answerDispute(d.id, "court", "confirm", "The case file names this subject.");
+  return d.id;
 }
 
 // The expected status of every route for every principal, written out by hand.

@@ -11,7 +11,7 @@ import { ErrorBody, SubjectParams } from "./schemas.js";
 
 const security = [{ key: [] }];
 const err = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody };
-const statuses = ["open", "confirmed", "withdrawn", "corrected", "upheld", "dismissed", "expired"] as const;
+const statuses = ["open", "confirmed", "withdrawn", "corrected", "uphold-proposed", "upheld", "dismissed", "expired"] as const;
 
 const OpenDispute = Type.Object(
   {
@@ -102,7 +102,9 @@ export function dueProcessRoutes(plugin: FastifyInstance, standing: Standing): v
   r.get("/v1/disputes/:id", { config: { allow: ["reviewer", "admin", "auditor", "source", "subject"] }, schema: { tags: ["due process"], summary: "One dispute", security, params: IdParam } }, async (req) => {
     const d = await getDispute(req.params.id);
     mayReadDispute(req.principal, d);
-    return view(d);
+    // Who did what, in order: separation of duties is visible to everyone who may read the dispute.
+    const actions = (await standing.reads.disputeActions(d.id)).map((a) => ({ action: a.action, by: a.actor, at: new Date(a.at).toISOString(), note: a.note }));
+    return { ...view(d), actions };
   });
 
   r.post("/v1/disputes/:id/answer", { config: { allow: ["source"] }, schema: { tags: ["due process"], summary: "The source confirms, withdraws or corrects the disputed record", security, params: IdParam, body: Answer, response: err } }, async (req) => {
@@ -113,7 +115,7 @@ export function dueProcessRoutes(plugin: FastifyInstance, standing: Standing): v
     return { dispute: view(res.dispute), ...(res.correction ? { correction: res.correction } : {}) } as never;
   });
 
-  r.post("/v1/disputes/:id/decision", { config: { allow: ["reviewer"] }, schema: { tags: ["due process"], summary: "A reviewer decides, with a written reason", security, params: IdParam, body: Decision, response: err } }, async (req) => {
+  r.post("/v1/disputes/:id/decision", { config: { allow: ["reviewer"] }, schema: { tags: ["due process"], summary: "A reviewer decides, with a written reason: dismiss; or propose to uphold, which a second reviewer confirms (upheld) or rejects. Never the one who filed it, and only once the source has answered or its deadline passed", security, params: IdParam, body: Decision, response: err } }, async (req) => {
     const d = await standing.decideDispute(req.params.id, describePrincipal(req.principal), req.body.decision, req.body.reason);
     return view(d) as never;
   });

@@ -138,8 +138,10 @@ export async function main(argv: string[]): Promise<number> {
         if (!existsSync(file)) throw new StandingError("not-found", `input file ${file} does not exist`, { file });
         const s = openStanding(o);
         try {
-          // The policy in force types CSV columns: load the registry first.
+          // The policy in force types CSV columns: load the registry first; and a publish
+          // cut off during its re-evaluation is finished before new records arrive.
           await s.start();
+          await s.finishPending();
           const r = await ingestFile(s, file, { ...(o.format ? { format: o.format } : {}), ...(o.rejects ? { rejects: o.rejects } : {}), batch: o.batch, progress: o.progress && !o.json });
           out.result(r, `${r.file}: ${r.lines} lines: ${r.accepted} accepted, ${r.duplicate} duplicate, ${r.quarantined} quarantined, ${r.rejected} rejected${r.rejects ? ` (reasons in ${r.rejects})` : ""}`);
           return r.rejected > 0 ? 1 : 0;
@@ -202,7 +204,7 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (o: CommonOptions) =>
       run(o.json, (out) =>
         withStanding(o, async (s) => {
-          const r = await new Scheduler(s).tick();
+          const r = await new Scheduler(s).tick(true);
           out.result(r, `advanced ${r.advanced} subject(s)${r.policyActivated ? `; activated ${r.policyActivated}` : ""}`);
         }),
       )(),
@@ -403,7 +405,8 @@ export async function main(argv: string[]): Promise<number> {
             console.log(`loaded a demo population: ${r.subjects} subjects, ${r.accepted} records, ${r.quarantined} quarantined (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
           }
         }
-        await s.advance();
+        // Starting after a crash: finish what a killed publish left (no other server can be mid-way in it for long).
+        await s.advance(undefined, true);
         // Follow what other processes commit (the CLI beside this server): see ARCHITECTURE.md.
         await s.follow();
         const indexed = s.indexedSubjects;

@@ -10,6 +10,9 @@ export interface OutboxPort {
   due(now: number, limit: number): Promise<OutboxRow[]>;
   notice(id: string): Promise<NoticeRow | undefined>;
   delivered(noticeId: string, at: number): Promise<void>;
+  /** Channels that already delivered this notice, and recording one more. */
+  channelsDone(noticeId: string): Promise<string[]>;
+  channelDone(noticeId: string, channel: string, at: number): Promise<void>;
   failed(noticeId: string, error: string, nextAttemptAt: number): Promise<void>;
 }
 
@@ -73,7 +76,13 @@ export class Outbox {
       const notice = await this.port.notice(row.noticeId);
       if (!notice) continue;
       try {
-        for (const c of this.channels) await c.deliver(notice);
+        // Each channel is recorded as it delivers: when the webhook fails, the log is not written twice.
+        const done = new Set(await this.port.channelsDone(row.noticeId));
+        for (const c of this.channels) {
+          if (done.has(c.name)) continue;
+          await c.deliver(notice);
+          await this.port.channelDone(row.noticeId, c.name, now);
+        }
         await this.port.delivered(row.noticeId, now);
         delivered++;
       } catch (e) {

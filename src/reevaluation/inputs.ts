@@ -91,6 +91,7 @@ function disputeInput(d: DisputeRow): RecordDispute {
     case "open":
       return { openedAt: d.openedAt, deadline: d.deadlineAt, suspend: d.suspend, closedAt: null, counts: null };
     case "confirmed":
+    case "uphold-proposed":
       // The source stood by the record: it counts again from the answer on, unless a reviewer later upholds.
       return { openedAt: d.openedAt, deadline: d.deadlineAt, suspend: d.suspend, closedAt: d.answeredAt ?? d.openedAt, counts: true };
     case "expired":

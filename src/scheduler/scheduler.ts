@@ -21,9 +21,10 @@ export class Scheduler {
     private readonly options: SchedulerOptions = {},
   ) {}
 
-  async tick(): Promise<{ at: Instant; advanced: number; policyActivated: string | null }> {
+  /** `takeOver` for an operator's `standing tick`: finish a re-evaluation another process seems to be at. */
+  async tick(takeOver = false): Promise<{ at: Instant; advanced: number; policyActivated: string | null }> {
     const at = this.standing.now();
-    const r = await this.standing.advance(at);
+    const r = await this.standing.advance(at, takeOver);
     const out = { at, ...r };
     this.options.onTick?.(out);
     return out;

@@ -3,7 +3,7 @@
 // re-evaluation commit together.
 import { randomUUID } from "node:crypto";
 import { StandingError } from "../errors.js";
-import type { DisputeRow, DisputeStatus, StoreTx, SubjectId } from "../store/types.js";
+import type { DisputeActionRow, DisputeRow, DisputeStatus, StoreTx, SubjectId } from "../store/types.js";
 import { addDuration } from "../time.js";
 import type { Shell } from "./context.js";
 import { evaluateAndStore, stateOf } from "./evaluation.js";
@@ -42,6 +42,7 @@ export class DueProcess {
         answerNote: null, answeredAt: null, decidedBy: null, reason: null, closedAt: null, counts: null,
       };
       await tx.putDispute(row);
+      await tx.addDisputeAction({ disputeId: row.id, action: "opened", actor: req.openedBy, at: now, note: null });
       return row;
     });
   }
@@ -68,21 +69,65 @@ export class DueProcess {
       }
       const out: DisputeRow = { ...current, status, answerNote: note, answeredAt: now, closedAt: answer === "confirm" ? null : now, counts: answer === "confirm" ? null : false };
       await tx.putDispute(out);
+      await tx.addDisputeAction({ disputeId: id, action: "answered", actor: `source ${source}`, at: now, note: `${answer}: ${note}` });
       return result ? { dispute: out, correction: result } : { dispute: out };
     });
   }
 
-  /** A reviewer decides, with a written reason: upheld (the record stops counting) or dismissed (it counts). */
+  /**
+   * A reviewer decides, with a written reason, under separation of duties:
+   * - whoever filed the dispute never decides it;
+   * - a reviewer decides only once the source has answered (confirmed), or its deadline has passed;
+   * - dismissing takes one reviewer; upholding, which takes the record out of the subject's
+   *   file, takes two: the first proposes (uphold-proposed), a second one confirms it
+   *   (upheld) or rejects the proposal (back to confirmed).
+   * Each step is kept in the dispute's actions (who, when, why).
+   */
   async decideDispute(id: string, reviewer: string, decision: "upheld" | "dismissed", reason: string): Promise<DisputeRow> {
     const d = await this.dispute(id);
-    if (reason.trim().length < 10) throw new StandingError("bad-request", "a decision needs a written reason (at least 10 characters)", { dispute: id });
-    if (reason.trim().length > DISPUTE_LIMITS.text) throw new StandingError("bad-request", `the reason is too long (at most ${DISPUTE_LIMITS.text.toLocaleString("en")} characters)`, { dispute: id });
+    const why = reason.trim();
+    if (why.length < 10) throw new StandingError("bad-request", "a decision needs a written reason (at least 10 characters)", { dispute: id });
+    if (why.length > DISPUTE_LIMITS.text) throw new StandingError("bad-request", `the reason is too long (at most ${DISPUTE_LIMITS.text.toLocaleString("en")} characters)`, { dispute: id });
     const now = this.shell.clock.now();
     return this.withSubject(d.subjectId, async (tx) => {
       const current = (await tx.getDispute(id)) as DisputeRow;
-      if (current.status !== "open" && current.status !== "confirmed") throw new StandingError("record-conflict", `dispute ${id} is already ${current.status}`, { dispute: id, status: current.status });
-      const row: DisputeRow = { ...current, status: decision, decidedBy: reviewer, reason: reason.trim(), closedAt: now, counts: decision === "dismissed" };
+      const actions = await tx.disputeActions(id);
+      const me = actorKey(reviewer);
+      const opener = actions.find((a) => a.action === "opened")?.actor ?? current.openedBy;
+      if (actorKey(opener) === me) throw new StandingError("forbidden", `dispute ${id} was filed by ${opener}; whoever files a dispute does not decide it`, { dispute: id });
+      const act = (action: DisputeActionRow["action"]) => tx.addDisputeAction({ disputeId: id, action, actor: reviewer, at: now, note: why });
+      if (current.status === "uphold-proposed") {
+        const proposer = [...actions].reverse().find((a) => a.action === "proposed-uphold")?.actor ?? current.decidedBy ?? "";
+        if (actorKey(proposer) === me) throw new StandingError("forbidden", `upholding dispute ${id} was proposed by ${proposer}; a second reviewer must confirm or reject it`, { dispute: id });
+        if (decision === "upheld") {
+          const row: DisputeRow = { ...current, status: "upheld", closedAt: now, counts: false };
+          await tx.putDispute(row);
+          await act("confirmed-uphold");
+          return row;
+        }
+        // Not upheld after all: back in the queue as the source left it, the record counting.
+        const row: DisputeRow = { ...current, status: "confirmed", decidedBy: null, reason: null };
+        await tx.putDispute(row);
+        await act("rejected-uphold");
+        return row;
+      }
+      const answered = current.status === "confirmed";
+      const lapsed = current.status === "open" && now >= current.deadlineAt;
+      if (!answered && !lapsed) {
+        if (current.status === "open") {
+          throw new StandingError("record-conflict", `dispute ${id} waits for the source's answer until ${new Date(current.deadlineAt).toISOString()}; a reviewer decides once the source has answered or that deadline has passed`, { dispute: id, status: current.status });
+        }
+        throw new StandingError("record-conflict", `dispute ${id} is already ${current.status}`, { dispute: id, status: current.status });
+      }
+      if (decision === "dismissed") {
+        const row: DisputeRow = { ...current, status: "dismissed", decidedBy: reviewer, reason: why, closedAt: now, counts: true };
+        await tx.putDispute(row);
+        await act("dismissed");
+        return row;
+      }
+      const row: DisputeRow = { ...current, status: "uphold-proposed", decidedBy: reviewer, reason: why };
       await tx.putDispute(row);
+      await act("proposed-uphold");
       return row;
     });
   }
@@ -115,8 +160,8 @@ export class DueProcess {
   /** Runs a change to one subject's inputs and its re-evaluation in one transaction, holding the subject's lock. */
   private async withSubject<T>(subjectId: SubjectId, fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     const now = this.shell.clock.now();
-    const policy = this.shell.policies.active(now);
     const { out, written } = await this.shell.store.transaction(async (tx) => {
+      const policy = await this.shell.policies.current(tx, now);
       await tx.lockSubjects([subjectId]);
       const out = await fn(tx);
       return { out, written: policy ? [await evaluateAndStore(tx, policy, subjectId, now)] : [] };
@@ -124,4 +169,13 @@ export class DueProcess {
     this.shell.applied(written);
     return out;
   }
+}
+
+/**
+ * Who an actor is, for separation of duties: the API key behind "reviewer key 1a2b3c4d5e6f
+ * (label)", whatever its label says; otherwise the name itself (a CLI operator's --by).
+ */
+export function actorKey(actor: string): string {
+  const key = /\bkey ([0-9a-f]{12})\b/.exec(actor);
+  return key ? `key:${key[1]}` : `name:${actor.trim().toLowerCase()}`;
 }

@@ -25,8 +25,8 @@ export class Identity {
    */
   async link(known: Identifier, extra: Identifier): Promise<{ subject: SubjectId; released: IngestResult[] }> {
     const now = this.shell.clock.now();
-    const policy = this.shell.policies.active(now);
     const { subjectId, released, written } = await this.shell.store.transaction(async (tx) => {
+      const policy = await this.shell.policies.current(tx, now);
       const subjectId = await this.resolve(known, tx);
       await tx.lockSubjects([subjectId]);
       await tx.link(subjectId, extra, now);
@@ -53,8 +53,8 @@ export class Identity {
   /** Several subjects in one transaction (a registry import, the demo's population). */
   async registerAll(subjects: readonly (readonly Identifier[])[]): Promise<SubjectId[]> {
     const now = this.shell.clock.now();
-    const policy = this.shell.policies.active(now);
     const { ids, written } = await this.shell.store.transaction(async (tx) => {
+      const policy = await this.shell.policies.current(tx, now);
       const ids: SubjectId[] = [];
       const written: Written[] = [];
       for (const identifiers of subjects) {

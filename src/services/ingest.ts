@@ -35,8 +35,8 @@ export class Ingest {
    */
   async ingest(inputs: readonly unknown[]): Promise<IngestResult[]> {
     const now = this.shell.clock.now();
-    const policy = this.shell.policies.active(now);
     const { results, written } = await this.shell.store.transaction(async (tx) => {
+      const policy = await this.shell.policies.current(tx, now);
       const touched = new Set<SubjectId>();
       const results: IngestResult[] = [];
       for (const input of inputs) results.push(await this.one(tx, input, policy, now, touched));

@@ -16,6 +16,16 @@ export class PolicyRegistry {
     this.rows = await reads.policies();
   }
 
+  /**
+   * The version in force at `at` as the store has it now, read inside the caller's
+   * transaction: a state written there can then never name a version another process
+   * has already replaced (its re-evaluation may have passed this subject already).
+   */
+  async current(tx: Pick<StoreReads, "policies">, at: Instant): Promise<CompiledPolicy | undefined> {
+    await this.reload(tx);
+    return this.active(at);
+  }
+
   published(): readonly PolicyRow[] {
     return this.rows;
   }

@@ -1,7 +1,7 @@
 // What the API, the web pages and the CLI read, outside any transaction: a subject's
 // file, the dispute queue, quarantine, public statistics. Every read the adapters need
 // is here, so none of them holds the store.
-import type { DecisionLogRow, DisputeRow, DisputeStatus, Identifier, ListCount, MeasureCount, NoticeRow, OutboxRow, QuarantineRow, RecordRow, StateRow, Store, SubjectId } from "../store/types.js";
+import type { DecisionLogRow, DisputeActionRow, DisputeRow, DisputeStatus, Identifier, ListCount, MeasureCount, NoticeRow, OutboxRow, QuarantineRow, RecordRow, StateRow, Store, SubjectId } from "../store/types.js";
 import type { Instant } from "../time.js";
 
 export class ReadModels {
@@ -36,6 +36,9 @@ export class ReadModels {
   }
   getDispute(id: string): Promise<DisputeRow | undefined> {
     return this.store.getDispute(id);
+  }
+  disputeActions(id: string): Promise<DisputeActionRow[]> {
+    return this.store.disputeActions(id);
   }
   disputesOf(id: SubjectId): Promise<DisputeRow[]> {
     return this.store.disputesOf(id);

@@ -50,11 +50,17 @@ export class Reevaluation {
     private readonly options: ReevaluationOptions = {},
   ) {}
 
-  /** Re-evaluates every subject with records under the policy in force at `at`, and records it as the active version. */
+  /**
+   * Re-evaluates every subject with records under the policy in force at `at`, and
+   * records it as the active version. Each page's transaction also records how far it
+   * got, so a re-evaluation cut off (a killed publish) resumes where it stopped: the next
+   * publish of the same file, `tick`, `serve` or `ingest` finishes it (`pending`).
+   */
   async all(at: Instant, onProgress?: Progress): Promise<ReevaluationResult> {
     const { store, policies } = this.shell;
     const policy = policies.require(at);
     const total = await store.countSubjectsWithRecords();
+    const cursor = parseCursor(await store.getMeta(CURSOR));
     const changed = { tier: 0, lists: 0, measures: 0 };
     const count = (c: StateChanges | null): void => {
       if (!c) return;
@@ -64,7 +70,7 @@ export class Reevaluation {
     };
     const workers = this.options.workers ?? defaultWorkerCount();
     const pageSize = this.options.page ?? PAGE;
-    let after = 0;
+    let after = cursor?.ref === policy.ref ? cursor.after : 0;
     let exhausted = false;
     let done = 0;
     let pool: EvaluationPool | undefined;
@@ -89,6 +95,8 @@ export class Reevaluation {
             pages.push(pool ? pool.evaluate({ ref: policy.ref, text: policy.text }, at, inputs) : Promise.resolve(inputs.map((p) => evaluateForStore(policy, p, at))));
           }
           for (const page of pages) for (const e of await page) out.push(await this.write(tx, policy, at, e, count));
+          const progress: Cursor = { ref: policy.ref, after, at: this.shell.clock.now(), heartbeat: Date.now() };
+          await tx.setMeta(CURSOR, JSON.stringify(progress));
           return out;
         });
         this.shell.applied(written);
@@ -100,9 +108,36 @@ export class Reevaluation {
     }
     await store.transaction(async (tx) => {
       await tx.setMeta("active_policy", policy.ref);
+      await tx.setMeta(CURSOR, "{}"); // finished: a later run of the same version starts from the first subject
       await tx.emit({ kind: "policy", ref: policy.ref });
     });
     return { reevaluated: done, changed };
+  }
+
+  /**
+   * Whether the version in force at `at` has not been applied to every subject yet (a
+   * publish or activation cut off, or one under way in another process), and whether
+   * someone is working on it now (a page committed within the last BUSY_MS).
+   */
+  async pending(at: Instant): Promise<{ ref: string; busy: boolean } | null> {
+    const policy = this.shell.policies.active(at);
+    if (!policy) return null;
+    if ((await this.shell.store.getMeta("active_policy")) === policy.ref) return null;
+    const cursor = parseCursor(await this.shell.store.getMeta(CURSOR));
+    return { ref: policy.ref, busy: cursor?.ref === policy.ref && Date.now() - cursor.heartbeat < BUSY_MS };
+  }
+
+  /**
+   * Finishes a re-evaluation that was left unfinished. An operator's command (publishing
+   * the same file again, `tick`, `ingest`) takes it over even if a page was written in the
+   * last seconds, since a killed process looks busy for as long; at worst two processes
+   * then share the work, which the subject locks keep correct.
+   */
+  async resume(at: Instant, onProgress?: Progress): Promise<ReevaluationResult | null> {
+    await this.shell.policies.reload(this.shell.store);
+    const p = await this.pending(at);
+    if (!p) return null;
+    return this.all(at, onProgress);
   }
 
   private async write(tx: StoreTx, policy: CompiledPolicy, at: Instant, e: Evaluated, count: (c: StateChanges | null) => void): Promise<Written> {
@@ -112,5 +147,29 @@ export class Reevaluation {
     if (e.measuresMoved) await tx.emit({ kind: "subject", ref: String(e.subjectId) });
     const identifiers = e.measures.length > 0 ? await tx.identifiersOf(e.subjectId) : [];
     return { subjectId: e.subjectId, identifiers, measures: e.measures, changed: e.changed, state: () => JSON.parse(e.json) as SubjectState };
+  }
+}
+
+/** Where a full re-evaluation has got to, kept in meta with each page. */
+interface Cursor {
+  readonly ref: string;
+  /** The last subject id written. */
+  readonly after: SubjectId;
+  readonly at: Instant;
+  /** Wall-clock time of the last page (not the injected clock): whether a process is still at it. */
+  readonly heartbeat: number;
+}
+
+const CURSOR = "reevaluation";
+/** A page commits every few seconds; this long without one, the process doing it is taken to be gone. */
+export const BUSY_MS = 30_000;
+
+function parseCursor(text: string | undefined): Cursor | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const c = JSON.parse(text) as Partial<Cursor>;
+    return typeof c.ref === "string" && typeof c.after === "number" && typeof c.heartbeat === "number" ? (c as Cursor) : undefined;
+  } catch {
+    return undefined;
   }
 }

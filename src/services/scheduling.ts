@@ -3,7 +3,7 @@
 // state changes by itself. Run by the scheduler (src/scheduler/), or by `standing tick`.
 import type { Shell } from "./context.js";
 import { evaluateAndStore, type Written } from "./evaluation.js";
-import type { Reevaluation } from "./reevaluation.js";
+import { BUSY_MS, type Reevaluation } from "./reevaluation.js";
 import type { Instant } from "../time.js";
 
 const BATCH = 1000;
@@ -14,14 +14,22 @@ export class Scheduling {
     private readonly reevaluation: Reevaluation,
   ) {}
 
-  async advance(at: Instant = this.shell.clock.now()): Promise<{ policyActivated: string | null; advanced: number }> {
+  /**
+   * `takeOver`: finish a re-evaluation even if another process seems to be at it (an
+   * operator's `tick`, a server starting after a crash); the periodic scheduler leaves
+   * a busy one alone.
+   */
+  async advance(at: Instant = this.shell.clock.now(), takeOver = false): Promise<{ policyActivated: string | null; advanced: number }> {
     const { store, policies } = this.shell;
     let policyActivated: string | null = null;
     // Cheap, and the feed may not have told this process yet.
     await policies.reload(store);
     const policy = policies.active(at);
     if (!policy) return { policyActivated, advanced: 0 };
-    if ((await store.getMeta("active_policy")) !== policy.ref) {
+    // A version whose date has come, or a re-evaluation cut off part way, unless another
+    // process is at it now (it records its progress with every page).
+    const pending = await this.reevaluation.pending(at);
+    if (pending && (takeOver || !pending.busy)) {
       await this.reevaluation.all(at);
       policyActivated = policy.ref;
     }
@@ -33,7 +41,9 @@ export class Scheduling {
         await tx.lockSubjects([...new Set(expired.map((d) => d.subjectId))]);
         for (const d of expired) {
           const current = await tx.getDispute(d.id);
-          if (current?.status === "open") await tx.putDispute({ ...current, status: "expired", closedAt: current.deadlineAt, counts: false });
+          if (current?.status !== "open") continue;
+          await tx.putDispute({ ...current, status: "expired", closedAt: current.deadlineAt, counts: false });
+          await tx.addDisputeAction({ disputeId: d.id, action: "expired", actor: "the deadline (the source did not answer)", at: current.deadlineAt, note: null });
         }
       });
     }
@@ -57,8 +67,9 @@ export class Scheduling {
   async nextWake(): Promise<Instant | null> {
     const { store, policies } = this.shell;
     const now = this.shell.clock.now();
-    const active = policies.active(now);
-    if (active && (await store.getMeta("active_policy")) !== active.ref) return now;
+    const unfinished = await this.reevaluation.pending(now);
+    // Another process is re-evaluating: look again once it should have written its next page.
+    if (unfinished) return unfinished.busy ? now + BUSY_MS : now;
     const pending = policies.pending(now)?.effective ?? null;
     const change = await store.earliestChange();
     if (pending === null) return change;

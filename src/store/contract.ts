@@ -1007,6 +1007,20 @@ export function storeContract(name: string, makeStore: () => Store | Promise<Sto
         await write((tx) => tx.markFailed("n-1", "late", T0 + 2 * DAY));
         expect(await store.outboxOf("n-1")).toMatchObject({ attempts: 2, deliveredAt: T0 + 11 * MIN, lastError: null });
       });
+
+      it("given channels that delivered a notice, when recorded (twice for one), then each is listed once, in name order, and only for that notice", async () => {
+        const a = await subjectWith("A");
+        await write(async (tx) => {
+          await tx.addNotice(notice(a, "n-1", T0));
+          await tx.addNotice(notice(a, "n-2", T0));
+        });
+        expect(await store.deliveredChannels("n-1")).toEqual([]);
+        await write((tx) => tx.markChannelDelivered("n-1", "webhook", T0 + MIN));
+        await write((tx) => tx.markChannelDelivered("n-1", "log", T0));
+        await write((tx) => tx.markChannelDelivered("n-1", "log", T0 + DAY));
+        expect(await store.deliveredChannels("n-1")).toEqual(["log", "webhook"]);
+        expect(await store.deliveredChannels("n-2")).toEqual([]);
+      });
     });
 
     // ------------------------------------------------------------ keys

@@ -140,10 +140,13 @@ export interface StoreReads {
   /** Open disputes whose deadline is at or before `at`. */
   expiredDisputes(at: Instant): Promise<DisputeRow[]>;
   applicationsOf(subjectId: SubjectId): Promise<ApplicationRow[]>;
+  disputeActions(disputeId: string): Promise<DisputeActionRow[]>;
   noticesOf(subjectId: SubjectId): Promise<NoticeRow[]>;
   getNotice(id: string): Promise<NoticeRow | undefined>;
   dueOutbox(at: Instant, limit: number): Promise<OutboxRow[]>;
   outboxOf(noticeId: string): Promise<OutboxRow | undefined>;
+  /** The channels a notice has reached, each once: a channel that failed is tried again alone. */
+  deliveredChannels(noticeId: string): Promise<string[]>;
 }
 
 /**
@@ -174,10 +177,13 @@ export interface StoreTx extends StoreReads {
   /** Returns false when there was no such unrevoked key. */
   revokeKey(keyId: string, at: Instant): Promise<boolean>;
   putDispute(row: DisputeRow): Promise<void>;
+  addDisputeAction(row: DisputeActionRow): Promise<void>;
   addApplication(row: ApplicationRow): Promise<void>;
   /** Inserts a notice and its outbox entry; returns false if that notice already exists. */
   addNotice(row: NoticeRow): Promise<boolean>;
   markDelivered(noticeId: string, at: Instant): Promise<void>;
+  /** Records that one channel delivered the notice (idempotent). */
+  markChannelDelivered(noticeId: string, channel: string, at: Instant): Promise<void>;
   markFailed(noticeId: string, error: string, nextAttemptAt: Instant): Promise<void>;
 
   /** A journal entry for a change that leaves no row (a refused record), in this transaction. */
@@ -283,7 +289,21 @@ export interface MeasureCount {
 
 
 
-export type DisputeStatus = "open" | "confirmed" | "withdrawn" | "corrected" | "upheld" | "dismissed" | "expired";
+/**
+ * "uphold-proposed": a reviewer proposed to uphold; a second reviewer confirms (upheld) or
+ * rejects (back to confirmed). Until then the record counts as it did when confirmed.
+ */
+export type DisputeStatus = "open" | "confirmed" | "withdrawn" | "corrected" | "uphold-proposed" | "upheld" | "dismissed" | "expired";
+
+/** Who did what to a dispute, in order: what the console and the API show, and what separation of duties reads. */
+export interface DisputeActionRow {
+  readonly disputeId: string;
+  readonly action: "opened" | "answered" | "proposed-uphold" | "confirmed-uphold" | "rejected-uphold" | "dismissed" | "expired";
+  /** The actor as shown to people: "reviewer key 1a2b… (label)", or a name given to the CLI. */
+  readonly actor: string;
+  readonly at: Instant;
+  readonly note: string | null;
+}
 
 export interface DisputeRow {
   readonly id: string;

@@ -60,7 +60,7 @@ ${o.rows.map((d) => {
     return html`<article class="card" aria-labelledby="d-${d.id}" data-dispute="${d.id}">
 <h2 id="d-${d.id}">Record <span class="mono">${d.recordId}</span> from ${d.source}, subject #${d.subjectId}</h2>
 <dl class="facts">
-<dt>Status</dt><dd>${d.status}${d.status === "confirmed" ? " (the source stands by the record)" : ""}</dd>
+<dt>Status</dt><dd>${d.status}${d.status === "confirmed" ? " (the source stands by the record)" : d.status === "uphold-proposed" ? html` (proposed by ${d.decidedBy ?? "a reviewer"}: ${d.reason ?? ""}; a second reviewer confirms or rejects)` : d.status === "open" ? " (waiting for the source's answer; a reviewer decides once it answers or the deadline passes)" : ""}</dd>
 <dt>Opened</dt><dd>${time(d.openedAt, fmt)} by ${d.openedBy}</dd>
 <dt>Deadline</dt><dd>${time(d.deadlineAt, fmt)}: <span class="countdown ${left < 0 ? "overdue" : ""}">${left < 0 ? `overdue by ${duration(-left)}` : `${duration(left)} left`}</span></dd>
 <dt>Record suspended</dt><dd>${d.suspend ? "yes, while the dispute is open" : "no, it counts until decided"}</dd>
@@ -73,8 +73,11 @@ ${o.canDecide
       ? html`<form class="stack" method="post" action="/console/disputes/${encodeURIComponent(d.id)}/decision">
 ${o.error && o.error.id === d.id ? html`<div class="alert" role="alert">${o.error.message}</div>` : ""}
 <fieldset><legend>Decision</legend>
-<input type="radio" id="up-${d.id}" name="decision" value="upheld" required><label for="up-${d.id}">Upheld: the record stops counting</label>
-<input type="radio" id="dis-${d.id}" name="decision" value="dismissed"><label for="dis-${d.id}">Dismissed: the record counts</label>
+${d.status === "uphold-proposed"
+        ? html`<input type="radio" id="up-${d.id}" name="decision" value="upheld" required><label for="up-${d.id}">Confirm: upheld, the record stops counting</label>
+<input type="radio" id="dis-${d.id}" name="decision" value="dismissed"><label for="dis-${d.id}">Reject the proposal: the record keeps counting</label>`
+        : html`<input type="radio" id="up-${d.id}" name="decision" value="upheld" required><label for="up-${d.id}">Propose to uphold: a second reviewer confirms before the record stops counting</label>
+<input type="radio" id="dis-${d.id}" name="decision" value="dismissed"><label for="dis-${d.id}">Dismissed: the record counts</label>`}
 </fieldset>
 <div><label for="reason-${d.id}">Written reason <span class="hint">At least 10 characters; the subject reads it.</span></label>
 <textarea id="reason-${d.id}" name="reason" rows="3" required minlength="10" maxlength="10000"></textarea></div>

@@ -274,14 +274,15 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
   });
 
   const queue = async (req: FastifyRequest, reply: FastifyReply, p: Principal, error?: { id: string; message: string; status: number }): Promise<FastifyReply> => {
-    const [open, confirmed, every] = await Promise.all([
+    const [open, confirmed, proposed, every] = await Promise.all([
       standing.reads.listDisputes({ status: "open", limit: 1000 }),
       standing.reads.listDisputes({ status: "confirmed", limit: 1000 }),
+      standing.reads.listDisputes({ status: "uphold-proposed", limit: 1000 }),
       standing.reads.listDisputes({ limit: 100_000 }),
     ]);
-    const all = [...open, ...confirmed].sort((a, b) => a.deadlineAt - b.deadlineAt);
+    const all = [...open, ...confirmed, ...proposed].sort((a, b) => a.deadlineAt - b.deadlineAt);
     const closed = every
-      .filter((d) => d.closedAt !== null && d.status !== "open" && d.status !== "confirmed")
+      .filter((d) => d.closedAt !== null && d.status !== "open" && d.status !== "confirmed" && d.status !== "uphold-proposed")
       .sort((a, b) => (b.closedAt as number) - (a.closedAt as number))
       .slice(0, 20);
     const f = flash(req);

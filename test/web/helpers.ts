@@ -33,6 +33,8 @@ export async function webFixture() {
   const keys = {
     subject: await key("subject", { subjectId: debtorId }),
     reviewer: await key("reviewer"),
+    // Upholding a dispute takes two reviewers (maker–checker).
+    secondReviewer: await key("reviewer"),
     admin: await key("admin"),
     policyAuthor: await key("policy-author"),
     auditor: await key("auditor"),

@@ -172,7 +172,10 @@ describe.skipIf(!hasChromium)("web portal in Chromium", () => {
     await context.close();
   });
 
-  it("a reviewer sees the dispute with its deadline countdown and upholds it with a reason", async () => {
+  it("a reviewer sees the dispute with its deadline countdown, once the source has answered, and proposes to uphold it with a reason; a second reviewer confirms", async () => {
+    // The court stands by its record: only then may a reviewer decide.
+    const [filed] = await fx.standing.reads.listDisputes({ status: "open", limit: 1 });
+    await fx.standing.answerDispute(filed?.id as string, "court", "confirm", "The judgment is on the court's file as entered.");
     const { context, page } = await newPage();
     await signIn(page, fx.keys.reviewer);
     await screenshot(page, "console-home");
@@ -186,9 +189,21 @@ describe.skipIf(!hasChromium)("web portal in Chromium", () => {
     await card.locator("textarea[name=reason]").fill("The court's own receipt shows the judgment was paid before the record was made.");
     await Promise.all([page.waitForURL(/done=decided/), card.locator("button[type=submit]").click()]);
     expect(await text(page, "#flash")).toContain("decision was recorded");
-    expect(await page.locator("main").innerText()).toContain("upheld");
-    await screenshot(page, "console-dispute-decided");
+    expect(await page.locator("main").innerText()).toContain("uphold-proposed");
+    await screenshot(page, "console-dispute-proposed");
     await context.close();
+
+    const second = await newPage();
+    await signIn(second.page, fx.keys.secondReviewer);
+    await second.page.click("text=Dispute queue");
+    const again = second.page.locator("article[data-dispute]").first();
+    expect(await again.innerText()).toContain("a second reviewer confirms or rejects");
+    await again.locator("input[value=upheld]").check();
+    await again.locator("textarea[name=reason]").fill("Checked the receipt against the court's ledger myself.");
+    await Promise.all([second.page.waitForURL(/done=decided/), again.locator("button[type=submit]").click()]);
+    expect(await second.page.locator("main").innerText()).toContain("upheld");
+    await screenshot(second.page, "console-dispute-decided");
+    await second.context.close();
   });
 
   it("the subject sees the restriction lifted, and the public counts change", async () => {

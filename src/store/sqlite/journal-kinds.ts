@@ -37,7 +37,9 @@ export const rowKinds: Readonly<Record<string, KindRule>> = {
   decisions: { insert: "'decision.logged'" },
   disputes: { needs: ["status"], insert: "'dispute.opened'", update: "'dispute.' || coalesce(NEW.status, 'updated')" },
   applications: { insert: "'application.made'" },
+  dispute_actions: { insert: "'dispute.action'" },
   notices: { insert: "'notice.created'" },
+  deliveries: { insert: "'notice.delivered-by'" },
   outbox: { insert: "'notice.queued'", update: "CASE WHEN OLD.delivered_at IS NULL AND NEW.delivered_at IS NOT NULL THEN 'notice.delivered' ELSE 'notice.attempted' END", needs: ["delivered_at"] },
 };
 

@@ -112,6 +112,15 @@ CREATE TABLE IF NOT EXISTS disputes (
 CREATE INDEX IF NOT EXISTS disputes_record ON disputes(source, record_id, opened_at);
 CREATE INDEX IF NOT EXISTS disputes_subject ON disputes(subject_id, opened_at);
 CREATE INDEX IF NOT EXISTS disputes_open ON disputes(deadline_at) WHERE status = 'open';
+CREATE TABLE IF NOT EXISTS dispute_actions (
+  seq INTEGER PRIMARY KEY,
+  dispute_id TEXT NOT NULL REFERENCES disputes(id),
+  action TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  note TEXT
+);
+CREATE INDEX IF NOT EXISTS dispute_actions_dispute ON dispute_actions(dispute_id, seq);
 CREATE TABLE IF NOT EXISTS applications (
   id TEXT PRIMARY KEY,
   subject_id INTEGER NOT NULL REFERENCES subjects(id),
@@ -138,6 +147,12 @@ CREATE TABLE IF NOT EXISTS outbox (
   last_error TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(next_attempt_at) WHERE delivered_at IS NULL;
+CREATE TABLE IF NOT EXISTS deliveries (
+  notice_id TEXT NOT NULL REFERENCES notices(id),
+  channel TEXT NOT NULL,
+  delivered_at INTEGER NOT NULL,
+  PRIMARY KEY (notice_id, channel)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS changes (
   seq INTEGER PRIMARY KEY,
   kind TEXT NOT NULL,

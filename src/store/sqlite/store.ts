@@ -30,7 +30,7 @@ import { randomUUID } from "node:crypto";
 import { verifyJournal } from "./verify.js";
 import type { VerifyReport } from "../../journal/report.js";
 import type { KeyRow, Role } from "../../auth/principals.js";
-import type { ApplicationRow, DecisionLogRow, DisputeRow, DisputeStatus, ListCount, MeasureCount, NoticeRow, OutboxRow } from "../types.js";
+import type { ApplicationRow, DecisionLogRow, DisputeActionRow, DisputeRow, DisputeStatus, ListCount, MeasureCount, NoticeRow, OutboxRow } from "../types.js";
 
 
 const quarantineCols = "seq, source, record_id, scheme, value, body, hash, received_at, reason, released_at";
@@ -189,6 +189,8 @@ function prepareAll(db: Database.Database) {
            decided_by = excluded.decided_by, reason = excluded.reason, closed_at = excluded.closed_at, counts = excluded.counts`,
       ),
       getDispute: db.prepare("SELECT * FROM disputes WHERE id = ?"),
+      addDisputeAction: db.prepare("INSERT INTO dispute_actions (dispute_id, action, actor, at, note) VALUES (?, ?, ?, ?, ?)"),
+      disputeActions: db.prepare("SELECT dispute_id, action, actor, at, note FROM dispute_actions WHERE dispute_id = ? ORDER BY seq"),
       disputesOf: db.prepare("SELECT * FROM disputes WHERE subject_id = ? ORDER BY opened_at, id"),
       listDisputes: db.prepare(
         "SELECT * FROM disputes WHERE (@status IS NULL OR status = @status) AND (@source IS NULL OR source = @source) ORDER BY deadline_at, id LIMIT @limit",
@@ -204,6 +206,8 @@ function prepareAll(db: Database.Database) {
       markDelivered: db.prepare("UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE notice_id = ? AND delivered_at IS NULL"),
       markFailed: db.prepare("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE notice_id = ? AND delivered_at IS NULL"),
       outboxOf: db.prepare("SELECT * FROM outbox WHERE notice_id = ?"),
+      deliveredChannels: db.prepare("SELECT channel FROM deliveries WHERE notice_id = ? ORDER BY channel").pluck(),
+      markChannel: db.prepare("INSERT OR IGNORE INTO deliveries (notice_id, channel, delivered_at) VALUES (?, ?, ?)"),
       earliest: db.prepare("SELECT min(next_change_at) FROM states WHERE next_change_at IS NOT NULL").pluck(),
   };
 }
@@ -410,6 +414,20 @@ class SqliteOps implements StoreTx {
     this.stmts.putDispute.run({ ...row, suspend: row.suspend ? 1 : 0, counts: row.counts === null ? null : row.counts ? 1 : 0 });
   }
 
+  async addDisputeAction(row: DisputeActionRow): Promise<void> {
+    this.stmts.addDisputeAction.run(row.disputeId, row.action, row.actor, row.at, row.note);
+  }
+
+  async disputeActions(disputeId: string): Promise<DisputeActionRow[]> {
+    return (this.stmts.disputeActions.all(disputeId) as Row[]).map((r) => ({
+      disputeId: r.dispute_id as string,
+      action: r.action as DisputeActionRow["action"],
+      actor: r.actor as string,
+      at: r.at as number,
+      note: (r.note as string | null) ?? null,
+    }));
+  }
+
   async getDispute(id: string): Promise<DisputeRow | undefined> {
     const r = this.stmts.getDispute.get(id) as Row | undefined;
     return r ? toDispute(r) : undefined;
@@ -465,6 +483,14 @@ class SqliteOps implements StoreTx {
   async outboxOf(noticeId: string): Promise<OutboxRow | undefined> {
     const r = this.stmts.outboxOf.get(noticeId) as Row | undefined;
     return r ? toOutbox(r) : undefined;
+  }
+
+  async deliveredChannels(noticeId: string): Promise<string[]> {
+    return this.stmts.deliveredChannels.all(noticeId) as string[];
+  }
+
+  async markChannelDelivered(noticeId: string, channel: string, at: number): Promise<void> {
+    this.stmts.markChannel.run(noticeId, channel, at);
   }
 
   async earliestChange(): Promise<number | null> {
@@ -777,5 +803,11 @@ export class SqliteStore implements Store {
   }
   outboxOf(noticeId: string): ReturnType<StoreReads["outboxOf"]> {
     return this.read((r) => r.outboxOf(noticeId));
+  }
+  disputeActions(disputeId: string): ReturnType<StoreReads["disputeActions"]> {
+    return this.read((r) => r.disputeActions(disputeId));
+  }
+  deliveredChannels(noticeId: string): ReturnType<StoreReads["deliveredChannels"]> {
+    return this.read((r) => r.deliveredChannels(noticeId));
   }
 }

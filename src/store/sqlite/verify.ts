@@ -327,6 +327,7 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
     } else if (tableExists(db, "states")) {
       guard("replay", "states", () => (statesChecked = replayStates(db, options.replay as Replayer, f, badPolicies)));
     }
+    if (tableExists(db, "states") && tableExists(db, "meta")) guard("replay", "states", () => checkActiveVersion(db, f));
 
     return {
       ok: f.problems.length === 0 && f.omitted === 0,
@@ -526,6 +527,31 @@ function checkRecords(db: Db, f: Findings): void {
 }
 
 /** A published policy must still compile to the version, hash and effective date it was published with. */
+/**
+ * A version that was in force by the time of the latest stored state, but that not every
+ * subject was re-evaluated under: a publish (or an activation) whose re-evaluation did
+ * not finish. Its states replay equal to themselves under the older versions they name,
+ * so only the versions in force tell.
+ */
+function checkActiveVersion(db: Db, f: Findings): void {
+  const latest = db.prepare("SELECT max(evaluated_at) FROM main.states").pluck().get() as number | null;
+  if (latest === null) return;
+  let due: { ref: string; effective: number } | undefined;
+  for (const p of db.prepare("SELECT ref, effective, published_at FROM main.policies ORDER BY seq").all() as Row[]) {
+    if (Number(p.effective) <= Math.max(Number(p.published_at), latest)) due = { ref: String(p.ref), effective: Number(p.effective) };
+  }
+  if (!due) return;
+  const active = db.prepare("SELECT value FROM main.meta WHERE key = 'active_policy'").pluck().get() as string | undefined;
+  if (active === due.ref) return;
+  const behind = db.prepare("SELECT count(*) FROM main.states WHERE policy_ref <> ?").pluck().get(due.ref) as number;
+  f.problem({
+    kind: "replay",
+    where: "states",
+    table: "states",
+    message: `${due.ref} is in force, but its re-evaluation did not finish (the active version recorded is ${active ?? "none"}): ${behind} stored state(s) still name an older version; \`standing tick\` (or publishing the same file again) finishes it`,
+  });
+}
+
 function checkPolicies(db: Db, f: Findings, bad: Set<string>): void {
   if (!tableExists(db, "policies")) return;
   const cols = columnsOf(db, "policies");
@@ -553,7 +579,14 @@ function checkPolicies(db: Db, f: Findings, bad: Set<string>): void {
 
 function replayStates(db: Db, replayer: Replayer, f: Findings, badPolicies: Set<string>): number {
   const page = db.prepare("SELECT subject_id, policy_ref, evaluated_at, next_change_at, has_measures, state FROM main.states WHERE subject_id > ? ORDER BY subject_id LIMIT 500");
-  const texts = new Map((db.prepare("SELECT ref, text FROM main.policies").all() as { ref: string; text: string }[]).map((p) => [p.ref, p.text]));
+  const published = db.prepare("SELECT ref, text, effective, published_at FROM main.policies ORDER BY seq").all() as { ref: string; text: string; effective: number; published_at: number }[];
+  const texts = new Map(published.map((p) => [p.ref, p.text]));
+  // The version in force at an instant: the latest published by then whose effective date had come.
+  const inForceAt = (t: number): string | null => {
+    let ref: string | null = null;
+    for (const p of published) if (Number(p.published_at) <= t && Number(p.effective) <= t) ref = p.ref;
+    return ref;
+  };
   const inputs = pageStatements(db);
   let after = Number.MIN_SAFE_INTEGER;
   let n = 0;
@@ -568,6 +601,12 @@ function replayStates(db: Db, replayer: Replayer, f: Findings, badPolicies: Set<
       const where = `subject #${subject} (states subject_id=${subject})`;
       const base = { kind: "replay", where, table: "states", key: [subject], subject };
       const ref = String(s.policy_ref);
+      // A state left on an older version (a publish cut off during its re-evaluation, say)
+      // replays equal to itself, so it is found by the version it names.
+      const inForce = inForceAt(Number(s.evaluated_at));
+      if (inForce !== null && inForce !== ref) {
+        f.problem({ ...base, message: `the state was evaluated at ${iso(s.evaluated_at)} under ${ref}, but ${inForce} was in force then (a re-evaluation that did not finish: run \`standing tick\` to complete it)` });
+      }
       let stored: unknown;
       try {
         stored = JSON.parse(String(s.state));
