@@ -1,5 +1,5 @@
 // `npm run bench` (about 5 minutes) and `npm run bench -- --quick` (under a minute):
-// every budget of DESIGN.md section 7 measured on this machine, peers cross-checked
+// every budget of docs/budgets.md measured on this machine, peers cross-checked
 // and then timed in the same process, a table on stdout, results and a chart in
 // bench/results/. Benchmarks, not tests: nothing here fails on speed; it fails only
 // when a peer's answers differ from ours.
