@@ -158,7 +158,7 @@ export class KeyLimiter {
 
   /** Whether this request's body must be counted as it arrives (no Content-Length to charge up front). */
   counting(req: FastifyRequest): boolean {
-    return (req as Charged)[CHARGED] !== undefined && req.headers["content-length"] === undefined;
+    return (req as Charged)[CHARGED] !== undefined && req.headers["content-length"] === undefined && req.headers["transfer-encoding"] !== undefined;
   }
 
   /**
