@@ -33,11 +33,13 @@ standing.ingest(recs);
 clock.set(NOW); // the notice period has run: the measures are in force
 standing.advance(NOW);
 const { key } = createKey(store, standing.activePolicy(), { role: "checkpoint", label: "bench", contexts: ["air-travel"] }, NOW);
+// The record batch of bench/batch-latency.ts is sent as the court.
+const sourceKey = createKey(store, standing.activePolicy(), { role: "source", label: "bench court", source: "court" }, NOW).key;
 const app = buildServer(standing);
 await app.listen({ port: 0, host: "127.0.0.1" });
 const addr = app.server.address();
 const port = typeof addr === "object" && addr ? addr.port : 0;
-process.stdout.write(JSON.stringify({ port, key, restricted: RESTRICTED, indexed: standing.index.subjects }) + "\n");
+process.stdout.write(JSON.stringify({ port, key, sourceKey, restricted: RESTRICTED, indexed: standing.index.subjects }) + "\n");
 const profDir = process.env.BENCH_SERVER_PROF;
 const session = profDir ? new Session() : undefined;
 let profName = "";

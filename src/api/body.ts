@@ -36,6 +36,25 @@ export class NdjsonBody {
     readonly bytes: number,
   ) {}
 
+  /**
+   * Slices sized so that the caller's work on each takes about `targetMs`: the time the
+   * caller spends between two slices is measured, and the next slice is sized from it.
+   * A turn of the event loop comes before each slice but the first.
+   */
+  async *paced(targetMs: number, min = 16, max = SLICE): AsyncGenerator<readonly Line[]> {
+    let size = min;
+    let i = 0;
+    while (i < this.lines.length) {
+      if (i > 0) await yieldToLoop();
+      const slice = this.lines.slice(i, i + size);
+      const t = performance.now();
+      yield slice;
+      const perLine = (performance.now() - t) / slice.length;
+      i += slice.length;
+      size = Math.max(min, Math.min(max, Math.floor(targetMs / Math.max(perLine, 0.001))));
+    }
+  }
+
   /** The lines in slices of `size`, with a turn of the event loop before each slice but the first. */
   async *slices(size = SLICE): AsyncGenerator<readonly Line[]> {
     for (let i = 0; i < this.lines.length; i += size) {

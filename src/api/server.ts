@@ -54,9 +54,10 @@ export interface ServerOptions {
 
 const OPERATORS_READ: readonly Role[] = ["admin", "reviewer", "auditor"];
 const NDJSON = "application/x-ndjson";
-// Records per transaction on the NDJSON route, and per turn of the event loop: a batch
-// of new subjects takes about a second per thousand, which other clients would wait for.
-const INGEST_BATCH = 250;
+// Records per transaction on the NDJSON route are as many as take about this long, so
+// that other clients wait for one such transaction at most (a record about a new
+// subject costs a millisecond or more, one about a known subject far less).
+const INGEST_SLICE_MS = 50;
 /** Identifiers screened between two turns of the event loop: about 20 ms of work with their log rows. */
 const SCREENING_SLICE = 250;
 /** The codes of a decision without reasons, shared: the log only serialises them. */
@@ -309,8 +310,8 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       if (ct.startsWith(NDJSON)) {
         const body = isNdjsonBody(req.body) ? req.body : new NdjsonBody([], 0);
         const out: string[] = [];
-        // One batch per slice, and a turn of the event loop between batches (body.ts).
-        for await (const chunk of body.slices(INGEST_BATCH)) {
+        // One transaction per slice, and a turn of the event loop between them (body.ts).
+        for await (const chunk of body.paced(INGEST_SLICE_MS)) {
           const parsed = chunk.map((l) => {
             try {
               const v = JSON.parse(l.text) as unknown;
