@@ -225,8 +225,9 @@ describe("a large batch leaves room for other requests", () => {
     expect(out).toHaveLength(n);
     expect(out.every((o) => o.status === "accepted")).toBe(true);
     // Before this change the whole batch ran in one turn of the event loop, and no
-    // health check sent while it ran was answered before it ended.
-    expect(during).toBeGreaterThanOrEqual(1);
+    // health check sent while it ran was answered before it ended; now each
+    // transaction takes about 50 ms and checks are answered between them.
+    expect(during).toBeGreaterThan(5);
   }, 120_000);
 });
 
