@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
+import Database from "better-sqlite3";
 import { buildServer, type ServerOptions } from "./server.js";
 import { Standing } from "../standing.js";
 import { SqliteStore } from "../store/sqlite/store.js";
@@ -429,6 +430,32 @@ describe("timeouts and parser errors", () => {
       expect(s.app.server.headersTimeout).toBe(7_000);
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe("storage failures over HTTP", () => {
+  it("a full or read-only store answers in the documented shape with a storage code, not a 500", async () => {
+    const clock = new ManualClock(Date.parse("2026-11-01T00:00:00Z"));
+    const store = new SqliteStore(":memory:");
+    const app = buildServer(new Standing(store, clock));
+    // Routes that fail the way SQLite does when the medium refuses a write.
+    app.get("/test/full", { config: { allow: "public" } }, () => {
+      throw new Database.SqliteError("database or disk is full", "SQLITE_FULL");
+    });
+    app.get("/test/read-only", { config: { allow: "public" } }, () => {
+      throw new Database.SqliteError("attempt to write a readonly database", "SQLITE_READONLY");
+    });
+    try {
+      const full = await app.inject({ url: "/test/full" });
+      expect(full.statusCode).toBe(507);
+      expect(full.json()).toMatchObject({ error: { code: "storage-full", details: { cause: "SQLITE_FULL" }, requestId: expect.any(String) as string } });
+      const ro = await app.inject({ url: "/test/read-only" });
+      expect(ro.statusCode).toBe(503);
+      expect(ro.json()).toMatchObject({ error: { code: "storage-read-only" } });
+    } finally {
+      await app.close();
+      store.close();
     }
   });
 });
