@@ -60,13 +60,15 @@ class RequestLog extends LogController {
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    const p = request.principal ?? (request as { webPrincipal?: FastifyRequest["principal"] | null }).webPrincipal ?? null;
+    // The API's caller (Authorization header) or the web page's (session cookie).
+    const candidates = [request.principal, (request as { webPrincipal?: FastifyRequest["principal"] | null }).webPrincipal];
+    const p = candidates.find((c) => c?.kind === "key") ?? null;
     const line = {
       route: request.routeOptions?.url ?? null,
       method: request.method,
       statusCode: reply.statusCode,
       responseTime: Math.round(reply.elapsedTime * 100) / 100,
-      keyId: p !== null && p.kind === "key" ? p.keyId : null,
+      keyId: p?.kind === "key" ? p.keyId : null,
     };
     if (error) reply.log.error({ ...line, err: { type: error.name, message: error.message } }, "request errored");
     else reply.log.info(line, "request completed");
