@@ -31,11 +31,13 @@ await standing.ingest(recs);
 clock.set(NOW); // the notice period has run: the measures are in force
 await standing.advance(NOW);
 const { key } = await standing.createKey({ role: "checkpoint", label: "bench", contexts: ["air-travel"] });
+// The record batch of bench/batch-latency.ts is sent as the court.
+const sourceKey = (await standing.createKey({ role: "source", label: "bench court", source: "court" })).key;
 const app = buildServer(standing);
 await app.listen({ port: 0, host: "127.0.0.1" });
 const addr = app.server.address();
 const port = typeof addr === "object" && addr ? addr.port : 0;
-process.stdout.write(JSON.stringify({ port, key, restricted: RESTRICTED, indexed: standing.indexedSubjects }) + "\n");
+process.stdout.write(JSON.stringify({ port, key, sourceKey, restricted: RESTRICTED, indexed: standing.indexedSubjects }) + "\n");
 const profDir = process.env.BENCH_SERVER_PROF;
 const session = profDir ? new Session() : undefined;
 let profName = "";

@@ -20,6 +20,14 @@ export const errorCodes = {
   "forbidden": 403,
   "payload-too-large": 413,
   "unsupported-media-type": 415,
+  "request-timeout": 408,
+  "headers-too-large": 431,
+  "too-many-requests": 429,
+  // The medium refused a write or a read: a full disk, a file-size limit, a read-only
+  // mount, an I/O error. Nothing acknowledged is lost; the operation did not happen.
+  "storage-full": 507,
+  "storage-read-only": 503,
+  "storage-unavailable": 503,
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

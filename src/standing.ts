@@ -441,6 +441,11 @@ export class Standing {
     return this.store.keyById(keyId);
   }
 
+  /** Writes a setting of the store, journaled (the demo marks its store so). */
+  async setSetting(key: string, value: string): Promise<void> {
+    await this.store.transaction((tx) => tx.setMeta(key, value));
+  }
+
   /** The notice outbox, for delivery (notices/outbox.ts). */
   noticeOutbox(): OutboxPort {
     const store = this.store;

@@ -20,6 +20,10 @@ import { rulebook } from "../policy/rulebook.js";
 import type { Identifier, SubjectId } from "../store/types.js";
 import * as S from "./schemas.js";
 import { webRoutes } from "../web/routes.js";
+import { isNdjsonBody, ndjsonParser, NdjsonBody, yieldToLoop, type Line } from "./body.js";
+import { KeyLimiter, resolveLimits, type HttpLimits, type KeyLimits } from "./limits.js";
+import { DOCS_CSP, securityHeaders, serverOptions, validation, type LogOptions } from "./hardening.js";
+import { storageFailure } from "../store/failure.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -33,30 +37,45 @@ declare module "fastify" {
 
 export interface ServerOptions {
   readonly decisionLog?: DecisionLog;
-  /** Largest NDJSON body (records, screenings). */
+  /** Largest NDJSON body (records, screenings); the same as limits.ndjsonBytes. */
   readonly ndjsonLimit?: number;
+  /** Most identifiers in one screening (NDJSON lines or JSON array items). */
   readonly maxScreeningLines?: number;
+  /** Time and size limits (limits.ts has the defaults). */
+  readonly limits?: Partial<HttpLimits>;
+  /** Per-key request rate and in-flight bytes; off unless given. */
+  readonly keyLimits?: KeyLimits;
+  /** Request logs through Fastify's logger; none when absent. */
+  readonly log?: LogOptions;
 }
 
 const OPERATORS_READ: readonly Role[] = ["admin", "reviewer", "auditor"];
 const NDJSON = "application/x-ndjson";
-const INGEST_BATCH = 1000;
+// Records per transaction on the NDJSON route are as many as take about this long, so
+// that other clients wait for one such transaction at most (a record about a new
+// subject costs a millisecond or more, one about a known subject far less).
+const INGEST_SLICE_MS = 50;
+/** Identifiers screened between two turns of the event loop: about 20 ms of work with their log rows. */
+const SCREENING_SLICE = 250;
 /** The codes of a decision without reasons, shared: the log only serialises them. */
 const NO_CODES: readonly string[] = Object.freeze([]);
 
 export function buildServer(standing: Standing, options: ServerOptions = {}): FastifyInstance {
   const log = options.decisionLog ?? new DecisionLog(standing);
-  const maxLines = options.maxScreeningLines ?? 1_000_000;
+  const limits = resolveLimits({ ...(options.ndjsonLimit !== undefined ? { ndjsonBytes: options.ndjsonLimit } : {}), ...options.limits });
+  const maxLines = options.maxScreeningLines ?? limits.ndjsonLines;
+  const keyLimiter = new KeyLimiter(options.keyLimits);
   const app = Fastify({
-    logger: false,
-    bodyLimit: 1_048_576,
-    ajv: { customOptions: { allErrors: false } },
+    ...serverOptions(limits, options.log),
     // A malformed URL (bad percent-encoding, an over-long path parameter) is refused
     // before routing; without this Fastify answers with its own body, outside the closed set.
     frameworkErrors: (e, req, reply) => {
       void (reply as FastifyReply).status(400).send({ error: { code: "bad-request", message: e.message, details: {}, requestId: req.id } });
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  validation(app);
+  securityHeaders(app);
+  keyLimiter.install(app);
 
   // ---- metrics (prom-client)
   const registry = new Registry();
@@ -116,8 +135,11 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       done(e as Error, undefined);
     }
   };
-  app.addContentTypeParser(NDJSON, { parseAs: "buffer", bodyLimit: options.ndjsonLimit ?? 256 * 1024 * 1024 }, textParser);
-  app.addContentTypeParser(["application/yaml", "text/yaml", "application/x-yaml", "text/plain"], { parseAs: "buffer", bodyLimit: 1_048_576 }, textParser);
+  // NDJSON is read as a stream with its limits checked as it arrives (body.ts).
+  const ndjsonLimits = { bytes: limits.ndjsonBytes, lines: limits.ndjsonLines, lineBytes: limits.ndjsonLineBytes };
+  const screeningLimits = { ...ndjsonLimits, lines: maxLines };
+  app.addContentTypeParser(NDJSON, ndjsonParser((req) => (req.routeOptions.url === "/v1/screenings" ? screeningLimits : ndjsonLimits)));
+  app.addContentTypeParser(["application/yaml", "text/yaml", "application/x-yaml", "text/plain"], { parseAs: "buffer", bodyLimit: limits.bodyBytes }, textParser);
 
   app.decorateRequest("principal", null as never);
 
@@ -140,6 +162,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
         let refused: Error | undefined;
         try {
           access(req, principal);
+          keyLimiter.admit(req, principal.kind === "key" ? principal.keyId : undefined);
         } catch (e) {
           refused = e as Error;
         }
@@ -152,15 +175,22 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
 
   app.setErrorHandler((err, req, reply) => {
     const requestId = req.id;
-    if (isStandingError(err)) return reply.status(err.status).send({ error: { ...err.toJSON(), requestId } });
+    // Refused before its body was read: close, rather than read the rest of it for nothing.
+    if (!req.raw.complete) void reply.header("connection", "close");
+    const known = isStandingError(err) ? err : storageFailure(err);
+    if (known) {
+      if (known.code === "too-many-requests") void reply.header("retry-after", String(known.details.retryAfter ?? 1));
+      return reply.status(known.status).send({ error: { ...known.toJSON(), requestId } });
+    }
     const e = err as { validation?: unknown; statusCode?: number; code?: string; message: string };
     if (e.validation || (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500)) {
       const status = e.statusCode ?? 400;
-      const code: ErrorCode = status === 413 ? "payload-too-large" : status === 415 ? "unsupported-media-type" : "bad-request";
+      const code: ErrorCode = status === 413 ? "payload-too-large" : status === 415 ? "unsupported-media-type" : status === 408 ? "request-timeout" : status === 431 ? "headers-too-large" : status === 429 ? "too-many-requests" : "bad-request";
       // The status follows from the code (errors.ts), so a code never arrives with another status.
       return reply.status(errorCodes[code]).send({ error: { code, message: e.message, details: { validation: e.validation ?? null }, requestId } });
     }
-    console.error(err);
+    if (options.log) req.log.error({ err }, "internal error");
+    else console.error(err);
     return reply.status(500).send({ error: { code: "internal", message: "internal error", details: {}, requestId } });
   });
   app.setNotFoundHandler((req, reply) =>
@@ -174,7 +204,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       components: { securitySchemes: { key: { type: "http", scheme: "bearer" } } },
     },
   });
-  void app.register(swaggerUi, { routePrefix: "/docs" });
+  void app.register(swaggerUi, { routePrefix: "/docs", staticCSP: DOCS_CSP });
   void app.register(webRoutes, { standing, decisionLog: log }); // the web pages (src/web)
 
   const err = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 404: S.ErrorBody, 422: S.ErrorBody };
@@ -240,19 +270,27 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
     r.post("/v1/screenings", { config: { allow: ["checkpoint"] }, schema: { tags: ["checks"], summary: "Screen many identifiers at once", description: `Body: ${NDJSON} (one identifier per line: {"scheme":…,"value":…} or "SCHEME:VALUE") or a JSON array of the same, up to ${maxLines} lines. Answer: ${NDJSON}, one result per line.`, security, querystring: S.ScreeningQuery } }, async (req, reply) => {
       const { context } = req.query;
       assertContext(req.principal, context);
-      const items = screeningItems(req.body, req.headers["content-type"]);
-      if (items.length > maxLines) throw new StandingError("payload-too-large", `at most ${maxLines} identifiers per screening; got ${items.length}`, { lines: items.length });
+      const lines = screeningLines(req.body);
+      if (lines.length > maxLines) throw new StandingError("payload-too-large", `at most ${maxLines} identifiers per screening; got ${lines.length}`, { lines: lines.length });
       const p = req.principal;
       const policy = standing.requirePolicy();
       if (!policy.contexts.has(context)) throw new StandingError("unknown-context", `policy ${policy.ref} has no context "${context}"`, { context });
       reply.type(NDJSON);
       return Readable.from(
-        (function* () {
+        (async function* () {
           // Lines are sent in chunks of about 64 KiB rather than one stream chunk (and
           // potentially one socket write) per identifier; still streamed, so a million
-          // lines are never held at once.
+          // lines are never held at once. Every slice of identifiers the decision log is
+          // written (a few hundred rows, not the thousands a timer would gather) and other
+          // requests get a turn, so no single turn of the event loop runs long.
           let chunk = "";
-          for (const item of items) {
+          let n = 0;
+          for (const line of lines) {
+            if (++n % SCREENING_SLICE === 0) {
+              await log.flush();
+              await yieldToLoop();
+            }
+            const item = screeningItem(line);
             if ("error" in item) {
               chunk += JSON.stringify({ line: item.line, error: item.error }) + "\n";
             } else {
@@ -281,10 +319,10 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       };
       const ct = String(req.headers["content-type"] ?? "");
       if (ct.startsWith(NDJSON)) {
-        const lines = splitLines(String(req.body ?? ""));
+        const body = isNdjsonBody(req.body) ? req.body : new NdjsonBody([], 0);
         const out: string[] = [];
-        for (let i = 0; i < lines.length; i += INGEST_BATCH) {
-          const chunk = lines.slice(i, i + INGEST_BATCH);
+        // One transaction per slice, and a turn of the event loop between them (body.ts).
+        for await (const chunk of body.paced(INGEST_SLICE_MS)) {
           const parsed = chunk.map((l) => {
             try {
               const v = JSON.parse(l.text) as unknown;
@@ -414,22 +452,9 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
   return app;
 }
 
-interface Line {
-  line: number;
-  text: string;
-}
-
-function splitLines(body: string): Line[] {
-  const out: Line[] = [];
-  const parts = body.split("\n");
-  for (let i = 0; i < parts.length; i++) {
-    const text = (parts[i] as string).replace(/\r$/, "");
-    if (text.trim() !== "") out.push({ line: i + 1, text });
-  }
-  return out;
-}
-
 type ScreeningItem = { line: number; subject: Identifier } | { line: number; error: { code: string; message: string } };
+/** A screening line: NDJSON text, still to parse, or an item of a JSON array. */
+type ScreeningLine = Line | { line: number; value: unknown };
 
 function toIdentifier(v: unknown): Identifier | undefined {
   if (typeof v === "string") {
@@ -444,26 +469,26 @@ function toIdentifier(v: unknown): Identifier | undefined {
   return undefined;
 }
 
-function screeningItems(body: unknown, contentType: string | undefined): ScreeningItem[] {
-  const bad = (line: number, message: string): ScreeningItem => ({ line, error: { code: "bad-request", message } });
-  const expect = 'expected {"scheme":…,"value":…} or "SCHEME:VALUE"';
-  if (String(contentType ?? "").startsWith(NDJSON)) {
-    return splitLines(String(body ?? "")).map(({ line, text }) => {
-      let v: unknown;
-      try {
-        v = JSON.parse(text);
-      } catch {
-        return bad(line, `line ${line} is not valid JSON`);
-      }
-      const id = toIdentifier(v);
-      return id ? { line, subject: id } : bad(line, `line ${line}: ${expect}`);
-    });
-  }
+function screeningLines(body: unknown): readonly ScreeningLine[] {
+  if (isNdjsonBody(body)) return body.lines;
   if (!Array.isArray(body)) throw new StandingError("bad-request", `send ${NDJSON} or a JSON array of identifiers`);
-  return body.map((v, i) => {
-    const id = toIdentifier(v);
-    return id ? { line: i + 1, subject: id } : bad(i + 1, `item ${i + 1}: ${expect}`);
-  });
+  return body.map((value: unknown, i) => ({ line: i + 1, value }));
+}
+
+/** Parsed when its turn comes, so a large screening is never held parsed at once. */
+function screeningItem(l: ScreeningLine): ScreeningItem {
+  const expect = 'expected {"scheme":…,"value":…} or "SCHEME:VALUE"';
+  const { line } = l;
+  let v: unknown;
+  if ("text" in l) {
+    try {
+      v = JSON.parse(l.text);
+    } catch {
+      return { line, error: { code: "bad-request", message: `line ${line} is not valid JSON` } };
+    }
+  } else v = l.value;
+  const id = toIdentifier(v);
+  return id ? { line, subject: id } : { line, error: { code: "bad-request", message: `${"text" in l ? "line" : "item"} ${line}: ${expect}` } };
 }
 
 export type { FastifyReply, FastifyRequest };

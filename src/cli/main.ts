@@ -20,6 +20,11 @@ import { LogChannel, Outbox, WebhookChannel, type NoticeChannel } from "../notic
 import { dirname, join } from "node:path";
 import { demoKeys, printWelcome } from "./welcome.js";
 import { registerAuditCommands } from "./audit.js";
+import { forOperator, hoistCommonOptions } from "./failure.js";
+import { claimForDemo } from "../demo/guard.js";
+import { LOG_LEVELS } from "../api/hardening.js";
+import { DEFAULT_LIMITS } from "../api/limits.js";
+import { serveLimits, type ServeLimitOptions } from "./serve-options.js";
 
 function common(cmd: Command): Command {
   return cmd.option("--json", "print machine-readable JSON").option("--db <path>", "database file (default ./data/standing.db or $STANDING_DB)");
@@ -80,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       exitCode = (await fn(out)) ?? 0;
     } catch (e) {
-      exitCode = out.error(e);
+      exitCode = out.error(forOperator(e));
     }
   };
 
@@ -378,6 +383,7 @@ export async function main(argv: string[]): Promise<number> {
       run(o.json, (out) =>
         withStanding(o, async (s) => {
           if (!Number.isInteger(o.subjects) || o.subjects < 1) throw new StandingError("bad-request", "--subjects must be a positive whole number");
+          await claimForDemo(s, dbPath(o));
           if (!s.activePolicy()) await publishWithProgress(s, o.policy, o.json ?? false);
           const r = await loadDemo(s, o.subjects, o.seed);
           out.result(r, `demo: ${r.subjects} subjects, ${r.accepted} records accepted, ${r.quarantined} quarantined, ${r.rejected} rejected`);
@@ -390,11 +396,16 @@ export async function main(argv: string[]): Promise<number> {
     .option("--host <host>", "interface to listen on", "127.0.0.1")
     .option("--demo", "on an empty database: publish the example policy and load a demo population")
     .option("--subjects <n>", "demo population size", (v) => Number.parseInt(v, 10), 10_000)
-    .action(async (o: CommonOptions & { port?: number; host: string; demo?: boolean; subjects: number }) =>
+    .addOption(new Option("--log-level <level>", "request log level (one JSON line per request on stdout)").choices(LOG_LEVELS).default("info"))
+    .option("--key-rate <n>", "requests per second one key may send (default: no limit)", Number)
+    .option("--key-inflight-bytes <n>", "bytes of request bodies one key may have in flight (default: no limit)", Number)
+    .option("--request-timeout <ms>", `a request must have arrived whole within this (default ${DEFAULT_LIMITS.requestTimeout})`, Number)
+    .action(async (o: CommonOptions & ServeLimitOptions & { port?: number; host: string; demo?: boolean; subjects: number }) =>
       run(o.json, async () => {
         const s = openStanding(o);
         await s.start();
         if (o.demo) {
+          await claimForDemo(s, dbPath(o));
           if (!s.activePolicy() && s.publishedPolicies().length === 0) {
             const r = await publishWithProgress(s, seedPolicyPath, o.json ?? false);
             console.log(`published ${r.policy}`);
@@ -422,7 +433,7 @@ export async function main(argv: string[]): Promise<number> {
         }, 5_000);
         deliverTimer.unref();
         const decisionLog = new DecisionLog(s);
-        const app = buildServer(s, { decisionLog });
+        const app = buildServer(s, { decisionLog, ...serveLimits(o, keysForDemo) });
         const port = o.port ?? (process.env.PORT ? Number.parseInt(process.env.PORT, 10) : 8080);
         await app.listen({ port, host: o.host });
         const addr = app.server.address();
@@ -445,7 +456,7 @@ export async function main(argv: string[]): Promise<number> {
     );
 
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(hoistCommonOptions(argv));
   } catch (e) {
     if (e instanceof CommanderError) {
       return e.exitCode === 0 ? 0 : 2;

@@ -1,8 +1,9 @@
 // Property tests for the evaluator: arbitrary record histories for the shipped
 // municipal-credit policy (and for a second, deliberately awkward policy in a DST time
 // zone, with list durations that differ from points durations and a deny measure fed
-// by three lists). Expectations come from the semantics in DESIGN.md §4, computed
-// here independently; none is read back from the implementation.
+// by three lists). Expectations come from the semantics in docs/policy-language.md
+// ("How a policy is evaluated"), computed here independently; none is read back from
+// the implementation.
 import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";

@@ -7,6 +7,10 @@ import type { Instant } from "../time.js";
 export class ReadModels {
   constructor(private readonly store: Store) {}
 
+  /** A setting of the store (what `setSetting` wrote), e.g. whether it is a demo store. */
+  getMeta(key: string): Promise<string | undefined> {
+    return this.store.getMeta(key);
+  }
   resolve(id: Identifier): Promise<SubjectId | undefined> {
     return this.store.resolve(id);
   }

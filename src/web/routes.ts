@@ -2,6 +2,8 @@
 // stylesheet, no script. Registered by buildServer as its own plugin, so the form
 // parser, error pages and security headers here apply to these routes only.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import cookie from "@fastify/cookie";
+import formbody from "@fastify/formbody";
 import { anonymous, describePrincipal, operatorRoles, type Principal, type Role } from "../auth/principals.js";
 import type { DecisionLog } from "../decision-log.js";
 import { StandingError, isStandingError } from "../errors.js";
@@ -15,6 +17,7 @@ import { diffTable, fmtFor, noPolicy, overview, rulebookSection, statsSection, v
 import { assertSameOrigin, clearKeyCookie, principalOf, setKeyCookie } from "./session.js";
 import { computeStats, type PublicStats } from "./stats.js";
 import { disputeForm, subjectFile } from "./subject.js";
+import { sameRefusalForRecord } from "../api/record-refusal.js";
 
 export interface WebOptions {
   readonly standing: Standing;
@@ -59,11 +62,9 @@ function field(form: Form, name: string): string {
 
 export async function webRoutes(app: FastifyInstance, opts: WebOptions): Promise<void> {
   const { standing } = opts;
-  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 1_048_576 }, (_req, body, done) => {
-    const out: Form = {};
-    for (const [k, v] of new URLSearchParams(String(body))) if (!(k in out)) out[k] = v;
-    done(null, out);
-  });
+  // A field sent twice arrives as an array, which field() reads as absent.
+  await app.register(formbody, { bodyLimit: 1_048_576 });
+  await app.register(cookie);
 
   app.decorateRequest("webPrincipal", null as never);
   app.decorateRequest("staleKey", null);
@@ -160,7 +161,8 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
 </form>
 <p class="hint">No key? Keys are issued by the operator of this service (<code>standing keys create --role subject --subject SCHEME:VALUE</code>). A demo started with <code>npm start</code> prints one for every role.</p>`;
   // `?next=` given twice arrives as an array: only a plain local path is followed.
-  const safeNext = (next: unknown): string => (typeof next === "string" && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "");
+  // Control characters (CR, LF) cannot go into a Location header: such a `next` is dropped.
+  const safeNext = (next: unknown): string => (typeof next === "string" && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") && ![...next].some((c) => c < " " || c === "\u007f") ? next : "");
 
   app.get("/login", HIDE, async (req, reply) => send(req, reply, "Sign in", loginPage(safeNext((req.query as { next?: unknown }).next))));
   app.post("/login", HIDE, async (req, reply) => {
@@ -215,7 +217,11 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
       }
       if (!Array.isArray(ref) || ref.length !== 2 || typeof ref[0] !== "string" || typeof ref[1] !== "string") throw new StandingError("bad-request", "choose the record to dispute");
       const evidence = values.evidence.trim();
-      await standing.openDispute({ subjectId: p.subjectId as number, source: ref[0], recordId: ref[1], grounds: values.grounds, ...(evidence ? { evidence } : {}), openedBy: describePrincipal(p) });
+      try {
+        await standing.openDispute({ subjectId: p.subjectId as number, source: ref[0], recordId: ref[1], grounds: values.grounds, ...(evidence ? { evidence } : {}), openedBy: describePrincipal(p) });
+      } catch (e) {
+        throw sameRefusalForRecord(e, ref[0], ref[1]);
+      }
       changed();
     } catch (e) {
       if (!isStandingError(e)) throw e;

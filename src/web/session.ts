@@ -7,36 +7,16 @@ import { StandingError, isStandingError } from "../errors.js";
 
 export const COOKIE = "standing_key";
 
-export function parseCookies(header: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  if (!header) return out;
-  for (const part of header.split(";")) {
-    const i = part.indexOf("=");
-    if (i <= 0) continue;
-    const name = part.slice(0, i).trim();
-    let value = part.slice(i + 1).trim();
-    if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    try {
-      out.set(name, decodeURIComponent(value));
-    } catch {
-      out.set(name, value);
-    }
-  }
-  return out;
-}
-
 function secure(req: FastifyRequest): boolean {
   return req.protocol === "https";
 }
 
 export function setKeyCookie(req: FastifyRequest, reply: FastifyReply, key: string): void {
-  const attrs = ["Path=/", "HttpOnly", "SameSite=Strict", ...(secure(req) ? ["Secure"] : [])];
-  void reply.header("set-cookie", `${COOKIE}=${encodeURIComponent(key)}; ${attrs.join("; ")}`);
+  void reply.setCookie(COOKIE, key, { path: "/", httpOnly: true, sameSite: "strict", secure: secure(req) });
 }
 
 export function clearKeyCookie(req: FastifyRequest, reply: FastifyReply): void {
-  const attrs = ["Path=/", "HttpOnly", "SameSite=Strict", "Max-Age=0", ...(secure(req) ? ["Secure"] : [])];
-  void reply.header("set-cookie", `${COOKIE}=; ${attrs.join("; ")}`);
+  void reply.clearCookie(COOKIE, { path: "/", httpOnly: true, sameSite: "strict", secure: secure(req) });
 }
 
 /**
@@ -44,7 +24,8 @@ export function clearKeyCookie(req: FastifyRequest, reply: FastifyReply): void {
  * unknown) is treated as signed out; `stale` says so, so the page can clear it.
  */
 export async function principalOf(keys: { authenticate(header: string): Promise<Principal> }, req: FastifyRequest): Promise<{ principal: Principal; stale: string | null }> {
-  const key = parseCookies(req.headers.cookie).get(COOKIE);
+  // Parsed by @fastify/cookie, registered with the web routes.
+  const key = req.cookies[COOKIE];
   if (key === undefined || key === "") return { principal: { kind: "anonymous" }, stale: null };
   try {
     return { principal: await keys.authenticate(`Bearer ${key}`), stale: null };

@@ -150,9 +150,15 @@ describe("web pages over HTTP", () => {
     const again = await post("/me/disputes", body, { ...h, origin });
     expect(again.statusCode).toBe(409);
     expect(again.body).toContain("role=\"alert\"");
-    // a subject cannot dispute another subject's record through the form
+    // a subject cannot dispute another subject's record through the form, nor learn
+    // that it exists: the answer is the one for a record that does not exist
     const other = await post("/me/disputes", { ...body, record: JSON.stringify(["blood-centre", "b-1"]) }, { ...h, origin });
-    expect(other.statusCode).toBe(403);
+    const none = await post("/me/disputes", { ...body, record: JSON.stringify(["blood-centre", "no-such-record"]) }, { ...h, origin });
+    expect(other.statusCode).toBe(404);
+    expect(none.statusCode).toBe(404);
+    const alert = (page: string): string => /role="alert"[^>]*>([^<]*)</.exec(page)?.[1]?.replace(/b-1|no-such-record/, "X") ?? "";
+    expect(alert(other.body)).toBe(alert(none.body));
+    expect(alert(other.body)).not.toBe("");
   });
 
   it("a malformed Authorization header on a page gets an HTML refusal, never a 5xx", async () => {
