@@ -324,6 +324,10 @@ const KNOWN_KEYS = new Set([
   "kind", "values",
 ]);
 
+// Known keys whose values are a closed set of words, where a smuggled value is read like a smuggled key.
+const VALUE_KEYS = new Set(["effect", "severity", "evidence", "registers", "suspend"]);
+const LANGUAGE_VALUES = new Set(["restrict", "privilege", "deny", "minor", "general", "serious", "required", "optional", "true", "false"]);
+
 /** The guardrail a smuggled key breaks, by what its words say. */
 function smuggleGuardrail(kind: NonNullable<ReturnType<typeof smuggledKey>>["kind"]): { g: GuardrailCode; why: string } {
   switch (kind) {
@@ -364,6 +368,15 @@ function scanKeys(doc: Document.Parsed, d: Diagnostics): Set<string> {
           (path.length === 1 && ["records", "lists", "contexts", "identifiers"].includes(String(path[0]))) ||
           (path.length === 3 && path[0] === "records" && path[2] === "fields") ||
           (path.length === 2 && path[0] === "score" && path[1] === "tiers");
+        if (VALUE_KEYS.has(key) && isScalar(pair.value) && !LANGUAGE_VALUES.has(String(pair.value.value))) {
+          // "effect: exempt" is an exemption, not merely a value outside the enum.
+          const smuggled = smuggledKey(String(pair.value.value));
+          if (smuggled) {
+            const { g, why } = smuggleGuardrail(smuggled.kind);
+            d.guard(g, here, `"${key}: ${String(pair.value.value)}" ${why} ("${smuggled.term}"); ${label(g)}: ${guardrails[g].rule}`);
+            flagged.add(here.join("."));
+          }
+        }
         if (!isNameSlot && !KNOWN_KEYS.has(key)) {
           const value = isScalar(pair.value) ? String(pair.value.value) : "";
           const smuggled = smuggledKey(key);
@@ -376,7 +389,7 @@ function scanKeys(doc: Document.Parsed, d: Diagnostics): Set<string> {
             flag(g, `"${key}" ${why} ("${smuggled.term}")`);
           } else if ((nk === "match" || nk === "matching" || nk === "on match") && (fuzzyTerm(value) || /name|similar|sound|fuzzy/i.test(value) || refusingValue(value))) {
             flag("G8", `"${key}: ${value}" would let a name-similarity match decide`);
-          } else if (path[0] === "screening" && refusingValue(value)) {
+          } else if (path[0] === "screening" && (refusingValue(value) || fuzzyTerm(value))) {
             // Any screening setting that would turn a name hit into a refusal, whatever it is called.
             flag("G8", `screening "${key}: ${value}" would make a name-similarity hit refuse someone`);
           }
@@ -429,6 +442,7 @@ function checkSchema(raw: unknown, d: Diagnostics, flagged: Set<string>): boolea
       default:
         message = `${asPath.join(".") || "the policy"} ${e.message ?? "is invalid"}`;
     }
+    if (flagged.has(at.join("."))) continue;
     const sig = `${at.join(".")}|${e.keyword === "oneOf" ? "shape" : message}`;
     if (seen.has(sig)) continue;
     // Inside a oneOf, branch errors are noise once the oneOf itself is reported.
@@ -496,8 +510,10 @@ function compileExpr(source: string, path: Path, spec: ExprSpec, d: Diagnostics)
       d.error("reference", path, `${spec.what} reads unknown variable "${r.root}"; it may read only: ${can || "nothing"}`, at);
     }
   }
-  checkFieldUses(parsed.analysis.uses, path, spec, d);
-  checkStrings(parsed.analysis.strings, path, spec, d);
+  // Words first: a literal that names a ground or a status is reported as that, not
+  // also as a reference compared with a literal.
+  const wordHit = checkStrings(parsed.analysis.strings, path, spec, d);
+  checkFieldUses(parsed.analysis.uses, path, spec, d, wordHit);
   for (const f of parsed.analysis.functions) {
     if (!allowedFunctions.has(f.name)) d.error("cel", path, `${spec.what} calls unknown function "${f.name}"`, { extra: f.offset });
   }
@@ -508,7 +524,8 @@ function compileExpr(source: string, path: Path, spec: ExprSpec, d: Diagnostics)
 const kindsOf = (defs: readonly FieldDef[] | undefined): Set<FieldDef["kind"]> => new Set((defs ?? []).map((f) => f.kind));
 
 /** Holds each read of a field to what its kind allows. */
-function checkFieldUses(uses: readonly FieldUse[], path: Path, spec: ExprSpec, d: Diagnostics): void {
+function checkFieldUses(uses: readonly FieldUse[], path: Path, spec: ExprSpec, d: Diagnostics, wordHit: boolean): void {
+  const named = (v: Literal): boolean => typeof v === "string" && (prohibitedGround(v) !== undefined || statusTerm(v) !== undefined || otherPersonTerm(v) !== undefined || eventDay(v) !== undefined);
   for (const u of uses) {
     const scope = u.root === "record" ? spec.record : spec.entry;
     const defs = scope?.get(u.field);
@@ -526,6 +543,7 @@ function checkFieldUses(uses: readonly FieldUse[], path: Path, spec: ExprSpec, d
           const otherScope = other?.root === "record" ? spec.record : other?.root === "entry" ? spec.entry : undefined;
           const matched = u.how === "compare" && (u.op === "==" || u.op === "!=") && other !== undefined && other.root !== u.root && kindsOf(otherScope?.get(other.field)).has("reference");
           if (matched) break;
+          if (u.against?.kind === "literal" ? u.against.values.some(named) : wordHit) break;
           if (u.against?.kind === "literal") {
             d.guard("G7", path, `${spec.what} compares reference ${name} with ${showLiterals(u.against.values)}: a rule for particular cases, dockets or plates is the per-case exception that "unless" is refused for; a reference may only be matched with another record's reference (record.case == entry.case); ${label("G7")}: ${guardrails.G7.rule}`, at);
           } else {
@@ -537,7 +555,8 @@ function checkFieldUses(uses: readonly FieldUse[], path: Path, spec: ExprSpec, d
           if (u.how !== "compare" || u.against?.kind !== "literal") break;
           const values = new Set(defs.flatMap((f) => f.values ?? []));
           for (const v of u.against.values) {
-            if (typeof v === "string" && !values.has(v)) d.error("reference", path, `${spec.what} compares ${name} with "${v}", which is not one of its declared values (${[...values].join(", ")})`, at);
+            // A value that names a ground or a status is reported as that guardrail by checkStrings.
+            if (typeof v === "string" && !values.has(v) && !prohibitedGround(v) && !statusTerm(v)) d.error("reference", path, `${spec.what} compares ${name} with "${v}", which is not one of its declared values (${[...values].join(", ")})`, at);
           }
           break;
         }
@@ -557,7 +576,8 @@ function checkFieldUses(uses: readonly FieldUse[], path: Path, spec: ExprSpec, d
 }
 
 /** The word checks on every string an expression holds or folds to. */
-function checkStrings(strings: readonly { value: string; offset: number; folded: boolean }[], path: Path, spec: ExprSpec, d: Diagnostics): void {
+function checkStrings(strings: readonly { value: string; offset: number; folded: boolean }[], path: Path, spec: ExprSpec, d: Diagnostics): boolean {
+  let any = false;
   const seen = new Set<string>();
   const check = (value: string, offset: number, how: string): boolean => {
     const key = `${offset}|${value}`;
@@ -594,8 +614,9 @@ function checkStrings(strings: readonly { value: string; offset: number; folded:
     const a = plain[i - 1] as { value: string; offset: number };
     const b = plain[i] as { value: string; offset: number };
     if (hitAt.has(a.offset) || hitAt.has(b.offset) || a.value.length > 40 || b.value.length > 40) continue;
-    if (prohibitedGround(a.value + b.value)) check(a.value + b.value, a.offset, "splits");
+    if (prohibitedGround(a.value + b.value) && check(a.value + b.value, a.offset, "splits")) any = true;
   }
+  return any || hitAt.size > 0 || strings.some((s) => s.folded && seen.has(`${s.offset}|${s.value}`) && prohibitedGround(s.value) !== undefined);
 }
 
 function checkName(kind: string, name: string, path: Path, d: Diagnostics, key = true, organisation = false): void {
@@ -1084,10 +1105,15 @@ function checkCategory(category: string, path: Path, catalogue: Catalogue, d: Di
   d.guard("G1", path, `category "${category}" is not in the catalogue of permitted record categories (${catalogue.id} ${catalogue.version}); only what the catalogue lists may be recorded, so that nothing about a prohibited ground can be recorded under another name; permitted: ${known}; ${label("G1")}: ${guardrails.G1.rule}`);
 }
 
-/** An enum value that looks like a case, docket, plate or identity number rather than a kind of thing. */
+/**
+ * An enum value that looks like a case, docket, plate or identity number rather than a
+ * kind of thing. Years and year ranges ("2025-26", a tax year) are kinds of thing;
+ * offence codes ("SP30") are short.
+ */
 function identifierLike(value: string): boolean {
-  const digits = (value.match(/\d/g) ?? []).length;
-  return digits >= 5 || /\b(19|20)\d\d\b/.test(value) || /^[A-Z]{2}\d{2}\s?[A-Z]{3}$/i.test(value) || /\d{2,}[\s/-]\d{2,}/.test(value);
+  const withoutYears = value.replace(/(?<!\d)(19|20)\d\d([-/]\d\d(\d\d)?)?(?!\d)/g, "");
+  const digits = (withoutYears.match(/\d/g) ?? []).length;
+  return digits >= 5 || /\((19|20)\d\d\)/.test(value) || /^[A-Z]{2}\d{2}\s?[A-Z]{3}$/i.test(value) || /^[\u4e00-\u9fff][A-Z][A-Z0-9]{5}$/.test(value);
 }
 
 function checkField(fname: string, fdef: string | RawField, fp: Path, organisation: boolean, d: Diagnostics): { def: FieldDef; validation: FieldValidation } | undefined {

@@ -40,7 +40,7 @@ const groundTerms: Record<Ground, string[]> = {
   "political opinion": [
     "political", "politics", "politically", "opinion", "opinions", "dissent", "dissident", "dissidents", "petition",
     "petitions", "petitioner", "petitioners", "petitioning", "vote", "votes", "voting", "voter", "ideology", "ideological",
-    "disloyal", "disloyalty", "political loyalty", "party loyalty", "party member", "party membership", "subversion", "subversive", "tiananmen",
+    "disloyal", "disloyalty", "political loyalty", "party loyalty", "subversion", "subversive", "tiananmen",
     "june fourth", "six four", "may 35", "regime critic", "regime critics", "separatism", "separatist",
     // fr, de, es
     "politique", "politiques", "opinion politique", "dissidence", "petitionnaire", "politisch", "politische", "politischen",
@@ -357,6 +357,14 @@ class Lexicon<T> {
     const norm = text.normalize("NFKC");
     for (const [term, v] of this.cjk) if (norm.includes(term) && ok(v)) return { value: v, term };
     const ws = words(text);
+    const hit = this.findIn(ws, ok);
+    if (hit) return hit;
+    // German written without umlauts ("angehoerige", "fuer") is read as with them.
+    const plain = ws.map((w) => w.replace(/ae/g, "a").replace(/oe/g, "o").replace(/ue/g, "u"));
+    return plain.some((w, i) => w !== ws[i]) ? this.findIn(plain, ok) : undefined;
+  }
+
+  private findIn(ws: readonly string[], ok: (v: T | undefined) => v is T): TermHit<T> | undefined {
     const used = allowedMask(ws);
     const free = (i: number): boolean => i < ws.length && !used[i];
     for (let i = 0; i < ws.length; i++) {
@@ -451,6 +459,8 @@ const refusingLexicon = new Lexicon<"refusing">().add("refusing", refusingTerms,
 const identityWholeNames = new Set(["subject", "subjects", "person", "persons", "who", "whom", "individual", "individuals", "citizen", "citizens", "holder", "holders", "subject id", "person id"]);
 const otherPersonWholeNames = new Set(["other", "others", "contacts", "employer", "employees", "members", "third parties"]);
 
+const someoneElse = new Set(["other", "others", "employer", "employers", "employee", "employees", "member", "members", "contact", "contacts", "partner", "partners", "owner", "keeper", "landlord", "tenant", "witness", "victim", "debtor", "creditor", "passenger", "driver", "co", "third"]);
+
 const idWords = new Set(["id", "ids", "no", "nr", "num", "number", "numbers", "card"]);
 
 /**
@@ -471,8 +481,12 @@ export function identityTerm(name: string): string | undefined {
 export function otherPersonTerm(name: string): string | undefined {
   const hit = otherPersonLexicon.find(name);
   if (hit) return hit.term;
-  const whole = words(name).join(" ");
+  const ws = words(name);
+  const whole = ws.join(" ");
   if (otherPersonWholeNames.has(whole)) return whole;
+  // "employer-id", "partner-name": a word for someone else next to an identifier or a name.
+  const someone = ws.find((w) => someoneElse.has(w));
+  if (someone && ws.some((w) => idWords.has(w) || w === "name" || w === "names")) return someone;
   const g = prohibitedGround(name);
   return g?.ground === "family or relationships" ? g.term : undefined;
 }
