@@ -89,6 +89,21 @@ describe("example policies", () => {
   });
 });
 
+describe("accepted policies", () => {
+  const acceptedDir = join(policiesDir, "accepted");
+  const files = yamlIn(acceptedDir);
+
+  it("given policies/accepted, when listed, then it holds the ordinary policies the guardrails must let through", () => {
+    expect(files).toEqual(expect.arrayContaining(["library-fines.yaml", "tax-arrears.yaml", "restaurant-hygiene.yaml", "uk-driving-endorsements.yaml"]));
+  });
+
+  it.each(files)("given policies/accepted/%s, when compiled, then it compiles without errors or warnings", (f) => {
+    const r = compilePolicy(readFileSync(join(acceptedDir, f), "utf8"), `policies/accepted/${f}`);
+    expect(r.ok ? [] : r.errors.map((e) => formatDiagnostic(e))).toEqual([]);
+    expect(r.ok && r.warnings.map((w) => formatDiagnostic(w, "warning"))).toEqual([]);
+  });
+});
+
 describe("rejected policies", () => {
   const files = yamlIn(rejectedDir);
 

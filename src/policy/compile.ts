@@ -525,7 +525,7 @@ const kindsOf = (defs: readonly FieldDef[] | undefined): Set<FieldDef["kind"]> =
 
 /** Holds each read of a field to what its kind allows. */
 function checkFieldUses(uses: readonly FieldUse[], path: Path, spec: ExprSpec, d: Diagnostics, wordHit: boolean): void {
-  const named = (v: Literal): boolean => typeof v === "string" && (prohibitedGround(v) !== undefined || statusTerm(v) !== undefined || otherPersonTerm(v) !== undefined || eventDay(v) !== undefined);
+  const named = (v: Literal): boolean => typeof v === "string" && (prohibitedGround(v) !== undefined || statusTerm(v) !== undefined || otherPersonTerm(v, { value: true }) !== undefined || eventDay(v) !== undefined);
   for (const u of uses) {
     const scope = u.root === "record" ? spec.record : spec.entry;
     const defs = scope?.get(u.field);
@@ -598,7 +598,7 @@ function checkStrings(strings: readonly { value: string; offset: number; folded:
       d.guard("G7", path, `${spec.what} ${how} "${value}", a status ("${status}"); treatment may not depend on rank, office, party membership, VIP or privileged status; ${label("G7")}: ${guardrails.G7.rule}`, { extra: offset });
       return true;
     }
-    const other = otherPersonTerm(value);
+    const other = otherPersonTerm(value, { value: true });
     if (other) {
       d.guard("G2", path, `${spec.what} ${how} "${value}", which names another person ("${other}"); ${label("G2")}: ${guardrails.G2.rule}`, { extra: offset });
       return true;
@@ -1179,7 +1179,7 @@ function checkEnumValue(field: string, value: string, path: Path, organisation: 
     d.guard("G1", path, `${what} is about ${ground.ground} ("${ground.term}"); ${label("G1")}: ${guardrails.G1.rule}`);
     return;
   }
-  const other = otherPersonTerm(value);
+  const other = otherPersonTerm(value, { value: true });
   if (other) return d.guard("G2", path, `${what} names another person ("${other}"); ${label("G2")}: ${guardrails.G2.rule}`);
   const status = statusTerm(value);
   if (status) return d.guard("G7", path, `${what} is a status ("${status}"); treatment may not depend on rank, office, party membership, VIP or privileged status; ${label("G7")}: ${guardrails.G7.rule}`);

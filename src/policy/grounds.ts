@@ -478,12 +478,13 @@ export function identityTerm(name: string): string | undefined {
 }
 
 /** Whether a name stands for another person (guardrail 2). */
-export function otherPersonTerm(name: string): string | undefined {
+export function otherPersonTerm(name: string, opts: { value?: boolean } = {}): string | undefined {
   const hit = otherPersonLexicon.find(name);
   if (hit) return hit.term;
   const ws = words(name);
   const whole = ws.join(" ");
-  if (otherPersonWholeNames.has(whole)) return whole;
+  // As a value ("other", "members"), these words name a kind of thing, not a person.
+  if (!opts.value && otherPersonWholeNames.has(whole)) return whole;
   // "employer-id", "partner-name": a word for someone else next to an identifier or a name.
   const someone = ws.find((w) => someoneElse.has(w));
   if (someone && ws.some((w) => idWords.has(w) || w === "name" || w === "names")) return someone;
