@@ -104,6 +104,26 @@ categories:
     subjects: [person, organisation]
     description: Customs offences (undeclared goods, smuggling) and unpaid duties.
     basis: Customs law on declarations, duties and penalties.
+  criminal-conviction:
+    subjects: [person, organisation]
+    description: Convictions for offences of dishonesty and fraud (theft, fraud, forgery, bribery) by a criminal court, with the sentence.
+    basis: Criminal procedure law and the rehabilitation-of-offenders rules that limit how long a conviction may be held.
+  administrative-penalty:
+    subjects: [person, organisation]
+    description: Fines and penalties imposed by an administrative authority under a statute that allows them, and their payment.
+    basis: The statute under which the penalty was imposed and the administrative procedure law that governs it.
+  insolvency:
+    subjects: [person, organisation]
+    description: Bankruptcy orders, debt relief orders, individual voluntary arrangements, company liquidations and their discharge.
+    basis: Insolvency law and the public insolvency register.
+  professional-conduct:
+    subjects: [person, organisation]
+    description: Findings of misconduct by a statutory professional regulator (for lawyers, accountants, engineers, estate agents) and the sanctions imposed.
+    basis: The statute establishing the professional regulator and its disciplinary rules.
+  animal-welfare:
+    subjects: [person, organisation]
+    description: Animal welfare offences, improvement notices and bans on keeping animals.
+    basis: Animal welfare law (for example the Animal Welfare Act 2006).
   civic-contribution:
     subjects: [person]
     description: Voluntary contributions a person chooses to have recorded in their favour (registered volunteering hours, blood donation). Positive records only.

@@ -392,6 +392,16 @@ function scanKeys(doc: Document.Parsed, d: Diagnostics): Set<string> {
           } else if (path[0] === "screening" && (refusingValue(value) || fuzzyTerm(value))) {
             // Any screening setting that would turn a name hit into a refusal, whatever it is called.
             flag("G8", `screening "${key}: ${value}" would make a name-similarity hit refuse someone`);
+          } else {
+            // An unknown key whose value says what it is for ("scope: household", "mode: exempt").
+            const values = isSeq(pair.value) ? pair.value.items.filter(isScalar).map((x) => String(x.value)) : value ? [value] : [];
+            for (const v of values) {
+              const byValue = smuggledKey(v) ?? (otherPersonTerm(v) ? { kind: "other-person" as const, term: otherPersonTerm(v) as string } : undefined);
+              if (!byValue) continue;
+              const { g, why } = smuggleGuardrail(byValue.kind);
+              flag(g, `"${key}: ${v}" ${why} ("${byValue.term}")`);
+              break;
+            }
           }
         }
         walk(pair.value, here);
@@ -529,9 +539,17 @@ function checkFieldUses(uses: readonly FieldUse[], path: Path, spec: ExprSpec, d
   for (const u of uses) {
     const scope = u.root === "record" ? spec.record : spec.entry;
     const defs = scope?.get(u.field);
-    if (!defs) continue;
     const at = { extra: u.offset };
     const name = `${u.root}${/^[A-Za-z_][A-Za-z0-9_]*$/.test(u.field) ? `.${u.field}` : `['${u.field}']`}`;
+    const kinds = kindsOf(defs);
+    // A docket, plate or identity number written into a rule singles one case out,
+    // whatever the field is declared as (or if it is not declared at all).
+    const ids = u.how === "compare" && u.against?.kind === "literal" && !kinds.has("date") && !kinds.has("duration") && !kinds.has("reference") && !wordHit ? u.against.values.filter((v): v is string => typeof v === "string" && identifierLike(v)) : [];
+    if (ids.length > 0) {
+      d.guard("G7", path, `${spec.what} compares ${name} with ${showLiterals(ids)}, a particular case, docket, plate or identity number: a rule for particular cases is the per-case exception that "unless" is refused for; ${label("G7")}: ${guardrails.G7.rule}`, at);
+      continue;
+    }
+    if (!defs) continue;
     for (const kind of kindsOf(defs)) {
       switch (kind) {
         case "text":
@@ -1113,22 +1131,26 @@ function checkCategory(category: string, path: Path, catalogue: Catalogue, d: Di
 function identifierLike(value: string): boolean {
   const withoutYears = value.replace(/(?<!\d)(19|20)\d\d([-/]\d\d(\d\d)?)?(?!\d)/g, "");
   const digits = (withoutYears.match(/\d/g) ?? []).length;
-  return digits >= 5 || /\((19|20)\d\d\)/.test(value) || /^[A-Z]{2}\d{2}\s?[A-Z]{3}$/i.test(value) || /^[\u4e00-\u9fff][A-Z][A-Z0-9]{5}$/.test(value);
+  const compact = value.replace(/[\s-]/g, "");
+  const plate = /^[A-Za-z0-9]{5,9}$/.test(compact) && /[A-Za-z]/.test(compact) && (compact.match(/\d/g) ?? []).length >= 3;
+  return digits >= 5 || plate || /\((19|20)\d\d\)/.test(value) || /^[A-Z]{2}\d{2}\s?[A-Z]{3}$/i.test(value) || /^[\u4e00-\u9fff][A-Z][A-Z0-9]{5}$/.test(value);
 }
 
 function checkField(fname: string, fdef: string | RawField, fp: Path, organisation: boolean, d: Diagnostics): { def: FieldDef; validation: FieldValidation } | undefined {
   checkName("field", fname, fp, d, true, organisation);
   const ground = prohibitedGround(fname, { organisation });
   const who = identityTerm(fname);
-  const other = ground?.ground === "family or relationships" ? undefined : otherPersonTerm(fname);
+  const other = otherPersonTerm(fname);
   const status = statusTerm(fname);
-  if (other) {
+  if (ground) {
+    // reported by checkName, with G2 as well when it is a family word
+  } else if (other) {
     d.guard("G2", fp, `field "${fname}" would name or point at another person ("${other}"); a record is about its subject only; ${label("G2")}: ${guardrails.G2.rule}`, { key: true });
   } else if (who) {
     d.guard("G7", fp, `field "${fname}" would say who a person is inside a record ("${who}"); the subject is named only by the record's identifier; ${label("G7")}: ${guardrails.G7.rule}`, { key: true });
   } else if (status) {
     d.guard("G7", fp, `field "${fname}" carries a status ("${status}"); treatment may not depend on rank, office, party membership, VIP or privileged status; ${label("G7")}: ${guardrails.G7.rule}`, { key: true });
-  } else if (!ground) {
+  } else {
     // An organisation's inspection may carry its own rating; a person's record may not carry a score.
     const l = launderingTerm(fname);
     if (l && (l.guardrail === "G8" || !organisation)) checkLaundering("field", fname, fp, d);

@@ -48,6 +48,7 @@ const groundTerms: Record<Ground, string[]> = {
     "opinion politica", "disidente", "disidencia",
     // pinyin (Chinese characters are in cjkTerms)
     "zhengzhi", "shangfang", "xinfang", "yijianrenshi", "liusi", "fandong",
+    "political activity", "political donations", "independence movement", "dalai", "tibet independence", "june 4",
   ],
   "speech or expression": [
     "speech", "expression", "posts", "online comments", "critical comments", "posting", "social media", "socialmedia", "weibo",
@@ -56,6 +57,7 @@ const groundTerms: Record<Ground, string[]> = {
     "censorship", "journalism", "journalist", "journalists", "press freedom", "opinion post", "free speech",
     "discours", "liberte d expression", "meinungsaeusserung", "meinungsausserung", "meinungsfreiheit", "rede freiheit",
     "discurso", "libertad de expresion", "publicacion", "yanlun", "fatie", "yaoyan",
+    "negative comments", "vpn", "censorship circumvention", "great firewall",
   ],
   "religion or belief": [
     "religion", "religions", "religious", "belief", "beliefs", "faith", "church", "churches", "mosque", "mosques",
@@ -69,6 +71,8 @@ const groundTerms: Record<Ground, string[]> = {
     "synagoge", "gebet", "gottesdienst", "konfession", "sekte", "wallfahrt", "pilgerfahrt", "kirchgang",
     "religioso", "religiosa", "creencia", "creencias", "iglesia", "mezquita", "sinagoga", "culto", "oracion",
     "peregrinacion", "secta",
+    "temple visit", "temple visits", "mecca", "monastery", "monk", "monks", "nun", "imam", "priest", "pastor",
+    "friday prayers", "religious group", "religious activity", "jehovah", "jehovahs",
     "zongjiao", "xinyang", "jiaohui", "qingzhensi", "simiao", "chaosheng", "xiejiao", "libai",
   ],
   "ethnic origin": [
@@ -78,6 +82,8 @@ const groundTerms: Record<Ground, string[]> = {
     "migrant background", "ethnique", "origine ethnique", "raciale", "nationalite", "ethnisch", "ethnische", "ethnie",
     "abstammung", "herkunft", "rasse", "staatsangehorigkeit", "etnico", "etnica", "etnia", "raza", "origen etnico",
     "nacionalidad", "minzu", "shaoshuminzu", "weiwuer", "zangzu", "jiguan",
+    "kazakh", "gypsy", "gypsies", "foreigner", "foreigners", "foreign national", "foreign nationals",
+    "minority status", "tibet", "xinjiang", "migrant worker", "migrant workers",
   ],
   "association or assembly": [
     "association", "associations", "assembly", "assemblies", "protest", "protests", "protester", "protesters",
@@ -85,13 +91,15 @@ const groundTerms: Record<Ground, string[]> = {
     "activism", "activist", "activists", "gathering", "gatherings", "march organiser", "ngo membership",
     "manifestation", "manifestations", "manifestant", "manifestants", "rassemblement", "assemblee", "reunion publique",
     "versammlung", "versammlungen", "kundgebung", "demonstrant", "demonstranten", "verein", "vereinsmitglied",
-    "manifestacion", "manifestaciones", "manifestante", "protesta", "protestas", "asamblea", "asociacion",     "jihuiyouxing", "shiwei", "kangyi", "jieshe",
+    "manifestacion", "manifestaciones", "manifestante", "protesta", "protestas", "asamblea", "asociacion",
+    "ngo", "ngos", "secret society", "club membership", "civil society", "vigil", "vigils",     "jihuiyouxing", "shiwei", "kangyi", "jieshe",
   ],
   "trade-union membership": [
     "trade union", "tradeunion", "labour union", "labor union", "union member", "union membership", "union members",
     "unionist", "unionists", "unionised", "unionized", "collective bargaining", "picket", "picketing", "strike action",
     "syndicat", "syndical", "syndicale", "syndicaliste", "greve", "gewerkschaft", "gewerkschaften", "gewerkschafter",
     "gewerkschaftsmitglied", "betriebsrat", "streik", "sindicato", "sindical", "sindicalista", "huelga", "gonghui",
+    "industrial action", "walkout", "strike participation", "on strike", "went on strike",
   ],
   health: [
     "health", "medical", "illness", "illnesses", "disease", "diseases", "diagnosis", "diagnosed", "hiv",     "mental", "psychiatric", "disability", "disabilities", "disabled", "pregnancy", "pregnant", "covid", "vaccination",
@@ -100,6 +108,7 @@ const groundTerms: Record<Ground, string[]> = {
     "krankheit", "krank", "diagnose", "behinderung", "behindert", "schwanger", "schwangerschaft", "impfung", "geimpft",
     "ungeimpft", "salud", "enfermedad", "medico", "discapacidad", "embarazo", "embarazada", "vacuna", "vacunacion",
     "jiankang", "jibing", "canji", "huaiyun", "yimiao", "jingshenbing", "bingli",
+    "abortion", "abortions", "contraception", "alcoholism", "wheelchair", "mental illness", "medical condition",
   ],
   "sex life or orientation": [
     "sex life", "sexlife", "orientation", "sexuality", "sexual orientation", "gay", "lesbian", "homosexual", "homosexuality",
@@ -108,6 +117,7 @@ const groundTerms: Record<Ground, string[]> = {
     "orientation sexuelle", "homosexuel", "homosexuelle", "concubinage", "adultere", "sexualitat", "sexuelle orientierung",
     "homosexuell", "ehebruch", "konkubinat", "orientacion sexual", "homosexualidad", "adulterio", "cohabitacion",
     "concubinato", "tongxinglian", "tongju", "hunqian", "xingquxiang", "tongjian",
+    "common law partner", "living in sin", "extramarital", "same sex", "samesex",
   ],
   biometrics: [
     "biometric", "biometrics", "facial", "face scan", "face image", "face match", "fingerprint", "fingerprints", "iris",
@@ -192,6 +202,7 @@ const identityTerms = [
   "vorname", "nachname", "familienname", "ausweis", "ausweisnummer", "personalausweis", "reisepass", "geburtsdatum",
   "apellido", "apellidos", "pasaporte", "dni", "cedula", "identidad", "fecha de nacimiento",
   "xingming", "mingzi", "shenfenzheng", "huzhao", "shenfen",
+  "phone number", "mobile number", "telephone number", "email address", "ip address", "home address",
 ];
 const cjkIdentityTerms = ["姓名", "名字", "身份证", "身份證", "护照", "護照", "证件号", "證件號", "身份"];
 
@@ -205,6 +216,8 @@ const otherPersonTerms = [
   "garant", "garants", "ayant droit", "ayants droit", "heritier", "voisin", "colocataire", "burge", "burgen",
   "mitschuldner", "angehorige", "angehoriger", "erben", "nachbar", "mitbewohner", "avalista", "avalistas", "fiador",
   "fiadores", "herederos", "heredero", "vecino", "familiares", "danbaoren", "baozhengren", "qinshu", "jiashu", "linju",
+  "co borrower", "coborrower", "co debtor", "codebtor", "joint debtor", "joint account holder", "related party",
+  "same address", "same household", "cohabitants", "housemates", "overseas contacts", "contacts abroad",
 ];
 const cjkOtherPersonTerms = ["担保人", "擔保人", "保证人", "保證人", "亲属", "親屬", "家属", "家屬", "配偶", "子女", "父母", "邻居", "鄰居", "连坐", "連坐", "株连", "株連"];
 
@@ -224,6 +237,8 @@ const statusTerms = [
   "funcionarios", "rango", "miembro del partido", "privilegiado", "privilegiados", "aforado", "aforados", "diputado",
   "guanyuan", "ganbu", "dangyuan", "jibie", "zhiwu", "zhiji", "lingdao", "tequan", "guibin", "gongwuyuan", "gaogan",
   "guanzhi", "rendadaibiao",
+  "officer", "officers", "police officer", "military officer", "influencer", "npc deputy", "cppcc", "special treatment",
+  "special status", "green channel", "lvse tongdao", "vip channel",
 ];
 const cjkStatusTerms = ["官员", "官員", "干部", "幹部", "党员", "黨員", "级别", "級別", "职务", "職務", "职级", "領導", "领导", "特权", "特權", "贵宾", "貴賓", "公务员", "公務員", "人大代表", "政协委员", "高干"];
 
@@ -234,8 +249,9 @@ const scoreTerms = [
   "blacklist", "blacklisted", "blacklisting", "greylist", "redlist", "red list", "black list", "trust level",
   "credit level", "credit grade", "social credit", "punktzahl", "punktestand", "bonitat", "notation", "puntuacion",
   "calificacion crediticia", "pingfen", "fenshu", "xinyongfen", "dengji", "pingji", "jiangji", "heimingdan",
+  "untrustworthy", "untrustworthiness", "trustworthiness", "shixin", "listed as untrustworthy",
 ];
-const cjkScoreTerms = ["评分", "評分", "分数", "分數", "信用分", "等级", "等級", "评级", "評級", "降级", "降級", "黑名单", "黑名單"];
+const cjkScoreTerms = ["失信", "评分", "評分", "分数", "分數", "信用分", "等级", "等級", "评级", "評級", "降级", "降級", "黑名单", "黑名單"];
 
 // ...or a name-screening result (guardrail 8).
 const screeningTerms = [
@@ -244,6 +260,7 @@ const screeningTerms = [
   "name hit", "watchlist hit", "screening hit", "sanctions hit", "name check", "namecheck", "soundex", "phonetic",
   "sounds like", "lookalike", "abgleich", "namensabgleich", "ahnlichkeit", "similitude", "coincidencia",
   "similitud", "mohu", "xiangsi", "jinsi", "pipei", "shaicha", "bidui", "mingzhong",
+  "suspect match", "suspected match", "match result", "matched name", "name similarity", "alias match",
 ];
 const cjkScreeningTerms = ["筛查", "篩查", "比对", "比對", "命中", "模糊", "相似", "近似", "匹配"];
 
@@ -255,6 +272,7 @@ const cascadeTerms = [
   "cascades", "cascading", "inherit", "inherits", "inherited", "collective", "contagion", "guilt by association",
   "sippenhaft", "sippenhaftung", "mithaftung", "gilt fur", "erstreckt", "solidaire", "solidairement", "solidaria",
   "solidario", "se extiende", "aplica a", "s applique a", "lianzuo", "zhulian",
+  "spread", "spreads", "network", "reach", "reaches", "scope",
 ];
 
 // Keys that single subjects out (G7).
@@ -506,6 +524,9 @@ export function launderingTerm(name: string): { guardrail: "G3" | "G8"; term: st
 
 /** Classifies a key the language does not define. */
 export function smuggledKey(key: string): { kind: Smuggle; term: string } | undefined {
+  // A key is behaviour, not a name, so "employees-of" names other people as surely as "employees".
+  const person = words(key).find((w) => otherPersonWholeNames.has(w));
+  if (person) return { kind: "other-person", term: person };
   const other = otherPersonTerm(key);
   if (other) return { kind: "other-person", term: other };
   const cascade = cascadeLexicon.find(key);
@@ -535,7 +556,7 @@ export function fuzzyTerm(text: string): string | undefined {
 
 // Days that stand for political events (guardrail 1) whatever record they are put on:
 // a rule about "records dated 4 June" is a rule about an anniversary, not conduct.
-const eventDays = [/(^|\D)0?6[-./]0?4(\D|$)/, /(^|\D)0?4[-./]0?6[-./](19|20)\d\d/, /1989[-./]0?6[-./]0?4/, /六月四日|6月4日|五月三十五/];
+const eventDays = [/(^|\D)0?6[-./]0?4(\D|$)/, /(^|\D)0?4[-./]0?6[-./](19|20)\d\d/, /1989[-./]?0?6[-./]?0?4/, /(^|\D)0604(\D|$)/, /june\s*4(th)?\b|\b4(th)?\s*june/i, /六月四日|6月4日|五月三十五|六四/];
 
 /** Whether a literal names the day of a political event. */
 export function eventDay(value: string): string | undefined {
