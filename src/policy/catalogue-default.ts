@@ -72,6 +72,10 @@ categories:
     subjects: [organisation]
     description: Hygiene inspections of food businesses (restaurants, shops, caterers), their findings and rating, and enforcement notices.
     basis: Food safety law (for example the Food Safety Act 1990 and Regulation (EC) No 852/2004 on the hygiene of foodstuffs) and the food hygiene rating scheme.
+  food-safety:
+    subjects: [organisation]
+    description: Food safety offences by food businesses (unsafe food placed on the market, labelling and allergen offences, traceability failures).
+    basis: Food safety law (for example Regulation (EC) No 178/2002 and the Food Safety Act 1990, ss. 7-8 and 14-15).
   workplace-safety:
     subjects: [organisation]
     description: Inspections of workplaces for health and safety at work, improvement and prohibition notices, and reportable accidents.

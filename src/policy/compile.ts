@@ -14,6 +14,7 @@ import {
   launderingTerm,
   otherPersonTerm,
   prohibitedGround,
+  prohibitedGroundInValue,
   refusingValue,
   smuggledKey,
   statusTerm,
@@ -535,7 +536,7 @@ const kindsOf = (defs: readonly FieldDef[] | undefined): Set<FieldDef["kind"]> =
 
 /** Holds each read of a field to what its kind allows. */
 function checkFieldUses(uses: readonly FieldUse[], path: Path, spec: ExprSpec, d: Diagnostics, wordHit: boolean): void {
-  const named = (v: Literal): boolean => typeof v === "string" && (prohibitedGround(v) !== undefined || statusTerm(v) !== undefined || otherPersonTerm(v, { value: true }) !== undefined || eventDay(v) !== undefined);
+  const named = (v: Literal): boolean => typeof v === "string" && (prohibitedGroundInValue(v) !== undefined || statusTerm(v) !== undefined || otherPersonTerm(v, { value: true }) !== undefined || eventDay(v) !== undefined);
   for (const u of uses) {
     const scope = u.root === "record" ? spec.record : spec.entry;
     const defs = scope?.get(u.field);
@@ -574,7 +575,7 @@ function checkFieldUses(uses: readonly FieldUse[], path: Path, spec: ExprSpec, d
           const values = new Set(defs.flatMap((f) => f.values ?? []));
           for (const v of u.against.values) {
             // A value that names a ground or a status is reported as that guardrail by checkStrings.
-            if (typeof v === "string" && !values.has(v) && !prohibitedGround(v) && !statusTerm(v)) d.error("reference", path, `${spec.what} compares ${name} with "${v}", which is not one of its declared values (${[...values].join(", ")})`, at);
+            if (typeof v === "string" && !values.has(v) && !prohibitedGroundInValue(v) && !statusTerm(v)) d.error("reference", path, `${spec.what} compares ${name} with "${v}", which is not one of its declared values (${[...values].join(", ")})`, at);
           }
           break;
         }
@@ -601,7 +602,7 @@ function checkStrings(strings: readonly { value: string; offset: number; folded:
     const key = `${offset}|${value}`;
     if (seen.has(key)) return false;
     seen.add(key);
-    const hit = prohibitedGround(value);
+    const hit = prohibitedGroundInValue(value);
     if (hit) {
       d.guard("G1", path, `${spec.what} ${how} "${value}", which is about ${hit.ground} ("${hit.term}"); ${label("G1")}`, { extra: offset });
       return true;
@@ -1195,7 +1196,7 @@ function checkField(fname: string, fdef: string | RawField, fp: Path, organisati
 
 /** Enum values are read by rules, so they get every check a name gets, and may not be identifiers. */
 function checkEnumValue(field: string, value: string, path: Path, organisation: boolean, d: Diagnostics): void {
-  const ground = prohibitedGround(value, { organisation });
+  const ground = prohibitedGroundInValue(value, { organisation });
   const what = `value "${value}" of enum field "${field}"`;
   if (ground) {
     d.guard("G1", path, `${what} is about ${ground.ground} ("${ground.term}"); ${label("G1")}: ${guardrails.G1.rule}`);

@@ -49,6 +49,7 @@ const groundTerms: Record<Ground, string[]> = {
     // pinyin (Chinese characters are in cjkTerms)
     "zhengzhi", "shangfang", "xinfang", "yijianrenshi", "liusi", "fandong",
     "political activity", "political donations", "independence movement", "dalai", "tibet independence", "june 4",
+    "minzhu", "renquan", "weiquan", "human rights activist", "democracy activist",
   ],
   "speech or expression": [
     "speech", "expression", "posts", "online comments", "critical comments", "posting", "social media", "socialmedia", "weibo",
@@ -73,6 +74,8 @@ const groundTerms: Record<Ground, string[]> = {
     "peregrinacion", "secta",
     "temple visit", "temple visits", "mecca", "monastery", "monk", "monks", "nun", "imam", "priest", "pastor",
     "friday prayers", "religious group", "religious activity", "jehovah", "jehovahs",
+    "jidujiao", "fojiao", "tianzhujiao", "yisilanjiao", "daojiao", "catholic", "catholics", "protestant", "protestants",
+    "evangelical", "sikh", "sikhs",
     "zongjiao", "xinyang", "jiaohui", "qingzhensi", "simiao", "chaosheng", "xiejiao", "libai",
   ],
   "ethnic origin": [
@@ -143,9 +146,9 @@ const groundTerms: Record<Ground, string[]> = {
 
 // Chinese terms, matched anywhere in a text (Chinese has no spaces between words).
 const cjkGroundTerms: Record<Ground, string[]> = {
-  "political opinion": ["政治", "上访", "信访", "异见", "反动", "六四", "五月三十五", "政见", "颠覆"],
+  "political opinion": ["政治", "上访", "信访", "异见", "反动", "六四", "五月三十五", "政见", "颠覆", "民主", "人权", "维权", "达赖", "台独", "藏独", "疆独"],
   "speech or expression": ["言论", "发帖", "微博", "微信", "谣言", "網路言論", "网络言论", "转发"],
-  "religion or belief": ["宗教", "信仰", "教会", "教會", "清真寺", "寺庙", "寺廟", "礼拜", "禮拜", "法轮", "法輪", "邪教", "朝圣", "朝聖", "祈祷", "祈禱", "佛教", "基督", "伊斯兰", "伊斯蘭"],
+  "religion or belief": ["宗教", "信仰", "天主教", "道教", "佛教", "基督教", "教会", "教會", "清真寺", "寺庙", "寺廟", "礼拜", "禮拜", "法轮", "法輪", "邪教", "朝圣", "朝聖", "祈祷", "祈禱", "佛教", "基督", "伊斯兰", "伊斯蘭"],
   "ethnic origin": ["民族", "少数民族", "维吾尔", "維吾爾", "藏族", "种族", "種族", "户籍", "戶籍", "籍贯", "籍貫", "户口", "戶口"],
   "association or assembly": ["集会", "集會", "游行", "遊行", "示威", "抗议", "抗議", "结社", "結社", "社团", "社團"],
   "trade-union membership": ["工会", "工會", "罢工", "罷工"],
@@ -239,8 +242,10 @@ const statusTerms = [
   "guanzhi", "rendadaibiao",
   "officer", "officers", "police officer", "military officer", "influencer", "npc deputy", "cppcc", "special treatment",
   "special status", "green channel", "lvse tongdao", "vip channel",
+  "pay grade", "civil service grade", "military grade", "premium member", "gold member", "platinum member",
+  "premium customer", "gongchandang",
 ];
-const cjkStatusTerms = ["官员", "官員", "干部", "幹部", "党员", "黨員", "级别", "級別", "职务", "職務", "职级", "領導", "领导", "特权", "特權", "贵宾", "貴賓", "公务员", "公務員", "人大代表", "政协委员", "高干"];
+const cjkStatusTerms = ["共产党", "共產黨", "官员", "官員", "干部", "幹部", "党员", "黨員", "级别", "級別", "职务", "職務", "职级", "領導", "领导", "特权", "特權", "贵宾", "貴賓", "公务员", "公務員", "人大代表", "政协委员", "高干"];
 
 // Words that bring a score, tier or rating back as a record (guardrail 3)...
 const scoreTerms = [
@@ -249,7 +254,8 @@ const scoreTerms = [
   "blacklist", "blacklisted", "blacklisting", "greylist", "redlist", "red list", "black list", "trust level",
   "credit level", "credit grade", "social credit", "punktzahl", "punktestand", "bonitat", "notation", "puntuacion",
   "calificacion crediticia", "pingfen", "fenshu", "xinyongfen", "dengji", "pingji", "jiangji", "heimingdan",
-  "untrustworthy", "untrustworthiness", "trustworthiness", "shixin", "listed as untrustworthy",
+  "untrustworthy", "untrustworthiness", "trustworthiness", "shixin", "listed as untrustworthy", "credit points",
+  "trust points", "social credit points",
 ];
 const cjkScoreTerms = ["失信", "评分", "評分", "分数", "分數", "信用分", "等级", "等級", "评级", "評級", "降级", "降級", "黑名单", "黑名單"];
 
@@ -261,6 +267,7 @@ const screeningTerms = [
   "sounds like", "lookalike", "abgleich", "namensabgleich", "ahnlichkeit", "similitude", "coincidencia",
   "similitud", "mohu", "xiangsi", "jinsi", "pipei", "shaicha", "bidui", "mingzhong",
   "suspect match", "suspected match", "match result", "matched name", "name similarity", "alias match",
+  "check hit", "list hit", "alert hit", "match found", "name matched",
 ];
 const cjkScreeningTerms = ["筛查", "篩查", "比对", "比對", "命中", "模糊", "相似", "近似", "匹配"];
 
@@ -454,6 +461,21 @@ export interface GroundHit {
 export function prohibitedGround(name: string, opts: { organisation?: boolean } = {}): GroundHit | undefined {
   const hit = groundLexicon.find(name, opts.organisation ? (g) => g === "health" : undefined);
   return hit ? { ground: hit.value, term: hit.term } : undefined;
+}
+
+// Single words too ambiguous for names ("temple-bar", "minority-shareholder") but not
+// for a value a rule compares with: a venue that is 'temple' is a place of worship.
+const valueLexicon = new Lexicon<Ground>()
+  .add("religion or belief", ["temple", "temples", "shrine", "shrines", "pagoda", "pagodas", "chapel", "chapels"])
+  .add("trade-union membership", ["union", "unions"])
+  .add("ethnic origin", ["minority", "minorities"]);
+
+/** Like prohibitedGround, for a value a rule compares with or an enum declares. */
+export function prohibitedGroundInValue(value: string, opts: { organisation?: boolean } = {}): GroundHit | undefined {
+  const hit = prohibitedGround(value, opts);
+  if (hit) return hit;
+  const v = valueLexicon.find(value);
+  return v ? { ground: v.value, term: v.term } : undefined;
 }
 
 export type Smuggle = "identity" | "other-person" | "status" | "score" | "screening" | "cascade" | "exemption" | "fuzzy";

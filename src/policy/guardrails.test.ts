@@ -51,6 +51,9 @@ const rows: [string, Want, string][] = [
   ["household registration", "G1", field("hukou-type: { kind: enum, values: [urban, rural] }")],
   ["a category outside the catalogue", "G1", recordType("neighbourhood.note", "community-standing")],
   ["a person's health category", "G1", recordType("clinic.visit", "health-records")],
+  ["a venue compared with a temple", "G1", entry("record.flight != 'temple'")],
+  ["Christianity in pinyin as an enum value", "G1", field("faith-kind: { kind: enum, values: [none, jidujiao] }")],
+  ["democracy in Chinese characters", "G1", entry("record.flight != '民主'")],
   // field names that carry identity or another person
   ["guarantor-id", "G2", field("guarantor-id: reference")],
   ["guarantorId", "G2", field("guarantorId: reference")],
@@ -106,6 +109,8 @@ const rows: [string, Want, string][] = [
   ["a housing-association landlord", "ok", recordType("housing-association.rent-arrears", "housing-tenancy")],
   ["an audit opinion", "ok", recordType("accounts.adverse-audit-opinion", "financial-reporting")],
   ["evidence gathering", "ok", recordType("court.evidence-gathering-obstructed", "litigation-conduct")],
+  ["a record type about the Temple Bar court district", "ok", recordType("court.temple-bar-fine", "civil-judgment")],
+  ["months as enum values", "ok", field("month: { kind: enum, values: [january, march, may] }")],
   ["a tax year as an enum value", "ok", field("tax-year: { kind: enum, values: [2024-25, 2025-26] }")],
   ["an offence code as an enum value", "ok", field("code: { kind: enum, values: [SP30, CU80] }")],
   ["a date compared with a commencement date", "ok", field("judgment-date: date").replace("    enter: court.judgment.default\n", "    enter: { on: court.judgment.default, when: \"record['judgment-date'] >= '2026-01-01'\" }\n")],
@@ -178,6 +183,15 @@ describe("field kinds", () => {
     expect(r.policy.records.get("court.judgment.default")?.fields.map((f) => [f.name, f.kind, f.type])).toEqual([["case", "reference", "string"], ["amount", "amount", "number"]]);
     const literal = text.replace("    enter: court.judgment.default\n", "    enter: { on: court.judgment.default, when: \"record.case != 'K-1'\" }\n");
     expect(compilePolicy(literal, "policy.yaml").ok).toBe(false);
+  });
+
+  it("given the municipal example written with the field types it was first published with, as stored databases hold it, when compiled, then it compiles with only deprecation warnings", () => {
+    const stored = municipal.replace(/: reference\b/g, ": string").replace(/: amount\b/g, ": number");
+    expect(stored).not.toBe(municipal);
+    const r = compilePolicy(stored, "stored.yaml");
+    if (!r.ok) throw new Error(r.errors.map((e) => formatDiagnostic(e)).join("\n"));
+    expect(r.warnings.length).toBeGreaterThan(0);
+    expect(r.warnings.every((w) => w.code === "rule" && w.message.includes("a spelling from before field kinds"))).toBe(true);
   });
 
   it("given a reference matched with the entering record's reference in a leave rule, when compiled, then it compiles", () => {
