@@ -65,6 +65,9 @@ describe("prohibited grounds in five languages", () => {
     expect(prohibitedGround("restaurant.health-inspection", { organisation: true })).toBeUndefined();
     expect(prohibitedGround("restaurant.health-inspection")?.ground).toBe("health");
     expect(prohibitedGround("church-attendance", { organisation: true })?.ground).toBe("religion or belief");
+    // a person's health put on an organisation's record is still a person's health
+    expect(prohibitedGround("staff-hiv-status", { organisation: true })?.ground).toBe("health");
+    expect(prohibitedGround("employee-pregnancies", { organisation: true })?.ground).toBe("health");
   });
 });
 

@@ -377,19 +377,21 @@ class Lexicon<T> {
   }
 
   /** The first term found in `text`, or undefined. */
-  find(text: string, skip?: (v: T) => boolean): TermHit<T> | undefined {
-    const ok = (v: T | undefined): v is T => v !== undefined && !(skip?.(v) ?? false);
+  find(text: string, skip?: (v: T, term: string) => boolean): TermHit<T> | undefined {
+    let term = "";
+    const ok = (v: T | undefined): v is T => v !== undefined && !(skip?.(v, term) ?? false);
     const norm = text.normalize("NFKC");
-    for (const [term, v] of this.cjk) if (norm.includes(term) && ok(v)) return { value: v, term };
+    for (const [t, v] of this.cjk) if (norm.includes(t) && ((term = t), ok(v))) return { value: v, term: t };
     const ws = words(text);
-    const hit = this.findIn(ws, ok);
+    const check = (v: T | undefined, t: string): v is T => ((term = t), ok(v));
+    const hit = this.findIn(ws, check);
     if (hit) return hit;
     // German written without umlauts ("angehoerige", "fuer") is read as with them.
     const plain = ws.map((w) => w.replace(/ae/g, "a").replace(/oe/g, "o").replace(/ue/g, "u"));
-    return plain.some((w, i) => w !== ws[i]) ? this.findIn(plain, ok) : undefined;
+    return plain.some((w, i) => w !== ws[i]) ? this.findIn(plain, check) : undefined;
   }
 
-  private findIn(ws: readonly string[], ok: (v: T | undefined) => v is T): TermHit<T> | undefined {
+  private findIn(ws: readonly string[], ok: (v: T | undefined, term: string) => v is T): TermHit<T> | undefined {
     const used = allowedMask(ws);
     const free = (i: number): boolean => i < ws.length && !used[i];
     for (let i = 0; i < ws.length; i++) {
@@ -400,31 +402,31 @@ class Lexicon<T> {
         const parts = ws.slice(i, i + n);
         const phrase = parts.join(" ");
         const pv = this.phrases.get(phrase);
-        if (ok(pv)) return { value: pv, term: phrase };
+        if (ok(pv, phrase)) return { value: pv, term: phrase };
         // split words glued back: "reli gion", "fa lun gong"
         const glued = parts.join("");
         const gv = glued.length >= 6 ? this.single.get(glued) : undefined;
-        if (ok(gv)) return { value: gv, term: glued };
+        if (ok(gv, glued)) return { value: gv, term: glued };
       }
       const sv = this.single.get(w);
-      if (ok(sv)) return { value: sv, term: w };
+      if (ok(sv, w)) return { value: sv, term: w };
       for (const s of stems(w)) {
         const v = this.single.get(s);
-        if (ok(v)) return { value: v, term: s };
+        if (ok(v, s)) return { value: v, term: s };
       }
     }
     // compounds, inside each word and inside everything glued together ("c.h.u.r.c.h")
     const kept = ws.filter((_, i) => !used[i]);
     for (const c of kept) {
-      for (const [stem, cv] of this.compounds) if (c.length > stem.length && c.includes(stem) && ok(cv)) return { value: cv, term: stem };
+      for (const [stem, cv] of this.compounds) if (c.length > stem.length && c.includes(stem) && ok(cv, stem)) return { value: cv, term: stem };
     }
     // A word spelt out letter by letter ("c.h.u.r.c.h", "g-a-y") is read glued
     // together; longer words are not, or "sexual-harassment" would become one word.
     if (kept.length > 1 && kept.every((w) => w.length <= 3)) {
       const all = kept.join("");
       const v = this.single.get(all);
-      if (ok(v)) return { value: v, term: all };
-      for (const [stem, cv] of this.compounds) if (all.includes(stem) && ok(cv)) return { value: cv, term: stem };
+      if (ok(v, all)) return { value: v, term: all };
+      for (const [stem, cv] of this.compounds) if (all.includes(stem) && ok(cv, stem)) return { value: cv, term: stem };
     }
     return undefined;
   }
@@ -448,6 +450,14 @@ for (const g of Object.keys(groundTerms) as Ground[]) {
   groundLexicon.add(g, groundTerms[g], { compounds: groundCompounds[g], cjk: cjkGroundTerms[g] });
 }
 
+// Health words that describe premises as well as people. Only these are let through
+// on an organisation's record: "hiv-status" or "pregnancy" on a restaurant's record is
+// still about a person.
+const premisesHealthTerms = new Set([
+  "health", "medical", "illness", "illnesses", "disease", "diseases", "infection", "infected", "patient", "patients",
+  "covid", "sick", "sickness", "sante", "gesundheit", "salud", "jiankang", "symptom", "symptoms",
+]);
+
 export interface GroundHit {
   readonly ground: Ground;
   readonly term: string;
@@ -459,7 +469,7 @@ export interface GroundHit {
  * hygiene inspection is about premises, not about a person's health.
  */
 export function prohibitedGround(name: string, opts: { organisation?: boolean } = {}): GroundHit | undefined {
-  const hit = groundLexicon.find(name, opts.organisation ? (g) => g === "health" : undefined);
+  const hit = groundLexicon.find(name, opts.organisation ? (g, term) => g === "health" && premisesHealthTerms.has(term) : undefined);
   return hit ? { ground: hit.value, term: hit.term } : undefined;
 }
 

@@ -51,6 +51,7 @@ const rows: [string, Want, string][] = [
   ["household registration", "G1", field("hukou-type: { kind: enum, values: [urban, rural] }")],
   ["a category outside the catalogue", "G1", recordType("neighbourhood.note", "community-standing")],
   ["a person's health category", "G1", recordType("clinic.visit", "health-records")],
+  ["a person's health on an organisation's record", "G1", recordType("restaurant.staff-hiv-status", "food-hygiene")],
   ["a venue compared with a temple", "G1", entry("record.flight != 'temple'")],
   ["Christianity in pinyin as an enum value", "G1", field("faith-kind: { kind: enum, values: [none, jidujiao] }")],
   ["democracy in Chinese characters", "G1", entry("record.flight != '民主'")],
