@@ -1170,7 +1170,7 @@ function checkField(fname: string, fdef: string | RawField, fp: Path, organisati
   else if (Object.hasOwn(legacyFieldTypes, spelled)) {
     kind = legacyFieldTypes[spelled as LegacyFieldType];
     legacy = true;
-    d.warn("rule", kp, `field "${fname}" is declared "${spelled}", a spelling from before field kinds; it is read as "${kind}"${spelled === "string" ? " (a reference: it can only be matched with another record's reference, never with a literal)" : ""}; declare one of ${kinds}`);
+    d.warn("rule", kp, `field "${fname}" is declared "${spelled}", which is not one of the field kinds; it is read as "${kind}"${spelled === "string" ? " (a reference: it can only be matched with another record's reference, never with a literal)" : ""}; declare one of ${kinds}`);
   } else {
     const person = otherPersonTerm(spelled);
     if (person) d.guard("G2", kp, `field kind "${spelled}" would point at another person; no field kind can; the kinds are ${kinds}; ${label("G2")}: ${guardrails.G2.rule}`);

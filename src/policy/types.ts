@@ -16,7 +16,7 @@ export type FieldKind = (typeof fieldKinds)[number];
  * strictest kind that keeps its old meaning: a string becomes a reference, which can
  * only be matched against another record's reference, never against a literal.
  */
-export const legacyFieldTypes = { string: "reference", number: "amount", integer: "count", date: "date", boolean: "boolean" } as const;
+export const legacyFieldTypes = { string: "reference", number: "amount", integer: "count", date: "date", boolean: "boolean", money: "amount", currency: "amount", decimal: "amount" } as const;
 export type LegacyFieldType = keyof typeof legacyFieldTypes;
 
 /** How a field's value looks in JSON: what readers that predate kinds expect. */
