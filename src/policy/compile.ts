@@ -261,8 +261,12 @@ export function compilePolicy(text: string, file = "<policy>", catalogue: Catalo
   }
 
   const flaggedKeys = scanKeys(doc, d);
-  const schemaOk = checkSchema(raw, d, flaggedKeys);
-  if (!schemaOk) return { ok: false, errors: sortDiagnostics(d.errors) };
+  checkSchema(raw, d, flaggedKeys);
+  // A smuggled key leaves the rest of the policy well-formed, so the other guardrails
+  // are still checked and every one the policy breaks is named; a wrong shape, or a
+  // smuggled value in a closed-set key, stops here.
+  const shapeBroken = d.errors.some((e) => e.code === "schema") || [...flaggedKeys].some((k) => VALUE_KEYS.has(k.split(".").at(-1) ?? ""));
+  if (shapeBroken) return { ok: false, errors: sortDiagnostics(d.errors) };
 
   const policy = checkSemantics(raw as RawPolicy, d, text, catalogue);
   if (d.errors.length > 0 || !policy) return { ok: false, errors: sortDiagnostics(d.errors) };
@@ -415,8 +419,8 @@ function scanKeys(doc: Document.Parsed, d: Diagnostics): Set<string> {
   return flagged;
 }
 
-function checkSchema(raw: unknown, d: Diagnostics, flagged: Set<string>): boolean {
-  if (validateSchema(raw)) return d.errors.length === 0;
+function checkSchema(raw: unknown, d: Diagnostics, flagged: Set<string>): void {
+  if (validateSchema(raw)) return;
   const errors = (validateSchema.errors ?? []) as ErrorObject[];
   // oneOf failures repeat every branch's complaint; keep the most useful ones.
   const seen = new Set<string>();
@@ -461,7 +465,6 @@ function checkSchema(raw: unknown, d: Diagnostics, flagged: Set<string>): boolea
     seen.add(sig);
     d.error("schema", at, message, { key });
   }
-  return d.errors.length === 0;
 }
 
 /** The fields an expression may read on `record` or `entry`, with their declarations (one per record type). */

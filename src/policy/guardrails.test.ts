@@ -138,6 +138,14 @@ describe("guardrails against a determined author", () => {
   });
 });
 
+describe("several ways through at once", () => {
+  it("given a smuggled exemption key and a field naming a guarantor, when compiled, then both guardrails are named", () => {
+    const text = field("guarantor-id: reference").replace("    for: P2Y\n    early-exit:", "    for: P2Y\n    exempt-officials: true\n    early-exit:");
+    const r = compilePolicy(text, "policy.yaml");
+    expect([...new Set(r.ok ? [] : r.errors.map((e) => e.code))].sort()).toEqual(["G2", "G7"]);
+  });
+});
+
 describe("the catalogue a policy is compiled against", () => {
   it("given a catalogue without a category the policy uses, when compiled against it, then G1 refuses that record type's category", () => {
     const narrower = parseCatalogue(defaultCatalogueText.replace(/\n {2}traffic:\n(?: {4}.*\n)+/, "\n"), "narrow.yaml");
