@@ -50,11 +50,16 @@ describe("prohibited grounds in five languages", () => {
     ["association or assembly", "Kundgebung"],
     ["family or relationships", "ehepartner"],
     ["speech or expression", "weibo-posts"],
+    ["association or assembly", "demonstrationsteilnahme"],
+    ["religion", "Kirchenmitgliedschaft"],
+    ["religion", "asistencia-a-misa"],
+    ["religion", "Glaeubige"],
+    ["ethnic origin", "Migrationshintergrund"],
   ])("given a name about %s (%s), when checked, then the ground is found", (ground, name) => {
     expect(prohibitedGround(name)?.ground.startsWith(ground.split(" ")[0] as string)).toBe(true);
   });
 
-  it.each(["bad-faith-litigation", "housing-association", "audit-opinion", "credit-union.default", "unionpay.chargeback", "postal.fraud", "section-3-offence", "fundamental-breach", "competition-law", "transparency-report", "kindergarten-fees", "creditor", "glaubiger", "hit-and-run", "parking.fine", "match-fixing", "loyalty-card"])(
+  it.each(["bad-faith-litigation", "housing-association", "audit-opinion", "credit-union.default", "unionpay.chargeback", "postal.fraud", "section-3-offence", "fundamental-breach", "competition-law", "transparency-report", "kindergarten-fees", "creditor", "glaubiger", "Glaeubiger-antrag", "demonstrated-competence", "prozesspartei", "hit-and-run", "parking.fine", "match-fixing", "loyalty-card"])(
     "given the ordinary name %s, when checked, then no ground is found",
     (name) => {
       expect(prohibitedGround(name)).toBeUndefined();
@@ -81,7 +86,7 @@ describe("identity, other people, status, laundering", () => {
   it.each([["guarantor-id"], ["co-signer"], ["cosigner"], ["employer-id"], ["avalista"], ["担保人"]])("given %s, when checked, then it names another person", (n) => {
     expect(otherPersonTerm(n)).toBeDefined();
   });
-  it.each([["rank"], ["vip-status"], ["privileged"], ["party-membership"], ["Parteimitglied"], ["fonctionnaire"], ["ganbu"], ["党员"]])("given %s, when checked, then it is a status", (n) => {
+  it.each([["rank"], ["vip-status"], ["privileged"], ["party-membership"], ["Parteimitglied"], ["Parteizugehoerigkeit"], ["fonctionnaire"], ["ganbu"], ["党员"]])("given %s, when checked, then it is a status", (n) => {
     expect(statusTerm(n)).toBeDefined();
   });
   it.each([["tier-downgraded", "G3"], ["credit-score", "G3"], ["blacklisted", "G3"], ["watchlist-hit", "G8"], ["name-match", "G8"], ["screening-result", "G8"]])("given %s, when checked, then it launders under %s", (n, g) => {

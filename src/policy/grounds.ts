@@ -75,7 +75,7 @@ const groundTerms: Record<Ground, string[]> = {
     "temple visit", "temple visits", "mecca", "monastery", "monk", "monks", "nun", "imam", "priest", "pastor",
     "friday prayers", "religious group", "religious activity", "jehovah", "jehovahs",
     "jidujiao", "fojiao", "tianzhujiao", "yisilanjiao", "daojiao", "catholic", "catholics", "protestant", "protestants",
-    "evangelical", "sikh", "sikhs",
+    "evangelical", "sikh", "sikhs", "misa", "messe", "croyant", "croyants", "glaubige", "jiaotang", "baifo",
     "zongjiao", "xinyang", "jiaohui", "qingzhensi", "simiao", "chaosheng", "xiejiao", "libai",
   ],
   "ethnic origin": [
@@ -86,7 +86,8 @@ const groundTerms: Record<Ground, string[]> = {
     "abstammung", "herkunft", "rasse", "staatsangehorigkeit", "etnico", "etnica", "etnia", "raza", "origen etnico",
     "nacionalidad", "minzu", "shaoshuminzu", "weiwuer", "zangzu", "jiguan",
     "kazakh", "gypsy", "gypsies", "foreigner", "foreigners", "foreign national", "foreign nationals",
-    "minority status", "tibet", "xinjiang", "migrant worker", "migrant workers",
+    "minority status", "tibet", "xinjiang", "migrant worker", "migrant workers", "migrationshintergrund",
+    "weiwuerzu",
   ],
   "association or assembly": [
     "association", "associations", "assembly", "assemblies", "protest", "protests", "protester", "protesters",
@@ -164,8 +165,8 @@ const groundCompounds: Record<Ground, string[]> = {
   "political opinion": ["politic", "dissident", "ideolog", "zhengzhi", "shangfang", "xinfang"],
   "speech or expression": ["socialmedia", "blogger", "meinungsfreiheit"],
   "religion or belief": ["religio", "church", "mosque", "synagog", "worship", "pilgrim", "kirche", "moschee", "gottesdienst", "iglesia", "mezquita", "zongjiao", "falungong", "wallfahrt"],
-  "ethnic origin": ["ethnic", "ethnisch", "uyghur", "uighur", "tibetan", "staatsangehorig", "nationalit"],
-  "association or assembly": ["protest", "activis", "kundgebung", "versammlung", "manifestant"],
+  "ethnic origin": ["ethnic", "ethnisch", "uyghur", "uighur", "tibetan", "staatsangehorig", "nationalit", "weiwuer", "zangzu", "migrationshintergrund"],
+  "association or assembly": ["protest", "activis", "kundgebung", "versammlung", "manifestant", "demonstration", "manifestacion"],
   "trade-union membership": ["tradeunion", "labourunion", "laborunion", "unionmember", "gewerkschaft", "syndicalis", "sindicalis"],
   health: ["psychiatr", "disabilit", "pregnan", "vaccin", "krankheit", "gesundheit", "behinder", "schwanger", "impfung", "enfermedad", "discapacidad"],
   "sex life or orientation": ["sexual", "homosex", "transgender", "lgbt", "cohabit", "premarital"],
@@ -495,7 +496,7 @@ const otherPersonLexicon = new Lexicon<"other-person">().add("other-person", oth
   compounds: ["guarantor", "cosigner", "codefendant"],
   cjk: cjkOtherPersonTerms,
 });
-const statusLexicon = new Lexicon<"status">().add("status", statusTerms, { compounds: ["privileg", "parteimitglied"], cjk: cjkStatusTerms });
+const statusLexicon = new Lexicon<"status">().add("status", statusTerms, { compounds: ["privileg", "parteimitglied", "parteizugehorig", "parteibuch"], cjk: cjkStatusTerms });
 const launderLexicon = new Lexicon<"score" | "screening">()
   .add("screening", screeningTerms, { compounds: ["watchlist", "screening", "similarit"], cjk: cjkScreeningTerms })
   .add("score", scoreTerms, { compounds: ["blacklist", "creditscore", "downgrad"], cjk: cjkScoreTerms });
