@@ -148,6 +148,12 @@ export function parseCel(source: string): ParsedCel | CelSyntaxError {
             reads.push({ root, field: String(ck.value), offset: offsetOf(positions, e.id) });
             if (ck.case === "stringValue") return;
           }
+          // record['re' + 'marks'] is record.remarks: a computed key that folds is read as the field it names.
+          const folded = key?.case !== "constExpr" ? fold(c.args[1]) : undefined;
+          if (!scope.has(root) && folded?.length === 1 && typeof folded[0] === "string") {
+            reads.push({ root, field: folded[0], offset: offsetOf(positions, e.id) });
+            return;
+          }
         }
         visit(c.target, scope);
         for (const a of c.args) visit(a, scope);
@@ -354,7 +360,8 @@ function fieldRead(e: AstExpr | undefined): { root: string; field: string } | un
   if (e.exprKind.case === "callExpr") {
     const c = e.exprKind.value as CallValue;
     if (c.function !== "_[_]" || c.args[0]?.exprKind.case !== "identExpr" || !c.args[1]) return undefined;
-    const key = constantOf(c.args[1]);
+    const keys = fold(c.args[1]);
+    const key = keys?.length === 1 ? keys[0] : undefined;
     if (typeof key !== "string") return undefined;
     return { root: (c.args[0].exprKind.value as { name: string }).name, field: key };
   }

@@ -498,7 +498,13 @@ function compileExpr(source: string, path: Path, spec: ExprSpec, d: Diagnostics)
         d.error("reference", path, `${spec.what} cannot read "${r.root}" here`, at);
         continue;
       }
-      if (r.field === undefined) continue;
+      if (r.field === undefined) {
+        // Reading a record as a whole (a macro over its keys, a key computed from data)
+        // would read fields past their kinds: free text, references.
+        const guarded = [...fields.values()].flat().filter((f) => f.kind === "text" || f.kind === "reference");
+        if (guarded.length > 0) d.guard("G7", path, `${spec.what} reads "${r.root}" as a whole or by a computed key, which would read ${guarded.map((f) => f.name).join(", ")} past what their kinds allow; name each field instead; ${label("G7")}: ${guardrails.G7.rule}`, at);
+        continue;
+      }
       const hit = prohibitedGround(r.field);
       const other = otherPersonTerm(r.field);
       const who = identityTerm(r.field) ?? statusTerm(r.field);

@@ -78,6 +78,8 @@ const rows: [string, Want, string][] = [
   ["a reference read by a function", "G7", entry("record.flight.startsWith('CA')")],
   ["a docket number as a literal", "G7", edit("    enter: court.judgment.default\n", "    enter: { on: court.judgment.default, when: \"record.case != '(2026) Jing 0105 Zhi 1234'\" }\n")],
   ["docket numbers as enum values", "G7", field("docket: { kind: enum, values: ['(2026) Jing 0105 Zhi 1234', other] }")],
+  ["a text field read by a computed key", "G7", field("remarks: text").replace("    enter: court.judgment.default\n", "    enter: { on: court.judgment.default, when: \"record['re' + 'marks'].contains('x')\" }\n")],
+  ["a record read as a whole by a macro", "G7", edit("    enter: court.judgment.default\n", "    enter: { on: court.judgment.default, when: \"record.exists(k, k == 'case')\" }\n")],
   ["a text field read by a rule", "G7", field("remarks: text").replace("    enter: court.judgment.default\n", "    enter: { on: court.judgment.default, when: \"size(record.remarks) > 0\" }\n")],
   // laundering through record types
   ["a tier-downgraded record type", "G3", recordType("credit.tier-downgraded", "civil-judgment")],
