@@ -644,6 +644,16 @@ function checkStrings(strings: readonly { value: string; offset: number; folded:
     if (hitAt.has(a.offset) || hitAt.has(b.offset) || a.value.length > 40 || b.value.length > 40) continue;
     if (prohibitedGround(a.value + b.value) && check(a.value + b.value, a.offset, "splits")) any = true;
   }
+  // A word spelt out one short literal at a time: ['c', 'h', 'u', 'r', 'c', 'h'].
+  for (let i = 0; i < plain.length; ) {
+    let j = i;
+    while (j < plain.length && (plain[j] as { value: string }).value.length <= 3) j++;
+    if (j - i > 2) {
+      const run = plain.slice(i, j).map((x) => x.value).join("");
+      if (prohibitedGround(run) && check(run, (plain[i] as { offset: number }).offset, "spells")) any = true;
+    }
+    i = j + 1;
+  }
   return any || hitAt.size > 0 || strings.some((s) => s.folded && seen.has(`${s.offset}|${s.value}`) && prohibitedGround(s.value) !== undefined);
 }
 

@@ -38,6 +38,7 @@ const rows: [string, Want, string][] = [
   ["a word in a regular expression with a character class", "G1", entry("record.flight.matches('[Cc]hurch')")],
   ["a word spelt letter by letter", "G1", entry("record.flight != 'c.h.u.r.c.h'")],
   ["a word split across two literals", "G1", field("area: { kind: enum, values: [reli, x] }, unit: { kind: enum, values: [gion, y] }").replace("    enter: court.judgment.default\n", "    enter: { on: court.judgment.default, when: \"record.area == 'reli' && record.unit == 'gion'\" }\n")],
+  ["a word spelt one letter per literal", "G1", entry("['c', 'h', 'u', 'r', 'c', 'h'].exists(x, x == 'z')")],
   ["pinyin split into syllables", "G1", entry("record.flight != 'fa lun gong'")],
   // other languages and other words
   ["German church attendance", "G1", recordType("civic.kirchgang", "civil-judgment")],
