@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../canonical.js";
-import { catalogueView, defaultCatalogue, diffCatalogues, parseCatalogue } from "./catalogue.js";
+import { catalogueView, categoryOf, defaultCatalogue, diffCatalogues, parseCatalogue } from "./catalogue.js";
 import { defaultCatalogueText } from "./catalogue-default.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -64,6 +64,19 @@ describe("checks at load", () => {
   it("given a category without a legal basis, when parsed, then a schema error names it", () => {
     const r = parseCatalogue("catalogue: test\nversion: '1'\ncategories:\n  tolls:\n    subjects: [person]\n    description: Unpaid road tolls.\n", "c.yaml");
     expect(r.ok ? [] : r.errors.map((e) => [e.code, e.message])).toEqual([["schema", "categories.tolls must have required property 'basis'"]]);
+  });
+
+  it("given an alias about a prohibited ground, or one that another category already uses, when parsed, then it is refused", () => {
+    const bad = parseCatalogue(one("tolls", "person", "\n    aliases: [church-tolls]"), "c.yaml");
+    expect(bad.ok ? [] : bad.errors.map((e) => e.code)).toEqual(["G1"]);
+    const twice = parseCatalogue(one("tolls", "person", "\n    aliases: [tolls]"), "c.yaml");
+    expect(twice.ok ? [] : twice.errors.map((e) => e.code)).toEqual(["schema"]);
+  });
+
+  it("given the shipped catalogue, when a policy names a category by an alias, then it resolves to that category", () => {
+    expect(categoryOf(defaultCatalogue, "library-fines")?.name).toBe("library-loans");
+    expect(categoryOf(defaultCatalogue, "tax-arrears")?.name).toBe("tax-compliance");
+    expect(categoryOf(defaultCatalogue, "community-standing")).toBeUndefined();
   });
 
   it("given an unknown kind of subject, when parsed, then it is refused", () => {

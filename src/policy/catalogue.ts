@@ -19,6 +19,8 @@ export interface CategoryDef {
   readonly description: string;
   /** The law or rule under which records of this category may be held. */
   readonly basis: string;
+  /** Other names a policy may use for this category ("library-fines" for library-loans). */
+  readonly aliases: readonly string[];
 }
 
 export interface Catalogue {
@@ -28,6 +30,14 @@ export interface Catalogue {
   readonly hash: string;
   readonly text: string;
   readonly categories: ReadonlyMap<string, CategoryDef>;
+}
+
+/** The category a policy names, by its name or one of its aliases. */
+export function categoryOf(c: Catalogue, name: string): CategoryDef | undefined {
+  const direct = c.categories.get(name);
+  if (direct) return direct;
+  for (const def of c.categories.values()) if (def.aliases.includes(name)) return def;
+  return undefined;
 }
 
 export type CatalogueResult =
@@ -54,6 +64,7 @@ export const catalogueSchema = {
           subjects: { type: "array", minItems: 1, uniqueItems: true, items: { enum: [...subjectKinds] } },
           description: { type: "string", minLength: 10, maxLength: 2000 },
           basis: { type: "string", minLength: 5, maxLength: 2000 },
+          aliases: { type: "array", uniqueItems: true, items: name },
         },
       },
     },
@@ -65,7 +76,7 @@ const validate = new Ajv({ allErrors: true, strict: false }).compile(catalogueSc
 interface RawCatalogue {
   catalogue: string;
   version: string;
-  categories: Record<string, { subjects: SubjectKind[]; description: string; basis: string }>;
+  categories: Record<string, { subjects: SubjectKind[]; description: string; basis: string; aliases?: string[] }>;
 }
 
 function label(g: GuardrailCode): string {
@@ -104,21 +115,32 @@ export function parseCatalogue(text: string, file = "<catalogue>"): CatalogueRes
   }
   const r = raw as RawCatalogue;
   const categories = new Map<string, CategoryDef>();
+  const taken = new Set(Object.keys(r.categories));
   for (const [cat, def] of Object.entries(r.categories)) {
     const path = ["categories", cat];
     const organisationOnly = !def.subjects.includes("person");
-    const ground = prohibitedGround(cat, { organisation: organisationOnly });
-    const laundering = launderingTerm(cat);
-    const other = otherPersonTerm(cat);
-    const who = identityTerm(cat) ?? statusTerm(cat);
-    if (ground) at(path, "G1", `category "${cat}" is about ${ground.ground} ("${ground.term}"); ${label("G1")}: ${guardrails.G1.rule}`);
-    if (other) at(path, "G2", `category "${cat}" names another person ("${other}"); ${label("G2")}: ${guardrails.G2.rule}`);
-    if (laundering) at(path, laundering.guardrail, `category "${cat}" would record ${laundering.guardrail === "G3" ? "a score, tier or rating" : "a name-screening result"} ("${laundering.term}"), which is an outcome, never a record; ${label(laundering.guardrail)}: ${guardrails[laundering.guardrail].rule}`);
-    if (who) at(path, "G7", `category "${cat}" is about who someone is or the status they hold ("${who}"); ${label("G7")}: ${guardrails.G7.rule}`);
-    categories.set(cat, { name: cat, subjects: def.subjects, description: def.description.trim(), basis: def.basis.trim() });
+    for (const alias of def.aliases ?? []) {
+      if (taken.has(alias)) at(path, "schema", `alias "${alias}" of category "${cat}" is already a category or another category's alias`);
+      taken.add(alias);
+    }
+    // An alias is a name a policy can use, so it is checked like one.
+    for (const alias of def.aliases ?? []) checkCategoryName(alias, organisationOnly, path, at);
+    checkCategoryName(cat, organisationOnly, path, at);
+    categories.set(cat, { name: cat, subjects: def.subjects, description: def.description.trim(), basis: def.basis.trim(), aliases: def.aliases ?? [] });
   }
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, catalogue: { id: r.catalogue, version: r.version, hash: sha256Hex(text), text, categories } };
+}
+
+function checkCategoryName(cat: string, organisationOnly: boolean, path: readonly string[], at: (path: readonly string[], code: PolicyDiagnostic["code"], message: string) => void): void {
+  const ground = prohibitedGround(cat, { organisation: organisationOnly });
+  const laundering = launderingTerm(cat);
+  const other = otherPersonTerm(cat);
+  const who = identityTerm(cat) ?? statusTerm(cat);
+  if (ground) at(path, "G1", `category "${cat}" is about ${ground.ground} ("${ground.term}"); ${label("G1")}: ${guardrails.G1.rule}`);
+  if (other) at(path, "G2", `category "${cat}" names another person ("${other}"); ${label("G2")}: ${guardrails.G2.rule}`);
+  if (laundering) at(path, laundering.guardrail, `category "${cat}" would record ${laundering.guardrail === "G3" ? "a score, tier or rating" : "a name-screening result"} ("${laundering.term}"), which is an outcome, never a record; ${label(laundering.guardrail)}: ${guardrails[laundering.guardrail].rule}`);
+  if (who) at(path, "G7", `category "${cat}" is about who someone is or the status they hold ("${who}"); ${label("G7")}: ${guardrails.G7.rule}`);
 }
 
 function keyNode(doc: Document.Parsed, path: readonly string[]): Node | undefined {
@@ -176,6 +198,6 @@ export function catalogueView(c: Catalogue) {
     catalogue: c.id,
     version: c.version,
     hash: c.hash,
-    categories: [...c.categories.values()].map((x) => ({ category: x.name, subjects: x.subjects, description: x.description, basis: x.basis })),
+    categories: [...c.categories.values()].map((x) => ({ category: x.name, aliases: x.aliases, subjects: x.subjects, description: x.description, basis: x.basis })),
   };
 }

@@ -5,7 +5,7 @@ import { Ajv, type ErrorObject } from "ajv";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Scalar } from "yaml";
 import { sha256Hex } from "../canonical.js";
 import { durationExceeds, isValidZone, parseDuration, parseInstant, type IsoDuration } from "../time.js";
-import { defaultCatalogue, type Catalogue } from "./catalogue.js";
+import { categoryOf, defaultCatalogue, type Catalogue } from "./catalogue.js";
 import { allowedFunctions, parseCel, type FieldUse, type Literal } from "./cel.js";
 import {
   eventDay,
@@ -722,7 +722,7 @@ function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string, catalogue:
   const categories = new Set<string>();
   for (const [typeName, r] of Object.entries(raw.records)) {
     const p = ["records", typeName];
-    const cat = catalogue.categories.get(r.category);
+    const cat = categoryOf(catalogue, r.category);
     // Health words describe premises, not people, when the category is for organisations only.
     const organisation = cat !== undefined && !cat.subjects.includes("person");
     checkName("record type", typeName, p, d, true, organisation);
@@ -1131,7 +1131,7 @@ function buildFieldValidator(fields: readonly FieldValidation[]): (v: unknown) =
 
 /** A category must come from the catalogue; the guardrail says why one that does not is refused. */
 function checkCategory(category: string, path: Path, catalogue: Catalogue, d: Diagnostics): void {
-  const cat = catalogue.categories.get(category);
+  const cat = categoryOf(catalogue, category);
   if (cat) return;
   const ground = prohibitedGround(category);
   if (ground) {

@@ -113,6 +113,8 @@ const rows: [string, Want, string][] = [
   ["a housing-association landlord", "ok", recordType("housing-association.rent-arrears", "housing-tenancy")],
   ["an audit opinion", "ok", recordType("accounts.adverse-audit-opinion", "financial-reporting")],
   ["evidence gathering", "ok", recordType("court.evidence-gathering-obstructed", "litigation-conduct")],
+  ["a category named by its alias", "ok", recordType("library.book-overdue", "library-fines")],
+  ["a restaurant inspection under an alias of food-hygiene", "ok", recordType("restaurant.health-inspection", "restaurant-hygiene")],
   ["a record type about the Temple Bar court district", "ok", recordType("court.temple-bar-fine", "civil-judgment")],
   ["months as enum values", "ok", field("month: { kind: enum, values: [january, march, may] }")],
   ["a tax year as an enum value", "ok", field("tax-year: { kind: enum, values: [2024-25, 2025-26] }")],
