@@ -718,6 +718,8 @@ function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string, catalogue:
   }
 
   // ---- record types
+  // A category named by an alias is the same category wherever it is named.
+  const canon = (c: string): string => categoryOf(catalogue, c)?.name ?? c;
   const records = new Map<string, RecordTypeDef>();
   const categories = new Set<string>();
   for (const [typeName, r] of Object.entries(raw.records)) {
@@ -728,7 +730,7 @@ function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string, catalogue:
     checkName("record type", typeName, p, d, true, organisation);
     checkLaundering("record type", typeName, p, d);
     checkCategory(r.category, [...p, "category"], catalogue, d);
-    categories.add(r.category);
+    categories.add(canon(r.category));
     const fields: FieldDef[] = [];
     const validators: FieldValidation[] = [];
     for (const [fname, fdef] of Object.entries(r.fields ?? {})) {
@@ -953,7 +955,7 @@ function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string, catalogue:
     checkName("context", ctxName, p, d);
     c.related.forEach((cat, i) => {
       checkName("related category", cat, [...p, "related", i], d, false);
-      if (!categories.has(cat)) d.error("reference", [...p, "related", i], `context "${ctxName}" relates category "${cat}", but no record type has that category (known: ${[...categories].sort().join(", ")})`);
+      if (!categories.has(canon(cat))) d.error("reference", [...p, "related", i], `context "${ctxName}" relates category "${cat}", but no record type has that category (known: ${[...categories].sort().join(", ")})`);
     });
     const why = (c.why ?? "").trim();
     if (c.related.length > 0 && why.length < 10) {
@@ -989,7 +991,7 @@ function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string, catalogue:
         if (ctx) {
           for (const t of normaliseTrigger(rawList.enter)?.on ?? []) {
             const cat = records.get(t)?.category;
-            if (cat !== undefined && !ctx.related.includes(cat)) {
+            if (cat !== undefined && !ctx.related.some((x) => canon(x) === canon(cat))) {
               d.guard("G3", [...p, "lists", j], `deny measure "${m.measure}" restricts "${m.context}" because of "${t}" records (category "${cat}"), but context "${m.context}" does not declare "${cat}" related (it relates: ${ctx.related.join(", ") || "nothing"}); no detrimental treatment in unrelated contexts; ${label("G3")}`);
               ok = false;
             }

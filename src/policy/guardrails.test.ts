@@ -163,6 +163,15 @@ describe("the catalogue a policy is compiled against", () => {
     ]);
   });
 
+  it("given record types that name a category by an alias and a context that relates it by its name, when compiled, then they are the same category", () => {
+    const tax = readFileSync(join(root, "policies", "accepted", "tax-arrears.yaml"), "utf8");
+    const aliased = tax.replaceAll("category: tax-compliance", "category: tax-arrears");
+    expect(aliased).not.toBe(tax);
+    const r = compilePolicy(aliased, "tax.yaml");
+    expect(r.ok ? [] : r.errors.map((e) => formatDiagnostic(e))).toEqual([]);
+    expect(r.ok && r.policy.measures.map((m) => m.measure)).toContain("no-tax-clearance");
+  });
+
   it("given the default catalogue, when a policy compiles, then it cites the catalogue's id, version and hash", () => {
     const r = compilePolicy(municipal, "policy.yaml");
     const parsed = parseCatalogue(defaultCatalogueText);
