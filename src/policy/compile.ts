@@ -1161,7 +1161,10 @@ function identifierLike(value: string): boolean {
 function checkField(fname: string, fdef: string | RawField, fp: Path, organisation: boolean, d: Diagnostics): { def: FieldDef; validation: FieldValidation } | undefined {
   checkName("field", fname, fp, d, true, organisation);
   const ground = prohibitedGround(fname, { organisation });
-  const who = identityTerm(fname);
+  // A business's trading name shown as text on its own inspection is never read by a
+  // rule and names no person; on a person's record any name is refused.
+  const shownOnly = organisation && (typeof fdef === "string" ? fdef : (fdef.kind ?? fdef.type)) === "text";
+  const who = shownOnly ? undefined : identityTerm(fname);
   const other = otherPersonTerm(fname);
   const status = statusTerm(fname);
   if (ground) {

@@ -510,7 +510,7 @@ const refusingLexicon = new Lexicon<"refusing">().add("refusing", refusingTerms,
 const identityWholeNames = new Set(["subject", "subjects", "person", "persons", "who", "whom", "individual", "individuals", "citizen", "citizens", "holder", "holders", "subject id", "person id"]);
 const otherPersonWholeNames = new Set(["other", "others", "contacts", "employer", "employees", "members", "third parties"]);
 
-const someoneElse = new Set(["other", "others", "employer", "employers", "employee", "employees", "member", "members", "contact", "contacts", "partner", "partners", "owner", "keeper", "landlord", "tenant", "witness", "victim", "debtor", "creditor", "passenger", "driver", "co", "third"]);
+const someoneElse = new Set(["other", "others", "employer", "employers", "employee", "employees", "member", "members", "contact", "contacts", "partner", "partners", "owner", "keeper", "landlord", "witness", "victim", "creditor", "co", "third"]);
 
 const idWords = new Set(["id", "ids", "no", "nr", "num", "number", "numbers", "card"]);
 

@@ -113,6 +113,8 @@ const rows: [string, Want, string][] = [
   ["a housing-association landlord", "ok", recordType("housing-association.rent-arrears", "housing-tenancy")],
   ["an audit opinion", "ok", recordType("accounts.adverse-audit-opinion", "financial-reporting")],
   ["evidence gathering", "ok", recordType("court.evidence-gathering-obstructed", "litigation-conduct")],
+  ["a restaurant's trading name as text", "ok", recordType("restaurant.inspection", "food-hygiene").replace("    sources: [court]\n  volunteer.service:", "    sources: [court]\n    fields: { business-name: text }\n  volunteer.service:")],
+  ["a person's name as text", "G7", field("debtor-name: text")],
   ["a category named by its alias", "ok", recordType("library.book-overdue", "library-fines")],
   ["a restaurant inspection under an alias of food-hygiene", "ok", recordType("restaurant.health-inspection", "restaurant-hygiene")],
   ["a record type about the Temple Bar court district", "ok", recordType("court.temple-bar-fine", "civil-judgment")],
