@@ -257,7 +257,7 @@ describe("disputes", () => {
   });
 
   it("given a record type that suspends effects while disputed, when a dispute opens, then its effects stop until the source confirms", async () => {
-    const policy = POLICY.replace("    fields: { flight: string }\n", "    fields: { flight: string }\n    dispute: { deadline: P14D, suspend: true }\n");
+    const policy = POLICY.replace("    fields: { flight: reference }\n", "    fields: { flight: reference }\n    dispute: { deadline: P14D, suspend: true }\n");
     const { standing, store, clock } = await setup(policy);
     await standing.ingest([misconduct("a1", "B", NOW - DAY)]);
     clock.advance(8 * DAY);

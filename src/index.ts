@@ -1,7 +1,8 @@
 // The importable core: `import { compilePolicy, evaluate } from "standing"`.
 export { compilePolicy, formatDiagnostic } from "./policy/compile.js";
 export type * from "./policy/types.js";
-export { guardrails } from "./policy/types.js";
+export { guardrails, fieldKinds } from "./policy/types.js";
+export { parseCatalogue, defaultCatalogue, diffCatalogues, catalogueView, type Catalogue, type CategoryDef, type CatalogueChange, type CatalogueResult } from "./policy/catalogue.js";
 export { evaluate, tierOf } from "./engine/evaluate.js";
 export { decide, timeMeasures, type TimedMeasure } from "./engine/decide.js";
 export { DecisionIndex } from "./engine/decision-index.js";

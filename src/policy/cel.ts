@@ -22,8 +22,33 @@ export interface ExprRead {
 
 export interface ExprAnalysis {
   readonly reads: readonly ExprRead[];
-  readonly strings: readonly { value: string; offset: number }[];
+  /**
+   * Every string the expression can produce at compile time: literals, and what
+   * concatenations, ternaries of literals and the readings of a regular expression
+   * fold to, so a word assembled from pieces is checked as if written out.
+   */
+  readonly strings: readonly { value: string; offset: number; folded: boolean }[];
   readonly functions: readonly { name: string; offset: number }[];
+  /** How each field of record or entry is used: tested with has(), compared, or anything else. */
+  readonly uses: readonly FieldUse[];
+}
+
+/** What a field is compared with. */
+export type Operand =
+  | { readonly kind: "field"; readonly root: string; readonly field: string }
+  | { readonly kind: "literal"; readonly values: readonly Literal[] }
+  | { readonly kind: "other" };
+
+export type Literal = string | number | boolean | null;
+
+export interface FieldUse {
+  readonly root: string;
+  readonly field: string;
+  readonly offset: number;
+  readonly how: "has" | "compare" | "other";
+  /** For comparisons: ==, !=, <, <=, >, >=, in */
+  readonly op: string | undefined;
+  readonly against: Operand | undefined;
 }
 
 export interface ParsedCel {
@@ -123,6 +148,12 @@ export function parseCel(source: string): ParsedCel | CelSyntaxError {
             reads.push({ root, field: String(ck.value), offset: offsetOf(positions, e.id) });
             if (ck.case === "stringValue") return;
           }
+          // record['re' + 'marks'] is record.remarks: a computed key that folds is read as the field it names.
+          const folded = key?.case !== "constExpr" ? fold(c.args[1]) : undefined;
+          if (!scope.has(root) && folded?.length === 1 && typeof folded[0] === "string") {
+            reads.push({ root, field: folded[0], offset: offsetOf(positions, e.id) });
+            return;
+          }
         }
         visit(c.target, scope);
         for (const a of c.args) visit(a, scope);
@@ -167,10 +198,11 @@ export function parseCel(source: string): ParsedCel | CelSyntaxError {
     }
   };
   visit(parsed.expr as unknown as AstExpr, new Set());
+  const { uses, folded } = inspect(parsed.expr as unknown as AstExpr, positions);
 
   return {
     ok: true,
-    analysis: { reads, strings, functions },
+    analysis: { reads, strings: [...strings.map((x) => ({ ...x, folded: false })), ...folded], functions, uses },
     build: () => {
       const run = plan(env, parsed);
       const evaluate = (b: ExprBindings): unknown => {
@@ -255,4 +287,236 @@ function lineColToOffset(text: string, line: number, col: number): number {
     off = nl + 1;
   }
   return Math.max(0, off + col - 1);
+}
+
+const COMPARISONS: Record<string, string> = { "_==_": "==", "_!=_": "!=", "_<_": "<", "_<=_": "<=", "_>_": ">", "_>=_": ">=" };
+/** Folding stops here: enough to read any word an author could assemble, small enough to stay cheap. */
+const FOLD_MAX = 64;
+
+interface CallValue {
+  function: string;
+  target?: AstExpr;
+  args: AstExpr[];
+}
+
+function constantOf(e: AstExpr): Literal | undefined {
+  if (e.exprKind.case !== "constExpr") return undefined;
+  const c = (e.exprKind.value as { constantKind: { case: string | undefined; value: unknown } }).constantKind;
+  switch (c.case) {
+    case "stringValue":
+      return String(c.value);
+    case "doubleValue":
+    case "int64Value":
+    case "uint64Value":
+      return Number(c.value);
+    case "boolValue":
+      return Boolean(c.value);
+    case "nullValue":
+      return null;
+    default:
+      return undefined;
+  }
+}
+
+/** The values a constant expression can take, or undefined when it depends on data. */
+function fold(e: AstExpr | undefined): Literal[] | undefined {
+  if (!e) return undefined;
+  const c = constantOf(e);
+  if (c !== undefined) return [c];
+  if (e.exprKind.case === "listExpr") {
+    const out: Literal[] = [];
+    for (const el of (e.exprKind.value as { elements: AstExpr[] }).elements) {
+      const f = fold(el);
+      if (!f) return undefined;
+      out.push(...f);
+    }
+    return out.slice(0, FOLD_MAX);
+  }
+  if (e.exprKind.case !== "callExpr") return undefined;
+  const call = e.exprKind.value as CallValue;
+  if (call.function === "_+_") {
+    const a = fold(call.args[0]);
+    const b = fold(call.args[1]);
+    if (!a || !b || !a.every((x) => typeof x === "string") || !b.every((x) => typeof x === "string")) return undefined;
+    const out: string[] = [];
+    for (const x of a) for (const y of b) if (out.length < FOLD_MAX) out.push(`${x}${y}`);
+    return out;
+  }
+  if (call.function === "_?_:_") {
+    const a = fold(call.args[1]);
+    const b = fold(call.args[2]);
+    return a && b ? [...a, ...b].slice(0, FOLD_MAX) : undefined;
+  }
+  return undefined;
+}
+
+function fieldRead(e: AstExpr | undefined): { root: string; field: string } | undefined {
+  if (!e) return undefined;
+  if (e.exprKind.case === "selectExpr") {
+    const s = e.exprKind.value as { operand: AstExpr; field: string; testOnly?: boolean };
+    if (s.testOnly || s.operand.exprKind.case !== "identExpr") return undefined;
+    return { root: (s.operand.exprKind.value as { name: string }).name, field: s.field };
+  }
+  if (e.exprKind.case === "callExpr") {
+    const c = e.exprKind.value as CallValue;
+    if (c.function !== "_[_]" || c.args[0]?.exprKind.case !== "identExpr" || !c.args[1]) return undefined;
+    const keys = fold(c.args[1]);
+    const key = keys?.length === 1 ? keys[0] : undefined;
+    if (typeof key !== "string") return undefined;
+    return { root: (c.args[0].exprKind.value as { name: string }).name, field: key };
+  }
+  return undefined;
+}
+
+function operandOf(e: AstExpr | undefined): Operand {
+  const f = fieldRead(e);
+  if (f) return { kind: "field", ...f };
+  const values = fold(e);
+  return values ? { kind: "literal", values } : { kind: "other" };
+}
+
+/**
+ * Finds how every field is used and what the expression's strings fold to. Scoped
+ * variables (a macro's `x`) shadow nothing here: `record` and `entry` cannot be
+ * rebound in CEL.
+ */
+function inspect(root: AstExpr, positions: Record<string, number>): { uses: FieldUse[]; folded: { value: string; offset: number; folded: true }[] } {
+  const uses: FieldUse[] = [];
+  const folded: { value: string; offset: number; folded: true }[] = [];
+  const use = (e: AstExpr, how: FieldUse["how"], op?: string, against?: Operand): boolean => {
+    const f = fieldRead(e);
+    if (!f || (f.root !== "record" && f.root !== "entry")) return false;
+    uses.push({ ...f, offset: offsetOf(positions, e.id), how, op, against });
+    return true;
+  };
+  const walk = (e: AstExpr | undefined): void => {
+    if (!e) return;
+    const k = e.exprKind;
+    switch (k.case) {
+      case "selectExpr": {
+        const s = k.value as { operand: AstExpr; field: string; testOnly?: boolean };
+        if (s.testOnly && s.operand.exprKind.case === "identExpr") {
+          const r = (s.operand.exprKind.value as { name: string }).name;
+          if (r === "record" || r === "entry") uses.push({ root: r, field: s.field, offset: offsetOf(positions, e.id), how: "has", op: undefined, against: undefined });
+          return;
+        }
+        if (!use(e, "other")) walk(s.operand);
+        return;
+      }
+      case "callExpr": {
+        const c = k.value as CallValue;
+        if (use(e, "other")) return;
+        const op = COMPARISONS[c.function];
+        if (op !== undefined || c.function === "@in") {
+          const [a, b] = c.args;
+          const o = op ?? "in";
+          const usedA = use(a as AstExpr, "compare", o, operandOf(b));
+          const usedB = op !== undefined && use(b as AstExpr, "compare", o, operandOf(a));
+          if (!usedA) walk(a);
+          if (!usedB) walk(b);
+          return;
+        }
+        if ((c.function === "_+_" || c.function === "_?_:_") && fold(e)) {
+          for (const v of fold(e) ?? []) if (typeof v === "string") folded.push({ value: v, offset: offsetOf(positions, e.id), folded: true });
+        }
+        if (c.function === "matches") {
+          const re = constantOf((c.target ? c.args[0] : c.args[1]) ?? e);
+          if (typeof re === "string") for (const v of regexReadings(re)) folded.push({ value: v, offset: offsetOf(positions, e.id), folded: true });
+        }
+        walk(c.target);
+        for (const a of c.args) walk(a);
+        return;
+      }
+      case "listExpr":
+        for (const el of (k.value as { elements: AstExpr[] }).elements) walk(el);
+        return;
+      case "structExpr":
+        for (const en of (k.value as { entries: { keyKind: { case: string; value: unknown }; value: AstExpr }[] }).entries) {
+          if (en.keyKind.case === "mapKey") walk(en.keyKind.value as AstExpr);
+          walk(en.value);
+        }
+        return;
+      case "comprehensionExpr": {
+        const c = k.value as { iterRange: AstExpr; accuInit: AstExpr; loopCondition: AstExpr; loopStep: AstExpr; result: AstExpr };
+        for (const x of [c.iterRange, c.accuInit, c.loopCondition, c.loopStep, c.result]) walk(x);
+        return;
+      }
+      default:
+        return;
+    }
+  };
+  walk(root);
+  return { uses, folded };
+}
+
+/**
+ * The strings a regular expression plainly spells: alternatives and character classes
+ * expanded, optional parts taken with and without, anchors and flags dropped. Enough
+ * to read "^(M|m)os(q|k)ue$" or "[Cc]hurch" as the words they are; a pattern too
+ * clever for this is still checked as written.
+ */
+export function regexReadings(source: string): string[] {
+  let i = 0;
+  const src = source.replace(/^\(\?[a-z]+\)/i, "");
+  const cap = (xs: string[]): string[] => [...new Set(xs)].slice(0, FOLD_MAX);
+  const product = (a: string[], b: string[]): string[] => {
+    const out: string[] = [];
+    for (const x of a) for (const y of b) if (out.length < FOLD_MAX) out.push(x + y);
+    return out;
+  };
+  const parseAlt = (): string[] => {
+    let alts: string[] = [];
+    let seq: string[] = [""];
+    while (i < src.length && src[i] !== ")") {
+      if (src[i] === "|") {
+        i++;
+        alts = cap([...alts, ...seq]);
+        seq = [""];
+        continue;
+      }
+      let atom: string[];
+      const ch = src[i] as string;
+      if (ch === "(") {
+        i++;
+        if (src[i] === "?") i += src[i + 1] === "<" ? src.indexOf(">", i) - i + 1 : 2;
+        atom = parseAlt();
+        i++;
+      } else if (ch === "[") {
+        const end = src.indexOf("]", i + 1);
+        const body = end < 0 ? "" : src.slice(i + 1, end);
+        i = end < 0 ? src.length : end + 1;
+        atom = body.startsWith("^") ? [""] : cap([...body.replace(/\\./g, "").replace(/(.)-(.)/g, "$1")]);
+        if (atom.length === 0) atom = [""];
+      } else if (ch === "\\") {
+        const next = src[i + 1] ?? "";
+        i += 2;
+        atom = [/[bBAzZ]/.test(next) ? "" : /[sS]/.test(next) ? " " : /[dDwW]/.test(next) ? "" : next];
+      } else if (ch === "^" || ch === "$" || ch === ".") {
+        i++;
+        atom = [""];
+      } else {
+        i++;
+        atom = [ch];
+      }
+      const q = src[i];
+      if (q === "?" || q === "*") {
+        i++;
+        atom = cap([...atom, ""]);
+      } else if (q === "+") {
+        i++;
+      } else if (q === "{") {
+        const end = src.indexOf("}", i);
+        i = end < 0 ? src.length : end + 1;
+      }
+      if (src[i] === "?" || src[i] === "+") i++;
+      seq = product(seq, atom);
+    }
+    return cap([...alts, ...seq]);
+  };
+  const out: string[] = [];
+  while (i < src.length) {
+    out.push(...parseAlt());
+    i++;
+  }
+  return cap(out);
 }

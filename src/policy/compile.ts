@@ -5,13 +5,19 @@ import { Ajv, type ErrorObject } from "ajv";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Scalar } from "yaml";
 import { sha256Hex } from "../canonical.js";
 import { durationExceeds, isValidZone, parseDuration, parseInstant, type IsoDuration } from "../time.js";
-import { allowedFunctions, parseCel } from "./cel.js";
+import { categoryOf, defaultCatalogue, type Catalogue } from "./catalogue.js";
+import { allowedFunctions, parseCel, type FieldUse, type Literal } from "./cel.js";
 import {
-  associationKeys,
-  exemptionKeys,
-  identityWords,
-  otherPersonWords,
+  eventDay,
+  fuzzyTerm,
+  identityTerm,
+  launderingTerm,
+  otherPersonTerm,
   prohibitedGround,
+  prohibitedGroundInValue,
+  refusingValue,
+  smuggledKey,
+  statusTerm,
   words,
 } from "./grounds.js";
 import { policySchema } from "./schema.js";
@@ -22,8 +28,12 @@ import {
   type CompiledPolicy,
   type CompileResult,
   type ContextDef,
+  fieldKinds,
+  legacyFieldTypes,
   type FieldDef,
+  type FieldKind,
   type FieldType,
+  type LegacyFieldType,
   type GuardrailCode,
   type IdentifierSchemeDef,
   type ListDef,
@@ -41,6 +51,7 @@ type Code = PolicyDiagnostic["code"];
 export const SEVERITY_CEILING = parseDuration("P5Y") as IsoDuration;
 const DEFAULT_DISPUTE_DEADLINE = parseDuration("P30D") as IsoDuration;
 const ZERO = parseDuration("PT0S") as IsoDuration;
+const ONE_DAY = parseDuration("P1D") as IsoDuration;
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validateSchema = ajv.compile(policySchema);
@@ -67,7 +78,7 @@ interface RawPolicy {
       category: string;
       severity?: SeverityClass;
       sources: string[];
-      fields?: Record<string, FieldType | { type: FieldType; required?: boolean }>;
+      fields?: Record<string, string | RawField>;
       evidence?: "required" | "optional";
       description?: string;
       dispute?: { deadline?: string; suspend?: boolean };
@@ -109,6 +120,14 @@ interface RawPolicy {
   screening?: { names?: { threshold?: number; outcome?: string } };
 }
 
+interface RawField {
+  kind?: string;
+  type?: string;
+  values?: string[];
+  required?: boolean;
+  description?: string;
+}
+
 class Diagnostics {
   readonly errors: PolicyDiagnostic[] = [];
   readonly warnings: PolicyDiagnostic[] = [];
@@ -136,8 +155,8 @@ class Diagnostics {
     this.errors.push({ file: this.file, line, col, code, message, path: path.join(".") });
   }
 
-  warn(code: Code, path: Path, message: string): void {
-    const { line, col } = this.position(path);
+  warn(code: Code, path: Path, message: string, opts: { key?: boolean } = {}): void {
+    const { line, col } = this.position(path, opts);
     this.warnings.push({ file: this.file, line, col, code, message, path: path.join(".") });
   }
 
@@ -211,9 +230,11 @@ function label(g: GuardrailCode): string {
 }
 
 /**
- * Compiles a policy. `file` is used in diagnostics only.
+ * Compiles a policy. `file` is used in diagnostics only. Record types must name
+ * categories of `catalogue`, by default the one shipped with Standing; a policy
+ * published under another catalogue must be compiled with that catalogue.
  */
-export function compilePolicy(text: string, file = "<policy>"): CompileResult {
+export function compilePolicy(text: string, file = "<policy>", catalogue: Catalogue = defaultCatalogue): CompileResult {
   const lines = new LineCounter();
   const tooDeep = nestingTooDeep(text);
   if (tooDeep) {
@@ -240,10 +261,14 @@ export function compilePolicy(text: string, file = "<policy>"): CompileResult {
   }
 
   const flaggedKeys = scanKeys(doc, d);
-  const schemaOk = checkSchema(raw, d, flaggedKeys);
-  if (!schemaOk) return { ok: false, errors: sortDiagnostics(d.errors) };
+  checkSchema(raw, d, flaggedKeys);
+  // A smuggled key leaves the rest of the policy well-formed, so the other guardrails
+  // are still checked and every one the policy breaks is named; a wrong shape, or a
+  // smuggled value in a closed-set key, stops here.
+  const shapeBroken = d.errors.some((e) => e.code === "schema") || [...flaggedKeys].some((k) => VALUE_KEYS.has(k.split(".").at(-1) ?? ""));
+  if (shapeBroken) return { ok: false, errors: sortDiagnostics(d.errors) };
 
-  const policy = checkSemantics(raw as RawPolicy, d, text);
+  const policy = checkSemantics(raw as RawPolicy, d, text, catalogue);
   if (d.errors.length > 0 || !policy) return { ok: false, errors: sortDiagnostics(d.errors) };
   return { ok: true, policy, warnings: d.warnings };
 }
@@ -301,15 +326,38 @@ const KNOWN_KEYS = new Set([
   "dispute", "deadline", "suspend", "score", "base", "tiers", "points", "rule", "on", "when", "for", "cap", "total",
   "per", "lists", "effect", "enter", "leave", "early-exit", "after", "contexts", "related", "why", "measures",
   "measure", "context", "code", "basis", "notice", "period", "reason", "screening", "names", "threshold", "outcome",
+  "kind", "values",
 ]);
 
-const EXEMPTION_WORDS = new Set([
-  "exempt", "exempted", "exempts", "exemption", "exemptions", "except", "exception", "exceptions", "override", "overrides",
-  "whitelist", "whitelisted", "allowlist", "vip", "vips", "immune", "immunity", "waive", "waived", "waiver", "bypass",
-  "unless", "pardon", "pardoned", "privileged",
-]);
+// Known keys whose values are a closed set of words, where a smuggled value is read like a smuggled key.
+const VALUE_KEYS = new Set(["effect", "severity", "evidence", "registers", "suspend"]);
+const LANGUAGE_VALUES = new Set(["restrict", "privilege", "deny", "minor", "general", "serious", "required", "optional", "true", "false"]);
 
-/** Looks at every key in the document for attempts to reach other people, single someone out or make fuzzy matches final. */
+/** The guardrail a smuggled key breaks, by what its words say. */
+function smuggleGuardrail(kind: NonNullable<ReturnType<typeof smuggledKey>>["kind"]): { g: GuardrailCode; why: string } {
+  switch (kind) {
+    case "other-person":
+    case "cascade":
+      return { g: "G2", why: "would extend a rule to someone other than the subject of the records" };
+    case "exemption":
+      return { g: "G7", why: "would single subjects out for different treatment" };
+    case "status":
+      return { g: "G7", why: "would make treatment depend on a subject's status (rank, office, party, VIP, privilege)" };
+    case "identity":
+      return { g: "G7", why: "would make treatment depend on who the subject is" };
+    case "fuzzy":
+    case "screening":
+      return { g: "G8", why: "would let a name-similarity match decide" };
+    case "score":
+      return { g: "G3", why: "would let a score, tier or rating decide" };
+  }
+}
+
+/**
+ * Looks at every key the language does not define, in any spelling or language, for
+ * attempts to reach other people, single someone out or make fuzzy matches final, so
+ * they are reported as the guardrail they break and never only as an unknown key.
+ */
 function scanKeys(doc: Document.Parsed, d: Diagnostics): Set<string> {
   const flagged = new Set<string>();
   const walk = (node: unknown, path: (string | number)[]): void => {
@@ -320,30 +368,45 @@ function scanKeys(doc: Document.Parsed, d: Diagnostics): Set<string> {
         const here = [...path, key];
         const nk = normKey(key);
         // Keys under records.<type>.fields and similar name things rather than
-        // behaviour; names get the prohibited-ground check elsewhere.
+        // behaviour; names get their checks in checkSemantics.
         const isNameSlot =
           (path.length === 1 && ["records", "lists", "contexts", "identifiers"].includes(String(path[0]))) ||
           (path.length === 3 && path[0] === "records" && path[2] === "fields") ||
           (path.length === 2 && path[0] === "score" && path[1] === "tiers");
-        const kw = nk.split(" ");
-        const knownKey = KNOWN_KEYS.has(key);
-        if (!isNameSlot && !knownKey) {
-          if (associationKeys.has(nk) || otherPersonWords.has(nk) || kw.some((w) => otherPersonWords.has(w) || prohibitedGround(w)?.ground === "family or relationships")) {
-            d.guard("G2", here, `"${key}" would extend a rule to someone other than the subject of the records; ${label("G2")}: ${guardrails.G2.rule}`, { key: true });
+        if (VALUE_KEYS.has(key) && isScalar(pair.value) && !LANGUAGE_VALUES.has(String(pair.value.value))) {
+          // "effect: exempt" is an exemption, not merely a value outside the enum.
+          const smuggled = smuggledKey(String(pair.value.value));
+          if (smuggled) {
+            const { g, why } = smuggleGuardrail(smuggled.kind);
+            d.guard(g, here, `"${key}: ${String(pair.value.value)}" ${why} ("${smuggled.term}"); ${label(g)}: ${guardrails[g].rule}`);
             flagged.add(here.join("."));
-          } else if (exemptionKeys.has(nk) || kw.some((w) => EXEMPTION_WORDS.has(w))) {
-            d.guard("G7", here, `"${key}" would single subjects out for different treatment; ${label("G7")}: ${guardrails.G7.rule}`, { key: true });
+          }
+        }
+        if (!isNameSlot && !KNOWN_KEYS.has(key)) {
+          const value = isScalar(pair.value) ? String(pair.value.value) : "";
+          const smuggled = smuggledKey(key);
+          const flag = (g: GuardrailCode, message: string): void => {
+            d.guard(g, here, `${message}; ${label(g)}: ${guardrails[g].rule}`, { key: true });
             flagged.add(here.join("."));
-          } else if (/\b(fuzzy|similar|similarity|name match|auto deny|autodeny)\b/.test(nk) || nk === "match") {
-            const v = isScalar(pair.value) ? String(pair.value.value).toLowerCase() : "";
-            if (nk !== "match" || /fuzzy|name|similar|sound/.test(v)) {
-              d.guard("G8", here, `"${key}" would let a name-similarity match decide; ${label("G8")}: ${guardrails.G8.rule}`, { key: true });
-              flagged.add(here.join("."));
-            }
-          } else if (path[0] === "screening" && isScalar(pair.value) && /^(deny|block|refuse|restrict|reject|ban|denied|blocked)$/i.test(String(pair.value.value))) {
+          };
+          if (smuggled) {
+            const { g, why } = smuggleGuardrail(smuggled.kind);
+            flag(g, `"${key}" ${why} ("${smuggled.term}")`);
+          } else if ((nk === "match" || nk === "matching" || nk === "on match") && (fuzzyTerm(value) || /name|similar|sound|fuzzy/i.test(value) || refusingValue(value))) {
+            flag("G8", `"${key}: ${value}" would let a name-similarity match decide`);
+          } else if (path[0] === "screening" && (refusingValue(value) || fuzzyTerm(value))) {
             // Any screening setting that would turn a name hit into a refusal, whatever it is called.
-            d.guard("G8", here, `screening "${key}: ${String(pair.value.value)}" would make a name-similarity hit refuse someone; ${label("G8")}: ${guardrails.G8.rule}`, { key: true });
-            flagged.add(here.join("."));
+            flag("G8", `screening "${key}: ${value}" would make a name-similarity hit refuse someone`);
+          } else {
+            // An unknown key whose value says what it is for ("scope: household", "mode: exempt").
+            const values = isSeq(pair.value) ? pair.value.items.filter(isScalar).map((x) => String(x.value)) : value ? [value] : [];
+            for (const v of values) {
+              const byValue = smuggledKey(v) ?? (otherPersonTerm(v) ? { kind: "other-person" as const, term: otherPersonTerm(v) as string } : undefined);
+              if (!byValue) continue;
+              const { g, why } = smuggleGuardrail(byValue.kind);
+              flag(g, `"${key}: ${v}" ${why} ("${byValue.term}")`);
+              break;
+            }
           }
         }
         walk(pair.value, here);
@@ -356,8 +419,8 @@ function scanKeys(doc: Document.Parsed, d: Diagnostics): Set<string> {
   return flagged;
 }
 
-function checkSchema(raw: unknown, d: Diagnostics, flagged: Set<string>): boolean {
-  if (validateSchema(raw)) return d.errors.length === 0;
+function checkSchema(raw: unknown, d: Diagnostics, flagged: Set<string>): void {
+  if (validateSchema(raw)) return;
   const errors = (validateSchema.errors ?? []) as ErrorObject[];
   // oneOf failures repeat every branch's complaint; keep the most useful ones.
   const seen = new Set<string>();
@@ -394,6 +457,7 @@ function checkSchema(raw: unknown, d: Diagnostics, flagged: Set<string>): boolea
       default:
         message = `${asPath.join(".") || "the policy"} ${e.message ?? "is invalid"}`;
     }
+    if (flagged.has(at.join("."))) continue;
     const sig = `${at.join(".")}|${e.keyword === "oneOf" ? "shape" : message}`;
     if (seen.has(sig)) continue;
     // Inside a oneOf, branch errors are noise once the oneOf itself is reported.
@@ -401,19 +465,23 @@ function checkSchema(raw: unknown, d: Diagnostics, flagged: Set<string>): boolea
     seen.add(sig);
     d.error("schema", at, message, { key });
   }
-  return d.errors.length === 0;
 }
+
+/** The fields an expression may read on `record` or `entry`, with their declarations (one per record type). */
+type FieldsInScope = ReadonlyMap<string, readonly FieldDef[]>;
 
 interface ExprSpec {
   /** Variables the expression may read, with the fields known for record-like ones. */
-  record?: ReadonlySet<string>;
-  entry?: ReadonlySet<string>;
+  record?: FieldsInScope;
+  entry?: FieldsInScope;
   score?: boolean;
   /** Names the guardrail when score or tier is read here. */
   scoreGuardrail?: { g: GuardrailCode; why: string };
   /** Used when the expression must be a number or a boolean. */
   what: string;
 }
+
+const showLiterals = (values: readonly Literal[]): string => values.slice(0, 3).map((v) => JSON.stringify(v)).join(", ") + (values.length > 3 ? ", …" : "");
 
 function compileExpr(source: string, path: Path, spec: ExprSpec, d: Diagnostics): CompiledExpr | undefined {
   const parsed = parseCel(source);
@@ -424,18 +492,26 @@ function compileExpr(source: string, path: Path, spec: ExprSpec, d: Diagnostics)
   const before = d.errors.length;
   for (const r of parsed.analysis.reads) {
     const at = { extra: r.offset };
-    const rootWords = words(r.root).join("");
     if (r.root === "record" || r.root === "entry") {
       const fields = r.root === "record" ? spec.record : spec.entry;
       if (!fields) {
         d.error("reference", path, `${spec.what} cannot read "${r.root}" here`, at);
         continue;
       }
-      if (r.field === undefined) continue;
+      if (r.field === undefined) {
+        // Reading a record as a whole (a macro over its keys, a key computed from data)
+        // would read fields past their kinds: free text, references.
+        const guarded = [...fields.values()].flat().filter((f) => f.kind === "text" || f.kind === "reference");
+        if (guarded.length > 0) d.guard("G7", path, `${spec.what} reads "${r.root}" as a whole or by a computed key, which would read ${guarded.map((f) => f.name).join(", ")} past what their kinds allow; name each field instead; ${label("G7")}: ${guardrails.G7.rule}`, at);
+        continue;
+      }
       const hit = prohibitedGround(r.field);
+      const other = otherPersonTerm(r.field);
+      const who = identityTerm(r.field) ?? statusTerm(r.field);
       if (hit) d.guard("G1", path, `${spec.what} reads "${r.root}.${r.field}", which is about ${hit.ground}; ${label("G1")}`, at);
-      else if (identityWords.has(words(r.field).join(""))) d.guard("G7", path, `${spec.what} reads "${r.root}.${r.field}", which says who the subject is; ${label("G7")}: ${guardrails.G7.rule}`, at);
-      else if (!fields.has(r.field)) d.error("reference", path, `${spec.what} reads "${r.root}.${r.field}" but no such field is declared for the record type(s) it applies to (declared: ${[...fields].join(", ") || "none"})`, at);
+      else if (!fields.has(r.field) && other) d.guard("G2", path, `${spec.what} reads "${r.root}.${r.field}", another person ("${other}"); ${label("G2")}: ${guardrails.G2.rule}`, at);
+      else if (!fields.has(r.field) && who) d.guard("G7", path, `${spec.what} reads "${r.root}.${r.field}", which says who the subject is or what status they hold ("${who}"); ${label("G7")}: ${guardrails.G7.rule}`, at);
+      else if (!fields.has(r.field)) d.error("reference", path, `${spec.what} reads "${r.root}.${r.field}" but no such field is declared for the record type(s) it applies to (declared: ${[...fields.keys()].join(", ") || "none"})`, at);
     } else if (r.root === "score" || r.root === "tier") {
       if (!spec.score) {
         if (spec.scoreGuardrail) d.guard(spec.scoreGuardrail.g, path, `${spec.what} reads "${r.root}": ${spec.scoreGuardrail.why}; ${label(spec.scoreGuardrail.g)}: ${guardrails[spec.scoreGuardrail.g].rule}`, at);
@@ -443,10 +519,10 @@ function compileExpr(source: string, path: Path, spec: ExprSpec, d: Diagnostics)
       } else if (r.field !== undefined) {
         d.error("reference", path, `"${r.root}" has no field "${r.field}"`, at);
       }
-    } else if (otherPersonWords.has(rootWords) || prohibitedGround(r.root)?.ground === "family or relationships") {
+    } else if (otherPersonTerm(r.root)) {
       d.guard("G2", path, `${spec.what} reads "${r.root}", another person; ${label("G2")}: ${guardrails.G2.rule}`, at);
-    } else if (identityWords.has(rootWords)) {
-      d.guard("G7", path, `${spec.what} reads "${r.root}${r.field ? "." + r.field : ""}", which says who the subject is; ${label("G7")}: ${guardrails.G7.rule}`, at);
+    } else if (identityTerm(r.root) ?? statusTerm(r.root)) {
+      d.guard("G7", path, `${spec.what} reads "${r.root}${r.field ? "." + r.field : ""}", which says who the subject is or what status they hold; ${label("G7")}: ${guardrails.G7.rule}`, at);
     } else if (prohibitedGround(r.root)) {
       d.guard("G1", path, `${spec.what} reads "${r.root}", which is about ${prohibitedGround(r.root)?.ground}; ${label("G1")}`, at);
     } else {
@@ -454,10 +530,10 @@ function compileExpr(source: string, path: Path, spec: ExprSpec, d: Diagnostics)
       d.error("reference", path, `${spec.what} reads unknown variable "${r.root}"; it may read only: ${can || "nothing"}`, at);
     }
   }
-  for (const s of parsed.analysis.strings) {
-    const hit = prohibitedGround(s.value);
-    if (hit) d.guard("G1", path, `${spec.what} compares against "${s.value}", which is about ${hit.ground}; ${label("G1")}`, { extra: s.offset });
-  }
+  // Words first: a literal that names a ground or a status is reported as that, not
+  // also as a reference compared with a literal.
+  const wordHit = checkStrings(parsed.analysis.strings, path, spec, d);
+  checkFieldUses(parsed.analysis.uses, path, spec, d, wordHit);
   for (const f of parsed.analysis.functions) {
     if (!allowedFunctions.has(f.name)) d.error("cel", path, `${spec.what} calls unknown function "${f.name}"`, { extra: f.offset });
   }
@@ -465,13 +541,138 @@ function compileExpr(source: string, path: Path, spec: ExprSpec, d: Diagnostics)
   return parsed.build();
 }
 
-function checkName(kind: string, name: string, path: Path, d: Diagnostics, key = true): void {
-  const hit = prohibitedGround(name);
+const kindsOf = (defs: readonly FieldDef[] | undefined): Set<FieldDef["kind"]> => new Set((defs ?? []).map((f) => f.kind));
+
+/** Holds each read of a field to what its kind allows. */
+function checkFieldUses(uses: readonly FieldUse[], path: Path, spec: ExprSpec, d: Diagnostics, wordHit: boolean): void {
+  const named = (v: Literal): boolean => typeof v === "string" && (prohibitedGroundInValue(v) !== undefined || statusTerm(v) !== undefined || otherPersonTerm(v, { value: true }) !== undefined || eventDay(v) !== undefined);
+  for (const u of uses) {
+    const scope = u.root === "record" ? spec.record : spec.entry;
+    const defs = scope?.get(u.field);
+    const at = { extra: u.offset };
+    const name = `${u.root}${/^[A-Za-z_][A-Za-z0-9_]*$/.test(u.field) ? `.${u.field}` : `['${u.field}']`}`;
+    const kinds = kindsOf(defs);
+    // A docket, plate or identity number written into a rule singles one case out,
+    // whatever the field is declared as (or if it is not declared at all).
+    const ids = u.how === "compare" && u.against?.kind === "literal" && !kinds.has("date") && !kinds.has("duration") && !kinds.has("reference") && !wordHit ? u.against.values.filter((v): v is string => typeof v === "string" && identifierLike(v)) : [];
+    if (ids.length > 0) {
+      d.guard("G7", path, `${spec.what} compares ${name} with ${showLiterals(ids)}, a particular case, docket, plate or identity number: a rule for particular cases is the per-case exception that "unless" is refused for; ${label("G7")}: ${guardrails.G7.rule}`, at);
+      continue;
+    }
+    if (!defs) continue;
+    for (const kind of kindsOf(defs)) {
+      switch (kind) {
+        case "text":
+          if (u.how !== "has") d.guard("G7", path, `${spec.what} reads ${name}, a text field: free text is shown to people and never read by a rule, because it can say who someone is; ${label("G7")}: ${guardrails.G7.rule}`, at);
+          break;
+        case "reference": {
+          if (u.how === "has") break;
+          const other = u.against?.kind === "field" ? u.against : undefined;
+          const otherScope = other?.root === "record" ? spec.record : other?.root === "entry" ? spec.entry : undefined;
+          const matched = u.how === "compare" && (u.op === "==" || u.op === "!=") && other !== undefined && other.root !== u.root && kindsOf(otherScope?.get(other.field)).has("reference");
+          if (matched) break;
+          if (u.against?.kind === "literal" ? u.against.values.some(named) : wordHit) break;
+          if (u.against?.kind === "literal") {
+            d.guard("G7", path, `${spec.what} compares reference ${name} with ${showLiterals(u.against.values)}: a rule for particular cases, dockets or plates is the per-case exception that "unless" is refused for; a reference may only be matched with another record's reference (record.case == entry.case); ${label("G7")}: ${guardrails.G7.rule}`, at);
+          } else {
+            d.guard("G7", path, `${spec.what} uses reference ${name} other than to match it with another record's reference (record.case == entry.case); a reference says which case a record is about, and a rule may not pick cases out by it; ${label("G7")}: ${guardrails.G7.rule}`, at);
+          }
+          break;
+        }
+        case "enum": {
+          if (u.how !== "compare" || u.against?.kind !== "literal") break;
+          const values = new Set(defs.flatMap((f) => f.values ?? []));
+          for (const v of u.against.values) {
+            // A value that names a ground or a status is reported as that guardrail by checkStrings.
+            if (typeof v === "string" && !values.has(v) && !prohibitedGroundInValue(v) && !statusTerm(v)) d.error("reference", path, `${spec.what} compares ${name} with "${v}", which is not one of its declared values (${[...values].join(", ")})`, at);
+          }
+          break;
+        }
+        case "date":
+          if (u.how === "compare" && u.against?.kind === "literal" && (u.op === "==" || u.op === "!=" || u.op === "in")) {
+            d.guard("G1", path, `${spec.what} picks out ${name} on particular days (${showLiterals(u.against.values)}): a day stands for an event or an anniversary, not for anyone's conduct; compare dates with <, <=, > or >= (a law's commencement) instead; ${label("G1")}: ${guardrails.G1.rule}`, at);
+          }
+          break;
+        case "amount":
+        case "count":
+        case "duration":
+        case "boolean":
+          break;
+      }
+    }
+  }
+}
+
+/** The word checks on every string an expression holds or folds to. */
+function checkStrings(strings: readonly { value: string; offset: number; folded: boolean }[], path: Path, spec: ExprSpec, d: Diagnostics): boolean {
+  let any = false;
+  const seen = new Set<string>();
+  const check = (value: string, offset: number, how: string): boolean => {
+    const key = `${offset}|${value}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    const hit = prohibitedGroundInValue(value);
+    if (hit) {
+      d.guard("G1", path, `${spec.what} ${how} "${value}", which is about ${hit.ground} ("${hit.term}"); ${label("G1")}`, { extra: offset });
+      return true;
+    }
+    const day = eventDay(value);
+    if (day) {
+      d.guard("G1", path, `${spec.what} ${how} "${value}", the day of a political event (${day}); ${label("G1")}`, { extra: offset });
+      return true;
+    }
+    const status = statusTerm(value);
+    if (status) {
+      d.guard("G7", path, `${spec.what} ${how} "${value}", a status ("${status}"); treatment may not depend on rank, office, party membership, VIP or privileged status; ${label("G7")}: ${guardrails.G7.rule}`, { extra: offset });
+      return true;
+    }
+    const other = otherPersonTerm(value, { value: true });
+    if (other) {
+      d.guard("G2", path, `${spec.what} ${how} "${value}", which names another person ("${other}"); ${label("G2")}: ${guardrails.G2.rule}`, { extra: offset });
+      return true;
+    }
+    return false;
+  };
+  const plain = strings.filter((s) => !s.folded).sort((a, b) => a.offset - b.offset);
+  const hitAt = new Set<number>();
+  for (const s of plain) if (check(s.value, s.offset, "compares against")) hitAt.add(s.offset);
+  for (const s of strings) if (s.folded && !hitAt.has(s.offset)) check(s.value, s.offset, "builds");
+  // A word split across two literals compared with two fields ("reli", "gion").
+  for (let i = 1; i < plain.length; i++) {
+    const a = plain[i - 1] as { value: string; offset: number };
+    const b = plain[i] as { value: string; offset: number };
+    if (hitAt.has(a.offset) || hitAt.has(b.offset) || a.value.length > 40 || b.value.length > 40) continue;
+    if (prohibitedGround(a.value + b.value) && check(a.value + b.value, a.offset, "splits")) any = true;
+  }
+  // A word spelt out one short literal at a time: ['c', 'h', 'u', 'r', 'c', 'h'].
+  for (let i = 0; i < plain.length; ) {
+    let j = i;
+    while (j < plain.length && (plain[j] as { value: string }).value.length <= 3) j++;
+    if (j - i > 2) {
+      const run = plain.slice(i, j).map((x) => x.value).join("");
+      if (prohibitedGround(run) && check(run, (plain[i] as { offset: number }).offset, "spells")) any = true;
+    }
+    i = j + 1;
+  }
+  return any || hitAt.size > 0 || strings.some((s) => s.folded && seen.has(`${s.offset}|${s.value}`) && prohibitedGround(s.value) !== undefined);
+}
+
+function checkName(kind: string, name: string, path: Path, d: Diagnostics, key = true, organisation = false): void {
+  const hit = prohibitedGround(name, { organisation });
   if (!hit) return;
   d.guard("G1", path, `${kind} "${name}" is about ${hit.ground} ("${hit.term}"); ${label("G1")}: ${guardrails.G1.rule}`, { key });
   if (hit.ground === "family or relationships") {
     d.guard("G2", path, `${kind} "${name}" names a relationship to another person ("${hit.term}"); ${label("G2")}: ${guardrails.G2.rule}`, { key });
   }
+}
+
+/** Refuses a name that would bring a score, tier or rating (G3) or a screening result (G8) back as a record. */
+function checkLaundering(kind: string, name: string, path: Path, d: Diagnostics, key = true): boolean {
+  const l = launderingTerm(name);
+  if (!l) return false;
+  const what = l.guardrail === "G3" ? "a score, tier, rating or list membership" : "a name-screening result";
+  d.guard(l.guardrail, path, `${kind} "${name}" would bring ${what} ("${l.term}") back as an ordinary record; the catalogue of record categories has no place for one, because it is an outcome, never a record; ${label(l.guardrail)}: ${guardrails[l.guardrail].rule}`, { key });
+  return true;
 }
 
 function duration(text: string | undefined, path: Path, d: Diagnostics, what: string): IsoDuration | undefined {
@@ -481,7 +682,7 @@ function duration(text: string | undefined, path: Path, d: Diagnostics, what: st
   return dur;
 }
 
-function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string): CompiledPolicy | undefined {
+function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string, catalogue: Catalogue): CompiledPolicy | undefined {
   // ---- header
   const effective = parseInstant(raw.effective);
   if (effective === undefined) d.error("rule", ["effective"], `effective "${raw.effective}" must be an ISO 8601 instant with an offset, e.g. 2026-12-01T00:00:00+08:00`);
@@ -517,28 +718,31 @@ function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string): CompiledP
   }
 
   // ---- record types
+  // A category named by an alias is the same category wherever it is named.
+  const canon = (c: string): string => categoryOf(catalogue, c)?.name ?? c;
   const records = new Map<string, RecordTypeDef>();
   const categories = new Set<string>();
   for (const [typeName, r] of Object.entries(raw.records)) {
     const p = ["records", typeName];
-    checkName("record type", typeName, p, d);
-    checkName("category", r.category, [...p, "category"], d, false);
-    categories.add(r.category);
+    const cat = categoryOf(catalogue, r.category);
+    // Health words describe premises, not people, when the category is for organisations only.
+    const organisation = cat !== undefined && !cat.subjects.includes("person");
+    checkName("record type", typeName, p, d, true, organisation);
+    checkLaundering("record type", typeName, p, d);
+    checkCategory(r.category, [...p, "category"], catalogue, d);
+    categories.add(canon(r.category));
     const fields: FieldDef[] = [];
+    const validators: FieldValidation[] = [];
     for (const [fname, fdef] of Object.entries(r.fields ?? {})) {
-      const fp = [...p, "fields", fname];
-      checkName("field", fname, fp, d);
-      if (identityWords.has(words(fname).join(""))) {
-        d.guard("G7", fp, `field "${fname}" would say who a person is inside a record; the subject is named only by the record's identifier; ${label("G7")}`, { key: true });
-      } else if (otherPersonWords.has(words(fname).join("")) && prohibitedGround(fname)?.ground !== "family or relationships") {
-        // Family words ("child", "parent") already got their G2 from checkName.
-        d.guard("G2", fp, `field "${fname}" would name another person; ${label("G2")}: ${guardrails.G2.rule}`, { key: true });
-      }
-      const type = typeof fdef === "string" ? fdef : fdef.type;
-      const required = typeof fdef === "string" ? true : (fdef.required ?? true);
-      fields.push({ name: fname, type, required });
+      const f = checkField(fname, fdef, [...p, "fields", fname], organisation, d);
+      if (!f) continue;
+      fields.push(f.def);
+      validators.push(f.validation);
     }
-    for (const s of r.sources) checkName("source", s, [...p, "sources"], d, false);
+    for (const s of r.sources) {
+      checkName("source", s, [...p, "sources"], d, false);
+      checkLaundering("source", s, [...p, "sources"], d, false);
+    }
     const deadline = duration(r.dispute?.deadline, [...p, "dispute", "deadline"], d, "dispute deadline") ?? DEFAULT_DISPUTE_DEADLINE;
     records.set(typeName, {
       name: typeName,
@@ -549,12 +753,13 @@ function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string): CompiledP
       evidence: r.evidence ?? "optional",
       description: r.description,
       dispute: { deadline, suspend: r.dispute?.suspend ?? false },
-      validateFields: buildFieldValidator(fields),
+      validateFields: buildFieldValidator(validators),
+      subjects: cat?.subjects ?? ["person"],
     });
   }
-  const fieldsOf = (types: readonly string[]): Set<string> => {
-    const out = new Set<string>();
-    for (const t of types) for (const f of records.get(t)?.fields ?? []) out.add(f.name);
+  const fieldsOf = (types: readonly string[]): Map<string, FieldDef[]> => {
+    const out = new Map<string, FieldDef[]>();
+    for (const t of types) for (const f of records.get(t)?.fields ?? []) out.set(f.name, [...(out.get(f.name) ?? []), f]);
     return out;
   };
   const checkTypes = (types: readonly string[], path: Path, what: string): boolean => {
@@ -610,6 +815,10 @@ function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string): CompiledP
       return;
     }
     const per = duration(pr.cap.per, [...p, "cap", "per"], d, "cap period");
+    const forOfRule = pr.for === undefined ? undefined : parseDuration(pr.for);
+    if (per && (durationExceeds(ONE_DAY, per, zone) || (forOfRule && durationExceeds(forOfRule, per, zone)))) {
+      d.guard("G6", [...p, "cap", "per"], `the cap of points rule "${pr.rule}" counts per ${per.iso}; a cap's period must be at least one day (P1D) and at least as long as the points last ("for": ${forOfRule?.iso ?? "none"}), or points granted in one period would still count in the next and the cap would limit nothing; ${label("G6")}: ${guardrails.G6.rule}`);
+    }
     if (pr.cap.total === 0) d.error("rule", [...p, "cap", "total"], `cap total of "${pr.rule}" is 0, so the rule can never count`);
     const direction: 1 | -1 = pr.cap.total < 0 ? -1 : 1;
     if (typeof pr.points === "number" && pr.points !== 0 && Math.sign(pr.points) !== direction) {
@@ -746,7 +955,7 @@ function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string): CompiledP
     checkName("context", ctxName, p, d);
     c.related.forEach((cat, i) => {
       checkName("related category", cat, [...p, "related", i], d, false);
-      if (!categories.has(cat)) d.error("reference", [...p, "related", i], `context "${ctxName}" relates category "${cat}", but no record type has that category (known: ${[...categories].sort().join(", ")})`);
+      if (!categories.has(canon(cat))) d.error("reference", [...p, "related", i], `context "${ctxName}" relates category "${cat}", but no record type has that category (known: ${[...categories].sort().join(", ")})`);
     });
     const why = (c.why ?? "").trim();
     if (c.related.length > 0 && why.length < 10) {
@@ -782,7 +991,7 @@ function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string): CompiledP
         if (ctx) {
           for (const t of normaliseTrigger(rawList.enter)?.on ?? []) {
             const cat = records.get(t)?.category;
-            if (cat !== undefined && !ctx.related.includes(cat)) {
+            if (cat !== undefined && !ctx.related.some((x) => canon(x) === canon(cat))) {
               d.guard("G3", [...p, "lists", j], `deny measure "${m.measure}" restricts "${m.context}" because of "${t}" records (category "${cat}"), but context "${m.context}" does not declare "${cat}" related (it relates: ${ctx.related.join(", ") || "nothing"}); no detrimental treatment in unrelated contexts; ${label("G3")}`);
               ok = false;
             }
@@ -859,40 +1068,173 @@ function checkSemantics(raw: RawPolicy, d: Diagnostics, text: string): CompiledP
     contexts,
     measures,
     screening: { names },
+    catalogue: { id: catalogue.id, version: catalogue.version, hash: catalogue.hash },
     text,
     hash: sha256Hex(text),
     ref: `${raw.policy}@${raw.version}`,
   };
 }
 
-function buildFieldValidator(fields: readonly FieldDef[]): (v: unknown) => string[] {
-  const props: Record<string, unknown> = {};
-  for (const f of fields) {
-    props[f.name] =
-      f.type === "date"
-        ? { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}$" }
-        : f.type === "string"
-          ? { type: "string", maxLength: 4096 }
-          : f.type === "number"
-            ? { type: "number" }
-            : { type: f.type };
+/** One field's JSON Schema at ingest and the sentence that explains a failure. */
+interface FieldValidation {
+  readonly name: string;
+  readonly required: boolean;
+  readonly schema: Record<string, unknown>;
+  readonly expected: string;
+}
+
+const ISO_DURATION = "^P(?!$)(\\d+Y)?(\\d+M)?(\\d+W)?(\\d+D)?(T(?=\\d)(\\d+H)?(\\d+M)?(\\d+(\\.\\d+)?S)?)?$";
+
+function fieldValidation(name: string, kind: FieldKind | "boolean", values: readonly string[] | undefined, required: boolean, legacy: boolean): FieldValidation {
+  const v = (schema: Record<string, unknown>, expected: string): FieldValidation => ({ name, required, schema, expected });
+  switch (kind) {
+    case "amount":
+      return v({ type: "number" }, "a number");
+    case "count":
+      // A legacy integer field kept its old range, so records stored under it stay valid.
+      return legacy ? v({ type: "integer" }, "a whole number") : v({ type: "integer", minimum: 0 }, "a whole number, 0 or more");
+    case "duration":
+      return v({ type: "string", pattern: ISO_DURATION }, "an ISO 8601 duration such as P6M");
+    case "date":
+      return v({ type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}$" }, "a date YYYY-MM-DD");
+    case "reference":
+      return legacy ? v({ type: "string", maxLength: 4096 }, "a string of at most 4096 characters") : v({ type: "string", minLength: 1, maxLength: 200 }, "a reference of 1 to 200 characters");
+    case "enum":
+      return v({ enum: [...(values ?? [])] }, `one of ${(values ?? []).join(", ")}`);
+    case "text":
+      return v({ type: "string", maxLength: 4096 }, "text of at most 4096 characters");
+    case "boolean":
+      return v({ type: "boolean" }, "true or false");
   }
+}
+
+function buildFieldValidator(fields: readonly FieldValidation[]): (v: unknown) => string[] {
   const validate = fieldSchemaAjv.compile({
     type: "object",
     additionalProperties: false,
-    properties: props,
+    properties: Object.fromEntries(fields.map((f) => [f.name, f.schema])),
     required: fields.filter((f) => f.required).map((f) => f.name),
   });
+  const expected = new Map(fields.map((f) => [f.name, f.expected]));
   return (v) => {
     if (validate(v ?? {})) return [];
     return (validate.errors ?? []).map((e) => {
       const at = e.instancePath ? `fields${e.instancePath.replace(/\//g, ".")}` : "fields";
       if (e.keyword === "additionalProperties") return `fields.${(e.params as { additionalProperty: string }).additionalProperty} is not a field of this record type`;
       if (e.keyword === "required") return `fields.${(e.params as { missingProperty: string }).missingProperty} is required`;
-      if (e.keyword === "pattern") return `${at} must be a date YYYY-MM-DD`;
+      const field = e.instancePath.split("/")[1]?.replace(/~1/g, "/").replace(/~0/g, "~") ?? "";
+      const want = expected.get(field);
+      if (e.keyword === "pattern" && want) return `${at} must be ${want}`;
+      if (e.keyword === "enum" && want) return `${at} must be ${want}`;
       return `${at} ${e.message ?? "is invalid"}`;
     });
   };
+}
+
+/** A category must come from the catalogue; the guardrail says why one that does not is refused. */
+function checkCategory(category: string, path: Path, catalogue: Catalogue, d: Diagnostics): void {
+  const cat = categoryOf(catalogue, category);
+  if (cat) return;
+  const ground = prohibitedGround(category);
+  if (ground) {
+    checkName("category", category, path, d, false);
+    return;
+  }
+  if (checkLaundering("category", category, path, d, false)) return;
+  const known = [...catalogue.categories.keys()].sort().join(", ");
+  d.guard("G1", path, `category "${category}" is not in the catalogue of permitted record categories (${catalogue.id} ${catalogue.version}); only what the catalogue lists may be recorded, so that nothing about a prohibited ground can be recorded under another name; permitted: ${known}; ${label("G1")}: ${guardrails.G1.rule}`);
+}
+
+/**
+ * An enum value that looks like a case, docket, plate or identity number rather than a
+ * kind of thing. Years and year ranges ("2025-26", a tax year) are kinds of thing;
+ * offence codes ("SP30") are short.
+ */
+function identifierLike(value: string): boolean {
+  const withoutYears = value.replace(/(?<!\d)(19|20)\d\d([-/]\d\d(\d\d)?)?(?!\d)/g, "");
+  const digits = (withoutYears.match(/\d/g) ?? []).length;
+  const compact = value.replace(/[\s-]/g, "");
+  const plate = /^[A-Za-z0-9]{5,9}$/.test(compact) && /[A-Za-z]/.test(compact) && (compact.match(/\d/g) ?? []).length >= 3;
+  return digits >= 5 || plate || /\((19|20)\d\d\)/.test(value) || /^[A-Z]{2}\d{2}\s?[A-Z]{3}$/i.test(value) || /^[\u4e00-\u9fff][A-Z][A-Z0-9]{5}$/.test(value);
+}
+
+function checkField(fname: string, fdef: string | RawField, fp: Path, organisation: boolean, d: Diagnostics): { def: FieldDef; validation: FieldValidation } | undefined {
+  checkName("field", fname, fp, d, true, organisation);
+  const ground = prohibitedGround(fname, { organisation });
+  // A business's trading name shown as text on its own inspection is never read by a
+  // rule and names no person; on a person's record any name is refused.
+  const shownOnly = organisation && (typeof fdef === "string" ? fdef : (fdef.kind ?? fdef.type)) === "text";
+  const who = shownOnly ? undefined : identityTerm(fname);
+  const other = otherPersonTerm(fname);
+  const status = statusTerm(fname);
+  if (ground) {
+    // reported by checkName, with G2 as well when it is a family word
+  } else if (other) {
+    d.guard("G2", fp, `field "${fname}" would name or point at another person ("${other}"); a record is about its subject only; ${label("G2")}: ${guardrails.G2.rule}`, { key: true });
+  } else if (who) {
+    d.guard("G7", fp, `field "${fname}" would say who a person is inside a record ("${who}"); the subject is named only by the record's identifier; ${label("G7")}: ${guardrails.G7.rule}`, { key: true });
+  } else if (status) {
+    d.guard("G7", fp, `field "${fname}" carries a status ("${status}"); treatment may not depend on rank, office, party membership, VIP or privileged status; ${label("G7")}: ${guardrails.G7.rule}`, { key: true });
+  } else {
+    // An organisation's inspection may carry its own rating; a person's record may not carry a score.
+    const l = launderingTerm(fname);
+    if (l && (l.guardrail === "G8" || !organisation)) checkLaundering("field", fname, fp, d);
+  }
+  const raw: RawField = typeof fdef === "string" ? { kind: fdef } : fdef;
+  const spelled = raw.kind ?? raw.type;
+  const kp = typeof fdef === "string" ? fp : [...fp, raw.kind !== undefined ? "kind" : "type"];
+  const kinds = fieldKinds.join(", ");
+  if (spelled === undefined) {
+    d.error("rule", fp, `field "${fname}" needs a kind: one of ${kinds}`, { key: true });
+    return undefined;
+  }
+  let kind: FieldKind | "boolean";
+  let legacy = false;
+  if ((fieldKinds as readonly string[]).includes(spelled)) kind = spelled as FieldKind;
+  else if (Object.hasOwn(legacyFieldTypes, spelled)) {
+    kind = legacyFieldTypes[spelled as LegacyFieldType];
+    legacy = true;
+    d.warn("rule", kp, `field "${fname}" is declared "${spelled}", which is not one of the field kinds; it is read as "${kind}"${spelled === "string" ? " (a reference: it can only be matched with another record's reference, never with a literal)" : ""}; declare one of ${kinds}`);
+  } else {
+    const person = otherPersonTerm(spelled);
+    if (person) d.guard("G2", kp, `field kind "${spelled}" would point at another person; no field kind can; the kinds are ${kinds}; ${label("G2")}: ${guardrails.G2.rule}`);
+    else if (identityTerm(spelled) || /^(person|people|subject|individual|citizen|identity)$/i.test(spelled)) d.guard("G7", kp, `field kind "${spelled}" would say who a person is; no field kind can; the kinds are ${kinds}; ${label("G7")}: ${guardrails.G7.rule}`);
+    else d.error("rule", kp, `field "${fname}" has kind "${spelled}", which is not a field kind; declare one of ${kinds} (string, number, integer and boolean are deprecated spellings of reference, amount, count and a yes/no field)`);
+    return undefined;
+  }
+  let values: string[] | undefined;
+  if (kind === "enum") {
+    if (!raw.values || raw.values.length === 0) {
+      d.error("rule", fp, `enum field "${fname}" needs its values: { kind: enum, values: [...] }`, { key: true });
+      return undefined;
+    }
+    values = raw.values;
+    values.forEach((v, i) => checkEnumValue(fname, v, [...fp, "values", i], organisation, d));
+  } else if (raw.values !== undefined) {
+    d.error("rule", [...fp, "values"], `field "${fname}" is of kind ${kind}; only an enum field declares values`);
+  }
+  const required = raw.required ?? true;
+  const type: FieldType = kind === "amount" ? "number" : kind === "count" ? "integer" : kind === "boolean" ? "boolean" : kind === "date" ? "date" : "string";
+  return { def: { name: fname, kind, type, values, required, description: raw.description }, validation: fieldValidation(fname, kind, values, required, legacy) };
+}
+
+/** Enum values are read by rules, so they get every check a name gets, and may not be identifiers. */
+function checkEnumValue(field: string, value: string, path: Path, organisation: boolean, d: Diagnostics): void {
+  const ground = prohibitedGroundInValue(value, { organisation });
+  const what = `value "${value}" of enum field "${field}"`;
+  if (ground) {
+    d.guard("G1", path, `${what} is about ${ground.ground} ("${ground.term}"); ${label("G1")}: ${guardrails.G1.rule}`);
+    return;
+  }
+  const other = otherPersonTerm(value, { value: true });
+  if (other) return d.guard("G2", path, `${what} names another person ("${other}"); ${label("G2")}: ${guardrails.G2.rule}`);
+  const status = statusTerm(value);
+  if (status) return d.guard("G7", path, `${what} is a status ("${status}"); treatment may not depend on rank, office, party membership, VIP or privileged status; ${label("G7")}: ${guardrails.G7.rule}`);
+  const who = identityTerm(value);
+  if (who) return d.guard("G7", path, `${what} says who someone is ("${who}"); ${label("G7")}: ${guardrails.G7.rule}`);
+  if (identifierLike(value)) return d.guard("G7", path, `${what} looks like a case, docket, plate or identity number; an enum lists kinds of thing, and a list of particular cases is the per-case exception that "unless" is refused for; ${label("G7")}: ${guardrails.G7.rule}`);
+  const l = launderingTerm(value);
+  if (l && (l.guardrail === "G8" || !organisation)) d.guard(l.guardrail, path, `${what} would bring ${l.guardrail === "G3" ? "a score, tier or rating" : "a name-screening result"} back as a record ("${l.term}"); ${label(l.guardrail)}: ${guardrails[l.guardrail].rule}`);
 }
 
 export function formatDiagnostic(x: PolicyDiagnostic, kind: "error" | "warning" = "error"): string {

@@ -12,13 +12,16 @@ export function rulebook(p: CompiledPolicy) {
     effective: new Date(p.effective).toISOString(),
     timezone: p.timezone,
     hash: p.hash,
+    catalogue: p.catalogue,
     severity: Object.fromEntries(Object.entries(p.severity).map(([k, v]) => [k, v.iso])),
     records: [...p.records.values()].map((r) => ({
       type: r.name,
       category: r.category,
       severity: r.severity ?? null,
       sources: r.sources,
-      fields: r.fields.map((f) => ({ name: f.name, type: f.type, required: f.required })),
+      subjects: r.subjects,
+      // `type` shows the kind, so readers written before kinds display what a field may hold.
+      fields: r.fields.map((f) => ({ name: f.name, kind: f.kind, type: f.kind, values: f.values ?? null, required: f.required, description: f.description ?? null })),
       evidence: r.evidence,
       description: r.description ?? null,
       dispute: { deadline: r.dispute.deadline.iso, suspend: r.dispute.suspend },

@@ -19,7 +19,14 @@ const trigger = {
     },
   ],
 };
-const fieldType = { enum: ["string", "number", "integer", "boolean", "date"] };
+// Kinds are checked by the compiler, not here, so that a kind that would name a person
+// ("person", "name") is reported as the guardrail it breaks rather than as a bad value.
+const fieldKind = {
+  type: "string",
+  maxLength: 40,
+  description: "amount | count | duration | date | reference | enum | text (string, number, integer, boolean are deprecated spellings)",
+  examples: ["amount", "count", "duration", "date", "reference", "enum", "text"],
+};
 
 export const policySchema = {
   $schema: "http://json-schema.org/draft-07/schema#",
@@ -68,12 +75,17 @@ export const policySchema = {
             propertyNames: name,
             additionalProperties: {
               oneOf: [
-                fieldType,
+                fieldKind,
                 {
                   type: "object",
                   additionalProperties: false,
-                  required: ["type"],
-                  properties: { type: fieldType, required: { type: "boolean" }, description: text },
+                  properties: {
+                    kind: fieldKind,
+                    type: { ...fieldKind, description: "Deprecated spelling of kind" },
+                    values: { type: "array", minItems: 1, maxItems: 100, uniqueItems: true, items: { type: "string", minLength: 1, maxLength: 64 }, description: "The values of an enum field" },
+                    required: { type: "boolean" },
+                    description: text,
+                  },
                 },
               ],
             },
