@@ -225,8 +225,11 @@ export async function runReevaluation(subjects: number, recordsPerSubject = 10):
       try {
         const text = version("2026.9.0", 1000);
         await pool.waitUntilReady();
-        // An empty page on each worker in turn: each compiles the policy once.
-        await Promise.all(Array.from({ length: workers }, () => pool.evaluate({ ref: "warm-up@1", text }, NOW, [])));
+        // An empty page on each worker in turn: each compiles the policy once, and opens the
+        // store's page reader (loading its module and a connection) as a re-evaluation's first page would.
+        const reader = await store.transaction(async (tx) => tx.pageReader());
+        const page = reader ? { reader, ids: [] } : { inputs: [] };
+        await Promise.all(Array.from({ length: workers }, () => pool.evaluate({ ref: "warm-up@1", text }, NOW, page)));
       } finally {
         await pool.close();
       }

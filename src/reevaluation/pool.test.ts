@@ -20,7 +20,8 @@ const dir = mkdtempSync(join(tmpdir(), "standing-pool-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function loaded(name: string, workers: number): Promise<{ standing: Standing; store: SqliteStore }> {
-  const store = new SqliteStore(join(dir, `${name}.db`));
+  // An in-memory store has no page reader: its pages are read by the writing thread and handed over.
+  const store = new SqliteStore(name === ":memory:" ? ":memory:" : join(dir, `${name}.db`));
   const standing = new Standing(store, new ManualClock(NOW), { reevaluationWorkers: workers, parallelFrom: 1, reevaluationPage: 40 });
   await standing.publish(V1, "municipal-credit.yaml");
   const { records } = generatePopulation({ subjects: 3000, seed: 11, now: NOW });
@@ -29,6 +30,23 @@ async function loaded(name: string, workers: number): Promise<{ standing: Standi
 }
 
 describe("parallel re-evaluation", () => {
+  it("given a store without a page reader (in memory), when re-evaluated with workers, then the result is the one without workers", async () => {
+    const serial = await loaded("serial-memory", 0);
+    const parallel = await loaded(":memory:", 2);
+    try {
+      const a = await serial.standing.publish(V2, "municipal-credit.yaml");
+      const b = await parallel.standing.publish(V2, "municipal-credit.yaml");
+      expect(a.reevaluated).toBeGreaterThan(300);
+      expect(b).toEqual(a);
+      for (let id = 1; id <= (await serial.store.countSubjects()); id++) {
+        expect((await parallel.store.getState(id))?.state).toEqual((await serial.store.getState(id))?.state);
+      }
+    } finally {
+      await serial.standing.close();
+      await parallel.standing.close();
+    }
+  });
+
   it("given the same records in two stores, when a policy change is published with and without workers, then every stored state, the index and the counts are the same", async () => {
     expect(V2).not.toBe(V1);
     const serial = await loaded("serial", 0);
@@ -78,7 +96,7 @@ describe("parallel re-evaluation", () => {
       expect(ids.length).toBeGreaterThan(0);
       const inputs = await store.evaluationInputs(ids);
       await pool.waitUntilReady();
-      await expect(pool.evaluate({ ref: "broken@1", text: "standing: 1\npolicy: [" }, NOW, inputs)).rejects.toThrow(/re-evaluation worker 0 failed: policy broken@1 does not compile/);
+      await expect(pool.evaluate({ ref: "broken@1", text: "standing: 1\npolicy: [" }, NOW, { inputs })).rejects.toThrow(/re-evaluation worker 0 failed: policy broken@1 does not compile/);
     } finally {
       await pool.close();
       await standing.close();

@@ -1,14 +1,14 @@
 // Parallel evaluation for a full re-evaluation (after a policy change). The main thread
-// reads each page of subjects inside the transaction that locks them and writes their
-// states; worker threads only evaluate: they receive the page's stored inputs and
-// answer with the states as JSON text. Nothing is shared but messages, so the pool works
-// the same over any store, and the caller simply awaits each page.
+// locks each page of subjects in a transaction and writes their states; worker threads
+// read the page through the store's page reader (or receive its inputs, for a store
+// without one), evaluate it and answer with the states as JSON text. Nothing is shared
+// but messages, and the caller simply awaits each page.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { StoredInputs } from "../store/types.js";
+import type { PageReaderSpec, StoredInputs, SubjectId } from "../store/types.js";
 import type { Evaluated } from "./inputs.js";
 import type { Instant } from "../time.js";
 
@@ -16,8 +16,12 @@ export interface Job {
   readonly id: number;
   readonly policy: { readonly ref: string; readonly text: string };
   readonly at: Instant;
-  /** The page: what is stored about each subject, read in the caller's transaction. */
-  readonly inputs: readonly StoredInputs[];
+  /**
+   * The page: what is stored about each subject, read in the caller's transaction; or
+   * the ids of subjects that transaction has locked, for the worker to read through the
+   * store's page reader (StoreTx.pageReader), which sees what the transaction sees.
+   */
+  readonly page: { readonly inputs: readonly StoredInputs[] } | { readonly reader: PageReaderSpec; readonly ids: readonly SubjectId[] };
 }
 
 export type Answer = { readonly id: number; readonly evaluated: Evaluated[] } | { readonly id: number; readonly error: string };
@@ -107,14 +111,14 @@ export class EvaluationPool {
   }
 
   /** Evaluates a page on the next worker in turn. */
-  evaluate(policy: Job["policy"], at: Instant, inputs: readonly StoredInputs[]): Promise<Evaluated[]> {
+  evaluate(policy: Job["policy"], at: Instant, page: Job["page"]): Promise<Evaluated[]> {
     if (this.broken) return Promise.reject(new Error(this.broken));
     const worker = this.workers[this.next] as Worker;
     this.next = (this.next + 1) % this.size;
     const id = this.nextId++;
     return new Promise<Evaluated[]>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const job: Job = { id, policy, at, inputs };
+      const job: Job = { id, policy, at, page };
       worker.postMessage(job);
     });
   }

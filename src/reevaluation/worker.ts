@@ -1,8 +1,10 @@
-// A re-evaluation worker: compiles each policy version it is sent once, evaluates each
-// page of stored inputs it is sent, and answers with the states as JSON text.
+// A re-evaluation worker: compiles each policy version it is sent once, reads each page
+// through the store's page reader (opened once per store) or takes the inputs it is
+// sent, evaluates them, and answers with the states as JSON text.
 import { parentPort } from "node:worker_threads";
 import { compilePolicy } from "../policy/compile.js";
 import type { CompiledPolicy } from "../policy/types.js";
+import type { StoredInputs, SubjectId } from "../store/types.js";
 import { evaluateForStore } from "./inputs.js";
 import type { Job, Answer } from "./pool.js";
 
@@ -19,13 +21,29 @@ function policyFor(job: Job): CompiledPolicy {
   return p;
 }
 
-parentPort?.on("message", (job: Job) => {
-  let answer: Answer;
-  try {
-    const policy = policyFor(job);
-    answer = { id: job.id, evaluated: job.inputs.map((p) => evaluateForStore(policy, p, job.at)) };
-  } catch (e) {
-    answer = { id: job.id, error: e instanceof Error ? `${e.message}\n${e.stack ?? ""}` : String(e) };
+interface PageReader {
+  read(ids: readonly SubjectId[]): StoredInputs[];
+}
+const readers = new Map<string, Promise<PageReader>>();
+
+function readerFor(spec: { module: string; args: unknown }): Promise<PageReader> {
+  const key = JSON.stringify(spec);
+  let r = readers.get(key);
+  if (!r) {
+    r = import(spec.module).then((m: { openReader(args: unknown): PageReader }) => m.openReader(spec.args));
+    readers.set(key, r);
   }
-  parentPort?.postMessage(answer);
+  return r;
+}
+
+parentPort?.on("message", (job: Job) => {
+  void (async (): Promise<Answer> => {
+    try {
+      const policy = policyFor(job);
+      const inputs = "inputs" in job.page ? job.page.inputs : (await readerFor(job.page.reader)).read(job.page.ids);
+      return { id: job.id, evaluated: inputs.map((p) => evaluateForStore(policy, p, job.at)) };
+    } catch (e) {
+      return { id: job.id, error: e instanceof Error ? `${e.message}\n${e.stack ?? ""}` : String(e) };
+    }
+  })().then((answer) => parentPort?.postMessage(answer));
 });

@@ -91,8 +91,14 @@ export class Reevaluation {
             if (exhausted) break;
             after = ids[ids.length - 1] as SubjectId;
             await tx.lockSubjects(ids);
+            const reader = tx.pageReader();
+            if (pool && reader) {
+              // The workers read the locked page themselves: the writing thread only writes.
+              pages.push(pool.evaluate({ ref: policy.ref, text: policy.text }, at, { reader, ids }));
+              continue;
+            }
             const inputs = await tx.evaluationInputs(ids);
-            pages.push(pool ? pool.evaluate({ ref: policy.ref, text: policy.text }, at, inputs) : Promise.resolve(inputs.map((p) => evaluateForStore(policy, p, at))));
+            pages.push(pool ? pool.evaluate({ ref: policy.ref, text: policy.text }, at, { inputs }) : Promise.resolve(inputs.map((p) => evaluateForStore(policy, p, at))));
           }
           for (const page of pages) for (const e of await page) out.push(await this.write(tx, policy, at, e, count));
           const progress: Cursor = { ref: policy.ref, after, at: this.shell.clock.now(), heartbeat: Date.now() };

@@ -186,10 +186,28 @@ export interface StoreTx extends StoreReads {
   markChannelDelivered(noticeId: string, channel: string, at: Instant): Promise<void>;
   markFailed(noticeId: string, error: string, nextAttemptAt: Instant): Promise<void>;
 
+  /**
+   * Where another thread may read the inputs of subjects this transaction has locked,
+   * and see exactly what the transaction would: a module exporting
+   * `openReader(args): { read(ids): StoredInputs[] }`, and its arguments. Re-evaluation
+   * workers read their pages through it, so the thread that writes need not read and
+   * copy them. Undefined when the store has no such reader (an in-memory store); the
+   * caller then reads through the transaction and hands the inputs over.
+   */
+  pageReader(): PageReaderSpec | undefined;
+
   /** A journal entry for a change that leaves no row (a refused record), in this transaction. */
   journalEvent(kind: string, data: unknown): Promise<void>;
   /** Appends an event to the change feed's outbox, committed with the rest of the transaction. */
   emit(change: NewChange): Promise<void>;
+}
+
+/** A module another thread imports to read pages of stored inputs (StoreTx.pageReader). */
+export interface PageReaderSpec {
+  /** URL of the module. */
+  readonly module: string;
+  /** Structured-cloneable arguments of its openReader. */
+  readonly args: unknown;
 }
 
 /** What the change feed carries: which thing changed, never its content, which readers take from the store. */

@@ -8,6 +8,7 @@ import type {
   Identifier,
   JournalPort,
   NewChange,
+  PageReaderSpec,
   NewQuarantine,
   NewRecord,
   PolicyRow,
@@ -229,6 +230,8 @@ class SqliteOps implements StoreTx {
     readonly db: Database.Database,
     private readonly journal: Journal | undefined,
     private readonly origin: string,
+    /** For transactions on a file: where workers read pages (reader.ts). */
+    private readonly reader: PageReaderSpec | undefined = undefined,
   ) {
     this.stmts = prepareAll(db);
     this.pages = pageStatements(db);
@@ -497,6 +500,10 @@ class SqliteOps implements StoreTx {
     return (this.stmts.earliest.get() as number | null) ?? null;
   }
 
+  pageReader(): PageReaderSpec | undefined {
+    return this.reader;
+  }
+
   async journalEvent(kind: string, data: unknown): Promise<void> {
     this.journal?.event(kind, data);
   }
@@ -580,7 +587,9 @@ export class SqliteStore implements Store {
     // After the schema: every table it defines is journaled by triggers (or per batch) from here on.
     this.ownJournal = installJournal(this.db, { path, ...options.journal });
     recordSchemaVersion(this.db, found, readOnly);
-    this.writer = new SqliteOps(this.db, this.ownJournal, this.origin);
+    // From source the reader is TypeScript (loaded through tsx in the worker), built it is JavaScript.
+    const readerModule = new URL(import.meta.url.endsWith(".ts") ? "./reader.ts" : "./reader.js", import.meta.url).href;
+    this.writer = new SqliteOps(this.db, this.ownJournal, this.origin, this.db.memory ? undefined : { module: readerModule, args: { file: resolvePath(path) } });
     if (this.db.memory) {
       this.readDb = this.db;
     } else {
