@@ -14,6 +14,7 @@ export const errorCodes = {
   "unknown-context": 404,
   "no-policy": 409,
   "invalid-policy": 422,
+  "invalid-catalogue": 422,
   "invalid-identifier": 400,
   "identifier-conflict": 409,
   "unauthorized": 401,

@@ -15,6 +15,7 @@ import { StandingError } from "./errors.js";
 import { FeedFollower, StoreChangeFeed, type ChangeFeed } from "./feed/feed.js";
 import type { VerifyReport } from "./journal/report.js";
 import type { OutboxPort } from "./notices/outbox.js";
+import { diffCatalogues, parseCatalogue, type Catalogue, type CatalogueChange } from "./policy/catalogue.js";
 import { compilePolicy } from "./policy/compile.js";
 import type { CompiledPolicy, PolicyDiagnostic } from "./policy/types.js";
 import { evaluateStored, subjectRecords, toListApplication } from "./reevaluation/inputs.js";
@@ -227,7 +228,9 @@ export class Standing {
 
   async publish(text: string, file: string, onProgress?: Progress): Promise<PublishResult> {
     await this.start();
-    const r = compilePolicy(text, file);
+    // A new version is held to the catalogue of permitted categories adopted last.
+    await this.registry.reload(this.store);
+    const r = compilePolicy(text, file, this.registry.currentCatalogue());
     if (!r.ok) {
       throw new StandingError("invalid-policy", `${file} does not compile (${r.errors.length} error${r.errors.length === 1 ? "" : "s"})`, {
         errors: r.errors,
@@ -273,6 +276,61 @@ export class Standing {
   async finishPending(onProgress?: Progress): Promise<ReevaluationResult | null> {
     await this.start();
     return this.reevaluation.resume(this.clock.now(), onProgress);
+  }
+
+  // ---------------------------------------------------------------- the catalogue
+
+  /** The catalogue of permitted record categories a new version is held to, and when it was adopted (null: shipped). */
+  catalogue(): { catalogue: Catalogue; adoptedAt: Instant | null; adoptedBy: string | null; history: readonly { version: string; hash: string; adoptedAt: Instant; adoptedBy: string }[] } {
+    const rows = this.registry.adoptedCatalogues();
+    const last = rows[rows.length - 1];
+    return {
+      catalogue: this.registry.currentCatalogue(),
+      adoptedAt: last?.adoptedAt ?? null,
+      adoptedBy: last?.adoptedBy ?? null,
+      history: rows.map((r) => ({ version: r.version, hash: r.hash, adoptedAt: r.adoptedAt, adoptedBy: r.adoptedBy })),
+    };
+  }
+
+  /**
+   * Adopts a new catalogue of permitted record categories: a separate, versioned
+   * document that no policy author writes. It is checked like a policy's names (no
+   * prohibited ground, no person, no score or screening), must carry a new version, and
+   * must still admit every record type of the versions in force or scheduled (remove a
+   * type from the policy first, then the category). The change is journaled with what it
+   * adds, removes and changes, and reaches other processes through the change feed.
+   */
+  async adoptCatalogue(text: string, file: string, adoptedBy: string): Promise<{ status: "adopted" | "unchanged"; change: CatalogueChange }> {
+    await this.start();
+    const parsed = parseCatalogue(text, file);
+    if (!parsed.ok) {
+      throw new StandingError("invalid-catalogue", `${file} is not a valid catalogue (${parsed.errors.length} error${parsed.errors.length === 1 ? "" : "s"})`, { errors: parsed.errors });
+    }
+    const next = parsed.catalogue;
+    const now = this.clock.now();
+    const result = await this.store.transaction(async (tx) => {
+      await this.registry.reload(tx);
+      const current = this.registry.currentCatalogue();
+      const change = diffCatalogues(current, next);
+      if (current.hash === next.hash) return { status: "unchanged" as const, change };
+      if (current.version === next.version || this.registry.adoptedCatalogues().some((c) => c.version === next.version)) {
+        throw new StandingError("invalid-catalogue", `catalogue version ${next.version} is already adopted with other content; give this one a new version`, { version: next.version });
+      }
+      const inForce = [this.registry.active(now), ...this.registry.published().filter((p) => p.effective > now).map((p) => this.registry.byRef(p.ref))];
+      for (const p of inForce) {
+        if (!p) continue;
+        const r = compilePolicy(p.text, p.ref, next);
+        if (!r.ok) {
+          throw new StandingError("invalid-catalogue", `${p.ref} would no longer compile under catalogue ${next.version}: publish a version without those record types first`, { policy: p.ref, errors: r.errors });
+        }
+      }
+      await tx.addCatalogue({ catalogueId: next.id, version: next.version, hash: next.hash, text: next.text, adoptedAt: now, adoptedBy });
+      await tx.journalEvent("catalogue.changed", { ...change, by: adoptedBy });
+      await tx.emit({ kind: "policy", ref: `catalogue@${next.version}` });
+      return { status: "adopted" as const, change };
+    });
+    await this.registry.reload(this.store);
+    return result;
   }
 
   /** Re-evaluates every subject with records under the policy in force at `at`. */
@@ -478,5 +536,5 @@ export class Standing {
 
 /** A replayer over a policy registry: pure, given the version's text and the stored inputs. */
 export function replayerOf(registry: PolicyRegistry = new PolicyRegistry()): Replayer {
-  return { replay: (policy, inputs, at) => evaluateStored(registry.compiledText(policy.ref, policy.text), inputs, at) };
+  return { replay: (policy, inputs, at) => evaluateStored(registry.compiledText(policy.ref, policy.text, policy.catalogue), inputs, at) };
 }

@@ -4,6 +4,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import cliProgress from "cli-progress";
 import { compilePolicy, formatDiagnostic } from "../policy/compile.js";
+import { catalogueView } from "../policy/catalogue.js";
 import { StandingError } from "../errors.js";
 import { parseIdentifier, type Progress, type Standing } from "../standing.js";
 import { renderStatement } from "../statement/statement.js";
@@ -329,6 +330,38 @@ export async function main(argv: string[]): Promise<number> {
           await s.close();
         }
       })(),
+    );
+
+  const catalogue = program.command("catalogue").description("the catalogue of permitted record categories, which every policy's record types must come from");
+  common(catalogue.command("show").description("the catalogue in force: its version, fingerprint and categories"))
+    .action(async (o: CommonOptions) =>
+      run(o.json, (out) =>
+        withStanding(o, async (s) => {
+          const c = s.catalogue();
+          const view = { ...catalogueView(c.catalogue), adoptedAt: c.adoptedAt === null ? null : new Date(c.adoptedAt).toISOString(), adoptedBy: c.adoptedBy, history: c.history.map((h) => ({ ...h, adoptedAt: new Date(h.adoptedAt).toISOString() })) };
+          const lines = [`catalogue ${view.catalogue} ${view.version} (${view.hash.slice(0, 16)}…), ${c.adoptedAt === null ? "as shipped with Standing" : `adopted ${view.adoptedAt} by ${view.adoptedBy}`}`];
+          for (const k of view.categories) lines.push(`  ${k.category.padEnd(28)} ${k.subjects.join(", ").padEnd(21)} ${k.description}`);
+          out.result(view, lines.join("\n"));
+        }),
+      )(),
+    );
+  common(catalogue.command("adopt").argument("<file>", "catalogue YAML (see catalogue/categories.yaml)").description("adopt a new version of the catalogue; journaled, and refused if a policy in force would no longer compile"))
+    .requiredOption("--by <who>", "who adopts it (kept in the journal)")
+    .action(async (file: string, o: CommonOptions & { by: string }) =>
+      run(o.json, (out) =>
+        withStanding(o, async (s) => {
+          if (!existsSync(file)) throw new StandingError("not-found", `catalogue file ${file} does not exist`, { file });
+          try {
+            const r = await s.adoptCatalogue(readFileSync(file, "utf8"), file, o.by);
+            const c = r.change;
+            out.result(r, `${c.to.version}: ${r.status}${r.status === "adopted" ? ` (from ${c.from.version}: ${c.added.length} added, ${c.removed.length} removed, ${c.changed.length} changed)` : ""}`);
+          } catch (e) {
+            const errors = e instanceof StandingError ? (e.details as { errors?: PolicyDiagnostic[] }).errors : undefined;
+            if (errors && !o.json) printDiagnostics(errors, "error");
+            throw e;
+          }
+        }),
+      )(),
     );
 
   const keys = program.command("keys").description("API keys for sources, checkpoints, operators and subjects");

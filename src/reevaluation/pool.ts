@@ -14,7 +14,8 @@ import type { Instant } from "../time.js";
 
 export interface Job {
   readonly id: number;
-  readonly policy: { readonly ref: string; readonly text: string };
+  /** The version's text, and the catalogue it was compiled under (none: the shipped one). */
+  readonly policy: { readonly ref: string; readonly text: string; readonly catalogue?: { readonly version: string; readonly text: string } };
   readonly at: Instant;
   /**
    * The page: what is stored about each subject, read in the caller's transaction; or

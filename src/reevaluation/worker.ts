@@ -2,6 +2,7 @@
 // through the store's page reader (opened once per store) or takes the inputs it is
 // sent, evaluates them, and answers with the states as JSON text.
 import { parentPort } from "node:worker_threads";
+import { catalogueOrThrow, defaultCatalogue } from "../policy/catalogue.js";
 import { compilePolicy } from "../policy/compile.js";
 import type { CompiledPolicy } from "../policy/types.js";
 import type { StoredInputs, SubjectId } from "../store/types.js";
@@ -13,7 +14,8 @@ const compiled = new Map<string, CompiledPolicy>();
 function policyFor(job: Job): CompiledPolicy {
   let p = compiled.get(job.policy.ref);
   if (!p) {
-    const r = compilePolicy(job.policy.text, job.policy.ref);
+    const catalogue = job.policy.catalogue ? catalogueOrThrow(job.policy.catalogue.text, `catalogue ${job.policy.catalogue.version}`) : defaultCatalogue;
+    const r = compilePolicy(job.policy.text, job.policy.ref, catalogue);
     if (!r.ok) throw new Error(`policy ${job.policy.ref} does not compile in the worker: ${r.errors[0]?.message ?? "?"}`);
     p = r.policy;
     compiled.set(job.policy.ref, p);

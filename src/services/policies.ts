@@ -2,18 +2,58 @@
 // force at an instant. A projection of the store's policies, refreshed when this
 // process publishes and when the change feed says another process did.
 import { StandingError } from "../errors.js";
+import { catalogueOrThrow, defaultCatalogue, type Catalogue } from "../policy/catalogue.js";
 import { compilePolicy } from "../policy/compile.js";
 import type { CompiledPolicy } from "../policy/types.js";
-import type { PolicyRow, StoreReads } from "../store/types.js";
+import type { CatalogueRow, PolicyRow, StoreReads } from "../store/types.js";
 import type { Instant } from "../time.js";
 
 export class PolicyRegistry {
   private rows: PolicyRow[] = [];
+  private catalogueRows: CatalogueRow[] = [];
   private readonly compiled = new Map<string, CompiledPolicy>();
+  private readonly catalogues = new Map<string, Catalogue>();
 
-  /** Reads the published versions again (at start, after a publish, on a feed event). */
-  async reload(reads: Pick<StoreReads, "policies">): Promise<void> {
-    this.rows = await reads.policies();
+  /** Reads the published versions and adopted catalogues again (at start, after a change, on a feed event). */
+  async reload(reads: Pick<StoreReads, "policies" | "catalogues">): Promise<void> {
+    [this.rows, this.catalogueRows] = await Promise.all([reads.policies(), reads.catalogues()]);
+  }
+
+  /**
+   * The catalogue of permitted categories in force at `at`: the last one adopted by then,
+   * or the one shipped with Standing. A version is compiled under the catalogue in force
+   * when it was published, so adopting a new one never changes a published version.
+   */
+  catalogueAt(at: number): Catalogue {
+    let row: CatalogueRow | undefined;
+    for (const c of this.catalogueRows) if (c.adoptedAt <= at) row = c;
+    return row ? this.catalogueOf({ version: row.version, text: row.text }) : defaultCatalogue;
+  }
+
+  /** The catalogue adopted last (what a new version is compiled under). */
+  currentCatalogue(): Catalogue {
+    const last = this.catalogueRows[this.catalogueRows.length - 1];
+    return last ? this.catalogueOf({ version: last.version, text: last.text }) : defaultCatalogue;
+  }
+
+  /** The stored text of the catalogue a compiled version was compiled under (undefined: the shipped one). */
+  catalogueTextOf(p: CompiledPolicy): { version: string; text: string } | undefined {
+    const row = this.catalogueRows.find((c) => c.version === p.catalogue.version && c.hash === p.catalogue.hash);
+    return row ? { version: row.version, text: row.text } : undefined;
+  }
+
+  adoptedCatalogues(): readonly CatalogueRow[] {
+    return this.catalogueRows;
+  }
+
+  private catalogueOf(c: { version: string; text: string }): Catalogue {
+    let out = this.catalogues.get(c.version);
+    if (!out) {
+      // Checked when it was adopted; failing now is a bug or a damaged store.
+      out = catalogueOrThrow(c.text, `catalogue ${c.version}`);
+      this.catalogues.set(c.version, out);
+    }
+    return out;
   }
 
   /**
@@ -21,7 +61,7 @@ export class PolicyRegistry {
    * transaction: a state written there can then never name a version another process
    * has already replaced (its re-evaluation may have passed this subject already).
    */
-  async current(tx: Pick<StoreReads, "policies">, at: Instant): Promise<CompiledPolicy | undefined> {
+  async current(tx: Pick<StoreReads, "policies" | "catalogues">, at: Instant): Promise<CompiledPolicy | undefined> {
     await this.reload(tx);
     return this.active(at);
   }
@@ -53,11 +93,11 @@ export class PolicyRegistry {
     return row ? this.compiledFor(row) : undefined;
   }
 
-  /** A version's compiled form from its stored text (what a replay uses), cached by ref. */
-  compiledText(ref: string, text: string): CompiledPolicy {
+  /** A version's compiled form from its stored text and its catalogue (what a replay uses), cached by ref. */
+  compiledText(ref: string, text: string, catalogue?: { version: string; text: string }): CompiledPolicy {
     let c = this.compiled.get(ref);
     if (!c) {
-      const r = compilePolicy(text, ref);
+      const r = compilePolicy(text, ref, catalogue ? this.catalogueOf(catalogue) : defaultCatalogue);
       if (!r.ok) throw new Error(`stored policy ${ref} does not compile: ${r.errors[0]?.message}`);
       c = r.policy;
       this.compiled.set(ref, c);
@@ -71,6 +111,13 @@ export class PolicyRegistry {
 
   private compiledFor(row: PolicyRow): CompiledPolicy {
     // A stored version compiled when it was published; failing now is a bug.
-    return this.compiledText(row.ref, row.text);
+    let c = this.compiled.get(row.ref);
+    if (!c) {
+      const r = compilePolicy(row.text, row.ref, this.catalogueAt(row.publishedAt));
+      if (!r.ok) throw new Error(`stored policy ${row.ref} does not compile: ${r.errors[0]?.message}`);
+      c = r.policy;
+      this.compiled.set(row.ref, c);
+    }
+    return c;
   }
 }

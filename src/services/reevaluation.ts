@@ -69,6 +69,8 @@ export class Reevaluation {
       if (c.measures) changed.measures++;
     };
     const workers = this.options.workers ?? defaultWorkerCount();
+    const catalogue = policies.catalogueTextOf(policy);
+    const sent = { ref: policy.ref, text: policy.text, ...(catalogue ? { catalogue } : {}) };
     const pageSize = this.options.page ?? PAGE;
     let after = cursor?.ref === policy.ref ? cursor.after : 0;
     let exhausted = false;
@@ -94,11 +96,11 @@ export class Reevaluation {
             const reader = tx.pageReader();
             if (pool && reader) {
               // The workers read the locked page themselves: the writing thread only writes.
-              pages.push(pool.evaluate({ ref: policy.ref, text: policy.text }, at, { reader, ids }));
+              pages.push(pool.evaluate(sent, at, { reader, ids }));
               continue;
             }
             const inputs = await tx.evaluationInputs(ids);
-            pages.push(pool ? pool.evaluate({ ref: policy.ref, text: policy.text }, at, { inputs }) : Promise.resolve(inputs.map((p) => evaluateForStore(policy, p, at))));
+            pages.push(pool ? pool.evaluate(sent, at, { inputs }) : Promise.resolve(inputs.map((p) => evaluateForStore(policy, p, at))));
           }
           for (const page of pages) for (const e of await page) out.push(await this.write(tx, policy, at, e, count));
           const progress: Cursor = { ref: policy.ref, after, at: this.shell.clock.now(), heartbeat: Date.now() };

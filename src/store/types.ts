@@ -24,6 +24,20 @@ export interface PolicyRow {
   readonly publishedAt: Instant;
 }
 
+/**
+ * A version of the catalogue of permitted record categories, adopted by an operator
+ * (`standing catalogue adopt`). Until one is adopted, the one shipped with Standing applies.
+ */
+export interface CatalogueRow {
+  readonly seq: number;
+  readonly catalogueId: string;
+  readonly version: string;
+  readonly hash: string;
+  readonly text: string;
+  readonly adoptedAt: Instant;
+  readonly adoptedBy: string;
+}
+
 /** A record as stored: the canonical body plus what ingest resolved. */
 export interface RecordRow {
   readonly seq: number;
@@ -91,6 +105,8 @@ export type NewQuarantine = Omit<QuarantineRow, "seq" | "releasedAt">;
  */
 export interface StoreReads {
   policies(): Promise<PolicyRow[]>;
+  /** Adopted catalogue versions, oldest first. */
+  catalogues(): Promise<CatalogueRow[]>;
   getMeta(key: string): Promise<string | undefined>;
 
   resolve(id: Identifier): Promise<SubjectId | undefined>;
@@ -163,6 +179,7 @@ export interface StoreTx extends StoreReads {
   lockSubjects(ids: readonly SubjectId[]): Promise<void>;
 
   addPolicy(p: Omit<PolicyRow, "seq">): Promise<PolicyRow>;
+  addCatalogue(c: Omit<CatalogueRow, "seq">): Promise<CatalogueRow>;
   setMeta(key: string, value: string): Promise<void>;
   createSubject(at: Instant): Promise<SubjectId>;
   /** Links an identifier to a subject; throws identifier-conflict if it names another subject. */
@@ -233,7 +250,7 @@ export interface ChangeRow extends NewChange {
  * from the snapshot it verifies, so a replay never mixes two points in time.
  */
 export interface Replayer {
-  replay(policy: { readonly ref: string; readonly text: string }, inputs: StoredInputs, at: number): unknown;
+  replay(policy: { readonly ref: string; readonly text: string; readonly catalogue?: { readonly version: string; readonly text: string } }, inputs: StoredInputs, at: number): unknown;
 }
 
 /** What a store's journal verification takes (JournalPort.verify). */

@@ -93,6 +93,7 @@ export function page(o: PageOptions): string {
     ["/rulebook", "Rulebook"],
     ["/stats", "Statistics"],
     ["/versions", "Policy versions"],
+    ["/catalogue", "What may be recorded"],
   ];
   if (p.kind === "key" && p.role === "subject") links.push(["/me", "My file"]);
   if (p.kind === "key" && operator.has(p.role)) links.push(["/console", "Console"]);

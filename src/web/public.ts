@@ -1,6 +1,7 @@
 // The public transparency portal: the rulebook in plain language, aggregate
 // statistics with charts, and the history of published policy versions with diffs.
 // Nothing here is about any one subject.
+import type { Catalogue } from "../policy/catalogue.js";
 import type { Standing } from "../standing.js";
 import { rulebook } from "../policy/rulebook.js";
 import type { CompiledPolicy } from "../policy/types.js";
@@ -181,4 +182,17 @@ export function overview(standing: Standing, s: PublicStats): Html {
 <nav aria-label="On this page"><ul><li><a href="#stats-title">Statistics</a></li><li><a href="#rb-title">The rulebook</a></li><li><a href="/versions">Policy versions</a></li></ul></nav>
 ${statsSection(s, p, 2)}
 ${rulebookSection(p, 2)}`;
+}
+
+/** The catalogue of permitted record categories: what may be recorded at all, and about whom. */
+export function catalogueSection(c: { catalogue: Catalogue; adoptedAt: number | null; adoptedBy: string | null; history: readonly { version: string; hash: string; adoptedAt: number; adoptedBy: string }[] }, active: CompiledPolicy | undefined): Html {
+  const fmt = fmtFor(active);
+  const cat = c.catalogue;
+  return html`<h1>What may be recorded</h1>
+<p class="lead">Every record type of every policy must belong to one of these categories. The catalogue is a document of its own, which no policy author writes: it changes only by a separate, journaled act, and it has no category for a score, a rating or a screening result.</p>
+<p>Catalogue <span class="mono">${cat.id}</span> version <span class="mono">${cat.version}</span>, fingerprint <span class="mono">${cat.hash}</span>, ${c.adoptedAt === null ? "as shipped with Standing" : html`adopted ${time(c.adoptedAt, fmt)} by ${c.adoptedBy ?? ""}`}.</p>
+<table id="catalogue"><caption>${cat.categories.size} permitted categories</caption>
+<thead><tr><th scope="col">Category</th><th scope="col">About</th><th scope="col">What it covers</th><th scope="col">Legal basis</th></tr></thead>
+<tbody>${[...cat.categories.values()].map((k) => html`<tr data-category="${k.name}"><th scope="row" class="mono">${k.name}${k.aliases.length > 0 ? html`<span class="hint">also: ${k.aliases.join(", ")}</span>` : ""}</th><td>${k.subjects.join(", ")}</td><td>${k.description}</td><td>${k.basis}</td></tr>`)}</tbody></table>
+${c.history.length > 0 ? html`<h2>Adopted versions</h2><ul>${c.history.map((h) => html`<li><span class="mono">${h.version}</span> (${h.hash.slice(0, 16)}…), ${time(h.adoptedAt, fmt)}, by ${h.adoptedBy}</li>`)}</ul>` : ""}`;
 }

@@ -13,7 +13,7 @@ import { parseIdentifier, type Standing } from "../standing.js";
 import { CAN, can, consoleHome, disputeQueue, journalPage, policyPage, quarantinePage, searchForm, type PolicyOutcome } from "./console.js";
 import { html, type Html } from "./html.js";
 import { CSS, page } from "./layout.js";
-import { diffTable, fmtFor, noPolicy, overview, rulebookSection, statsSection, versionsSection } from "./public.js";
+import { catalogueSection, diffTable, fmtFor, noPolicy, overview, rulebookSection, statsSection, versionsSection } from "./public.js";
 import { assertSameOrigin, clearKeyCookie, principalOf, setKeyCookie } from "./session.js";
 import { computeStats, type PublicStats } from "./stats.js";
 import { disputeForm, subjectFile } from "./subject.js";
@@ -148,6 +148,7 @@ export async function webRoutes(app: FastifyInstance, opts: WebOptions): Promise
     return send(req, reply, "Rulebook", p ? rulebookSection(p) : noPolicy());
   });
   app.get("/stats", HIDE, async (req, reply) => send(req, reply, "Statistics", statsSection(await stats(), standing.activePolicy())));
+  app.get("/catalogue", HIDE, async (req, reply) => send(req, reply, "What may be recorded", catalogueSection(standing.catalogue(), standing.activePolicy())));
   app.get("/versions", HIDE, async (req, reply) => send(req, reply, "Policy versions", versionsSection(standing.publishedPolicies(), standing.activePolicy(), standing.clock.now())));
 
   // ---- sign in and out

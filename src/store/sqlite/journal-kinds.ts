@@ -17,6 +17,7 @@ interface KindRule {
 export const rowKinds: Readonly<Record<string, KindRule>> = {
   meta: { insert: "'meta.set'", update: "'meta.set'" },
   policies: { insert: "'policy.published'" },
+  catalogues: { insert: "'catalogue.adopted'" },
   subjects: { insert: "'subject.created'" },
   identifiers: { insert: "'identifier.linked'", delete: "'identifier.unlinked'" },
   records: {

@@ -19,6 +19,15 @@ CREATE TABLE IF NOT EXISTS policies (
   effective INTEGER NOT NULL,
   published_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS catalogues (
+  seq INTEGER PRIMARY KEY,
+  catalogue_id TEXT NOT NULL,
+  version TEXT NOT NULL UNIQUE,
+  hash TEXT NOT NULL,
+  text TEXT NOT NULL,
+  adopted_at INTEGER NOT NULL,
+  adopted_by TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS subjects (id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS identifiers (
   scheme TEXT NOT NULL,

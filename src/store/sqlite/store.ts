@@ -4,6 +4,7 @@ import { dirname, resolve as resolvePath } from "node:path";
 import { StandingError } from "../../errors.js";
 import type { SubjectState } from "../../engine/types.js";
 import type {
+  CatalogueRow,
   ChangeRow,
   Identifier,
   JournalPort,
@@ -124,6 +125,8 @@ function prepareAll(db: Database.Database) {
         "INSERT INTO policies (ref, policy_id, version, text, hash, effective, published_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
       ),
       policies: db.prepare("SELECT * FROM policies ORDER BY seq"),
+      catalogues: db.prepare("SELECT * FROM catalogues ORDER BY seq"),
+      addCatalogue: db.prepare("INSERT INTO catalogues (catalogue_id, version, hash, text, adopted_at, adopted_by) VALUES (?, ?, ?, ?, ?, ?)"),
       getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
       setMeta: db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
       createSubject: db.prepare("INSERT INTO subjects (created_at) VALUES (?)"),
@@ -248,6 +251,23 @@ class SqliteOps implements StoreTx {
 
   async policies(): Promise<PolicyRow[]> {
     return (this.stmts.policies.all() as Row[]).map(toPolicy);
+  }
+
+  async catalogues(): Promise<CatalogueRow[]> {
+    return (this.stmts.catalogues.all() as Row[]).map((r) => ({
+      seq: r.seq as number,
+      catalogueId: r.catalogue_id as string,
+      version: r.version as string,
+      hash: r.hash as string,
+      text: r.text as string,
+      adoptedAt: r.adopted_at as number,
+      adoptedBy: r.adopted_by as string,
+    }));
+  }
+
+  async addCatalogue(c: Omit<CatalogueRow, "seq">): Promise<CatalogueRow> {
+    const info = this.stmts.addCatalogue.run(c.catalogueId, c.version, c.hash, c.text, c.adoptedAt, c.adoptedBy);
+    return { ...c, seq: Number(info.lastInsertRowid) };
   }
 
   async getMeta(key: string): Promise<string | undefined> {
@@ -710,6 +730,9 @@ export class SqliteStore implements Store {
 
   policies(): ReturnType<StoreReads["policies"]> {
     return this.read((r) => r.policies());
+  }
+  catalogues(): ReturnType<StoreReads["catalogues"]> {
+    return this.read((r) => r.catalogues());
   }
   getMeta(key: string): ReturnType<StoreReads["getMeta"]> {
     return this.read((r) => r.getMeta(key));

@@ -9,6 +9,7 @@ import { firstDifference, type Finding, type ProblemKind, type VerifyReport } fr
 import type { Replayer, StoredInputs } from "../types.js";
 import { pageStatements, readPage } from "./rows.js";
 import { StandingError } from "../../errors.js";
+import { defaultCatalogue, parseCatalogue } from "../../policy/catalogue.js";
 import { compilePolicy } from "../../policy/compile.js";
 import { BATCH_DIGEST_CHARS, GENESIS, batchEntry, batchRow, checkpointPayload, entryHash, sha256Hex, sortBatch, type SqlValue } from "../../journal/hash.js";
 import {
@@ -552,15 +553,38 @@ function checkActiveVersion(db: Db, f: Findings): void {
   });
 }
 
+/** The adopted catalogue in force at an instant (undefined: the one shipped with Standing). */
+function cataloguesOf(db: Db): (at: number) => { version: string; text: string } | undefined {
+  const adopted = tableExists(db, "catalogues") ? (db.prepare("SELECT version, text, adopted_at FROM main.catalogues ORDER BY seq").all() as { version: string; text: string; adopted_at: number }[]) : [];
+  return (at) => {
+    let c: { version: string; text: string } | undefined;
+    for (const a of adopted) if (Number(a.adopted_at) <= at) c = { version: a.version, text: a.text };
+    return c;
+  };
+}
+
 function checkPolicies(db: Db, f: Findings, bad: Set<string>): void {
   if (!tableExists(db, "policies")) return;
   const cols = columnsOf(db, "policies");
-  if (!["seq", "ref", "text", "hash", "effective"].every((c) => cols.includes(c))) return;
-  for (const p of db.prepare("SELECT seq, ref, text, hash, effective FROM main.policies ORDER BY seq").all() as Row[]) {
+  if (!["seq", "ref", "text", "hash", "effective", "published_at"].every((c) => cols.includes(c))) return;
+  const catalogueAt = cataloguesOf(db);
+  for (const p of db.prepare("SELECT seq, ref, text, hash, effective, published_at FROM main.policies ORDER BY seq").all() as Row[]) {
     const ref = String(p.ref);
     const where = `policies seq=${String(p.seq)} (${ref})`;
     const base = { kind: "policy", where, table: "policies", key: [p.seq] };
-    const r = compilePolicy(String(p.text), ref);
+    // Compiled under the catalogue it was published under, as it was at publication.
+    const adopted = catalogueAt(Number(p.published_at));
+    let catalogue = defaultCatalogue;
+    if (adopted) {
+      const parsed = parseCatalogue(adopted.text, `catalogue ${adopted.version}`);
+      if (!parsed.ok) {
+        bad.add(ref);
+        f.problem({ ...base, message: `${where}: the catalogue it was published under (${adopted.version}) no longer parses: it was altered after adoption` });
+        continue;
+      }
+      catalogue = parsed.catalogue;
+    }
+    const r = compilePolicy(String(p.text), ref, catalogue);
     if (!r.ok) {
       bad.add(ref);
       f.problem({ ...base, message: `${where}: the stored policy text no longer compiles (${r.errors[0]?.message ?? "error"}): it was altered after publication` });
@@ -580,7 +604,9 @@ function checkPolicies(db: Db, f: Findings, bad: Set<string>): void {
 function replayStates(db: Db, replayer: Replayer, f: Findings, badPolicies: Set<string>): number {
   const page = db.prepare("SELECT subject_id, policy_ref, evaluated_at, next_change_at, has_measures, state FROM main.states WHERE subject_id > ? ORDER BY subject_id LIMIT 500");
   const published = db.prepare("SELECT ref, text, effective, published_at FROM main.policies ORDER BY seq").all() as { ref: string; text: string; effective: number; published_at: number }[];
-  const texts = new Map(published.map((p) => [p.ref, p.text]));
+  // Each version is replayed under the catalogue it was published under (the shipped one before any was adopted).
+  const catalogueFor = cataloguesOf(db);
+  const texts = new Map(published.map((p) => [p.ref, { text: p.text, catalogue: catalogueFor(Number(p.published_at)) }]));
   // The version in force at an instant: the latest published by then whose effective date had come.
   const inForceAt = (t: number): string | null => {
     let ref: string | null = null;
@@ -622,10 +648,11 @@ function replayStates(db: Db, replayer: Replayer, f: Findings, badPolicies: Set<
       }
       let replayed: unknown;
       try {
-        const text = texts.get(ref);
-        if (text === undefined) throw new StandingError("not-found", `no published policy ${ref}`, { policy: ref });
+        const version = texts.get(ref);
+        if (version === undefined) throw new StandingError("not-found", `no published policy ${ref}`, { policy: ref });
         const [found] = readPage(inputs, [subject]);
-        replayed = JSON.parse(JSON.stringify(replayer.replay({ ref, text }, { ...(found as StoredInputs), state: undefined }, Number(s.evaluated_at))));
+        const policy = { ref, text: version.text, ...(version.catalogue ? { catalogue: version.catalogue } : {}) };
+        replayed = JSON.parse(JSON.stringify(replayer.replay(policy, { ...(found as StoredInputs), state: undefined }, Number(s.evaluated_at))));
       } catch (e) {
         f.problem({ ...base, message: `the state cannot be replayed under ${ref} at ${iso(s.evaluated_at)}: ${(e as Error).message}` });
         continue;
