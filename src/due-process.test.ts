@@ -217,6 +217,18 @@ describe("disputes", () => {
       expect(standing.check(nid("A"), "air-travel").decision).toBe("deny");
     });
 
+    it("given a dispute the source left unanswered past its deadline, when a reviewer proposes to uphold or dismisses it, then it closes as expired by rule and the record stays out", async () => {
+      const { standing, clock } = await setup();
+      const id = await debtor(standing, clock);
+      const d = await standing.openDispute({ subjectId: id, source: "court", recordId: "c1", grounds, openedBy: "the subject" });
+      clock.set(d.deadlineAt + 1);
+      expect(await standing.decideDispute(d.id, "reviewer", "dismissed", reason)).toMatchObject({ status: "expired", counts: false });
+      expect(standing.check(nid("A"), "air-travel").decision).toBe("allow");
+      await standing.advance();
+      expect(standing.check(nid("A"), "air-travel").decision).toBe("allow");
+      expect((await standing.reads.disputeActions(d.id)).map((a) => a.action)).toEqual(["opened", "expired"]);
+    });
+
     it("given a dispute filed by an operator, when that same operator decides it, then it is refused, whatever label the key carries", async () => {
       const { standing, clock } = await setup();
       const id = await debtor(standing, clock);

@@ -166,8 +166,9 @@ export class Standing {
           this.keys.forget(e.ref);
           break;
         default: {
+          // A kind a newer writer emits (a rolling upgrade): skipped, so that every other change is still followed.
           const never: never = e.kind;
-          throw new Error(`unknown change kind ${String(never)}`);
+          console.error(`standing: change feed event #${e.seq} of unknown kind ${String(never)} skipped`);
         }
       }
     }
@@ -191,7 +192,7 @@ export class Standing {
   }
 
   async close(): Promise<void> {
-    this.follower.stop();
+    await this.follower.stop();
     await this.store.close();
   }
 

@@ -65,10 +65,12 @@ export class FeedFollower {
     this.schedule();
   }
 
-  stop(): void {
+  /** Stops polling; resolves once a poll under way has finished (so its store may be closed). */
+  async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    await this.running?.catch(() => undefined);
   }
 
   private schedule(): void {

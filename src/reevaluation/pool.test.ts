@@ -30,6 +30,27 @@ async function loaded(name: string, workers: number): Promise<{ standing: Standi
 }
 
 describe("parallel re-evaluation", () => {
+  it("given a page that fails in a worker, when the re-evaluation stops, then the publish is refused with the error and the pages behind it do not surface as unhandled rejections", async () => {
+    const { standing, store } = await loaded("broken-page", 2);
+    try {
+      // One stored body no longer parses: the worker reading its page fails.
+      store.connectionForTests().prepare("UPDATE records SET body = 'not json' WHERE seq = (SELECT min(seq) FROM records)").run();
+      const unhandled: unknown[] = [];
+      const onUnhandled = (e: unknown): void => void unhandled.push(e);
+      process.on("unhandledRejection", onUnhandled);
+      try {
+        await expect(standing.publish(V2, "municipal-credit.yaml")).rejects.toThrow(/re-evaluation worker \d failed/);
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        process.off("unhandledRejection", onUnhandled);
+      }
+      expect(unhandled).toEqual([]);
+    } finally {
+      await standing.close();
+    }
+  });
+
+
   it("given a store without a page reader (in memory), when re-evaluated with workers, then the result is the one without workers", async () => {
     const serial = await loaded("serial-memory", 0);
     const parallel = await loaded(":memory:", 2);

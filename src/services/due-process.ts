@@ -77,7 +77,8 @@ export class DueProcess {
   /**
    * A reviewer decides, with a written reason, under separation of duties:
    * - whoever filed the dispute never decides it;
-   * - a reviewer decides only once the source has answered (confirmed), or its deadline has passed;
+   * - a reviewer decides only once the source has answered (confirmed); a dispute whose
+ *   deadline passed unanswered closes by rule in the subject's favour (expired), whoever asks;
    * - dismissing takes one reviewer; upholding, which takes the record out of the subject's
    *   file, takes two: the first proposes (uphold-proposed), a second one confirms it
    *   (upheld) or rejects the proposal (back to confirmed).
@@ -111,9 +112,16 @@ export class DueProcess {
         await act("rejected-uphold");
         return row;
       }
+      if (current.status === "open" && now >= current.deadlineAt) {
+        // The source did not answer in time: by rule the dispute closes in the subject's
+        // favour, as the scheduler would close it. No reviewer reinstates the record alone.
+        const row: DisputeRow = { ...current, status: "expired", closedAt: current.deadlineAt, counts: false };
+        await tx.putDispute(row);
+        await tx.addDisputeAction({ disputeId: id, action: "expired", actor: "the deadline (the source did not answer)", at: current.deadlineAt, note: null });
+        return row;
+      }
       const answered = current.status === "confirmed";
-      const lapsed = current.status === "open" && now >= current.deadlineAt;
-      if (!answered && !lapsed) {
+      if (!answered) {
         if (current.status === "open") {
           throw new StandingError("record-conflict", `dispute ${id} waits for the source's answer until ${new Date(current.deadlineAt).toISOString()}; a reviewer decides once the source has answered or that deadline has passed`, { dispute: id, status: current.status });
         }

@@ -85,6 +85,21 @@ describe("authentication with cached keys", () => {
     }
   });
 
+  it("a key row read while its revocation arrives is not cached: the next request reads it again and refuses it", async () => {
+    const { key, keyId } = await admin(cli);
+    // The store's read, held open until the revocation has been reported (as a slow database would).
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const auth = new Authenticator({ keyById: async (id) => { const row = await serverStore.keyById(id); await held; return row; } });
+    const first = auth.authenticate(bearer(key));
+    await cli.revokeKey(keyId);
+    auth.forget(keyId); // what the feed does when it delivers the revocation
+    release();
+    expect((await first).kind).toBe("key"); // read before the revocation committed
+    const e = await refusal(() => auth.authenticate(bearer(key)));
+    expect(e.code).toBe("unauthorized");
+  });
+
   it("serves repeated requests from the cache: the same principal, still checked against the whole key", async () => {
     const { key, keyId } = await admin(server);
     const a = new Authenticator(serverStore);

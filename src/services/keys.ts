@@ -105,15 +105,21 @@ export class Authenticator {
   /** A key changed (created, revoked): read it again next time. */
   forget(keyId: string): void {
     this.cache.delete(keyId);
+    this.forgotten++;
   }
 
   clear(): void {
     this.cache.clear();
   }
 
+  /** Counts `forget` calls: a row read while one happened may be older than the change it reported. */
+  private forgotten = 0;
+
   private async load(keyId: string): Promise<CachedKey | undefined> {
+    const before = this.forgotten;
     const k = cached(await this.store.keyById(keyId));
-    if (k !== undefined) this.cache.set(keyId, k);
+    // Not remembered if a change arrived during the read: the next request reads again.
+    if (k !== undefined && this.forgotten === before) this.cache.set(keyId, k);
     return k;
   }
 }

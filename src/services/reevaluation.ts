@@ -74,6 +74,7 @@ export class Reevaluation {
     const pageSize = this.options.page ?? PAGE;
     let after = cursor?.ref === policy.ref ? cursor.after : 0;
     let exhausted = false;
+    let superseded = false;
     let done = 0;
     let pool: EvaluationPool | undefined;
     try {
@@ -86,6 +87,12 @@ export class Reevaluation {
       while (!exhausted) {
         const written = await store.transaction(async (tx) => {
           const out: Written[] = [];
+          // Another process published a newer version meanwhile: its re-evaluation takes over.
+          if ((await policies.current(tx, at))?.ref !== policy.ref) {
+            superseded = true;
+            exhausted = true;
+            return out;
+          }
           const pages: Promise<Evaluated[]>[] = [];
           for (let k = 0; k < (pool ? PAGES_PER_TX : 1) && !exhausted; k++) {
             const ids = await tx.subjectsWithRecords(after, pageSize);
@@ -94,13 +101,18 @@ export class Reevaluation {
             after = ids[ids.length - 1] as SubjectId;
             await tx.lockSubjects(ids);
             const reader = tx.pageReader();
+            let page: Promise<Evaluated[]>;
             if (pool && reader) {
               // The workers read the locked page themselves: the writing thread only writes.
-              pages.push(pool.evaluate(sent, at, { reader, ids }));
-              continue;
+              page = pool.evaluate(sent, at, { reader, ids });
+            } else {
+              const inputs = await tx.evaluationInputs(ids);
+              page = pool ? pool.evaluate(sent, at, { inputs }) : Promise.resolve(inputs.map((p) => evaluateForStore(policy, p, at)));
             }
-            const inputs = await tx.evaluationInputs(ids);
-            pages.push(pool ? pool.evaluate(sent, at, { inputs }) : Promise.resolve(inputs.map((p) => evaluateForStore(policy, p, at))));
+            // Awaited in order below; when an earlier page fails, the later ones are
+            // rejected by the pool's closing and must not surface as unhandled.
+            page.catch(() => undefined);
+            pages.push(page);
           }
           for (const page of pages) for (const e of await page) out.push(await this.write(tx, policy, at, e, count));
           const progress: Cursor = { ref: policy.ref, after, at: this.shell.clock.now(), heartbeat: Date.now() };
@@ -114,6 +126,7 @@ export class Reevaluation {
     } finally {
       await pool?.close();
     }
+    if (superseded) return { reevaluated: done, changed };
     await store.transaction(async (tx) => {
       await tx.setMeta("active_policy", policy.ref);
       await tx.setMeta(CURSOR, "{}"); // finished: a later run of the same version starts from the first subject

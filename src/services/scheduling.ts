@@ -53,8 +53,10 @@ export class Scheduling {
       if (due.length === 0) break;
       const written = await store.transaction(async (tx) => {
         await tx.lockSubjects(due);
+        // Read in the transaction: another process may have published a newer version since.
+        const current = (await policies.current(tx, at)) ?? policy;
         const out: Written[] = [];
-        for (const id of due) out.push(await evaluateAndStore(tx, policy, id, at));
+        for (const id of due) out.push(await evaluateAndStore(tx, current, id, at));
         return out;
       });
       this.shell.applied(written);
