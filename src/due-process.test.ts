@@ -1,5 +1,5 @@
 // Due process, given/when/then, against a real SQLite store and an injected clock.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -70,6 +70,7 @@ describe("notices", () => {
       const r = await new Outbox(standing.noticeOutbox(), [new LogChannel(file)]).deliverDue(NOW);
       expect(r).toEqual({ delivered: 3, failed: 0 });
       expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(3);
+      expect(statSync(file).mode & 0o777).toBe(0o640); // notices name people: not for everyone to read
       expect(await new Outbox(standing.noticeOutbox(), [new LogChannel(file)]).deliverDue(NOW + DAY)).toEqual({ delivered: 0, failed: 0 });
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ export { evaluate, tierOf } from "./engine/evaluate.js";
 export { decide, timeMeasures, type TimedMeasure } from "./engine/decide.js";
 export { DecisionIndex } from "./engine/decision-index.js";
 export type * from "./engine/types.js";
-export { Standing, parseIdentifier, type IngestResult, type PublishResult } from "./standing.js";
+export { Standing, openStanding, parseIdentifier, type IngestResult, type PublishResult, type StandingConfig } from "./standing.js";
 export { SqliteStore } from "./store/sqlite/store.js";
 export type * from "./store/types.js";
 export { Scheduler } from "./scheduler/scheduler.js";

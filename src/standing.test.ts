@@ -363,6 +363,25 @@ describe("ingest", () => {
 
 // ==================================================================================
 
+describe("refused records in the journal", () => {
+  it("given a batch of 5,000 lines that are all refused, when ingested, then the journal grows by one entry that counts them by reason and lists the first in full", async () => {
+    const { standing, store } = await setup();
+    const db = store.connectionForTests();
+    const before = db.prepare("SELECT max(seq) FROM journal").pluck().get() as number;
+    const bad = Array.from({ length: 5000 }, (_, i) => (i % 2 === 0 ? { source: "court", id: `x${i}`, type: "no.such.type", subject: nid(`N${i}`), occurredAt: iso(NOW - DAY) } : `line ${i}`));
+    const results = await standing.ingest(bad);
+    expect(results.every((r) => r.status === "rejected")).toBe(true);
+    const entries = db.prepare("SELECT kind, data FROM journal WHERE seq > ? AND kind <> 'checkpoint'").all(before) as { kind: string; data: string }[];
+    expect(entries.map((e) => e.kind)).toEqual(["records.rejected"]);
+    const summary = JSON.parse(entries[0]?.data as string) as { count: number; byCode: Record<string, number>; sources: string[]; digest: string; listed: { source?: string; id?: string; code: string }[] };
+    expect(summary).toMatchObject({ count: 5000, byCode: { "unknown-record-type": 2500, "invalid-record": 2500 }, sources: ["court"] });
+    expect(summary.listed).toHaveLength(100);
+    expect(summary.listed[0]).toMatchObject({ source: "court", id: "x0", code: "unknown-record-type" });
+    expect(summary.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect((await standing.verifyJournal()).ok).toBe(true);
+  });
+});
+
 describe("quarantine and link", () => {
   it("given a record on an unlinked passport, when ingested, then it is quarantined and kept; linking the passport releases it and it counts", async () => {
     const { standing, store, clock } = await setup();

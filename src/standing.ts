@@ -30,7 +30,8 @@ import { Reevaluation, type Progress, type ReevaluationResult } from "./services
 import { Scheduling } from "./services/scheduling.js";
 import { buildStatement, type Statement } from "./statement/statement.js";
 import type { ChangeRow, DecisionLogRow, DisputeRow, Identifier, PolicyRow, Replayer, Store, SubjectId } from "./store/types.js";
-import type { Clock, Instant } from "./time.js";
+import { openStore } from "./store/open.js";
+import { systemClock, type Clock, type Instant } from "./time.js";
 
 export { DISPUTE_LIMITS } from "./services/due-process.js";
 export { defaultWorkerCount, type Progress } from "./services/reevaluation.js";
@@ -76,6 +77,20 @@ export function parseIdentifier(text: string): Identifier {
 }
 
 const SNAPSHOT_PAGE = 5000;
+
+/** Everything the composition root is built from: which store, which feed, which clock, and the services' settings. */
+export interface StandingConfig extends StandingOptions {
+  /** A store URL (`sqlite:PATH`, or a bare path) or a store already open. */
+  readonly store: string | Store;
+  /** Default: the system clock. */
+  readonly clock?: Clock;
+}
+
+/** The composition root: a Standing built from configuration (the CLI, the server and the bench use it). */
+export function openStanding(config: StandingConfig): Standing {
+  const store = typeof config.store === "string" ? openStore(config.store) : config.store;
+  return new Standing(store, config.clock ?? systemClock, config);
+}
 
 export class Standing {
   private readonly index = new DecisionIndex();

@@ -115,7 +115,7 @@ const REFUSED_BEFORE_INGEST = new Set(["unauthorized", "forbidden", "bad-request
 
 /**
  * What the generated requests did: answered checks (each is logged), and records that
- * Standing.ingest refused (each refusal is journaled as a "record.rejected" event).
+ * Standing.ingest refused (a batch's refusals are journaled as one "records.rejected" entry).
  */
 const stats = { sent: 0, byStatus: new Map<number, number>(), decisions: 0, rejectedByIngest: 0 };
 
@@ -505,7 +505,7 @@ describe("malformed requests: no 5xx, errors from the closed set, the database u
       expect(checksum()).toEqual(before);
       await log.flush();
       // The journal grew only by logged decisions and by the refusals Standing.ingest records.
-      expect(Object.keys(journalSince(journalBefore)).filter((t) => t !== "decisions" && t !== "record.rejected")).toEqual([]);
+      expect(Object.keys(journalSince(journalBefore)).filter((t) => t !== "decisions" && t !== "records.rejected")).toEqual([]);
     });
   }
 
@@ -514,8 +514,8 @@ describe("malformed requests: no 5xx, errors from the closed set, the database u
     expect(checksum()).toEqual(before);
     const decisions = (await loggedDecisions()) - decisionsBefore;
     expect(decisions).toBe(stats.decisions);
-    // The journal recorded those decisions, and one "record.rejected" event per record that
-    // Standing.ingest refused (the refusal is auditable; no row changed), and nothing else.
+    // The journal recorded those decisions, and the records Standing.ingest refused, one
+    // "records.rejected" entry per batch that counts them (auditable; no row changed), and nothing else.
     if (journalBefore > 0) {
       const expected: Record<string, number> = {};
       // The decision log is journaled per batch (docs/journal.md): every journal entry about
@@ -524,7 +524,9 @@ describe("malformed requests: no 5xx, errors from the closed set, the database u
       expect(batches.reduce((n, d) => n + (JSON.parse(d) as { rows: unknown[] }).rows.length, 0)).toBe(decisions);
       if (decisions > 0) expected.decisions = batches.length;
       const journaled = journalSince(journalBefore);
-      if ((journaled["record.rejected"] ?? 0) > 0 || stats.rejectedByIngest > 0) expected["record.rejected"] = stats.rejectedByIngest;
+      const refusals = db().prepare("SELECT data FROM journal WHERE seq > ? AND kind = 'records.rejected'").pluck().all(journalBefore) as string[];
+      expect(refusals.reduce((n, d) => n + (JSON.parse(d) as { count: number }).count, 0)).toBe(stats.rejectedByIngest);
+      if (refusals.length > 0) expected["records.rejected"] = refusals.length;
       expect(journaled).toEqual(expected);
     }
     // Every kind of refusal was exercised.

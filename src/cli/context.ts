@@ -2,8 +2,7 @@
 // and results are printed.
 import { fileURLToPath } from "node:url";
 import { dirname, join, resolve } from "node:path";
-import { openStore } from "../store/open.js";
-import { Standing } from "../standing.js";
+import { openStanding as compose, type Standing } from "../standing.js";
 import { StandingError, isStandingError } from "../errors.js";
 import { parseInstant, systemClock, type Clock } from "../time.js";
 
@@ -29,8 +28,7 @@ export function clockFromEnv(): Clock {
 }
 
 export function openStanding(o: CommonOptions): Standing {
-  const store = openStore(dbPath(o));
-  return new Standing(store, clockFromEnv());
+  return compose({ store: dbPath(o), clock: clockFromEnv() });
 }
 
 export function parseAt(text: string | undefined): number | undefined {

@@ -28,7 +28,8 @@ export class LogChannel implements NoticeChannel {
     mkdirSync(dirname(file), { recursive: true });
   }
   async deliver(notice: NoticeRow): Promise<void> {
-    const fd = openSync(this.file, "a");
+    // Owner and group only: notices name people and what restricts them.
+    const fd = openSync(this.file, "a", 0o640);
     try {
       appendFileSync(fd, JSON.stringify({ id: notice.id, subject: notice.subjectId, createdAt: new Date(notice.createdAt).toISOString(), notice: JSON.parse(notice.body) as unknown }) + "\n");
       fsyncSync(fd);

@@ -2,6 +2,8 @@
 // checked against what is stored (duplicates, conflicts), admitted by the policy in
 // force (ingest/admit.ts, pure), resolved to a subject or kept in quarantine, and
 // appended; then every touched subject is re-evaluated in the same transaction.
+import { createHash } from "node:crypto";
+import { canonicalJson } from "../canonical.js";
 import { StandingError, isStandingError, type ErrorCode } from "../errors.js";
 import { admitAny, admitFact } from "../ingest/admit.js";
 import { normaliseRecord, type NormalisedRecord } from "../ingest/input.js";
@@ -39,7 +41,9 @@ export class Ingest {
       const policy = await this.shell.policies.current(tx, now);
       const touched = new Set<SubjectId>();
       const results: IngestResult[] = [];
-      for (const input of inputs) results.push(await this.one(tx, input, policy, now, touched));
+      const refused: Refusal[] = [];
+      for (const input of inputs) results.push(await this.one(tx, input, policy, now, touched, refused));
+      if (refused.length > 0) await tx.journalEvent("records.rejected", refusalSummary(refused));
       const written = [];
       if (policy) {
         const ids = [...touched].sort((a, b) => a - b);
@@ -52,8 +56,12 @@ export class Ingest {
     return results;
   }
 
-  /** One record inside the caller's transaction; a refusal is an answer, journaled, never an exception. */
-  async one(tx: StoreTx, input: unknown, policy: CompiledPolicy | undefined, now: Instant, touched: Set<SubjectId>): Promise<IngestResult> {
+  /**
+   * One record inside the caller's transaction; a refusal is an answer, never an
+   * exception. It is journaled: into `refused`, which the batch journals as one entry,
+   * or, without it, as an entry of its own.
+   */
+  async one(tx: StoreTx, input: unknown, policy: CompiledPolicy | undefined, now: Instant, touched: Set<SubjectId>, refused?: Refusal[]): Promise<IngestResult> {
     let rec: NormalisedRecord | undefined;
     try {
       rec = normaliseRecord(input);
@@ -71,7 +79,9 @@ export class Ingest {
     } catch (e) {
       if (!isStandingError(e)) throw e;
       // A refusal stores no record, but it is a change an auditor must be able to see.
-      await tx.journalEvent("record.rejected", { ...(rec ? { source: rec.source, id: rec.id, inputHash: rec.hash } : pickIds(input)), code: e.code });
+      const refusal: Refusal = { ...(rec ? { source: rec.source, id: rec.id, inputHash: rec.hash } : { ...pickIds(input), inputHash: inputDigest(input) }), code: e.code };
+      if (refused) refused.push(refusal);
+      else await tx.journalEvent("record.rejected", refusal);
       return {
         status: "rejected",
         ...(rec ? { source: rec.source, id: rec.id } : pickIds(input)),
@@ -139,4 +149,45 @@ function pickIds(input: unknown): { source?: string; id?: string } {
     ...(typeof o.source === "string" ? { source: wellFormed(o.source.slice(0, 200)) } : {}),
     ...(typeof o.id === "string" ? { id: wellFormed(o.id.slice(0, 200)) } : {}),
   };
+}
+
+/** What the journal keeps of one refused record: who sent it, which record, a hash of what was sent, and why. */
+export interface Refusal {
+  readonly source?: string;
+  readonly id?: string;
+  readonly inputHash: string;
+  readonly code: ErrorCode;
+}
+
+/** How many refusals a batch's journal entry lists in full; beyond that, their digest stands for them. */
+const LISTED = 100;
+
+/**
+ * One journal entry for every refusal of a batch: the count by reason, the first
+ * refusals in full, and a SHA-256 over all of them in order, so that a million bad
+ * lines cost one row, and whoever holds the batch (the sender has every line's answer)
+ * can show which refusals the entry covers.
+ */
+export function refusalSummary(refused: readonly Refusal[]): { count: number; byCode: Record<string, number>; sources: string[]; digest: string; listed: readonly Refusal[] } {
+  const byCode: Record<string, number> = {};
+  const sources = new Set<string>();
+  const digest = createHash("sha256");
+  for (const r of refused) {
+    byCode[r.code] = (byCode[r.code] ?? 0) + 1;
+    if (r.source !== undefined) sources.add(r.source);
+    digest.update(canonicalJson(r)).update("\n");
+  }
+  return { count: refused.length, byCode, sources: [...sources].sort().slice(0, LISTED), digest: digest.digest("hex"), listed: refused.slice(0, LISTED) };
+}
+
+/** A hash of input that did not normalise (not an object, a broken envelope): what was sent, without keeping it. */
+function inputDigest(input: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(input) ?? typeof input;
+  } catch {
+    // Nested too deeply to serialise (JSON.stringify and String both recurse): named by its type.
+    text = `unserialisable ${typeof input}`;
+  }
+  return createHash("sha256").update(wellFormed(text)).digest("hex");
 }

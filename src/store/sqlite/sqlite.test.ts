@@ -2,7 +2,7 @@
 // this implementation promises (WAL, synchronous=FULL, one durable file that other
 // connections and other processes can read).
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
@@ -23,6 +23,22 @@ storeContract("sqlite (temp file)", () => new SqliteStore(freshPath()));
 storeContract("sqlite (:memory:)", () => new SqliteStore(":memory:"));
 
 describe("SqliteStore specifics", () => {
+  it("given a new file, when the store creates it and writes, then the database and its WAL are readable by their owner only", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "standing-mode-"));
+    try {
+      const path = join(dir, "standing.db");
+      const store = new SqliteStore(path);
+      await store.transaction((tx) => tx.setMeta("probe", "1"));
+      for (const f of [path, `${path}-wal`]) {
+        expect(existsSync(f), f).toBe(true);
+        expect(statSync(f).mode & 0o777, f).toBe(0o600);
+      }
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   const open: SqliteStore[] = [];
   const track = (s: SqliteStore): SqliteStore => {
     open.push(s);

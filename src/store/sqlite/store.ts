@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
 import { StandingError } from "../../errors.js";
 import type { SubjectState } from "../../engine/types.js";
@@ -589,7 +589,12 @@ export class SqliteStore implements Store {
   private closed = false;
 
   constructor(readonly path: string, options: SqliteStoreOptions = {}) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:") {
+      mkdirSync(dirname(path), { recursive: true });
+      // Created readable by its owner only: it holds personal data. SQLite gives the WAL
+      // and shared-memory files the database file's permissions.
+      if (!existsSync(path) && !path.startsWith("file:")) closeSync(openSync(path, "a", 0o600));
+    }
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
