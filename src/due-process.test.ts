@@ -305,7 +305,7 @@ describe("disputes", () => {
     const { standing, store, clock } = await setup();
     const a = await debtor(standing, clock, "A");
     await standing.ingest([debt("c2", "Z", clock.now() - DAY, "K-9")]);
-    await expect(standing.openDispute({ subjectId: a, source: "court", recordId: "c2", grounds: "Not my record at all, clearly.", openedBy: "x" })).rejects.toThrow(expect.objectContaining({ code: "forbidden" }));
+    await expect(standing.openDispute({ subjectId: a, source: "court", recordId: "c2", grounds: "Not my record at all, clearly.", openedBy: "x" })).rejects.toThrow(expect.objectContaining({ code: "not-found", message: expect.stringContaining("in this subject's file") }));
     await expect(standing.openDispute({ subjectId: a, source: "court", recordId: "c1", grounds: "no", openedBy: "x" })).rejects.toThrow(expect.objectContaining({ code: "bad-request" }));
     await expect(standing.openDispute({ subjectId: a, source: "court", recordId: "nope", grounds: "This record does not exist.", openedBy: "x" })).rejects.toThrow(expect.objectContaining({ code: "not-found" }));
     await standing.openDispute({ subjectId: a, source: "court", recordId: "c1", grounds: "First dispute of this record.", openedBy: "x" });

@@ -8,7 +8,6 @@ import { describePrincipal, type Principal, type Role } from "../auth/principals
 import { DISPUTE_LIMITS, type Standing } from "../standing.js";
 import type { DisputeRow, DisputeStatus } from "../store/types.js";
 import { ErrorBody, SubjectParams } from "./schemas.js";
-import { sameRefusalForRecord } from "./record-refusal.js";
 
 const security = [{ key: [] }];
 const err = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody };
@@ -89,12 +88,7 @@ export function dueProcessRoutes(plugin: FastifyInstance, standing: Standing): v
     if (subjectId === undefined) throw new StandingError("bad-request", "name the subject (its id) when filing on someone's behalf");
     if (role(p) === "subject" && req.body.subject !== undefined && req.body.subject !== subjectId) throw new StandingError("forbidden", "a subject key files disputes only for its own records");
     await mayReadSubject(p, subjectId);
-    let d: DisputeRow;
-    try {
-      d = await standing.openDispute({ subjectId, source: req.body.source, recordId: req.body.record, grounds: req.body.grounds, ...(req.body.evidence ? { evidence: req.body.evidence } : {}), openedBy: describePrincipal(p) });
-    } catch (e) {
-      throw sameRefusalForRecord(e, req.body.source, req.body.record);
-    }
+    const d = await standing.openDispute({ subjectId, source: req.body.source, recordId: req.body.record, grounds: req.body.grounds, ...(req.body.evidence ? { evidence: req.body.evidence } : {}), openedBy: describePrincipal(p) });
     return reply.status(201 as never).send(view(d) as never);
   });
 

@@ -30,8 +30,11 @@ export class DueProcess {
     const policy = this.shell.policies.require(now);
     return this.withSubject(req.subjectId, async (tx) => {
       const record = await tx.findRecord(req.source, req.recordId);
-      if (!record || record.retracts !== null) throw new StandingError("not-found", `no record "${req.recordId}" from source "${req.source}"`, { source: req.source, record: req.recordId });
-      if (record.subjectId !== req.subjectId) throw new StandingError("forbidden", "a subject may dispute only records about themselves", { record: req.recordId });
+      // "Not in this file" and "no such record" are one answer: a filing must not tell anyone
+      // whether a record exists about someone else.
+      if (!record || record.retracts !== null || record.subjectId !== req.subjectId) {
+        throw new StandingError("not-found", `no record "${req.recordId}" from source "${req.source}" in this subject's file`, { source: req.source, record: req.recordId });
+      }
       const open = (await tx.disputesOf(req.subjectId)).find((d) => d.source === req.source && d.recordId === req.recordId && (d.status === "open" || d.status === "confirmed"));
       if (open) throw new StandingError("record-conflict", `record "${req.recordId}" already has dispute ${open.id} (${open.status})`, { dispute: open.id });
       const rt = policy.records.get(record.type);

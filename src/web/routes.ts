@@ -17,7 +17,6 @@ import { catalogueSection, diffTable, fmtFor, noPolicy, overview, rulebookSectio
 import { assertSameOrigin, clearKeyCookie, principalOf, setKeyCookie } from "./session.js";
 import { computeStats, type PublicStats } from "./stats.js";
 import { disputeForm, subjectFile } from "./subject.js";
-import { sameRefusalForRecord } from "../api/record-refusal.js";
 
 export interface WebOptions {
   readonly standing: Standing;
@@ -218,11 +217,7 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
       }
       if (!Array.isArray(ref) || ref.length !== 2 || typeof ref[0] !== "string" || typeof ref[1] !== "string") throw new StandingError("bad-request", "choose the record to dispute");
       const evidence = values.evidence.trim();
-      try {
-        await standing.openDispute({ subjectId: p.subjectId as number, source: ref[0], recordId: ref[1], grounds: values.grounds, ...(evidence ? { evidence } : {}), openedBy: describePrincipal(p) });
-      } catch (e) {
-        throw sameRefusalForRecord(e, ref[0], ref[1]);
-      }
+      await standing.openDispute({ subjectId: p.subjectId as number, source: ref[0], recordId: ref[1], grounds: values.grounds, ...(evidence ? { evidence } : {}), openedBy: describePrincipal(p) });
       changed();
     } catch (e) {
       if (!isStandingError(e)) throw e;
