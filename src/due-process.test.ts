@@ -36,6 +36,23 @@ async function debtor(s: Standing, clock: ManualClock, who = "A") {
   return id;
 }
 
+/** A notice receiver on loopback: answers 503 while `fail`, then 204, keeping the ids it accepted. */
+async function webhookReceiver(): Promise<{ url: string; fail: boolean; received: string[]; close(): void }> {
+  const hook = { url: "", fail: true, received: [] as string[], close: () => server.close() };
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      if (!hook.fail) hook.received.push((JSON.parse(body) as { id: string }).id);
+      res.statusCode = hook.fail ? 503 : 204;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  hook.url = `http://127.0.0.1:${(server.address() as { port: number }).port}/notices`;
+  return hook;
+}
+
 describe("notices", () => {
   it("given a debt record, when it is accepted, then a notice is issued at once, naming what, why, basis, dates, how to dispute and recover, before the measure takes effect", async () => {
     const { standing, store, clock } = await setup();
@@ -80,26 +97,9 @@ describe("notices", () => {
   it("given a webhook that fails, when delivery is attempted, then nothing is lost: it is retried later and delivered once the receiver works", async () => {
     const { standing, store } = await setup();
     await standing.ingest([misconduct("a1", "B", NOW - DAY)]);
-    let fail = true;
-    const received: string[] = [];
-    const server = createServer((req, res) => {
-      let body = "";
-      req.on("data", (c: Buffer) => (body += c.toString()));
-      req.on("end", () => {
-        if (fail) {
-          res.statusCode = 503;
-          res.end();
-          return;
-        }
-        received.push((JSON.parse(body) as { id: string }).id);
-        res.statusCode = 204;
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as { port: number }).port;
+    const hook = await webhookReceiver();
     try {
-      const outbox = new Outbox(standing.noticeOutbox(), [new WebhookChannel(`http://127.0.0.1:${port}/notices`)]);
+      const outbox = new Outbox(standing.noticeOutbox(), [new WebhookChannel(hook.url)]);
       expect(await outbox.deliverDue(NOW)).toEqual({ delivered: 0, failed: 1 });
       const id = (await store.noticesOf((await store.resolve(nid("B"))) as number))[0]?.id as string;
       const row = await standing.reads.outboxOf(id);
@@ -107,44 +107,33 @@ describe("notices", () => {
       expect(row?.nextAttemptAt).toBeGreaterThan(NOW);
       // not due yet: nothing is attempted
       expect(await outbox.deliverDue(NOW + 1)).toEqual({ delivered: 0, failed: 0 });
-      fail = false;
+      hook.fail = false;
       expect(await outbox.deliverDue(NOW + DAY)).toEqual({ delivered: 1, failed: 0 });
-      expect(received).toEqual([id]);
+      expect(hook.received).toEqual([id]);
     } finally {
-      server.close();
+      hook.close();
     }
   });
 
   it("given a log channel and a webhook that fails twice, when delivery is retried, then the log has the notice once and the webhook gets it once it works", async () => {
     const { standing, store } = await setup();
     await standing.ingest([misconduct("a1", "B", NOW - DAY)]);
-    let fail = true;
-    const received: string[] = [];
-    const server = createServer((req, res) => {
-      let body = "";
-      req.on("data", (c: Buffer) => (body += c.toString()));
-      req.on("end", () => {
-        if (!fail) received.push((JSON.parse(body) as { id: string }).id);
-        res.statusCode = fail ? 503 : 204;
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const hook = await webhookReceiver();
     const dir = mkdtempSync(join(tmpdir(), "standing-notices-"));
     try {
       const file = join(dir, "notices.ndjson");
-      const outbox = new Outbox(standing.noticeOutbox(), [new LogChannel(file), new WebhookChannel(`http://127.0.0.1:${(server.address() as { port: number }).port}/notices`)]);
+      const outbox = new Outbox(standing.noticeOutbox(), [new LogChannel(file), new WebhookChannel(hook.url)]);
       expect(await outbox.deliverDue(NOW)).toEqual({ delivered: 0, failed: 1 });
       expect(await outbox.deliverDue(NOW + DAY)).toEqual({ delivered: 0, failed: 1 });
       const id = (await store.noticesOf((await store.resolve(nid("B"))) as number))[0]?.id as string;
       expect(await store.deliveredChannels(id)).toEqual(["log"]);
-      fail = false;
+      hook.fail = false;
       expect(await outbox.deliverDue(NOW + 2 * DAY)).toEqual({ delivered: 1, failed: 0 });
       expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(1);
-      expect(received).toEqual([id]);
+      expect(hook.received).toEqual([id]);
       expect(await store.deliveredChannels(id)).toEqual(["log", "webhook"]);
     } finally {
-      server.close();
+      hook.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

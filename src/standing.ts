@@ -15,7 +15,7 @@ import { StandingError } from "./errors.js";
 import { FeedFollower, StoreChangeFeed, type ChangeFeed } from "./feed/feed.js";
 import type { VerifyReport } from "./journal/report.js";
 import type { OutboxPort } from "./notices/outbox.js";
-import { diffCatalogues, parseCatalogue, type Catalogue, type CatalogueChange } from "./policy/catalogue.js";
+import { catalogueView, diffCatalogues, parseCatalogue, type Catalogue, type CatalogueChange } from "./policy/catalogue.js";
 import { compilePolicy } from "./policy/compile.js";
 import type { CompiledPolicy, PolicyDiagnostic } from "./policy/types.js";
 import { evaluateStored, subjectRecords, toListApplication } from "./reevaluation/inputs.js";
@@ -306,6 +306,13 @@ export class Standing {
       adoptedBy: last?.adoptedBy ?? null,
       history: rows.map((r) => ({ version: r.version, hash: r.hash, adoptedAt: r.adoptedAt, adoptedBy: r.adoptedBy })),
     };
+  }
+
+  /** The catalogue as the API and the CLI publish it: categories, fingerprint, and who adopted which version when. */
+  catalogueDocument() {
+    const c = this.catalogue();
+    const iso = (t: Instant): string => new Date(t).toISOString();
+    return { ...catalogueView(c.catalogue), adoptedAt: c.adoptedAt === null ? null : iso(c.adoptedAt), adoptedBy: c.adoptedBy, history: c.history.map((h) => ({ ...h, adoptedAt: iso(h.adoptedAt) })) };
   }
 
   /**

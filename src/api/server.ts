@@ -16,7 +16,6 @@ import { DecisionLog } from "../decision-log.js";
 import { renderStatement } from "../statement/statement.js";
 import { dueProcessRoutes } from "./due-process.js";
 import { compilePolicy } from "../policy/compile.js";
-import { catalogueView } from "../policy/catalogue.js";
 import { rulebook } from "../policy/rulebook.js";
 import type { Identifier, SubjectId } from "../store/types.js";
 import * as S from "./schemas.js";
@@ -429,10 +428,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
     });
 
     // ---- journal (src/journal, docs/journal.md): the checkpoint key to pin, and verification
-    r.get("/v1/catalogue", { config: { allow: "public" }, schema: { tags: ["policy"], summary: "The catalogue of permitted record categories in force, with its fingerprint and the versions adopted before it" } }, async () => {
-      const c = standing.catalogue();
-      return { ...catalogueView(c.catalogue), adoptedAt: c.adoptedAt === null ? null : new Date(c.adoptedAt).toISOString(), adoptedBy: c.adoptedBy, history: c.history.map((h) => ({ ...h, adoptedAt: new Date(h.adoptedAt).toISOString() })) };
-    });
+    r.get("/v1/catalogue", { config: { allow: "public" }, schema: { tags: ["policy"], summary: "The catalogue of permitted record categories in force, with its fingerprint and the versions adopted before it" } }, async () => standing.catalogueDocument());
     r.get("/v1/journal/key", { config: { allow: "public" }, schema: { tags: ["audit"], summary: "The Ed25519 public key that signs journal checkpoints" } }, async () => standing.journalKey());
     r.get("/v1/journal/verify", { config: { allow: ["auditor"] }, schema: { tags: ["audit"], summary: "Verify the journal chain and signatures, every row against the journal, and replay every stored state", security } }, async () => {
       await log.flush();

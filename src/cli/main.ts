@@ -4,7 +4,6 @@ import { readFileSync, existsSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import cliProgress from "cli-progress";
 import { compilePolicy, formatDiagnostic } from "../policy/compile.js";
-import { catalogueView } from "../policy/catalogue.js";
 import { StandingError } from "../errors.js";
 import { parseIdentifier, type Progress, type Standing } from "../standing.js";
 import { renderStatement } from "../statement/statement.js";
@@ -337,9 +336,8 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (o: CommonOptions) =>
       run(o.json, (out) =>
         withStanding(o, async (s) => {
-          const c = s.catalogue();
-          const view = { ...catalogueView(c.catalogue), adoptedAt: c.adoptedAt === null ? null : new Date(c.adoptedAt).toISOString(), adoptedBy: c.adoptedBy, history: c.history.map((h) => ({ ...h, adoptedAt: new Date(h.adoptedAt).toISOString() })) };
-          const lines = [`catalogue ${view.catalogue} ${view.version} (${view.hash.slice(0, 16)}…), ${c.adoptedAt === null ? "as shipped with Standing" : `adopted ${view.adoptedAt} by ${view.adoptedBy}`}`];
+          const view = s.catalogueDocument();
+          const lines = [`catalogue ${view.catalogue} ${view.version} (${view.hash.slice(0, 16)}…), ${view.adoptedAt === null ? "as shipped with Standing" : `adopted ${view.adoptedAt} by ${view.adoptedBy}`}`];
           for (const k of view.categories) lines.push(`  ${k.category.padEnd(28)} ${k.subjects.join(", ").padEnd(21)} ${k.description}`);
           out.result(view, lines.join("\n"));
         }),

@@ -95,14 +95,7 @@ export class PolicyRegistry {
 
   /** A version's compiled form from its stored text and its catalogue (what a replay uses), cached by ref. */
   compiledText(ref: string, text: string, catalogue?: { version: string; text: string }): CompiledPolicy {
-    let c = this.compiled.get(ref);
-    if (!c) {
-      const r = compilePolicy(text, ref, catalogue ? this.catalogueOf(catalogue) : defaultCatalogue);
-      if (!r.ok) throw new Error(`stored policy ${ref} does not compile: ${r.errors[0]?.message}`);
-      c = r.policy;
-      this.compiled.set(ref, c);
-    }
-    return c;
+    return this.compile(ref, text, catalogue ? this.catalogueOf(catalogue) : defaultCatalogue);
   }
 
   remember(p: CompiledPolicy): void {
@@ -110,13 +103,17 @@ export class PolicyRegistry {
   }
 
   private compiledFor(row: PolicyRow): CompiledPolicy {
-    // A stored version compiled when it was published; failing now is a bug.
-    let c = this.compiled.get(row.ref);
+    return this.compile(row.ref, row.text, this.catalogueAt(row.publishedAt));
+  }
+
+  /** Compiled once per version, under the catalogue it was published under; failing is a bug or a damaged store. */
+  private compile(ref: string, text: string, catalogue: Catalogue): CompiledPolicy {
+    let c = this.compiled.get(ref);
     if (!c) {
-      const r = compilePolicy(row.text, row.ref, this.catalogueAt(row.publishedAt));
-      if (!r.ok) throw new Error(`stored policy ${row.ref} does not compile: ${r.errors[0]?.message}`);
+      const r = compilePolicy(text, ref, catalogue);
+      if (!r.ok) throw new Error(`stored policy ${ref} does not compile: ${r.errors[0]?.message}`);
       c = r.policy;
-      this.compiled.set(row.ref, c);
+      this.compiled.set(ref, c);
     }
     return c;
   }
