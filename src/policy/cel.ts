@@ -230,6 +230,9 @@ export function parseCel(source: string): ParsedCel | CelSyntaxError {
       const memo = new Map<string, unknown>();
       const remembered = (b: ExprBindings): unknown => {
         if ((b.record !== undefined && recordFields === null) || (b.entry !== undefined && entryFields === null)) return evaluate(b);
+        // Only ordinary objects (what JSON.parse makes) are keyed by their fields: CEL reads
+        // an object without Object's prototype differently, so equal fields need not mean equal answers.
+        if (!ordinary(b.record) || !ordinary(b.entry)) return evaluate(b);
         const rec = b.record === undefined ? [] : pick(b.record, recordFields as string[]);
         const ent = b.entry === undefined ? [] : pick(b.entry, entryFields as string[]);
         // JSON writes -0 as 0, and `1.0 / x` tells them apart: such bindings are not remembered.
@@ -270,6 +273,10 @@ function fieldsRead(reads: readonly ExprRead[], root: string): string[] | null {
 /** Each named field as [value] when present and [] when absent, so null and absent differ. */
 function pick(v: Record<string, unknown>, fields: readonly string[]): unknown[][] {
   return fields.map((f) => (Object.hasOwn(v, f) ? [v[f]] : []));
+}
+
+function ordinary(v: unknown): boolean {
+  return v === undefined || Object.getPrototypeOf(v) === Object.prototype;
 }
 
 function hasNegativeZero(v: unknown): boolean {
