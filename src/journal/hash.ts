@@ -160,3 +160,11 @@ export function batchEntry(rows: readonly BatchRow[]): { rowHash: string; data: 
 export function checkpointPayload(seq: number, headHash: string, at: number): string {
   return `{"at":${String(at)},"headHash":${JSON.stringify(headHash)},"seq":${String(seq)}}`;
 }
+
+/**
+ * What the old key signs when the journal key is rotated: canonical JSON of
+ * {at, from, publicKey, to} (fingerprints, and the new key as SPKI PEM).
+ */
+export function rotationPayload(from: string, to: string, publicKey: string, at: number): string {
+  return `{"at":${String(at)},"from":${JSON.stringify(from)},"publicKey":${JSON.stringify(publicKey)},"to":${JSON.stringify(to)}}`;
+}

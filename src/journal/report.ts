@@ -2,7 +2,7 @@
 // every store, whatever keeps its journal (docs/journal.md).
 import { canonicalJson } from "../canonical.js";
 
-export type ProblemKind = "sqlite" | "open" | "journal" | "chain" | "checkpoint" | "row" | "record" | "policy" | "replay";
+export type ProblemKind = "sqlite" | "open" | "schema" | "journal" | "chain" | "checkpoint" | "witness" | "row" | "record" | "policy" | "replay";
 
 /** One thing found wrong (a problem) or worth knowing (a warning). */
 export interface Finding {
@@ -31,7 +31,7 @@ export interface VerifyReport {
   /** Entries after the last good checkpoint: chained, but not yet signed. */
   readonly unsignedTail: number;
   /** The key signatures were checked against, and where it came from. */
-  readonly publicKey: { readonly fingerprint: string; readonly source: "pinned" | "key-file" | "database" } | null;
+  readonly publicKey: { readonly fingerprint: string; readonly source: "pinned" | "pin" | "key-file" | "database" } | null;
   readonly tables: number;
   readonly rows: number;
   readonly states: { readonly checked: number; readonly replayed: boolean };

@@ -264,12 +264,44 @@ export interface AuditOptions {
   readonly publicKey?: string;
   /** How many problems to list (default 200; the rest are counted in `omitted`). */
   readonly maxProblems?: number;
+  /** A key fingerprint recorded elsewhere (the pin kept outside the data folder): the journal must be signed by it. */
+  readonly pinnedFingerprint?: string;
+  /** Heads a witness recorded (audit verify --witness): the journal must still contain every one. */
+  readonly witnessHeads?: readonly WitnessedHead[];
+}
+
+/** A head as a witness recorded it. */
+export interface WitnessedHead {
+  readonly seq: number;
+  readonly hash: string;
+  readonly at?: Instant;
+}
+
+/**
+ * A signed journal head: entry `seq` has chain hash `hash`, signed at `at` with the
+ * journal key whose fingerprint is given. The signature is base64 Ed25519 over the
+ * bytes of journal/hash.ts checkpointPayload(seq, hash, at).
+ */
+export interface SignedHead {
+  readonly seq: number;
+  readonly hash: string;
+  readonly at: Instant;
+  readonly signature: string;
+  readonly fingerprint: string;
 }
 
 /** The journal as a store keeps it (docs/journal.md). */
 export interface JournalPort {
   /** The Ed25519 public key that signs checkpoints, as published at /v1/journal/key. */
   publicKey(): { algorithm: "Ed25519"; publicKey: string; fingerprint: string };
+  /** The latest signed head (every commit that journals anything ends with one); undefined for an empty journal. */
+  head(): Promise<SignedHead | undefined>;
+  /** The chain hash of entry `seq`, for a witness's consistency check; undefined when there is no such entry. */
+  hashAt(seq: number): Promise<string | undefined>;
+  /** The journal key, for receipts. Throws when the store has no signing key (read-only). */
+  signer(): { sign(bytes: Uint8Array): string; readonly fingerprint: string };
+  /** Replaces the journal key with a new one, in a journaled event the old key endorses and signs. */
+  rotateKey(): Promise<{ from: string; to: string; seq: number }>;
   /** Verifies the chain, the checkpoints, every row, and (with a replayer) every stored state, on one snapshot. */
   verify(options: AuditOptions): Promise<VerifyReport>;
 }

@@ -41,6 +41,8 @@ const entries = (s: SqliteStore): Entry[] => s.connectionForTests().prepare("SEL
 const setMeta = (s: SqliteStore, key: string, value: string): Promise<void> => s.transaction((tx) => tx.setMeta(key, value));
 /** Verifies through the store's journal port, without replay (no policy is involved here). */
 const verified = (s: SqliteStore) => s.journal.verify({});
+/** After a test writes through the store's own connection outside a transaction: the head Standing would sign at commit. */
+const signHead = (s: SqliteStore): void => void s.journalForTests().checkpoint();
 
 describe("hash encodings", () => {
   it("the hand-rolled entry encoding is RFC 8785 canonical JSON", () => {
@@ -118,6 +120,7 @@ describe("entries", () => {
     await setMeta(s, "k", "a");
     await setMeta(s, "k", "b");
     s.connectionForTests().prepare("DELETE FROM meta WHERE key = 'k'").run();
+    signHead(s);
     const e = entries(s).slice(-3);
     expect(e.map((x) => [x.kind, x.tbl, x.key, x.row_hash === null])).toEqual([
       ["meta.set", "meta", '["k"]', false],
@@ -131,6 +134,7 @@ describe("entries", () => {
     const s = store();
     await setMeta(s, "old", "v");
     s.connectionForTests().prepare("UPDATE meta SET key = 'new' WHERE key = 'old'").run();
+    signHead(s);
     expect(entries(s).slice(-2).map((x) => [x.kind, x.key, x.row_hash === null])).toEqual([
       ["delete:meta", '["old"]', true],
       ["meta.set", '["new"]', false],
@@ -148,6 +152,7 @@ describe("entries", () => {
     const db = s.connectionForTests();
     db.prepare("INSERT INTO coded VALUES (1, 'a')").run();
     db.prepare("INSERT OR REPLACE INTO coded VALUES (2, 'a')").run();
+    signHead(s);
     expect(entries(s).slice(-2).map((x) => [x.kind, x.key])).toEqual([
       ["delete:coded", "[1]"],
       ["insert:coded", "[2]"],
@@ -172,6 +177,7 @@ describe("entries", () => {
     const seq = db.transaction(() => s.journalForTests().event("record.rejected", { id: "z" }))();
     expect(seq).toBe(e.seq + 1);
     expect((entries(s).at(-1) as Entry).seq).toBe(seq);
+    signHead(s);
     expect((await verified(s)).ok).toBe(true);
   });
 
@@ -183,6 +189,7 @@ describe("entries", () => {
     raw.close();
     const s = store(path);
     s.connectionForTests().prepare("INSERT INTO later (note) VALUES ('hello')").run();
+    signHead(s);
     expect(entries(s).at(-1)).toMatchObject({ kind: "insert:later", tbl: "later", key: "[1]" });
     expect((await verified(s)).ok).toBe(true);
   });
@@ -205,47 +212,51 @@ describe("entries", () => {
 });
 
 describe("checkpoints and the key", () => {
-  it("signs a checkpoint every N entries, in the same transaction, and at close", async () => {
+  it("signs a head when a store opens, every N entries in the same transaction, and at the end of every commit", async () => {
     const path = fresh();
     const s = store(path, 5);
     await s.transaction(async (tx) => {
       for (let i = 0; i < 12; i++) await tx.setMeta(`k${i}`, String(i));
     });
     const cps = s.journalForTests().checkpoints();
-    expect(cps.map((c) => c.seq)).toEqual([5, 10]);
+    // #1: the new file's schema version, signed at open; #5, #10 by the interval; #13 at commit.
+    expect(cps.map((c) => c.seq)).toEqual([1, 5, 10, 13]);
     const pub = createPublicKey(s.journal.publicKey().publicKey);
     for (const c of cps) {
       const head = s.connectionForTests().prepare("SELECT hash FROM journal WHERE seq = ?").pluck().get(c.seq);
       expect(c.headHash).toBe(head);
       expect(verify(null, Buffer.from(checkpointPayload(c.seq, c.headHash, c.at)), pub, Buffer.from(c.signature, "base64"))).toBe(true);
     }
+    expect(await s.journal.head()).toEqual({ seq: 13, hash: cps[3]?.headHash, at: cps[3]?.at, signature: cps[3]?.signature, fingerprint: s.journal.publicKey().fingerprint });
     await s.close();
     const again = store(path);
-    expect(again.journalForTests().checkpoints().map((c) => c.seq)).toEqual([5, 10, 13]);
+    expect(again.journalForTests().checkpoints().map((c) => c.seq)).toEqual([1, 5, 10, 13]);
     const r = await verified(again);
     expect(r.unsignedTail).toBe(0);
     expect(r.lastCheckpoint?.seq).toBe(13);
   });
 
-  it("given checkpoints removed from a journal longer than the interval, when verified, then it is a problem, not an unsigned tail", async () => {
+  it("given the last signed head removed, or every one, when verified, then the entries after the last good one are a problem", async () => {
     const s = store(fresh(), 5);
     await s.transaction(async (tx) => {
       for (let i = 0; i < 12; i++) await tx.setMeta(`k${i}`, String(i));
     });
-    // Fewer than five entries after the last checkpoint: still only a warning.
     const fine = await verified(s);
     expect(fine.ok).toBe(true);
-    expect(fine.unsignedTail).toBeGreaterThan(0);
-    expect(fine.unsignedTail).toBeLessThan(5);
-    // With the checkpoints gone (a rewritten chain would look exactly so), every entry is unsigned.
+    expect(fine.unsignedTail).toBe(0);
     const db = s.connectionForTests();
     const head = db.prepare("SELECT max(seq) FROM journal").pluck().get() as number;
-    expect(head).toBeGreaterThanOrEqual(12);
+    db.prepare("DELETE FROM journal_checkpoints WHERE seq = ?").run(head);
+    const cut = await verified(s);
+    expect(cut.ok).toBe(false);
+    expect(cut.problems[0]).toMatchObject({ kind: "checkpoint", seq: 11 });
+    expect(cut.problems[0]?.message).toContain(`3 entries follow the last signed head (#10), but every commit ends with a signed head`);
+    // With the checkpoints gone (a rewritten chain would look exactly so), every entry is unsigned.
     db.exec("DELETE FROM journal_checkpoints");
     const r = await verified(s);
     expect(r.ok).toBe(false);
     expect(r.problems[0]).toMatchObject({ kind: "checkpoint", seq: 1 });
-    expect(r.problems[0]?.message).toContain(`${head} entries follow the last good checkpoint (#0), but one is signed every 5: checkpoints were removed`);
+    expect(r.problems[0]?.message).toContain(`the journal has ${head} entries and no valid signed head`);
   });
 
   it("keeps the private key beside the database, readable by its owner only, and reuses it", async () => {
@@ -284,7 +295,7 @@ describe("checkpoints and the key", () => {
 });
 
 describe("through Standing", () => {
-  it("a live service verifies, with replay, and reports its unsigned tail as a warning", async () => {
+  it("a live service verifies, with replay, and has no unsigned tail: every commit ended with a signed head", async () => {
     const s = store(fresh(), 1_000_000);
     const standing = new Standing(s, new ManualClock(NOW));
     await standing.publish(POLICY_TEXT, "policies/municipal-credit.yaml");
@@ -293,8 +304,9 @@ describe("through Standing", () => {
     expect(r.problems).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.states).toEqual({ checked: 1, replayed: true });
-    expect(r.unsignedTail).toBe(r.entries);
-    expect(r.warnings.map((w) => w.kind)).toEqual(["unsigned-tail"]);
+    expect(r.unsignedTail).toBe(0);
+    expect(r.warnings).toEqual([]);
+    expect((await s.journal.head())?.seq).toBe(r.entries);
     expect(standing.journalKey()).toEqual(s.journal.publicKey());
   });
 });

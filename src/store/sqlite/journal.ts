@@ -24,10 +24,10 @@
 // batch column. A logged check is a row, and one entry per row was most of its cost.
 import type Database from "better-sqlite3";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
-import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { canonicalJson } from "../../canonical.js";
 import { StandingError } from "../../errors.js";
-import { GENESIS, batchEntry, batchRow, checkpointPayload, entryHash, rowHash, sortBatch, type BatchRow, type SqlValue } from "../../journal/hash.js";
+import { GENESIS, batchEntry, batchRow, checkpointPayload, entryHash, rotationPayload, rowHash, sortBatch, type BatchRow, type SqlValue } from "../../journal/hash.js";
 import { kindExpr } from "./journal-kinds.js";
 
 type Db = Database.Database;
@@ -127,6 +127,18 @@ export function keyFileFor(path: string | undefined): string | null {
 
 export function fingerprintOf(publicKey: KeyObject): string {
   return createHash("sha256").update(publicKey.export({ type: "spki", format: "der" })).digest("hex");
+}
+
+const pemPrints = new Map<string, string>();
+
+/** fingerprintOf an SPKI PEM (remembered: a database carries few keys). */
+export function fingerprintOfPem(pem: string): string {
+  let f = pemPrints.get(pem);
+  if (f === undefined) {
+    f = fingerprintOf(createPublicKey(pem));
+    if (pemPrints.size < 64) pemPrints.set(pem, f);
+  }
+  return f;
 }
 
 /** Every table the journal covers, read from the schema now. */
@@ -237,11 +249,11 @@ function loadKey(file: string | null, create: boolean): KeyObject | null {
 
 /** The journal of one connection. Created by installJournal(). */
 export class Journal {
-  readonly publicKey: KeyObject | null;
+  publicKey: KeyObject | null;
   /** SPKI PEM of the checkpoint key, or null when no key is available (read-only, no key file). */
-  readonly publicKeyPem: string | null;
+  publicKeyPem: string | null;
   /** sha256 (hex) of the DER SubjectPublicKeyInfo. */
-  readonly fingerprint: string | null;
+  fingerprint: string | null;
   readonly checkpointEvery: number;
   /** Entries appended through this connection since it was opened. */
   appended = 0;
@@ -250,9 +262,13 @@ export class Journal {
   private nextSeqStmt: Database.Statement | undefined;
   private readonly batched = new Map<string, JournaledTable>();
 
+  private headStmt: Database.Statement | undefined;
+  private lastSignedStmt: Database.Statement | undefined;
+  private insertHeadStmt: Database.Statement | undefined;
+
   constructor(
     readonly db: Db,
-    private readonly privateKey: KeyObject | null,
+    private privateKey: KeyObject | null,
     readonly keyFile: string | null,
     readonly readOnly: boolean,
     checkpointEvery: number,
@@ -261,6 +277,12 @@ export class Journal {
     this.publicKeyPem = this.publicKey ? (this.publicKey.export({ type: "spki", format: "pem" }) as string) : null;
     this.fingerprint = this.publicKey ? fingerprintOf(this.publicKey) : null;
     this.checkpointEvery = checkpointEvery;
+  }
+
+  /** Signs arbitrary bytes with the journal key (receipts, rotation endorsements): base64 Ed25519. */
+  sign(bytes: Uint8Array): string {
+    if (!this.privateKey || this.readOnly) throw new StandingError("not-found", "this store keeps no signing key (read-only, or no key file)");
+    return sign(null, bytes, this.privateKey).toString("base64");
   }
 
   /** Signature (base64) of checkpoint {seq, headHash, at}. */
@@ -326,25 +348,78 @@ export class Journal {
   }
 
   /**
-   * Signs the current head unless it is signed already. Returns the new checkpoint, or
-   * null when there was nothing to sign (or no key, or read-only).
+   * Inside the caller's write transaction: signs the current head unless it is signed
+   * already. Every transaction that appended entries calls it just before COMMIT, so
+   * no acknowledged entry is ever unsigned (docs/journal.md, "Signed heads").
+   */
+  signHead(at: number = Date.now()): CheckpointRow | null {
+    if (this.readOnly || !this.privateKey || !this.db.open) return null;
+    this.headStmt ??= this.db.prepare("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1");
+    this.lastSignedStmt ??= this.db.prepare("SELECT max(seq) FROM journal_checkpoints").pluck();
+    this.insertHeadStmt ??= this.db.prepare("INSERT INTO journal_checkpoints (seq, head_hash, at, signature, public_key) VALUES (?, ?, ?, ?, ?)");
+    const head = this.headStmt.get() as JournalHead | undefined;
+    if (!head) return null;
+    const last = this.lastSignedStmt.get() as number | null;
+    if (last !== null && last >= head.seq) return null;
+    const row: CheckpointRow = { seq: head.seq, headHash: head.hash, at, signature: this.signCheckpoint(head.seq, head.hash, at), publicKey: this.publicKeyPem as string };
+    this.insertHeadStmt.run(row.seq, row.headHash, row.at, row.signature, row.publicKey);
+    return row;
+  }
+
+  /** The latest signed head in the database (any writer's). */
+  latestHead(): CheckpointRow | null {
+    const r = this.db
+      .prepare("SELECT seq, head_hash AS headHash, at, signature, public_key AS publicKey FROM journal_checkpoints ORDER BY seq DESC LIMIT 1")
+      .get() as CheckpointRow | undefined;
+    return r ?? null;
+  }
+
+  /** The hash of entry `seq`, or undefined when there is none. */
+  hashAt(seq: number): string | undefined {
+    return this.db.prepare("SELECT hash FROM journal WHERE seq = ?").pluck().get(seq) as string | undefined;
+  }
+
+  /**
+   * Signs the current head unless it is signed already, in a transaction of its own.
+   * Returns the new checkpoint, or null when there was nothing to sign (or no key, or
+   * read-only).
    */
   checkpoint(): CheckpointRow | null {
     if (this.readOnly || !this.privateKey || !this.db.open) return null;
-    return this.db
-      .transaction((): CheckpointRow | null => {
-        const head = this.head();
-        if (!head) return null;
-        const last = this.db.prepare("SELECT max(seq) FROM journal_checkpoints").pluck().get() as number | null;
-        if (last !== null && last >= head.seq) return null;
-        const at = Date.now();
-        const row: CheckpointRow = { seq: head.seq, headHash: head.hash, at, signature: this.signCheckpoint(head.seq, head.hash, at), publicKey: this.publicKeyPem as string };
-        this.db
-          .prepare("INSERT INTO journal_checkpoints (seq, head_hash, at, signature, public_key) VALUES (?, ?, ?, ?, ?)")
-          .run(row.seq, row.headHash, row.at, row.signature, row.publicKey);
-        return row;
+    if (this.db.inTransaction) return this.signHead();
+    return this.db.transaction((): CheckpointRow | null => this.signHead()).immediate();
+  }
+
+  /**
+   * Replaces the journal key: a `journal.key-rotated` event naming the new key,
+   * endorsed by the old key, whose head the old key signs; every later head is signed
+   * by the new key, which replaces the key file. Writers in other processes keep the
+   * old key in memory, so rotate with the service stopped. Returns both fingerprints.
+   */
+  rotateKey(at: number = Date.now()): { from: string; to: string; seq: number } {
+    if (this.readOnly || !this.privateKey || !this.publicKeyPem || !this.fingerprint) throw new StandingError("bad-request", "this store has no journal key to rotate");
+    const next = generateKeyPairSync("ed25519").privateKey;
+    const nextPublic = createPublicKey(next);
+    const nextPem = nextPublic.export({ type: "spki", format: "pem" }) as string;
+    const from = this.fingerprint;
+    const to = fingerprintOf(nextPublic);
+    const pending = this.keyFile ? `${this.keyFile}.next` : null;
+    if (pending) writeFileSync(pending, next.export({ type: "pkcs8", format: "pem" }) as string, { mode: 0o600 });
+    const seq = this.db
+      .transaction((): number => {
+        this.signHead(at);
+        const endorsement = this.sign(Buffer.from(rotationPayload(from, to, nextPem, at), "utf8"));
+        const s = this.event("journal.key-rotated", { at, from, to, publicKey: nextPem, endorsement });
+        this.signHead(at);
+        return s;
       })
       .immediate();
+    if (pending && this.keyFile) renameSync(pending, this.keyFile);
+    this.privateKey = next;
+    this.publicKey = nextPublic;
+    this.publicKeyPem = nextPem;
+    this.fingerprint = to;
+    return { from, to, seq };
   }
 
   /** At shutdown: signs what this connection appended. Never throws (a busy database leaves the tail unsigned). */

@@ -26,12 +26,13 @@ import type {
 } from "../types.js";
 import { ddl, recordSchemaVersion, upgradeSchema } from "./schema.js";
 import { readPage, pageStatements, recordCols, toApplication, toDispute, toRecord, toState, type PageStatements, type Row } from "./rows.js";
-import { installJournal, journalPublicKey, type Journal, type JournalOptions } from "./journal.js";
+import { installJournal, journalPublicKey, fingerprintOfPem, type CheckpointRow, type Journal, type JournalOptions } from "./journal.js";
 import type { SqlValue } from "../../journal/hash.js";
 import { randomUUID } from "node:crypto";
 import { verifyJournal } from "./verify.js";
 import type { VerifyReport } from "../../journal/report.js";
 import type { KeyRow, Role } from "../../auth/principals.js";
+import type { SignedHead } from "../types.js";
 import type { ApplicationRow, DecisionLogRow, DisputeActionRow, DisputeRow, DisputeStatus, ListCount, MeasureCount, NoticeRow, OutboxRow } from "../types.js";
 
 
@@ -628,8 +629,28 @@ export class SqliteStore implements Store {
     const readDb = this.readDb;
     // The read connection verifies with the writer's settings (key file, checkpoint interval).
     const readJournal = readDb === this.db ? journal : installJournal(readDb, { ...options.journal, path: resolvePath(path), readOnly: true });
+    // Whatever opening wrote (a new file's schema version, an upgrade, a baseline) is signed before anything else.
+    journal.checkpoint();
+    const headOf = (c: CheckpointRow): SignedHead => ({ seq: c.seq, hash: c.headHash, at: c.at, signature: c.signature, fingerprint: fingerprintOfPem(c.publicKey) });
     this.journal = {
       publicKey: () => journalPublicKey(journal),
+      head: () => this.read(async () => {
+        const c = readJournal.latestHead();
+        return c ? headOf(c) : undefined;
+      }),
+      hashAt: (seq: number) => this.read(async () => readJournal.hashAt(seq)),
+      signer: () => {
+        if (!journal.fingerprint || journal.readOnly) throw new StandingError("not-found", "this store keeps no journal signing key");
+        return { sign: (bytes: Uint8Array) => journal.sign(bytes), get fingerprint() { return journal.fingerprint as string; } };
+      },
+      rotateKey: async () => {
+        const release = await this.mutex.lock();
+        try {
+          return journal.rotateKey();
+        } finally {
+          release();
+        }
+      },
       // On the read connection, in one read transaction: a snapshot while writers go on.
       verify: (o: AuditOptions): Promise<VerifyReport> => this.read(async () => verifyJournal(readDb, { ...o, journal: readJournal })),
     };
@@ -641,7 +662,10 @@ export class SqliteStore implements Store {
     try {
       this.db.exec("BEGIN IMMEDIATE");
       try {
+        const before = this.ownJournal.appended;
         const out = await fn(this.writer);
+        // A signed head ends every commit that journaled anything: no acknowledged entry is unsigned.
+        if (this.ownJournal.appended !== before) this.ownJournal.signHead();
         this.db.exec("COMMIT");
         return out;
       } catch (e) {

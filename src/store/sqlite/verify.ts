@@ -6,12 +6,12 @@
 import type Database from "better-sqlite3";
 import { createPublicKey, verify as verifySignature, type KeyObject } from "node:crypto";
 import { firstDifference, type Finding, type ProblemKind, type VerifyReport } from "../../journal/report.js";
-import type { Replayer, StoredInputs } from "../types.js";
+import type { Replayer, StoredInputs, WitnessedHead } from "../types.js";
 import { pageStatements, readPage } from "./rows.js";
 import { StandingError } from "../../errors.js";
 import { defaultCatalogue, parseCatalogue } from "../../policy/catalogue.js";
 import { compilePolicy } from "../../policy/compile.js";
-import { BATCH_DIGEST_CHARS, GENESIS, batchEntry, batchRow, checkpointPayload, entryHash, sha256Hex, sortBatch, type SqlValue } from "../../journal/hash.js";
+import { BATCH_DIGEST_CHARS, GENESIS, batchEntry, batchRow, checkpointPayload, entryHash, rotationPayload, sha256Hex, sortBatch, type SqlValue } from "../../journal/hash.js";
 import {
   batchedTables,
   fingerprintOf,
@@ -44,6 +44,10 @@ export interface VerifyOptions {
   readonly integrityCheck?: boolean;
   /** How many problems to list (default 200; the rest are counted in `omitted`). */
   readonly maxProblems?: number;
+  /** A key fingerprint pinned elsewhere (sha256 of the DER public key, hex). */
+  readonly pinnedFingerprint?: string;
+  /** Signed heads a witness recorded: the journal must contain each. */
+  readonly witnessHeads?: readonly WitnessedHead[];
 }
 
 class Findings {
@@ -92,8 +96,9 @@ function iso(ms: unknown): string {
   return Number.isFinite(n) ? new Date(n).toISOString() : String(ms);
 }
 
+/** Enough of a hash to tell two apart in a message (16 hex digits, 64 bits). */
 function short(hash: unknown): string {
-  return typeof hash === "string" ? hash.slice(0, 12) : String(hash);
+  return typeof hash === "string" ? (hash.length > 16 ? `${hash.slice(0, 16)}…` : hash) : String(hash);
 }
 
 function parsePublicKey(k: string | KeyObject): KeyObject {
@@ -174,7 +179,8 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
     if (hasJournal) {
       const cps = db.prepare("SELECT seq, head_hash, at, signature, public_key FROM journal_checkpoints ORDER BY seq").all() as Row[];
       checkpointCount = cps.length;
-      const signedSeqs = new Set(cps.map((c) => Number(c.seq)));
+      const signedSeqs = new Set([...cps.map((c) => Number(c.seq)), ...(options.witnessHeads ?? []).map((w) => w.seq)]);
+      const rotations: { seq: number; at: number; from: string; to: string; publicKey: string; endorsement: string }[] = [];
       const hashAt = new Map<number, string>();
       let baselines = 0;
       guard("chain", "journal", () => {
@@ -201,6 +207,14 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
           }
           if (signedSeqs.has(seq)) hashAt.set(seq, String(e.hash));
           if (e.kind === "baseline") baselines++;
+          if (e.kind === "journal.key-rotated" && e.tbl === null) {
+            try {
+              const d = JSON.parse(String(e.data)) as Record<string, unknown>;
+              rotations.push({ seq, at: Number(d.at), from: String(d.from), to: String(d.to), publicKey: String(d.publicKey), endorsement: String(d.endorsement) });
+            } catch {
+              f.problem({ kind: "chain", where, seq, message: `entry #${seq} (journal.key-rotated): its data cannot be read` });
+            }
+          }
           prevHash = String(e.hash);
           expected = seq + 1;
           head = { seq, hash: String(e.hash) };
@@ -210,78 +224,144 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
         f.warn({ kind: "baseline", where: "journal", message: `${baselines} row(s) were journaled as a baseline when the journal started on a database that already held them: their history before that is not covered` });
       }
 
-      // Which key do signatures answer to?
-      let trusted: KeyObject | null = null;
+      // Which keys sign, and which of them is trusted? The journal names its keys: the
+      // first, and each one a `journal.key-rotated` event introduced, endorsed by the one
+      // before. A key is identified by its fingerprint, so any copy of it (a checkpoint's
+      // public_key column, the event, the key file) is that key.
+      const keys = new Map<string, KeyObject>();
+      const remember = (pem: unknown): string | null => {
+        try {
+          const k = createPublicKey(String(pem));
+          const fp = fingerprintOf(k);
+          if (!keys.has(fp)) keys.set(fp, k);
+          return fp;
+        } catch {
+          return null;
+        }
+      };
+      let anchor: { fingerprint: string; source: "pinned" | "pin" | "key-file" } | null = null;
       try {
         if (options.publicKey !== undefined) {
-          trusted = parsePublicKey(options.publicKey);
-          publicKeyInfo = { fingerprint: fingerprintOf(trusted), source: "pinned" };
+          const k = parsePublicKey(options.publicKey);
+          const fp = fingerprintOf(k);
+          keys.set(fp, k);
+          anchor = { fingerprint: fp, source: "pinned" };
+        } else if (options.pinnedFingerprint !== undefined) {
+          anchor = { fingerprint: options.pinnedFingerprint.toLowerCase(), source: "pin" };
         } else if (journal.publicKey) {
-          trusted = journal.publicKey;
-          publicKeyInfo = { fingerprint: fingerprintOf(trusted), source: "key-file" };
+          anchor = { fingerprint: fingerprintOf(journal.publicKey), source: "key-file" };
         }
       } catch (e) {
         f.problem({ kind: "checkpoint", where: "public key", message: `the public key given cannot be read: ${(e as Error).message}` });
       }
-      if (!trusted && options.publicKey === undefined && cps.length > 0) {
-        f.warn({ kind: "key", where: "journal key", message: "no key file beside the database and no --public-key: signatures were checked against the key each checkpoint carries, which proves nothing against someone who can write the database; pin the published key (GET /v1/journal/key) with --public-key" });
-        publicKeyInfo = null;
+      const keyFilePrint = journal.publicKey ? fingerprintOf(journal.publicKey) : null;
+      if (journal.publicKey && keyFilePrint) keys.set(keyFilePrint, journal.publicKey);
+      const cpPrints = cps.map((c) => remember(c.public_key));
+      // The keys in force, in order: epochs[i] signs checkpoints after rotations[i-1].
+      const firstKey = rotations[0]?.from ?? anchor?.fingerprint ?? cpPrints.find((p) => p !== null) ?? null;
+      const epochs: { from: number; fingerprint: string }[] = firstKey ? [{ from: 0, fingerprint: firstKey }] : [];
+      for (const r of rotations) {
+        const where = `journal seq=${r.seq}`;
+        const current = epochs[epochs.length - 1]?.fingerprint;
+        if (r.from !== current) {
+          f.problem({ kind: "checkpoint", where, seq: r.seq, message: `entry #${r.seq} (journal.key-rotated) rotates away from key ${short(r.from)}, but the key in force was ${short(current)}: the rotation was forged` });
+          continue;
+        }
+        const fromKey = keys.get(r.from);
+        const toPrint = remember(r.publicKey);
+        let endorsed = false;
+        try {
+          endorsed = fromKey !== undefined && toPrint === r.to && verifySignature(null, Buffer.from(rotationPayload(r.from, r.to, r.publicKey, r.at), "utf8"), fromKey, Buffer.from(r.endorsement, "base64"));
+        } catch {
+          endorsed = false;
+        }
+        if (!endorsed) {
+          f.problem({ kind: "checkpoint", where, seq: r.seq, message: `entry #${r.seq} (journal.key-rotated) introduces key ${short(r.to)}, but the old key ${short(r.from)} did not endorse it: the rotation was forged` });
+          continue;
+        }
+        epochs.push({ from: r.seq, fingerprint: r.to });
+      }
+      const epochAt = (seq: number): string | undefined => {
+        let fp: string | undefined;
+        for (const e of epochs) if (e.from < seq) fp = e.fingerprint;
+        return fp;
+      };
+      const lastKey = epochs[epochs.length - 1]?.fingerprint;
+      if (anchor) {
+        publicKeyInfo = { fingerprint: anchor.fingerprint, source: anchor.source };
+        if (cps.length > 0 && !epochs.some((e) => e.fingerprint === anchor.fingerprint)) {
+          const what = anchor.source === "key-file" ? "the key file beside the database" : anchor.source === "pin" ? "the fingerprint pinned for this database" : "the pinned public key";
+          f.problem({ kind: "checkpoint", where: "journal key", message: `the journal is signed by key ${short(lastKey)}, not by ${what} (${short(anchor.fingerprint)}): it was re-signed by someone else, or the key was replaced` });
+        }
+        if (anchor.source !== "key-file" && keyFilePrint && lastKey && keyFilePrint !== lastKey && epochs.some((e) => e.fingerprint === anchor.fingerprint)) {
+          f.problem({ kind: "checkpoint", where: "journal key file", message: `the key file beside the database holds key ${short(keyFilePrint)}, not the journal key ${short(lastKey)}: it was replaced` });
+        }
+      } else if (cps.length > 0) {
+        f.warn({ kind: "key", where: "journal key", message: "no key file beside the database, no --public-key and no pinned fingerprint: signatures were checked against the key each checkpoint carries, which proves nothing against someone who can write the database; pin the published key (GET /v1/journal/key) with --public-key" });
+        if (firstKey) publicKeyInfo = { fingerprint: firstKey, source: "database" };
       }
       const headNow = head as { seq: number; hash: string } | null;
-      for (const c of cps) {
+      cps.forEach((c, i) => {
         const seq = Number(c.seq);
         const where = `journal_checkpoints seq=${seq}`;
-        let key: KeyObject;
-        try {
-          const own = createPublicKey(String(c.public_key));
-          if (trusted && fingerprintOf(own) !== fingerprintOf(trusted)) {
-            f.problem({ kind: "checkpoint", where, seq, message: `checkpoint #${seq} carries key ${fingerprintOf(own).slice(0, 16)}…, not the journal key ${fingerprintOf(trusted).slice(0, 16)}…: it was signed by someone else` });
-          }
-          key = trusted ?? own;
-          if (!publicKeyInfo && !trusted) publicKeyInfo = { fingerprint: fingerprintOf(own), source: "database" };
-        } catch {
-          if (!trusted) {
-            f.problem({ kind: "checkpoint", where, seq, message: `checkpoint #${seq}: its public key cannot be read` });
-            continue;
-          }
-          key = trusted;
+        const expected = epochAt(seq);
+        const own = cpPrints[i];
+        if (own === null || own === undefined) {
+          f.problem({ kind: "checkpoint", where, seq, message: `checkpoint #${seq}: its public key cannot be read` });
+          if (!expected) return;
+        } else if (expected && own !== expected) {
+          f.problem({ kind: "checkpoint", where, seq, message: `checkpoint #${seq} carries key ${short(own)}, not the journal key ${short(expected)}: it was signed by someone else` });
         }
+        const key = expected ? keys.get(expected) : undefined;
         let sigOk = false;
         try {
-          sigOk = verifySignature(null, Buffer.from(checkpointPayload(seq, String(c.head_hash), Number(c.at)), "utf8"), key, Buffer.from(String(c.signature), "base64"));
+          sigOk = key !== undefined && verifySignature(null, Buffer.from(checkpointPayload(seq, String(c.head_hash), Number(c.at)), "utf8"), key, Buffer.from(String(c.signature), "base64"));
         } catch {
           sigOk = false;
         }
         if (!sigOk) {
-          f.problem({ kind: "checkpoint", where, seq, message: `checkpoint #${seq} (${iso(c.at)}): the signature does not verify against the journal key: the checkpoint was forged or altered` });
-          continue;
+          f.problem({ kind: "checkpoint", where, seq, message: `checkpoint #${seq} (${iso(c.at)}): the signature does not verify against the journal key${expected ? ` ${short(expected)}` : ""}: the checkpoint was forged or altered` });
+          return;
         }
         const actual = hashAt.get(seq);
         if (actual === undefined) {
           f.problem({ kind: "chain", where: `journal seq=${seq}`, seq, message: headNow && seq > headNow.seq ? `the journal ends at entry #${headNow.seq}, but checkpoint #${seq} signed ${seq - headNow.seq} more: entries were removed from the end of the journal` : `entry #${seq}, signed by a checkpoint, is missing` });
-          continue;
+          return;
         }
         if (actual !== c.head_hash) {
           f.problem({ kind: "chain", where: `journal seq=${seq}`, seq, message: `entry #${seq} has hash ${short(actual)}, but checkpoint #${seq} signed ${short(c.head_hash)}: the journal up to #${seq} was rewritten after it was signed` });
-          continue;
+          return;
         }
         if (!lastGood || seq > lastGood.seq) lastGood = { seq, at: Number(c.at) };
+      });
+
+      // Heads a witness recorded: the journal must still contain each of them.
+      for (const w of options.witnessHeads ?? []) {
+        const where = `journal seq=${w.seq}`;
+        const actual = hashAt.get(w.seq);
+        const seen = w.at !== undefined ? ` on ${iso(w.at)}` : "";
+        if (headNow === null || w.seq > headNow.seq) {
+          f.problem({ kind: "witness", where, seq: w.seq, message: `a witness recorded signed head #${w.seq} (${short(w.hash)})${seen}, but the journal ends at #${headNow?.seq ?? 0}: the store was rolled back` });
+        } else if (actual !== w.hash) {
+          f.problem({ kind: "witness", where, seq: w.seq, message: `a witness recorded signed head #${w.seq} as ${short(w.hash)}${seen}, but entry #${w.seq} now hashes to ${short(actual)}: the store was rolled back or its history rewritten` });
+        }
       }
     }
     const headFinal = head as { seq: number; hash: string } | null;
-    const unsignedTail = headFinal ? headFinal.seq - (lastGood?.seq ?? 0) : 0;
-    // Every writer signs a checkpoint in the same statement as each entry whose seq is a
-    // multiple of checkpointEvery, so a longer unsigned stretch means checkpoints were
-    // removed: without them a rewritten journal would pass as merely "not signed yet".
-    if (unsignedTail >= journal.checkpointEvery) {
+    const good = lastGood as { seq: number; at: number } | null;
+    const unsignedTail = headFinal ? headFinal.seq - (good?.seq ?? 0) : 0;
+    // Every commit that journals anything ends with a signed head, so an entry after the
+    // last good one was appended outside Standing, or its head was removed.
+    if (unsignedTail > 0) {
+      const from = (good?.seq ?? 0) + 1;
       f.problem({
         kind: "checkpoint",
-        where: `journal seq=${(lastGood?.seq ?? 0) + 1}`,
-        seq: (lastGood?.seq ?? 0) + 1,
-        message: `${unsignedTail} entries follow the last good checkpoint (#${lastGood?.seq ?? 0}), but one is signed every ${journal.checkpointEvery}: checkpoints were removed, and nothing after #${lastGood?.seq ?? 0} can be trusted`,
+        where: `journal seq=${from}`,
+        seq: from,
+        message: good
+          ? `${unsignedTail} entr${unsignedTail === 1 ? "y follows" : "ies follow"} the last signed head (#${good.seq}), but every commit ends with a signed head: entries #${from}–#${headFinal?.seq ?? from} were appended outside Standing, or their head was removed`
+          : `the journal has ${unsignedTail} entr${unsignedTail === 1 ? "y" : "ies"} and no valid signed head: nothing in it can be trusted`,
       });
-    } else if (unsignedTail > 0) {
-      f.warn({ kind: "unsigned-tail", where: `journal seq=${(lastGood?.seq ?? 0) + 1}`, message: `${unsignedTail} entr${unsignedTail === 1 ? "y" : "ies"} after the last good checkpoint (#${lastGood?.seq ?? 0}) are chained but not signed yet: someone able to write the database could still rewrite or cut them undetected` });
     }
 
     // ---- 3. every row of every table against its latest journal entry
