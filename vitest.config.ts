@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -6,5 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // `audit verify` pins a database's journal key outside its folder on the first run:
+    // tests keep their pins in a folder of their own, never in the user's config.
+    env: { STANDING_PIN_DIR: join(tmpdir(), `standing-test-pins-${process.pid}`) },
   },
 });

@@ -24,6 +24,9 @@ export const errorCodes = {
   "request-timeout": 408,
   "headers-too-large": 431,
   "too-many-requests": 429,
+  // A journal head that does not extend the one a witness saw; a receipt that does not verify.
+  "journal-inconsistent": 409,
+  "invalid-receipt": 422,
   // The medium refused a write or a read: a full disk, a file-size limit, a read-only
   // mount, an I/O error. Nothing acknowledged is lost; the operation did not happen.
   "storage-full": 507,

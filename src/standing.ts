@@ -29,7 +29,9 @@ import { ReadModels } from "./services/read-models.js";
 import { Reevaluation, type Progress, type ReevaluationResult } from "./services/reevaluation.js";
 import { Scheduling } from "./services/scheduling.js";
 import { buildStatement, type Statement } from "./statement/statement.js";
-import type { ChangeRow, DecisionLogRow, DisputeRow, Identifier, PolicyRow, Replayer, Store, SubjectId } from "./store/types.js";
+import type { ChangeRow, DecisionLogRow, DisputeRow, Identifier, NoticeRow, PolicyRow, Replayer, SignedHead, Store, SubjectId } from "./store/types.js";
+import type { Receipt } from "./journal/receipt.js";
+import { Receipts } from "./receipts.js";
 import { openStore } from "./store/open.js";
 import { systemClock, type Clock, type Instant } from "./time.js";
 
@@ -105,6 +107,8 @@ export class Standing {
   private readonly follower: FeedFollower;
   /** What the adapters read: a subject's file, queues, statistics. */
   readonly reads: ReadModels;
+  /** Signed receipts for check answers, notices and statements (docs/journal.md). */
+  readonly receipts: Receipts;
   private started: Promise<number> | undefined;
 
   constructor(
@@ -124,6 +128,7 @@ export class Standing {
     this.scheduling = new Scheduling(this.shell, this.reevaluation);
     this.keys = new Authenticator(store);
     this.reads = new ReadModels(store);
+    this.receipts = new Receipts(store.journal);
     // Events this process committed are applied again too: re-reading a state is cheap
     // and idempotent, and two Standings may share one store (the demo's history).
     this.follower = new FeedFollower(options.feed ?? new StoreChangeFeed(store), 0, (events) => this.applyChanges(events), {
@@ -537,6 +542,7 @@ export class Standing {
       channelsDone: (id) => store.deliveredChannels(id),
       channelDone: (id, channel, at) => store.transaction((tx) => tx.markChannelDelivered(id, channel, at)),
       failed: (id, error, next) => store.transaction((tx) => tx.markFailed(id, error, next)),
+      receipt: (n) => this.noticeReceipt(n),
     };
   }
 
@@ -544,6 +550,31 @@ export class Standing {
 
   journalKey(): { algorithm: "Ed25519"; publicKey: string; fingerprint: string } {
     return this.store.journal.publicKey();
+  }
+
+  /** The latest signed head, and with `since` the hash the journal now has at that seq (a witness's consistency check). */
+  async journalHead(since?: number): Promise<(SignedHead & { since?: { seq: number; hash: string | null } }) | undefined> {
+    const head = await this.store.journal.head();
+    if (!head || since === undefined) return head;
+    return { ...head, since: { seq: since, hash: (await this.store.journal.hashAt(since)) ?? null } };
+  }
+
+  /** A notice's receipt: its digest covers the notice as the subject receives it (the stored body). */
+  noticeReceipt(n: NoticeRow): Receipt | undefined {
+    return this.receipts.document("notice", n.id, n.subjectId, JSON.parse(n.body) as unknown, new Date(n.createdAt).toISOString());
+  }
+
+  /** The statement with a receipt over all of it (every field but the receipt itself). */
+  async signedStatement(subjectId: SubjectId, at: Instant = this.clock.now()): Promise<Statement & { receipt?: Receipt }> {
+    const st = await this.statement(subjectId, at);
+    await this.receipts.refresh();
+    const receipt = this.receipts.document("statement", `statement:${subjectId}:${st.at}`, subjectId, st, st.at);
+    return receipt ? { ...st, receipt } : st;
+  }
+
+  /** Replaces the journal key (a journaled event the old key endorses). Stop other writers first. */
+  rotateJournalKey(): Promise<{ from: string; to: string; seq: number }> {
+    return this.store.journal.rotateKey();
   }
 
   /** Verifies the journal and replays every stored state, on one snapshot of the store. */

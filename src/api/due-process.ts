@@ -128,7 +128,8 @@ export function dueProcessRoutes(plugin: FastifyInstance, standing: Standing): v
     return {
       notices: notices.map((n, i) => {
         const o = outbox[i];
-        return { id: n.id, createdAt: new Date(n.createdAt).toISOString(), effectiveFrom: new Date(n.effectiveFrom).toISOString(), notice: JSON.parse(n.body) as unknown, deliveredAt: o?.deliveredAt ? new Date(o.deliveredAt).toISOString() : null, attempts: o?.attempts ?? 0 };
+        const receipt = standing.noticeReceipt(n);
+        return { id: n.id, createdAt: new Date(n.createdAt).toISOString(), effectiveFrom: new Date(n.effectiveFrom).toISOString(), notice: JSON.parse(n.body) as unknown, deliveredAt: o?.deliveredAt ? new Date(o.deliveredAt).toISOString() : null, attempts: o?.attempts ?? 0, ...(receipt ? { receipt } : {}) };
       }),
     };
   });

@@ -30,6 +30,15 @@ const Reason = Type.Object({
   until: Type.Union([Type.String(), Type.Null()]),
 });
 
+/** A signed receipt (docs/journal.md, "Receipts"). */
+export const Receipt = Type.Object({
+  format: Type.Literal("standing-receipt/1"),
+  alg: Type.Literal("Ed25519"),
+  fingerprint: Type.String(),
+  payload: Type.String({ description: "base64 of the signed bytes: canonical JSON of the claims" }),
+  signature: Type.String({ description: "base64 Ed25519 signature over the payload's bytes" }),
+});
+
 export const Decision = Type.Object({
   id: Type.String(),
   subject: Type.Object({ scheme: Type.String(), value: Type.String() }),
@@ -39,6 +48,7 @@ export const Decision = Type.Object({
   privileges: Type.Array(Type.Object({ code: Type.String(), measure: Type.String(), until: Type.Union([Type.String(), Type.Null()]) })),
   policy: Type.String(),
   at: Type.String(),
+  receipt: Type.Optional(Receipt),
 });
 
 export const RecordInput = Type.Object(

@@ -262,8 +262,11 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
 
     function checkAndLog(p: Principal, subject: Identifier, context: string): Static<typeof S.Decision> {
       assertContext(p, context);
+      const d = decideAndLog(p, subject, context);
+      // Signed per answer on the HTTP path (docs/journal.md, "Receipts": why not in check()).
+      const receipt = standing.receipts.check({ id: d.id, subject: d.subject, context, answer: d.decision, codes: d.reasons.length === 0 ? NO_CODES : d.reasons.map((x) => x.code), policy: d.policy, at: d.at });
       // The response schema serialises it (fast-json-stringify); its readonly arrays are only read.
-      return decideAndLog(p, subject, context) as unknown as Static<typeof S.Decision>;
+      return (receipt ? { ...d, receipt } : d) as unknown as Static<typeof S.Decision>;
     }
 
     // ---- screenings
@@ -401,7 +404,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       mayRead(req.principal, id);
       await requireSubject(id);
       await log.flush();
-      const st = await standing.statement(id);
+      const st = await standing.signedStatement(id);
       if (req.query.format === "text") {
         reply.type("text/plain; charset=utf-8");
         return renderStatement(st);
@@ -430,6 +433,17 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
     // ---- journal (src/journal, docs/journal.md): the checkpoint key to pin, and verification
     r.get("/v1/catalogue", { config: { allow: "public" }, schema: { tags: ["policy"], summary: "The catalogue of permitted record categories in force, with its fingerprint and the versions adopted before it" } }, async () => standing.catalogueDocument());
     r.get("/v1/journal/key", { config: { allow: "public" }, schema: { tags: ["audit"], summary: "The Ed25519 public key that signs journal checkpoints" } }, async () => standing.journalKey());
+    void standing.receipts.refresh();
+    r.get(
+      "/v1/journal/head",
+      { config: { allow: "public" }, schema: { tags: ["audit"], summary: "The latest signed journal head; with ?since=SEQ also the hash the journal now has at that seq (what a witness checks)", querystring: Type.Object({ since: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,14}$" })) }, { additionalProperties: false }) } },
+      async (req) => {
+        const since = req.query.since === undefined ? undefined : Number(req.query.since);
+        const head = await standing.journalHead(since);
+        if (!head) throw new StandingError("not-found", "the journal is empty: nothing has been signed yet");
+        return head;
+      },
+    );
     r.get("/v1/journal/verify", { config: { allow: ["auditor"] }, schema: { tags: ["audit"], summary: "Verify the journal chain and signatures, every row against the journal, and replay every stored state", security } }, async () => {
       await log.flush();
       return standing.verifyJournal();

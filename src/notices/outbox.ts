@@ -1,6 +1,7 @@
 // Delivery of notices through an outbox: a notice is stored with its outbox entry in
 // the transaction that made it, then delivered by whichever channels are configured.
 // A failed delivery is retried with backoff; nothing is dropped.
+import type { Receipt } from "../journal/receipt.js";
 import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { NoticeRow, OutboxRow } from "../store/types.js";
@@ -14,11 +15,14 @@ export interface OutboxPort {
   channelsDone(noticeId: string): Promise<string[]>;
   channelDone(noticeId: string, channel: string, at: number): Promise<void>;
   failed(noticeId: string, error: string, nextAttemptAt: number): Promise<void>;
+  /** A signed receipt for the notice (journal/receipt.ts), delivered with it; undefined without a signing key. */
+  receipt?(notice: NoticeRow): Receipt | undefined;
 }
 
 export interface NoticeChannel {
   readonly name: string;
-  deliver(notice: NoticeRow): Promise<void>;
+  /** Delivers the notice, with its receipt when there is one. */
+  deliver(notice: NoticeRow, receipt?: Receipt): Promise<void>;
 }
 
 /** Appends each notice as one JSON line to a file, flushed to disk. */
@@ -27,11 +31,11 @@ export class LogChannel implements NoticeChannel {
   constructor(private readonly file: string) {
     mkdirSync(dirname(file), { recursive: true });
   }
-  async deliver(notice: NoticeRow): Promise<void> {
+  async deliver(notice: NoticeRow, receipt?: Receipt): Promise<void> {
     // Owner and group only: notices name people and what restricts them.
     const fd = openSync(this.file, "a", 0o640);
     try {
-      appendFileSync(fd, JSON.stringify({ id: notice.id, subject: notice.subjectId, createdAt: new Date(notice.createdAt).toISOString(), notice: JSON.parse(notice.body) as unknown }) + "\n");
+      appendFileSync(fd, JSON.stringify({ id: notice.id, subject: notice.subjectId, createdAt: new Date(notice.createdAt).toISOString(), notice: JSON.parse(notice.body) as unknown, ...(receipt ? { receipt } : {}) }) + "\n");
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -46,11 +50,11 @@ export class WebhookChannel implements NoticeChannel {
     private readonly url: string,
     private readonly timeoutMs = 10_000,
   ) {}
-  async deliver(notice: NoticeRow): Promise<void> {
+  async deliver(notice: NoticeRow, receipt?: Receipt): Promise<void> {
     const res = await fetch(this.url, {
       method: "POST",
       headers: { "content-type": "application/json", "idempotency-key": notice.id },
-      body: JSON.stringify({ id: notice.id, subject: notice.subjectId, notice: JSON.parse(notice.body) as unknown }),
+      body: JSON.stringify({ id: notice.id, subject: notice.subjectId, notice: JSON.parse(notice.body) as unknown, ...(receipt ? { receipt } : {}) }),
       signal: AbortSignal.timeout(this.timeoutMs),
     });
     if (res.status < 200 || res.status >= 300) throw new Error(`webhook answered ${res.status}`);
@@ -79,9 +83,10 @@ export class Outbox {
       try {
         // Each channel is recorded as it delivers: when the webhook fails, the log is not written twice.
         const done = new Set(await this.port.channelsDone(row.noticeId));
+        const receipt = this.port.receipt?.(notice);
         for (const c of this.channels) {
           if (done.has(c.name)) continue;
-          await c.deliver(notice);
+          await c.deliver(notice, receipt);
           await this.port.channelDone(row.noticeId, c.name, now);
         }
         await this.port.delivered(row.noticeId, now);

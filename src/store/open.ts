@@ -2,7 +2,9 @@
 // store. A PostgreSQL store is a sibling that will answer `postgres://…` here.
 import { StandingError } from "../errors.js";
 import type { VerifyReport } from "../journal/report.js";
-import { auditSqliteFile, type AuditFileOptions } from "./sqlite/audit.js";
+import { auditSqliteFile, sqliteFileHead, type AuditFileOptions } from "./sqlite/audit.js";
+
+export type { AuditFileOptions };
 import { SqliteStore, type SqliteStoreOptions } from "./sqlite/store.js";
 import type { Store } from "./types.js";
 
@@ -42,6 +44,19 @@ export function auditStore(url: string, options: AuditFileOptions = {}): VerifyR
   switch (loc.kind) {
     case "sqlite":
       return auditSqliteFile(loc.path, options);
+    default: {
+      const never: never = loc.kind;
+      throw new Error(`unknown store kind ${String(never)}`);
+    }
+  }
+}
+
+/** The latest signed head of a store as found, read-only (standing audit witness DB). */
+export function storeHead(url: string, since?: number): ReturnType<typeof sqliteFileHead> {
+  const loc = parseStoreUrl(url);
+  switch (loc.kind) {
+    case "sqlite":
+      return sqliteFileHead(loc.path, since);
     default: {
       const never: never = loc.kind;
       throw new Error(`unknown store kind ${String(never)}`);

@@ -94,6 +94,7 @@ export function page(o: PageOptions): string {
     ["/stats", "Statistics"],
     ["/versions", "Policy versions"],
     ["/catalogue", "What may be recorded"],
+    ["/journal", "Journal key"],
   ];
   if (p.kind === "key" && p.role === "subject") links.push(["/me", "My file"]);
   if (p.kind === "key" && operator.has(p.role)) links.push(["/console", "Console"]);

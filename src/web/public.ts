@@ -196,3 +196,15 @@ export function catalogueSection(c: { catalogue: Catalogue; adoptedAt: number | 
 <tbody>${[...cat.categories.values()].map((k) => html`<tr data-category="${k.name}"><th scope="row" class="mono">${k.name}${k.aliases.length > 0 ? html`<span class="hint">also: ${k.aliases.join(", ")}</span>` : ""}</th><td>${k.subjects.join(", ")}</td><td>${k.description}</td><td>${k.basis}</td></tr>`)}</tbody></table>
 ${c.history.length > 0 ? html`<h2>Adopted versions</h2><ul>${c.history.map((h) => html`<li><span class="mono">${h.version}</span> (${h.hash.slice(0, 16)}…), ${time(h.adoptedAt, fmt)}, by ${h.adoptedBy}</li>`)}</ul>` : ""}`;
 }
+
+/** The journal key and the latest signed head: what auditors pin and witnesses record (docs/journal.md). */
+export function journalKeySection(key: { publicKey: string; fingerprint: string } | null, head: { seq: number; hash: string; at: number; signature: string } | undefined): Html {
+  return html`<h1>The journal key</h1>
+<p class="lead">Every change to Standing's data is written to a hash-chained journal, and every commit ends with a head signed by this Ed25519 key. Keep a copy of the fingerprint: <span class="mono">standing audit verify --public-key</span> checks the store against it, and a store re-signed with any other key fails.</p>
+${key ? html`<p>Fingerprint (sha256 of the public key): <span class="mono" id="journal-fingerprint">${key.fingerprint}</span></p>
+<pre class="mono" id="journal-key">${key.publicKey}</pre>
+<p>As data: <a href="/v1/journal/key">/v1/journal/key</a>.</p>` : html`<p>This store keeps no signing key.</p>`}
+<h2>Latest signed head</h2>
+${head ? html`<p>Entry <span class="mono">#${String(head.seq)}</span>, hash <span class="mono">${head.hash}</span>, signed ${new Date(head.at).toISOString()}.</p>
+<p>Witnesses record it with <span class="mono">standing audit witness URL --state FILE</span>; as data: <a href="/v1/journal/head">/v1/journal/head</a>.</p>` : html`<p>Nothing has been signed yet.</p>`}`;
+}

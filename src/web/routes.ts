@@ -13,7 +13,7 @@ import { parseIdentifier, type Standing } from "../standing.js";
 import { CAN, can, consoleHome, disputeQueue, journalPage, policyPage, quarantinePage, searchForm, type PolicyOutcome } from "./console.js";
 import { html, type Html } from "./html.js";
 import { CSS, page } from "./layout.js";
-import { catalogueSection, diffTable, fmtFor, noPolicy, overview, rulebookSection, statsSection, versionsSection } from "./public.js";
+import { catalogueSection, diffTable, fmtFor, journalKeySection, noPolicy, overview, rulebookSection, statsSection, versionsSection } from "./public.js";
 import { assertSameOrigin, clearKeyCookie, principalOf, setKeyCookie } from "./session.js";
 import { computeStats, type PublicStats } from "./stats.js";
 import { disputeForm, subjectFile } from "./subject.js";
@@ -148,6 +148,15 @@ export async function webRoutes(app: FastifyInstance, opts: WebOptions): Promise
   });
   app.get("/stats", HIDE, async (req, reply) => send(req, reply, "Statistics", statsSection(await stats(), standing.activePolicy())));
   app.get("/catalogue", HIDE, async (req, reply) => send(req, reply, "What may be recorded", catalogueSection(standing.catalogue(), standing.activePolicy())));
+  app.get("/journal", HIDE, async (req, reply) => {
+    let key: { publicKey: string; fingerprint: string } | null;
+    try {
+      key = standing.journalKey();
+    } catch {
+      key = null;
+    }
+    return send(req, reply, "Journal key", journalKeySection(key, await standing.journalHead()));
+  });
   app.get("/versions", HIDE, async (req, reply) => send(req, reply, "Policy versions", versionsSection(standing.publishedPolicies(), standing.activePolicy(), standing.clock.now())));
 
   // ---- sign in and out

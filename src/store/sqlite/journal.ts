@@ -42,7 +42,8 @@ export const journalTables: readonly string[] = ["journal", "journal_checkpoints
 
 export const DEFAULT_CHECKPOINT_EVERY = 1000;
 
-const ddl = `
+/** The journal's own tables (the schema check expects them too). */
+export const journalDdl = `
 CREATE TABLE IF NOT EXISTS journal (
   seq INTEGER PRIMARY KEY,
   kind TEXT NOT NULL,
@@ -520,7 +521,7 @@ export function installJournal(db: Db, options: JournalOptions = {}): Journal {
   const started = db
     .transaction(() => {
       const had = db.prepare("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'journal'").get() !== undefined;
-      db.exec(ddl);
+      db.exec(journalDdl);
       return had ? 0 : j.baseline();
     })
     .immediate();

@@ -13,7 +13,7 @@ import type { Finding, VerifyReport } from "../../journal/report.js";
 import { replayerOf } from "../../standing.js";
 import { auditSqliteFile, type AuditFileOptions } from "./audit.js";
 import { SqliteStore } from "./store.js";
-import { behindTheBack, copyDb, flipChar, populate, tempDir, type Populated } from "./test-helpers.js";
+import { NOW, behindTheBack, copyDb, flipChar, populate, tempDir, type Populated } from "./test-helpers.js";
 
 const dir = tempDir("standing-tamper-");
 let base: Populated;
@@ -329,8 +329,8 @@ describe("the journal itself", () => {
       resignCheckpoints(db);
     });
     const r = failed(path);
-    expect(first(r)).toMatchObject({ kind: "checkpoint" });
-    expect(first(r).message).toContain("not the journal key");
+    expect(first(r)).toMatchObject({ kind: "checkpoint", where: "journal key" });
+    expect(first(r).message).toContain("not by the key file beside the database");
   });
 
   it("…even when the key file was replaced too, the pinned public key refuses it", () => {
@@ -361,6 +361,121 @@ describe("the journal itself", () => {
   it("a checkpoint's time moved: the signature no longer verifies", () => {
     const path = tampered((db) => db.prepare("UPDATE journal_checkpoints SET at = at + 1").run());
     expect(first(failed(path))).toMatchObject({ kind: "checkpoint" });
+  });
+});
+
+describe("an insider with the file but not the private key", () => {
+  /** A copy of the base database after one more command (an admin key revoked), and the head a witness saw after it. */
+  async function afterRevocation(): Promise<{ path: string; before: { seq: number; hash: string }; witnessed: { seq: number; hash: string; at: number } }> {
+    const path = copyDb(base.path, join(dir, `t-${n++}.db`));
+    const s = new SqliteStore(path);
+    const before = (await s.journal.head()) as { seq: number; hash: string };
+    await s.transaction(async (tx) => void (await tx.revokeKey(base.auditorKeyId, Date.now())));
+    const witnessed = (await s.journal.head()) as { seq: number; hash: string; at: number };
+    await s.close();
+    expect(witnessed.seq).toBeGreaterThan(before.seq);
+    return { path, before, witnessed };
+  }
+
+  it("rolls back the last command (its entries, its head and the row): a witness's head names the rollback", async () => {
+    const { path, before, witnessed } = await afterRevocation();
+    behindTheBack(path, (db) => {
+      db.prepare("DELETE FROM journal WHERE seq > ?").run(before.seq);
+      db.prepare("DELETE FROM journal_checkpoints WHERE seq > ?").run(before.seq);
+      db.prepare("UPDATE keys SET revoked_at = NULL WHERE key_id = ?").run(base.auditorKeyId);
+    });
+    // Consistent by itself: nothing in the file tells…
+    expect(audit(path).ok).toBe(true);
+    // …but the head a witness recorded is no longer in its history.
+    const r = audit(path, { witnessHeads: [witnessed] });
+    expect(r.ok).toBe(false);
+    expect(first(r)).toMatchObject({ kind: "witness", seq: witnessed.seq });
+    expect(first(r).message).toContain("the store was rolled back");
+  });
+
+  it("rolls the whole file back to an older copy: a witness's head names the rollback", async () => {
+    const old = copyDb(base.path, join(dir, `t-${n++}.db`));
+    const { path, witnessed } = await afterRevocation();
+    copyDb(old, path);
+    expect(audit(path).ok).toBe(true);
+    const r = audit(path, { witnessHeads: [witnessed] });
+    expect(r.ok).toBe(false);
+    expect(first(r)).toMatchObject({ kind: "witness", where: `journal seq=${witnessed.seq}` });
+  });
+
+  it("appends correctly chained entries after the last signed head (a forged admin key): refused, naming the first unsigned entry", () => {
+    let seq = 0;
+    const path = tampered((db) => {
+      const row = { key_id: "f0f0f0f0f0f0", hash: "ab".repeat(32), role: "admin", label: "Forged", source: null, contexts: "[]", subject_id: null, created_at: NOW, revoked_at: null };
+      db.prepare("INSERT INTO keys (key_id, hash, role, label, source, contexts, subject_id, created_at, revoked_at) VALUES (@key_id, @hash, @role, @label, @source, @contexts, @subject_id, @created_at, @revoked_at)").run(row);
+      const head = db.prepare("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").get() as { seq: number; hash: string };
+      seq = head.seq + 1;
+      const pairs = Object.keys(row).sort().flatMap((k) => [k, (typeof row[k as keyof typeof row] === "number" ? BigInt(row[k as keyof typeof row] as number) : row[k as keyof typeof row]) as SqlValue]);
+      const e = { seq, kind: "key.created", tbl: "keys", key: '["f0f0f0f0f0f0"]', rowHash: rowHash(pairs), data: null };
+      db.prepare("INSERT INTO journal (seq, kind, tbl, key, row_hash, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)").run(e.seq, e.kind, e.tbl, e.key, e.rowHash, e.data, head.hash, entryHash(head.hash, e));
+    });
+    const r = failed(path);
+    // The row matches its entry and the chain is intact: only the missing head tells.
+    expect(r.problems.filter((p) => p.kind === "row" || p.kind === "chain")).toEqual([]);
+    expect(first(r)).toMatchObject({ kind: "checkpoint", seq, where: `journal seq=${seq}` });
+    expect(first(r).message).toContain("appended outside Standing");
+  });
+
+  it("replaces the key file and re-signs a full rewrite: the pinned fingerprint refuses it, and the key file no longer matches it", () => {
+    const seq = base.recordSeq["c-1"] as number;
+    const fingerprint = createHash("sha256").update(createPublicKey(readFileSync(`${base.path}.journal-key.pem`, "utf8")).export({ type: "spki", format: "der" })).digest("hex");
+    let forged = "";
+    const path = tampered((db) => {
+      forgeAmount(db, seq);
+      rewriteJournal(db, "records", `[${seq}]`, `SELECT * FROM records WHERE seq = ${seq}`);
+      forged = resignCheckpoints(db);
+    });
+    writeFileSync(`${path}.journal-key.pem`, forged);
+    expect(audit(path).ok).toBe(true); // the forger's own key file agrees with the forgery…
+    const r = audit(path, { pinnedFingerprint: fingerprint }); // …the fingerprint kept elsewhere does not
+    expect(r.ok).toBe(false);
+    expect(first(r)).toMatchObject({ kind: "checkpoint", where: "journal key" });
+    expect(first(r).message).toContain(`not by the fingerprint pinned for this database (${fingerprint.slice(0, 16)}…)`);
+    expect(r.publicKey).toEqual({ fingerprint, source: "pin" });
+  });
+
+  it("the key file alone replaced (the journal untouched): the pinned key names the key file", () => {
+    const pinned = createPublicKey(readFileSync(`${base.path}.journal-key.pem`, "utf8")).export({ type: "spki", format: "pem" }) as string;
+    const path = copyDb(base.path, join(dir, `t-${n++}.db`));
+    writeFileSync(`${path}.journal-key.pem`, generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }));
+    const pinnedFile = join(dir, `pinned-${n++}.pem`);
+    writeFileSync(pinnedFile, pinned);
+    const r = audit(path, { publicKeyFile: pinnedFile });
+    expect(r.ok).toBe(false);
+    expect(first(r)).toMatchObject({ kind: "checkpoint", where: "journal key file" });
+    expect(first(r).message).toContain("it was replaced");
+  });
+
+  it("rebuilds records without its UNIQUE constraint (rows and journal untouched): the schema names it", () => {
+    const path = tampered((db) => {
+      const sql = db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'records'").pluck().get() as string;
+      db.exec(`PRAGMA foreign_keys = OFF; ALTER TABLE records RENAME TO records_old;
+        ${sql.replace(/,\s*UNIQUE \(source, record_id\)/, "")};
+        INSERT INTO records SELECT * FROM records_old; DROP TABLE records_old;
+        CREATE INDEX records_subject ON records(subject_id, occurred_at);`);
+    });
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "schema", where: "table records" });
+    expect(first(r).message).toContain("UNIQUE (source, record_id) on records is missing");
+    expect(r.problems.filter((p) => p.kind === "row")).toEqual([]);
+  });
+
+  it("plants a trigger in the file: the schema names it", () => {
+    const path = tampered((db) => db.exec("CREATE TRIGGER swap AFTER INSERT ON records BEGIN UPDATE states SET state = state WHERE 0; END"));
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "schema", where: "trigger swap" });
+    expect(first(r).message).toContain("planted");
+  });
+
+  it("drops an index, or adds a table: the schema names each", () => {
+    const path = tampered((db) => db.exec("DROP INDEX records_subject; CREATE TABLE extra (x)"));
+    const r = failed(path);
+    expect(r.problems.map((p) => p.where)).toEqual(expect.arrayContaining(["index records_subject", "table extra"]));
   });
 });
 

@@ -8,6 +8,7 @@ import { createPublicKey, verify as verifySignature, type KeyObject } from "node
 import { firstDifference, type Finding, type ProblemKind, type VerifyReport } from "../../journal/report.js";
 import type { Replayer, StoredInputs, WitnessedHead } from "../types.js";
 import { pageStatements, readPage } from "./rows.js";
+import { checkSchema } from "./schema-check.js";
 import { StandingError } from "../../errors.js";
 import { defaultCatalogue, parseCatalogue } from "../../policy/catalogue.js";
 import { compilePolicy } from "../../policy/compile.js";
@@ -258,7 +259,7 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
       if (journal.publicKey && keyFilePrint) keys.set(keyFilePrint, journal.publicKey);
       const cpPrints = cps.map((c) => remember(c.public_key));
       // The keys in force, in order: epochs[i] signs checkpoints after rotations[i-1].
-      const firstKey = rotations[0]?.from ?? anchor?.fingerprint ?? cpPrints.find((p) => p !== null) ?? null;
+      const firstKey = rotations[0]?.from ?? cpPrints.find((p) => p !== null) ?? anchor?.fingerprint ?? null;
       const epochs: { from: number; fingerprint: string }[] = firstKey ? [{ from: 0, fingerprint: firstKey }] : [];
       for (const r of rotations) {
         const where = `journal seq=${r.seq}`;
@@ -269,7 +270,7 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
         }
         const fromKey = keys.get(r.from);
         const toPrint = remember(r.publicKey);
-        let endorsed = false;
+        let endorsed: boolean;
         try {
           endorsed = fromKey !== undefined && toPrint === r.to && verifySignature(null, Buffer.from(rotationPayload(r.from, r.to, r.publicKey, r.at), "utf8"), fromKey, Buffer.from(r.endorsement, "base64"));
         } catch {
@@ -313,7 +314,7 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
           f.problem({ kind: "checkpoint", where, seq, message: `checkpoint #${seq} carries key ${short(own)}, not the journal key ${short(expected)}: it was signed by someone else` });
         }
         const key = expected ? keys.get(expected) : undefined;
-        let sigOk = false;
+        let sigOk: boolean;
         try {
           sigOk = key !== undefined && verifySignature(null, Buffer.from(checkpointPayload(seq, String(c.head_hash), Number(c.at)), "utf8"), key, Buffer.from(String(c.signature), "base64"));
         } catch {
@@ -392,11 +393,13 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
         }
         db.exec("DROP TABLE IF EXISTS temp.journal_verify_latest");
       });
-      const stored = db.prepare("SELECT name, tbl_name FROM main.sqlite_schema WHERE type = 'trigger' ORDER BY name").all() as Row[];
-      for (const tr of stored) {
-        f.warn({ kind: "trigger", where: `trigger ${String(tr.name)}`, message: `a trigger stored in the database runs on every write to ${String(tr.tbl_name)}; Standing installs none there: check who put it there and what it does` });
-      }
     }
+
+    // ---- 3b. the schema: what the file accepts and does on a write, beside what it holds
+    guard("schema", "database schema", () => {
+      const v = tableExists(db, "meta") ? (db.prepare("SELECT value FROM main.meta WHERE key = 'schema'").pluck().get() as string | undefined) : undefined;
+      for (const d of checkSchema(db, v === undefined ? null : Number(v))) f.problem({ kind: "schema", where: d.where, message: d.message });
+    });
 
     // ---- 4. records and policies against themselves
     guard("record", "records", () => checkRecords(db, f));

@@ -1,0 +1,70 @@
+// Issues signed receipts (journal/receipt.ts) with the store's journal key, naming the
+// latest signed head this process knows. Reading the head is a store read, so it is
+// not done per receipt: the head is re-read in the background at most once a second,
+// and a receipt names the head known when it was issued (never a later one). A check
+// is answered from the index, which lags the store by the same order of time, so the
+// head named is one the decision was made under, or a slightly older one.
+import { canonicalJson } from "./canonical.js";
+import { sha256Hex } from "./journal/hash.js";
+import { signReceipt, type CheckClaims, type Receipt, type ReceiptHead, type Signer } from "./journal/receipt.js";
+import type { JournalPort } from "./store/types.js";
+
+const REFRESH_MS = 1000;
+
+export class Receipts {
+  private head: ReceiptHead | null = null;
+  private readAt = -Infinity;
+  private reading: Promise<void> | undefined;
+  private signerCache: Signer | null | undefined;
+
+  constructor(private readonly journal: JournalPort) {}
+
+  /** Reads the head now (a server calls it once at start; each receipt refreshes it when stale). */
+  async refresh(): Promise<ReceiptHead | null> {
+    this.reading ??= this.journal
+      .head()
+      .then((h) => {
+        if (h && (!this.head || h.seq >= this.head.seq)) this.head = { seq: h.seq, hash: h.hash };
+        this.readAt = Date.now();
+      })
+      .catch(() => undefined)
+      .finally(() => (this.reading = undefined));
+    await this.reading;
+    return this.head;
+  }
+
+  private currentHead(): ReceiptHead | null {
+    if (Date.now() - this.readAt > REFRESH_MS && !this.reading) void this.refresh();
+    return this.head;
+  }
+
+  /** Whether this store can sign receipts (a read-only store cannot). */
+  get available(): boolean {
+    return this.signer() !== null;
+  }
+
+  private signer(): Signer | null {
+    if (this.signerCache === undefined) {
+      try {
+        this.signerCache = this.journal.signer();
+      } catch {
+        this.signerCache = null;
+      }
+    }
+    return this.signerCache;
+  }
+
+  /** A receipt for a check answer; undefined when the store has no signing key. */
+  check(c: Omit<CheckClaims, "type" | "head">): Receipt | undefined {
+    const s = this.signer();
+    if (!s) return undefined;
+    return signReceipt({ type: "check", id: c.id, subject: { scheme: c.subject.scheme, value: c.subject.value }, context: c.context, answer: c.answer, codes: c.codes, policy: c.policy, at: c.at, head: this.currentHead() }, s);
+  }
+
+  /** A receipt for a notice or a statement: its digest is sha256 of the document's canonical JSON. */
+  document(type: "notice" | "statement", id: string, subject: number, document: unknown, at: string): Receipt | undefined {
+    const s = this.signer();
+    if (!s) return undefined;
+    return signReceipt({ type, id, subject, digest: sha256Hex(canonicalJson(document)), at, head: this.currentHead() }, s);
+  }
+}
