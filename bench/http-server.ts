@@ -33,7 +33,8 @@ await standing.advance(NOW);
 const { key } = await standing.createKey({ role: "checkpoint", label: "bench", contexts: ["air-travel"] });
 // The record batch of bench/batch-latency.ts is sent as the court.
 const sourceKey = (await standing.createKey({ role: "source", label: "bench court", source: "court" })).key;
-const app = buildServer(standing);
+// BENCH_RECEIPTS=off: answers without signed receipts, to measure what they cost.
+const app = buildServer(standing, { receipts: process.env.BENCH_RECEIPTS !== "off" });
 await app.listen({ port: 0, host: "127.0.0.1" });
 const addr = app.server.address();
 const port = typeof addr === "object" && addr ? addr.port : 0;

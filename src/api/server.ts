@@ -47,6 +47,8 @@ export interface ServerOptions {
   readonly keyLimits?: KeyLimits;
   /** Request logs through Fastify's logger; none when absent. */
   readonly log?: LogOptions;
+  /** Signed receipts on check answers (default on; off only to measure what they cost). */
+  readonly receipts?: boolean;
 }
 
 const OPERATORS_READ: readonly Role[] = ["admin", "reviewer", "auditor"];
@@ -64,6 +66,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
   const log = options.decisionLog ?? new DecisionLog(standing);
   const limits = resolveLimits({ ...(options.ndjsonLimit !== undefined ? { ndjsonBytes: options.ndjsonLimit } : {}), ...options.limits });
   const maxLines = options.maxScreeningLines ?? limits.ndjsonLines;
+  const withReceipts = options.receipts ?? true;
   const keyLimiter = new KeyLimiter(options.keyLimits);
   const app = Fastify({
     ...serverOptions(limits, options.log),
@@ -264,7 +267,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       assertContext(p, context);
       const d = decideAndLog(p, subject, context);
       // Signed per answer on the HTTP path (docs/journal.md, "Receipts": why not in check()).
-      const receipt = standing.receipts.check({ id: d.id, subject: d.subject, context, answer: d.decision, codes: d.reasons.length === 0 ? NO_CODES : d.reasons.map((x) => x.code), policy: d.policy, at: d.at });
+      const receipt = withReceipts && standing.receipts.check({ id: d.id, subject: d.subject, context, answer: d.decision, codes: d.reasons.length === 0 ? NO_CODES : d.reasons.map((x) => x.code), policy: d.policy, at: d.at });
       // The response schema serialises it (fast-json-stringify); its readonly arrays are only read.
       return (receipt ? { ...d, receipt } : d) as unknown as Static<typeof S.Decision>;
     }
