@@ -89,8 +89,9 @@ describe("demo, check and statement", () => {
     debtor = `national-id:${row?.value}`;
     const deny = standing(["check", debtor, "air-travel", "--db", db, "--json"]);
     expect(deny.code).toBe(0);
-    const d = JSON.parse(deny.stdout) as { decision: string; reasons: { code: string; basis: string }[] };
+    const d = JSON.parse(deny.stdout) as { decision: string; reasons: { code: string; basis: string }[]; receipt: { format: string } };
     expect(d.decision).toBe("deny");
+    expect(d.receipt.format).toBe("standing-receipt/1");
     expect(d.reasons[0]?.code).toBe("SPC-DEBTOR");
     expect(d.reasons[0]?.basis).toContain("Supreme People's Court");
     const allow = standing(["check", debtor, "public-services", "--db", db, "--json"]);

@@ -162,11 +162,13 @@ export async function main(argv: string[]): Promise<number> {
       run(o.json, (out) =>
         withStanding(o, async (s) => {
           const d = s.check(parseIdentifier(subject), context, parseAt(o.at));
+          await s.receipts.refresh();
+          const receipt = s.receipts.check({ id: d.id, subject: d.subject, context, answer: d.decision, codes: d.reasons.map((x) => x.code), policy: d.policy, at: d.at });
           const tz = s.requirePolicy().timezone;
           const lines = [`${d.decision.toUpperCase()}: ${subject} in ${context} (policy ${d.policy}, decision ${d.id})`];
           for (const r of d.reasons) lines.push(`  ${r.code} ${r.measure} until ${r.until ? humanDate(Date.parse(r.until), tz) : "open-ended"}\n    basis: ${r.basis ?? "-"}`);
           for (const p of d.privileges) lines.push(`  privilege ${p.code} ${p.measure}`);
-          out.result(d, lines.join("\n"));
+          out.result(receipt ? { ...d, receipt } : d, lines.join("\n"));
         }),
       )(),
     );
