@@ -6,7 +6,8 @@
 //
 // Usage, from an implementation's own test file:
 //   storeContract("sqlite (temp file)", () => new SqliteStore(join(dir, "a.db")));
-import { createHash, createPublicKey } from "node:crypto";
+import { createHash, createPublicKey, verify } from "node:crypto";
+import { checkpointPayload } from "../journal/hash.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { KeyRow } from "../auth/principals.js";
 import { StandingError } from "../errors.js";
@@ -1129,6 +1130,42 @@ export function storeContract(name: string, makeStore: () => Store | Promise<Sto
         expect(again.ok).toBe(true);
         expect(again.entries).toBe(after.entries);
         expect(again.head).toEqual(after.head);
+      });
+
+      it("ends every commit that journals anything with a signed head: head() is the last entry, signed by the journal key", async () => {
+        await subjectWith("A");
+        await write(async (tx) => tx.journalEvent("record.rejected", { id: "z" }));
+        const r = await store.journal.verify({});
+        const head = await store.journal.head();
+        expect(head?.seq).toBe(r.head?.seq);
+        expect(head?.hash).toBe(r.head?.hash);
+        expect(r.unsignedTail).toBe(0);
+        const k = store.journal.publicKey();
+        expect(head?.fingerprint).toBe(k.fingerprint);
+        const h = head as { seq: number; hash: string; at: number; signature: string };
+        expect(verify(null, Buffer.from(checkpointPayload(h.seq, h.hash, h.at)), createPublicKey(k.publicKey), Buffer.from(h.signature, "base64"))).toBe(true);
+        expect(await store.journal.hashAt(h.seq)).toBe(h.hash);
+        expect(await store.journal.hashAt(h.seq + 1000)).toBeUndefined();
+        await store.appendDecisions([decision("d-9", T0, "A")]);
+        expect((await store.journal.head())?.seq).toBe((await store.journal.verify({})).head?.seq);
+      });
+
+      it("signs receipts with the journal key, and rotates it in a journaled event the old key endorses", async () => {
+        const signer = store.journal.signer();
+        const before = store.journal.publicKey();
+        expect(signer.fingerprint).toBe(before.fingerprint);
+        const bytes = Buffer.from("receipt bytes");
+        expect(verify(null, bytes, createPublicKey(before.publicKey), Buffer.from(signer.sign(bytes), "base64"))).toBe(true);
+        await subjectWith("A");
+        const r = await store.journal.rotateKey();
+        expect(r.from).toBe(before.fingerprint);
+        expect(r.to).not.toBe(before.fingerprint);
+        expect(store.journal.publicKey().fingerprint).toBe(r.to);
+        await subjectWith("B");
+        expect((await store.journal.head())?.fingerprint).toBe(r.to);
+        const v = await store.journal.verify({ publicKey: before.publicKey });
+        expect(v.problems).toEqual([]);
+        expect(v.ok).toBe(true);
       });
 
       it("given a replayer and no stored state, when verified, then the replay runs over nothing and is ok", async () => {

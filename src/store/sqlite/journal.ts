@@ -391,6 +391,14 @@ export class Journal {
     return this.db.transaction((): CheckpointRow | null => this.signHead()).immediate();
   }
 
+  /** A read-only journal on another connection of the same store follows the writer's key after a rotation. */
+  followKey(publicKey: KeyObject): void {
+    if (!this.readOnly) throw new Error("only a read-only journal follows another's key");
+    this.publicKey = publicKey;
+    this.publicKeyPem = publicKey.export({ type: "spki", format: "pem" }) as string;
+    this.fingerprint = fingerprintOf(publicKey);
+  }
+
   /**
    * Replaces the journal key: a `journal.key-rotated` event naming the new key,
    * endorsed by the old key, whose head the old key signs; every later head is signed

@@ -646,7 +646,9 @@ export class SqliteStore implements Store {
       rotateKey: async () => {
         const release = await this.mutex.lock();
         try {
-          return journal.rotateKey();
+          const r = journal.rotateKey();
+          if (readJournal !== journal && journal.publicKey) readJournal.followKey(journal.publicKey);
+          return r;
         } finally {
           release();
         }

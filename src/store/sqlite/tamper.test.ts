@@ -451,6 +451,29 @@ describe("an insider with the file but not the private key", () => {
     expect(first(r).message).toContain("it was replaced");
   });
 
+  it("forges a key rotation to a key of their own and signs a head with it: the rotation's endorsement fails", () => {
+    let seq = 0;
+    const path = tampered((db) => {
+      const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+      const pem = publicKey.export({ type: "spki", format: "pem" }) as string;
+      const real = createPublicKey(db.prepare("SELECT public_key FROM journal_checkpoints ORDER BY seq DESC LIMIT 1").pluck().get() as string);
+      const fp = (k: ReturnType<typeof createPublicKey>) => createHash("sha256").update(k.export({ type: "spki", format: "der" })).digest("hex");
+      const at = NOW;
+      const data = JSON.stringify({ at, endorsement: sign(null, Buffer.from("anything"), privateKey).toString("base64"), from: fp(real), publicKey: pem, to: fp(publicKey) });
+      const head = db.prepare("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").get() as { seq: number; hash: string };
+      seq = head.seq + 1;
+      const e = { seq, kind: "journal.key-rotated", tbl: null, key: null, rowHash: null, data };
+      const hash = entryHash(head.hash, e);
+      db.prepare("INSERT INTO journal (seq, kind, tbl, key, row_hash, data, prev, hash) VALUES (?, ?, NULL, NULL, NULL, ?, ?, ?)").run(seq, e.kind, data, head.hash, hash);
+      const sig = sign(null, Buffer.from(checkpointPayload(seq, hash, at)), privateKey).toString("base64");
+      db.prepare("INSERT INTO journal_checkpoints (seq, head_hash, at, signature, public_key) VALUES (?, ?, ?, ?, ?)").run(seq, hash, at, sig, pem);
+    });
+    const r = failed(path);
+    expect(first(r)).toMatchObject({ kind: "checkpoint", seq, where: `journal seq=${seq}` });
+    expect(first(r).message).toContain("did not endorse it: the rotation was forged");
+    expect(r.problems.some((p) => p.message.includes("1 entry follows the last signed head"))).toBe(true);
+  });
+
   it("rebuilds records without its UNIQUE constraint (rows and journal untouched): the schema names it", () => {
     const path = tampered((db) => {
       const sql = db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'records'").pluck().get() as string;
