@@ -1,7 +1,7 @@
 // The journal over HTTP: the checkpoint key for anyone to pin, verification for auditors.
 import { createHash, createPublicKey, verify } from "node:crypto";
 import { canonicalJson } from "../canonical.js";
-import { checkpointPayload } from "../journal/hash.js";
+import { headPayload } from "../journal/hash.js";
 import { verifyReceipt } from "../journal/receipt.js";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -47,10 +47,10 @@ describe("GET /v1/journal/key and /v1/journal/verify", () => {
   it("serves the latest signed head without a key, and with ?since the hash the journal has there now", async () => {
     const res = await app.inject({ method: "GET", url: "/v1/journal/head" });
     expect(res.statusCode).toBe(200);
-    const head = res.json() as { seq: number; hash: string; at: number; signature: string; fingerprint: string };
+    const head = res.json() as { seq: number; hash: string; at: number; prev: number; signature: string; fingerprint: string };
     expect(head).toEqual(await standing.journalHead());
     expect(head.fingerprint).toBe(standing.journalKey().fingerprint);
-    expect(verify(null, Buffer.from(checkpointPayload(head.seq, head.hash, head.at)), createPublicKey(standing.journalKey().publicKey), Buffer.from(head.signature, "base64"))).toBe(true);
+    expect(verify(null, Buffer.from(headPayload(head.seq, head.hash, head.at, head.prev)), createPublicKey(standing.journalKey().publicKey), Buffer.from(head.signature, "base64"))).toBe(true);
     const since = (await app.inject({ method: "GET", url: `/v1/journal/head?since=${head.seq}` })).json() as { since: { seq: number; hash: string } };
     expect(since.since).toEqual({ seq: head.seq, hash: head.hash });
     expect((await app.inject({ method: "GET", url: "/v1/journal/head?since=-1" })).statusCode).toBe(400);

@@ -95,10 +95,10 @@ async function getJson(url: string): Promise<unknown> {
 
 function asHead(o: unknown, from: string): Head {
   const h = o as Partial<Head> | null;
-  if (!h || !Number.isSafeInteger(h.seq) || typeof h.hash !== "string" || !Number.isFinite(h.at) || typeof h.signature !== "string" || typeof h.fingerprint !== "string") {
+  if (!h || !Number.isSafeInteger(h.seq) || typeof h.hash !== "string" || !Number.isFinite(h.at) || !Number.isSafeInteger(h.prev) || typeof h.signature !== "string" || typeof h.fingerprint !== "string") {
     throw new StandingError("bad-request", `${from} did not give a signed head`, { source: from });
   }
-  return { seq: h.seq as number, hash: h.hash, at: h.at as number, signature: h.signature, fingerprint: h.fingerprint };
+  return { seq: h.seq as number, hash: h.hash, at: h.at as number, prev: h.prev as number, signature: h.signature, fingerprint: h.fingerprint };
 }
 
 /** Fetches the head (and the hash at `since`) from a server's base URL or a database. */

@@ -156,7 +156,16 @@ export function batchEntry(rows: readonly BatchRow[]): { rowHash: string; data: 
   return { rowHash: sha256Hex(all), data: data + "]}" };
 }
 
-/** What a checkpoint signs: canonical JSON of {seq, headHash, at}. */
+/**
+ * What a signed head signs: canonical JSON of {at, headHash, prev, seq}, where `prev` is
+ * the seq of the signed head before it (0 for the first). Chaining the heads makes a
+ * head removed from between two others visible: the next one no longer verifies.
+ */
+export function headPayload(seq: number, headHash: string, at: number, prev: number): string {
+  return `{"at":${String(at)},"headHash":${JSON.stringify(headHash)},"prev":${String(prev)},"seq":${String(seq)}}`;
+}
+
+/** What a checkpoint signed before heads were chained: canonical JSON of {seq, headHash, at}. Verify still reads it. */
 export function checkpointPayload(seq: number, headHash: string, at: number): string {
   return `{"at":${String(at)},"headHash":${JSON.stringify(headHash)},"seq":${String(seq)}}`;
 }

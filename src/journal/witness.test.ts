@@ -1,13 +1,13 @@
 // A witness accepts a head only if it extends the last one it saw.
 import { generateKeyPairSync, sign } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { checkpointPayload } from "./hash.js";
+import { headPayload } from "./hash.js";
 import { fingerprintOfKey } from "./keys.js";
 import { checkAdvance, newWitnessState, parseWitnessState, recordHead, type Head } from "./witness.js";
 
 const { privateKey, publicKey } = generateKeyPairSync("ed25519");
 const pem = publicKey.export({ type: "spki", format: "pem" }) as string;
-const h = (seq: number, hash: string, key = privateKey): Head => ({ seq, hash, at: 1_700_000_000_000 + seq, signature: sign(null, Buffer.from(checkpointPayload(seq, hash, 1_700_000_000_000 + seq)), key).toString("base64"), fingerprint: fingerprintOfKey(publicKey) });
+const h = (seq: number, hash: string, key = privateKey): Head => ({ seq, hash, at: 1_700_000_000_000 + seq, prev: seq - 1, signature: sign(null, Buffer.from(headPayload(seq, hash, 1_700_000_000_000 + seq, seq - 1)), key).toString("base64"), fingerprint: fingerprintOfKey(publicKey) });
 const A = "a".repeat(64);
 const B = "b".repeat(64);
 const C = "c".repeat(64);

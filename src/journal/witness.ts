@@ -6,7 +6,7 @@
 // cutting the last commands off) fails that check, and `audit verify --witness` fails
 // on it too, since the recorded head is no longer in the store's history.
 import { createPublicKey, verify } from "node:crypto";
-import { checkpointPayload } from "./hash.js";
+import { headPayload } from "./hash.js";
 import { fingerprintOfKey } from "./keys.js";
 
 /** A signed head as the store serves it (GET /v1/journal/head). */
@@ -14,7 +14,9 @@ export interface Head {
   readonly seq: number;
   readonly hash: string;
   readonly at: number;
-  /** base64 Ed25519 over checkpointPayload(seq, hash, at). */
+  /** The seq of the signed head before it. */
+  readonly prev: number;
+  /** base64 Ed25519 over headPayload(seq, hash, at, prev). */
   readonly signature: string;
   readonly fingerprint: string;
 }
@@ -41,7 +43,7 @@ export type WitnessVerdict = { readonly ok: true; readonly extended: boolean } |
 /** Does `head`'s signature verify with the key? */
 export function headSignatureValid(head: Head, publicKeyPem: string): boolean {
   try {
-    return verify(null, Buffer.from(checkpointPayload(head.seq, head.hash, head.at), "utf8"), createPublicKey(publicKeyPem), Buffer.from(head.signature, "base64"));
+    return verify(null, Buffer.from(headPayload(head.seq, head.hash, head.at, head.prev), "utf8"), createPublicKey(publicKeyPem), Buffer.from(head.signature, "base64"));
   } catch {
     return false;
   }
@@ -95,6 +97,6 @@ export function newWitnessState(source: string, publicKeyPem: string): WitnessSt
 
 /** The state with `head` recorded. */
 export function recordHead(state: WitnessState, head: Head, seenAt: Date): WitnessState {
-  const rec: WitnessedRecord = { seq: head.seq, hash: head.hash, at: head.at, signature: head.signature, fingerprint: head.fingerprint, seenAt: seenAt.toISOString() };
+  const rec: WitnessedRecord = { seq: head.seq, hash: head.hash, at: head.at, prev: head.prev, signature: head.signature, fingerprint: head.fingerprint, seenAt: seenAt.toISOString() };
   return { ...state, heads: [...state.heads, rec] };
 }

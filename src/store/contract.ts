@@ -7,7 +7,7 @@
 // Usage, from an implementation's own test file:
 //   storeContract("sqlite (temp file)", () => new SqliteStore(join(dir, "a.db")));
 import { createHash, createPublicKey, verify } from "node:crypto";
-import { checkpointPayload } from "../journal/hash.js";
+import { headPayload } from "../journal/hash.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { KeyRow } from "../auth/principals.js";
 import { StandingError } from "../errors.js";
@@ -1142,8 +1142,9 @@ export function storeContract(name: string, makeStore: () => Store | Promise<Sto
         expect(r.unsignedTail).toBe(0);
         const k = store.journal.publicKey();
         expect(head?.fingerprint).toBe(k.fingerprint);
-        const h = head as { seq: number; hash: string; at: number; signature: string };
-        expect(verify(null, Buffer.from(checkpointPayload(h.seq, h.hash, h.at)), createPublicKey(k.publicKey), Buffer.from(h.signature, "base64"))).toBe(true);
+        const h = head as { seq: number; hash: string; at: number; prev: number; signature: string };
+        expect(h.prev).toBeLessThan(h.seq);
+        expect(verify(null, Buffer.from(headPayload(h.seq, h.hash, h.at, h.prev)), createPublicKey(k.publicKey), Buffer.from(h.signature, "base64"))).toBe(true);
         expect(await store.journal.hashAt(h.seq)).toBe(h.hash);
         expect(await store.journal.hashAt(h.seq + 1000)).toBeUndefined();
         await store.appendDecisions([decision("d-9", T0, "A")]);

@@ -280,12 +280,14 @@ export interface WitnessedHead {
 /**
  * A signed journal head: entry `seq` has chain hash `hash`, signed at `at` with the
  * journal key whose fingerprint is given. The signature is base64 Ed25519 over the
- * bytes of journal/hash.ts checkpointPayload(seq, hash, at).
+ * bytes of journal/hash.ts headPayload(seq, hash, at, prev); `prev` is the seq of the
+ * signed head before it (0 for the first), so a head removed from the middle shows.
  */
 export interface SignedHead {
   readonly seq: number;
   readonly hash: string;
   readonly at: Instant;
+  readonly prev: number;
   readonly signature: string;
   readonly fingerprint: string;
 }

@@ -64,7 +64,7 @@ export function sqliteFileHead(path: string, since?: number): { head: SignedHead
     raw.exec("BEGIN");
     try {
       const c = journal.latestHead();
-      const head = c ? { seq: c.seq, hash: c.headHash, at: c.at, signature: c.signature, fingerprint: fingerprintOfPem(c.publicKey) } : undefined;
+      const head = c ? { seq: c.seq, hash: c.headHash, at: c.at, prev: c.prev, signature: c.signature, fingerprint: fingerprintOfPem(c.publicKey) } : undefined;
       return { head, ...(since !== undefined ? { since: { seq: since, hash: journal.hashAt(since) ?? null } } : {}), publicKey: journal.publicKeyPem };
     } finally {
       raw.exec("COMMIT");

@@ -7,7 +7,7 @@ import Database from "better-sqlite3";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { canonicalJson } from "../../canonical.js";
-import { GENESIS, canonicalEntry, canonicalRow, checkpointPayload, encodeValue, entryHash } from "../../journal/hash.js";
+import { GENESIS, canonicalEntry, canonicalRow, checkpointPayload, encodeValue, entryHash, headPayload } from "../../journal/hash.js";
 import { Standing } from "../../standing.js";
 import { ManualClock } from "../../time.js";
 import { keyFileFor } from "./journal.js";
@@ -223,12 +223,14 @@ describe("checkpoints and the key", () => {
     // #1: the new file's schema version, signed at open; #5, #10 by the interval; #13 at commit.
     expect(cps.map((c) => c.seq)).toEqual([1, 5, 10, 13]);
     const pub = createPublicKey(s.journal.publicKey().publicKey);
+    // Each head signs the seq of the one before it.
+    expect(cps.map((c) => c.prev)).toEqual([0, 1, 5, 10]);
     for (const c of cps) {
       const head = s.connectionForTests().prepare("SELECT hash FROM journal WHERE seq = ?").pluck().get(c.seq);
       expect(c.headHash).toBe(head);
-      expect(verify(null, Buffer.from(checkpointPayload(c.seq, c.headHash, c.at)), pub, Buffer.from(c.signature, "base64"))).toBe(true);
+      expect(verify(null, Buffer.from(headPayload(c.seq, c.headHash, c.at, c.prev)), pub, Buffer.from(c.signature, "base64"))).toBe(true);
     }
-    expect(await s.journal.head()).toEqual({ seq: 13, hash: cps[3]?.headHash, at: cps[3]?.at, signature: cps[3]?.signature, fingerprint: s.journal.publicKey().fingerprint });
+    expect(await s.journal.head()).toEqual({ seq: 13, hash: cps[3]?.headHash, at: cps[3]?.at, prev: 10, signature: cps[3]?.signature, fingerprint: s.journal.publicKey().fingerprint });
     await s.close();
     const again = store(path);
     expect(again.journalForTests().checkpoints().map((c) => c.seq)).toEqual([1, 5, 10, 13]);
@@ -252,6 +254,11 @@ describe("checkpoints and the key", () => {
     expect(cut.ok).toBe(false);
     expect(cut.problems[0]).toMatchObject({ kind: "checkpoint", seq: 11 });
     expect(cut.problems[0]?.message).toContain(`3 entries follow the last signed head (#10), but every commit ends with a signed head`);
+    // A head removed from the middle: the next one signed the seq of the removed one.
+    db.prepare("DELETE FROM journal_checkpoints WHERE seq = 5").run();
+    const mid = await verified(s);
+    expect(mid.problems[0]).toMatchObject({ kind: "checkpoint", seq: 10, where: "journal_checkpoints seq=10" });
+    expect(mid.problems[0]?.message).toContain("with #1 as the head before it: the head was forged or altered, or a signed head before it was removed");
     // With the checkpoints gone (a rewritten chain would look exactly so), every entry is unsigned.
     db.exec("DELETE FROM journal_checkpoints");
     const r = await verified(s);

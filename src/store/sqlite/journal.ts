@@ -27,7 +27,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { existsSync, linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { canonicalJson } from "../../canonical.js";
 import { StandingError } from "../../errors.js";
-import { GENESIS, batchEntry, batchRow, checkpointPayload, entryHash, rotationPayload, rowHash, sortBatch, type BatchRow, type SqlValue } from "../../journal/hash.js";
+import { GENESIS, batchEntry, batchRow, entryHash, headPayload, rotationPayload, rowHash, sortBatch, type BatchRow, type SqlValue } from "../../journal/hash.js";
 import { kindExpr } from "./journal-kinds.js";
 
 type Db = Database.Database;
@@ -101,6 +101,8 @@ export interface CheckpointRow {
   readonly seq: number;
   readonly headHash: string;
   readonly at: number;
+  /** The seq of the signed head before it (0 for the first): part of what is signed, not stored. */
+  readonly prev: number;
   readonly signature: string;
   readonly publicKey: string;
 }
@@ -223,8 +225,8 @@ END`,
 function checkpointTrigger(every: number): string {
   return `CREATE TEMP TRIGGER "journal_checkpoint" AFTER INSERT ON main.journal WHEN NEW.seq % ${every} = 0 BEGIN
   INSERT OR IGNORE INTO journal_checkpoints (seq, head_hash, at, signature, public_key)
-  SELECT NEW.seq, NEW.hash, a, journal_sign(NEW.seq, NEW.hash, a), journal_public_key()
-  FROM (SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER) AS a LIMIT -1 OFFSET 0);
+  SELECT NEW.seq, NEW.hash, a, journal_sign(NEW.seq, NEW.hash, a, p), journal_public_key()
+  FROM (SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER) AS a, (SELECT coalesce(max(seq), 0) FROM journal_checkpoints) AS p LIMIT -1 OFFSET 0);
 END`;
 }
 
@@ -287,9 +289,9 @@ export class Journal {
   }
 
   /** Signature (base64) of checkpoint {seq, headHash, at}. */
-  signCheckpoint(seq: number, headHash: string, at: number): string {
+  signCheckpoint(seq: number, headHash: string, at: number, prev: number): string {
     if (!this.privateKey || this.readOnly) throw new Error("this connection has no journal signing key");
-    return sign(null, Buffer.from(checkpointPayload(seq, headHash, at), "utf8"), this.privateKey).toString("base64");
+    return sign(null, Buffer.from(headPayload(seq, headHash, at, prev), "utf8"), this.privateKey).toString("base64");
   }
 
   /** Appends an event that has no row of its own (see journalEvent). Returns its seq. */
@@ -344,7 +346,7 @@ export class Journal {
 
   checkpoints(): CheckpointRow[] {
     return this.db
-      .prepare("SELECT seq, head_hash AS headHash, at, signature, public_key AS publicKey FROM journal_checkpoints ORDER BY seq")
+      .prepare("SELECT seq, head_hash AS headHash, at, coalesce(lag(seq) OVER (ORDER BY seq), 0) AS prev, signature, public_key AS publicKey FROM journal_checkpoints ORDER BY seq")
       .all() as CheckpointRow[];
   }
 
@@ -362,7 +364,8 @@ export class Journal {
     if (!head) return null;
     const last = this.lastSignedStmt.get() as number | null;
     if (last !== null && last >= head.seq) return null;
-    const row: CheckpointRow = { seq: head.seq, headHash: head.hash, at, signature: this.signCheckpoint(head.seq, head.hash, at), publicKey: this.publicKeyPem as string };
+    const prev = last ?? 0;
+    const row: CheckpointRow = { seq: head.seq, headHash: head.hash, at, prev, signature: this.signCheckpoint(head.seq, head.hash, at, prev), publicKey: this.publicKeyPem as string };
     this.insertHeadStmt.run(row.seq, row.headHash, row.at, row.signature, row.publicKey);
     return row;
   }
@@ -370,7 +373,9 @@ export class Journal {
   /** The latest signed head in the database (any writer's). */
   latestHead(): CheckpointRow | null {
     const r = this.db
-      .prepare("SELECT seq, head_hash AS headHash, at, signature, public_key AS publicKey FROM journal_checkpoints ORDER BY seq DESC LIMIT 1")
+      .prepare(
+        "SELECT seq, head_hash AS headHash, at, coalesce((SELECT max(p.seq) FROM journal_checkpoints AS p WHERE p.seq < c.seq), 0) AS prev, signature, public_key AS publicKey FROM journal_checkpoints AS c ORDER BY seq DESC LIMIT 1",
+      )
       .get() as CheckpointRow | undefined;
     return r ?? null;
   }
@@ -496,7 +501,7 @@ function registerFunctions(db: Db, j: Journal): void {
       });
     },
   );
-  db.function("journal_sign", (seq: unknown, head: unknown, at: unknown) => j.signCheckpoint(Number(seq), String(head), Number(at)));
+  db.function("journal_sign", (seq: unknown, head: unknown, at: unknown, prev: unknown) => j.signCheckpoint(Number(seq), String(head), Number(at), Number(prev)));
   db.function("journal_public_key", () => {
     if (!j.publicKeyPem) throw new Error("this connection has no journal signing key");
     return j.publicKeyPem;

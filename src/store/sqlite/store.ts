@@ -631,7 +631,7 @@ export class SqliteStore implements Store {
     const readJournal = readDb === this.db ? journal : installJournal(readDb, { ...options.journal, path: resolvePath(path), readOnly: true });
     // Whatever opening wrote (a new file's schema version, an upgrade, a baseline) is signed before anything else.
     journal.checkpoint();
-    const headOf = (c: CheckpointRow): SignedHead => ({ seq: c.seq, hash: c.headHash, at: c.at, signature: c.signature, fingerprint: fingerprintOfPem(c.publicKey) });
+    const headOf = (c: CheckpointRow): SignedHead => ({ seq: c.seq, hash: c.headHash, at: c.at, prev: c.prev, signature: c.signature, fingerprint: fingerprintOfPem(c.publicKey) });
     this.journal = {
       publicKey: () => journalPublicKey(journal),
       head: () => this.read(async () => {

@@ -12,7 +12,7 @@ import { checkSchema } from "./schema-check.js";
 import { StandingError } from "../../errors.js";
 import { defaultCatalogue, parseCatalogue } from "../../policy/catalogue.js";
 import { compilePolicy } from "../../policy/compile.js";
-import { BATCH_DIGEST_CHARS, GENESIS, batchEntry, batchRow, checkpointPayload, entryHash, rotationPayload, sha256Hex, sortBatch, type SqlValue } from "../../journal/hash.js";
+import { BATCH_DIGEST_CHARS, GENESIS, batchEntry, batchRow, checkpointPayload, entryHash, headPayload, rotationPayload, sha256Hex, sortBatch, type SqlValue } from "../../journal/hash.js";
 import {
   batchedTables,
   fingerprintOf,
@@ -256,6 +256,7 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
         f.problem({ kind: "checkpoint", where: "public key", message: `the public key given cannot be read: ${(e as Error).message}` });
       }
       const keyFilePrint = journal.publicKey ? fingerprintOf(journal.publicKey) : null;
+      let legacyHeads = 0;
       if (journal.publicKey && keyFilePrint) keys.set(keyFilePrint, journal.publicKey);
       const cpPrints = cps.map((c) => remember(c.public_key));
       // The keys in force, in order: epochs[i] signs checkpoints after rotations[i-1].
@@ -314,14 +315,20 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
           f.problem({ kind: "checkpoint", where, seq, message: `checkpoint #${seq} carries key ${short(own)}, not the journal key ${short(expected)}: it was signed by someone else` });
         }
         const key = expected ? keys.get(expected) : undefined;
-        let sigOk: boolean;
-        try {
-          sigOk = key !== undefined && verifySignature(null, Buffer.from(checkpointPayload(seq, String(c.head_hash), Number(c.at)), "utf8"), key, Buffer.from(String(c.signature), "base64"));
-        } catch {
-          sigOk = false;
-        }
-        if (!sigOk) {
-          f.problem({ kind: "checkpoint", where, seq, message: `checkpoint #${seq} (${iso(c.at)}): the signature does not verify against the journal key${expected ? ` ${short(expected)}` : ""}: the checkpoint was forged or altered` });
+        // A head signs the seq of the head before it; heads signed before that was so sign {at, headHash, seq}.
+        const prev = i > 0 ? Number(cps[i - 1]?.seq) : 0;
+        const sig = Buffer.from(String(c.signature), "base64");
+        const verifies = (payload: string): boolean => {
+          try {
+            return key !== undefined && verifySignature(null, Buffer.from(payload, "utf8"), key, sig);
+          } catch {
+            return false;
+          }
+        };
+        if (verifies(checkpointPayload(seq, String(c.head_hash), Number(c.at)))) {
+          legacyHeads++;
+        } else if (!verifies(headPayload(seq, String(c.head_hash), Number(c.at), prev))) {
+          f.problem({ kind: "checkpoint", where, seq, message: `signed head #${seq} (${iso(c.at)}): the signature does not verify against the journal key${expected ? ` ${short(expected)}` : ""} with #${prev} as the head before it: the head was forged or altered, or a signed head before it was removed` });
           return;
         }
         const actual = hashAt.get(seq);
@@ -335,6 +342,10 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
         }
         if (!lastGood || seq > lastGood.seq) lastGood = { seq, at: Number(c.at) };
       });
+
+      if (legacyHeads > 0) {
+        f.warn({ kind: "legacy-heads", where: "journal_checkpoints", message: `${legacyHeads} checkpoint(s) were signed before heads named the head before them: removing one of those is not detected` });
+      }
 
       // Heads a witness recorded: the journal must still contain each of them.
       for (const w of options.witnessHeads ?? []) {
