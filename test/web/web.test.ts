@@ -86,6 +86,17 @@ describe("web pages over HTTP", () => {
     expect((await fx.app.inject({ url: "/nope" })).json()).toMatchObject({ error: { code: "not-found" } });
   });
 
+  it("the transparency portal publishes the journal key, its fingerprint and the latest signed head", async () => {
+    const res = await fx.app.inject({ url: "/journal" });
+    expect(res.statusCode).toBe(200);
+    const k = (await fx.app.inject({ url: "/v1/journal/key" })).json() as { fingerprint: string };
+    expect(res.body).toContain(`<span class="mono" id="journal-fingerprint">${k.fingerprint}</span>`);
+    expect(res.body).toContain("BEGIN PUBLIC KEY");
+    const head = (await fx.app.inject({ url: "/v1/journal/head" })).json() as { seq: number; hash: string };
+    expect(res.body).toContain(head.hash);
+    expect(res.body).toContain('href="/journal"');
+  });
+
   it("odd query strings are answered, never a 500: a repeated ?next, a ?done naming no message", async () => {
     const twice = await fx.app.inject({ url: "/login?next=/me&next=/console" });
     expect(twice.statusCode).toBe(200);

@@ -295,6 +295,9 @@ export function verifyJournal(target: Db | { readonly db: Db }, options: VerifyO
           const what = anchor.source === "key-file" ? "the key file beside the database" : anchor.source === "pin" ? "the fingerprint pinned for this database" : "the pinned public key";
           f.problem({ kind: "checkpoint", where: "journal key", message: `the journal is signed by key ${short(lastKey)}, not by ${what} (${short(anchor.fingerprint)}): it was re-signed by someone else, or the key was replaced` });
         }
+        if (anchor.source !== "key-file" && !keyFilePrint && journal.keyFile) {
+          f.warn({ kind: "key", where: "journal key file", message: `there is no key file beside the database (${journal.keyFile}): checked against the pinned key alone; a service opened on this file would make a new key, whose heads then fail verification` });
+        }
         if (anchor.source !== "key-file" && keyFilePrint && lastKey && keyFilePrint !== lastKey && epochs.some((e) => e.fingerprint === anchor.fingerprint)) {
           f.problem({ kind: "checkpoint", where: "journal key file", message: `the key file beside the database holds key ${short(keyFilePrint)}, not the journal key ${short(lastKey)}: it was replaced` });
         }
