@@ -6,16 +6,20 @@
 // head named is one the decision was made under, or a slightly older one.
 import { canonicalJson } from "./canonical.js";
 import { sha256Hex } from "./journal/hash.js";
-import { signReceipt, type CheckClaims, type Receipt, type ReceiptHead, type Signer } from "./journal/receipt.js";
+import { signReceipt, signReceiptBatch, type CheckClaims, type Receipt, type ReceiptClaims, type ReceiptHead, type Signer } from "./journal/receipt.js";
 import type { JournalPort } from "./store/types.js";
 
 const REFRESH_MS = 1000;
+/** The most receipts one batch signature covers. */
+const MAX_BATCH = 256;
 
 export class Receipts {
   private head: ReceiptHead | null = null;
   private readAt = -Infinity;
   private reading: Promise<void> | undefined;
   private signerCache: Signer | null | undefined;
+  private pending: { claims: ReceiptClaims; resolve: (r: Receipt) => void; reject: (e: unknown) => void }[] = [];
+  private flushing = false;
 
   constructor(private readonly journal: JournalPort) {}
 
@@ -59,6 +63,42 @@ export class Receipts {
     const s = this.signer();
     if (!s) return undefined;
     return signReceipt({ type: "check", id: c.id, subject: { scheme: c.subject.scheme, value: c.subject.value }, context: c.context, answer: c.answer, codes: c.codes, policy: c.policy, at: c.at, head: this.currentHead() }, s);
+  }
+
+  /**
+   * A receipt for a check answer, signed in a batch with every other receipt asked for
+   * in the same turn of the event loop (one signature over a Merkle root; each receipt
+   * carries its path). Under load many answers share a signature; alone, an answer
+   * waits for no one. Undefined when the store has no signing key.
+   */
+  checkBatched(c: Omit<CheckClaims, "type" | "head">): Promise<Receipt> | undefined {
+    if (!this.signer()) return undefined;
+    const claims: CheckClaims = { type: "check", id: c.id, subject: { scheme: c.subject.scheme, value: c.subject.value }, context: c.context, answer: c.answer, codes: c.codes, policy: c.policy, at: c.at, head: this.currentHead() };
+    return new Promise<Receipt>((resolve, reject) => {
+      this.pending.push({ claims, resolve, reject });
+      if (this.pending.length >= MAX_BATCH) this.flush();
+      else if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushing = false;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    try {
+      const receipts = signReceiptBatch(
+        batch.map((b) => b.claims),
+        this.signer() as Signer,
+        Date.now(),
+      );
+      batch.forEach((b, i) => b.resolve(receipts[i] as Receipt));
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+    }
   }
 
   /** A receipt for a notice or a statement: its digest is sha256 of the document's canonical JSON. */

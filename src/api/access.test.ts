@@ -115,6 +115,7 @@ const routes = {
   lint: { name: "POST /v1/policies?action=lint", request: () => ({ method: "POST", url: "/v1/policies?action=lint", headers: { "content-type": "application/yaml" }, payload: policyText }) },
   publish: { name: "POST /v1/policies?action=publish (same version)", request: () => ({ method: "POST", url: "/v1/policies?action=publish", headers: json, payload: JSON.stringify({ text: policyText }) }) },
   journalKey: { name: "GET /v1/journal/key", request: () => ({ method: "GET", url: "/v1/journal/key" }) },
+  journalHead: { name: "GET /v1/journal/head", request: () => ({ method: "GET", url: "/v1/journal/head" }) },
   catalogue: { name: "GET /v1/catalogue", request: () => ({ method: "GET", url: "/v1/catalogue" }) },
   journalVerify: { name: "GET /v1/journal/verify", request: () => ({ method: "GET", url: "/v1/journal/verify" }) },
   unknownRoute: { name: "GET /v1/nothing-here", request: () => ({ method: "GET", url: "/v1/nothing-here" }) },
@@ -163,6 +164,7 @@ const expected: Record<keyof typeof routes, readonly number[]> = {
   lint:                [401, 401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401],
   publish:             [401, 401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401],
   journalKey:          [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+  journalHead:         [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
   catalogue:           [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
   journalVerify:       [401, 401, 403, 403, 403, 403, 403, 403, 200, 403, 401, 401],
   unknownRoute:        [404, 401, 404, 404, 404, 404, 404, 404, 404, 404, 401, 401],
@@ -295,7 +297,8 @@ describe("the refusals the issue names", () => {
   });
 
   it("a checkpoint answer never carries the score, the tier or list memberships", async () => {
-    const allowedKeys = ["id", "subject", "decision", "context", "reasons", "privileges", "policy", "at"].sort();
+    // The receipt signs the same: the decision id, subject, context, answer, codes, policy, time and journal head.
+    const allowedKeys = ["id", "subject", "decision", "context", "reasons", "privileges", "policy", "at", "receipt"].sort();
     for (const [who, subject, context] of [
       ["cp-air", debtor, "air-travel"],
       ["cp-air", other, "air-travel"],

@@ -60,7 +60,9 @@ describe("GET /v1/journal/key and /v1/journal/verify", () => {
     const { key } = await standing.createKey({ role: "checkpoint", label: "Gate 3", contexts: ["air-travel"] });
     const res = await app.inject({ method: "POST", url: "/v1/checks", headers: { authorization: `Bearer ${key}` }, payload: { subject: nid("A1"), context: "air-travel" } });
     expect(res.statusCode).toBe(200);
-    const answer = res.json() as { id: string; decision: string; reasons: { code: string }[]; policy: string; at: string; receipt: unknown };
+    const answer = res.json() as { id: string; decision: string; reasons: { code: string }[]; policy: string; at: string; receipt: { batch?: { index: number } } };
+    // Signed in a batch with whatever else was answered in the same turn (here: alone).
+    expect(answer.receipt.batch?.index).toBe(0);
     const r = verifyReceipt(answer, standing.journalKey().publicKey);
     expect(r.ok).toBe(true);
     if (!r.ok) return;

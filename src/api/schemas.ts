@@ -36,7 +36,14 @@ export const Receipt = Type.Object({
   alg: Type.Literal("Ed25519"),
   fingerprint: Type.String(),
   payload: Type.String({ description: "base64 of the signed bytes: canonical JSON of the claims" }),
-  signature: Type.String({ description: "base64 Ed25519 signature over the payload's bytes" }),
+  signature: Type.String({ description: "base64 Ed25519 signature over the payload's bytes, or over batch.signed's bytes" }),
+  batch: Type.Optional(
+    Type.Object({
+      signed: Type.String({ description: "base64 of the signed batch root: canonical JSON {at, receipts, root, size}" }),
+      index: Type.Integer(),
+      path: Type.Array(Type.String()),
+    }),
+  ),
 });
 
 export const Decision = Type.Object({

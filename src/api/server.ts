@@ -263,13 +263,14 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       return d;
     }
 
-    function checkAndLog(p: Principal, subject: Identifier, context: string): Static<typeof S.Decision> {
+    function checkAndLog(p: Principal, subject: Identifier, context: string): Static<typeof S.Decision> | Promise<Static<typeof S.Decision>> {
       assertContext(p, context);
       const d = decideAndLog(p, subject, context);
-      // Signed per answer on the HTTP path (docs/journal.md, "Receipts": why not in check()).
-      const receipt = withReceipts && standing.receipts.check({ id: d.id, subject: d.subject, context, answer: d.decision, codes: d.reasons.length === 0 ? NO_CODES : d.reasons.map((x) => x.code), policy: d.policy, at: d.at });
+      // Signed on the HTTP path, in batches per turn of the event loop (docs/journal.md, "Receipts": why not in check()).
+      const receipt = withReceipts ? standing.receipts.checkBatched({ id: d.id, subject: d.subject, context, answer: d.decision, codes: d.reasons.length === 0 ? NO_CODES : d.reasons.map((x) => x.code), policy: d.policy, at: d.at }) : undefined;
       // The response schema serialises it (fast-json-stringify); its readonly arrays are only read.
-      return (receipt ? { ...d, receipt } : d) as unknown as Static<typeof S.Decision>;
+      if (!receipt) return d as unknown as Static<typeof S.Decision>;
+      return receipt.then((r) => ({ ...d, receipt: r }) as unknown as Static<typeof S.Decision>);
     }
 
     // ---- screenings

@@ -1,13 +1,13 @@
 // Receipts: the exact bytes signed, checkable with the public key alone, by this code
 // and by a standard Ed25519 tool.
 import { spawnSync } from "node:child_process";
-import { generateKeyPairSync, sign } from "node:crypto";
+import { createHash, generateKeyPairSync, sign } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fingerprintOfKey } from "./keys.js";
-import { receiptBytes, signReceipt, verifyReceipt, type CheckClaims } from "./receipt.js";
+import { receiptBytes, signReceipt, signReceiptBatch, verifyReceipt, type CheckClaims } from "./receipt.js";
 
 const { privateKey, publicKey } = generateKeyPairSync("ed25519");
 const pem = publicKey.export({ type: "spki", format: "pem" }) as string;
@@ -72,5 +72,47 @@ describe("receipts", () => {
     writeFileSync(join(dir, "payload.bin"), receiptBytes({ ...claims, codes: [] }));
     const bad = spawnSync("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", "key.pem", "-rawin", "-in", "payload.bin", "-sigfile", "sig.bin"], { cwd: dir, encoding: "utf8" });
     expect(bad.status).not.toBe(0);
+  });
+
+  it("signed in a batch: one signature over a Merkle root, each receipt with its path, each verifying alone", () => {
+    for (const size of [1, 2, 3, 5, 8, 13]) {
+      const batch = Array.from({ length: size }, (_, i) => ({ ...claims, id: `d-${i}` }));
+      const receipts = signReceiptBatch(batch, signer, 1_772_323_200_000);
+      expect(new Set(receipts.map((r) => r.signature)).size).toBe(1);
+      receipts.forEach((r, i) => {
+        const v = verifyReceipt(r, pem);
+        expect(v.ok, `${size}/${i}`).toBe(true);
+        if (v.ok) expect(v.claims.id).toBe(`d-${i}`);
+      });
+      // Another receipt's payload under this one's path, or a changed path, does not fit the root.
+      if (size > 1) {
+        const [a, b] = receipts as [(typeof receipts)[0], (typeof receipts)[0]];
+        expect(verifyReceipt({ ...a, payload: b.payload }, pem)).toMatchObject({ ok: false, message: expect.stringContaining("not under the signed batch root") });
+        const path = [...(a.batch?.path ?? [])];
+        path[0] = (path[0] as string).replace(/^./, (c) => (c === "0" ? "1" : "0"));
+        expect(verifyReceipt({ ...a, batch: { ...(a.batch as NonNullable<typeof a.batch>), path } }, pem).ok).toBe(false);
+      }
+    }
+  });
+
+  it("a batch root is what the documented bytes give: leaf sha256(0x00 ‖ payload), node sha256(0x01 ‖ left ‖ right), a lone node moved up", () => {
+    const batch = Array.from({ length: 3 }, (_, i) => ({ ...claims, id: `d-${i}` }));
+    const receipts = signReceiptBatch(batch, signer, 1_772_323_200_000);
+    const sha = (...parts: Buffer[]) => createHash("sha256").update(Buffer.concat(parts)).digest();
+    const leaves = receipts.map((r) => sha(Buffer.from([0]), Buffer.from(r.payload, "base64")));
+    const root = sha(Buffer.from([1]), sha(Buffer.from([1]), leaves[0] as Buffer, leaves[1] as Buffer), leaves[2] as Buffer);
+    const signed = Buffer.from(receipts[0]?.batch?.signed as string, "base64").toString("utf8");
+    expect(signed).toBe(`{"at":1772323200000,"receipts":"standing/1","root":"${root.toString("hex")}","size":3}`);
+    expect(receipts[2]?.batch?.path).toEqual([sha(Buffer.from([1]), leaves[0] as Buffer, leaves[1] as Buffer).toString("hex")]);
+  });
+
+  it.skipIf(openssl.status !== 0)("a batched receipt's signature verifies with openssl pkeyutl over the decoded batch.signed (skipped without openssl)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "standing-receipt-"));
+    const [r] = signReceiptBatch([claims, { ...claims, id: "other" }], signer, 1_772_323_200_000);
+    writeFileSync(join(dir, "key.pem"), pem);
+    writeFileSync(join(dir, "signed.bin"), Buffer.from(r?.batch?.signed as string, "base64"));
+    writeFileSync(join(dir, "sig.bin"), Buffer.from(r?.signature as string, "base64"));
+    const ok = spawnSync("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", "key.pem", "-rawin", "-in", "signed.bin", "-sigfile", "sig.bin"], { cwd: dir, encoding: "utf8" });
+    expect(ok.stdout + ok.stderr).toContain("Signature Verified Successfully");
   });
 });

@@ -13,7 +13,7 @@
 // The signed bytes are the UTF-8 of the RFC 8785 canonical JSON of the claims. The
 // claims always have "receipt": "standing/1" (so a receipt can never be mistaken for a
 // signed journal head, whose payload has other keys), "type", "id", "at" and "head".
-import { createPublicKey, verify } from "node:crypto";
+import { createHash, createPublicKey, verify } from "node:crypto";
 import { canonicalJson } from "../canonical.js";
 import { fingerprintOfKey } from "./keys.js";
 
@@ -56,8 +56,26 @@ export interface Receipt {
   readonly format: typeof RECEIPT_FORMAT;
   readonly alg: "Ed25519";
   readonly fingerprint: string;
+  /** base64 of the claims' bytes. */
   readonly payload: string;
+  /** base64 Ed25519 over the payload's bytes, or, in a batch, over batch.signed's bytes. */
   readonly signature: string;
+  /** When signed in a batch: the signed root and this receipt's place under it. */
+  readonly batch?: ReceiptBatch;
+}
+
+/**
+ * A batch of receipts signed at once: a Merkle tree over their payloads, whose root is
+ * signed. leaf = sha256(0x00 ‖ payload bytes); node = sha256(0x01 ‖ left ‖ right); a
+ * node without a right sibling moves up a level unchanged.
+ */
+export interface ReceiptBatch {
+  /** base64 of canonical JSON {"at", "receipts": "standing/1", "root", "size"}: what the signature covers. */
+  readonly signed: string;
+  /** This receipt's leaf index, 0-based. */
+  readonly index: number;
+  /** Sibling hashes (hex) from the leaf up, one per level where the node has a sibling. */
+  readonly path: readonly string[];
 }
 
 export interface Signer {
@@ -73,6 +91,72 @@ export function receiptBytes(claims: ReceiptClaims): Buffer {
 export function signReceipt(claims: ReceiptClaims, signer: Signer): Receipt {
   const bytes = receiptBytes(claims);
   return { format: RECEIPT_FORMAT, alg: "Ed25519", fingerprint: signer.fingerprint, payload: bytes.toString("base64"), signature: signer.sign(bytes) };
+}
+
+const LEAF = Buffer.from([0]);
+const NODE = Buffer.from([1]);
+
+export function leafHash(payload: Uint8Array): Buffer {
+  return createHash("sha256").update(LEAF).update(payload).digest();
+}
+
+function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
+  return createHash("sha256").update(NODE).update(left).update(right).digest();
+}
+
+/** The bytes a batch's signature covers. */
+export function batchBytes(root: string, size: number, at: number): Buffer {
+  return Buffer.from(`{"at":${String(at)},"receipts":"standing/1","root":${JSON.stringify(root)},"size":${String(size)}}`, "utf8");
+}
+
+/** Signs many claims with one signature: each receipt carries the signed root and its path to it. */
+export function signReceiptBatch(batch: readonly ReceiptClaims[], signer: Signer, at: number): Receipt[] {
+  const payloads = batch.map((c) => receiptBytes(c));
+  const levels: Buffer[][] = [payloads.map((p) => leafHash(p))];
+  for (let level = levels[0] as Buffer[]; level.length > 1; ) {
+    const up: Buffer[] = [];
+    for (let i = 0; i < level.length; i += 2) up.push(i + 1 < level.length ? nodeHash(level[i] as Buffer, level[i + 1] as Buffer) : (level[i] as Buffer));
+    levels.push(up);
+    level = up;
+  }
+  const root = (levels[levels.length - 1] as Buffer[])[0] as Buffer;
+  const signed = batchBytes(root.toString("hex"), payloads.length, at);
+  const signature = signer.sign(signed);
+  const signedText = signed.toString("base64");
+  return payloads.map((p, index) => {
+    const path: string[] = [];
+    let i = index;
+    for (let l = 0; l < levels.length - 1; l++) {
+      const level = levels[l] as Buffer[];
+      const sibling = i % 2 === 1 ? i - 1 : i + 1;
+      if (sibling < level.length) path.push((level[sibling] as Buffer).toString("hex"));
+      i >>= 1;
+    }
+    return { format: RECEIPT_FORMAT, alg: "Ed25519", fingerprint: signer.fingerprint, payload: p.toString("base64"), signature, batch: { signed: signedText, index, path } };
+  });
+}
+
+/** The root a leaf's path leads to in a tree of `size` leaves; null when the path does not fit. */
+export function rootOf(leaf: Buffer, index: number, size: number, path: readonly string[]): Buffer | null {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return null;
+  let h = leaf;
+  let i = index;
+  let n = size;
+  let k = 0;
+  while (n > 1) {
+    if (i % 2 === 1) {
+      const s = path[k++];
+      if (s === undefined || !/^[0-9a-f]{64}$/.test(s)) return null;
+      h = nodeHash(Buffer.from(s, "hex"), h);
+    } else if (i + 1 < n) {
+      const s = path[k++];
+      if (s === undefined || !/^[0-9a-f]{64}$/.test(s)) return null;
+      h = nodeHash(h, Buffer.from(s, "hex"));
+    }
+    i >>= 1;
+    n = (n + 1) >> 1;
+  }
+  return k === path.length ? h : null;
 }
 
 export type ReceiptCheck =
@@ -105,9 +189,24 @@ export function verifyReceipt(input: unknown, publicKeyPem: string): ReceiptChec
   }
   const fingerprint = fingerprintOfKey(key);
   const bytes = Buffer.from(r.payload, "base64");
+  let signedBytes = bytes;
+  if (r.batch !== undefined) {
+    const b = r.batch as Partial<ReceiptBatch> | null;
+    if (!b || typeof b.signed !== "string" || !Array.isArray(b.path) || typeof b.index !== "number") return { ok: false, message: "the receipt's batch is malformed" };
+    signedBytes = Buffer.from(b.signed, "base64");
+    let signed: { root?: unknown; size?: unknown; receipts?: unknown };
+    try {
+      signed = JSON.parse(signedBytes.toString("utf8")) as typeof signed;
+    } catch {
+      return { ok: false, message: "the receipt's signed batch root is not JSON" };
+    }
+    if (signed.receipts !== "standing/1" || typeof signed.root !== "string" || typeof signed.size !== "number") return { ok: false, message: "the receipt's signed batch root is malformed" };
+    const root = rootOf(leafHash(bytes), b.index, signed.size, b.path);
+    if (!root || root.toString("hex") !== signed.root) return { ok: false, message: "the payload is not under the signed batch root: the receipt was altered" };
+  }
   let good: boolean;
   try {
-    good = verify(null, bytes, key, Buffer.from(r.signature, "base64"));
+    good = verify(null, signedBytes, key, Buffer.from(r.signature, "base64"));
   } catch {
     good = false;
   }
