@@ -78,6 +78,7 @@ describe("a database from schema version 1 (decisions journaled per row)", () =>
     const ins = db.prepare("INSERT INTO decisions (id, at, key_id, asked_by, scheme, value, context, decision, codes) VALUES (?, 1, 'k1', 'x', 'national-id', 'A1', 'air-travel', 'allow', '[]')");
     ins.run("old-1");
     ins.run("old-2");
+    s.journalForTests().checkpoint(); // a version-1 Standing signed what it wrote when it closed
     await s.close();
     return path;
   }

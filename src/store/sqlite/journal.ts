@@ -351,6 +351,28 @@ export class Journal {
   }
 
   /**
+   * Inside a write transaction, before writing: throws unless every entry is covered by
+   * a signed head. Every commit ends with one, so an entry after the last head was
+   * appended outside Standing (or its head removed); signing a later head would sign it
+   * too, so nothing more is written until an auditor has looked (docs/journal.md).
+   */
+  assertSigned(): void {
+    if (this.readOnly || !this.db.open) return;
+    this.headStmt ??= this.db.prepare("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1");
+    this.lastSignedStmt ??= this.db.prepare("SELECT max(seq) FROM journal_checkpoints").pluck();
+    const head = this.headStmt.get() as JournalHead | undefined;
+    if (!head) return;
+    const last = (this.lastSignedStmt.get() as number | null) ?? 0;
+    if (head.seq > last) {
+      throw new StandingError(
+        "journal-inconsistent",
+        `the journal has ${head.seq - last} entr${head.seq - last === 1 ? "y" : "ies"} after its last signed head (#${last}) that Standing did not sign: appended outside Standing, or a head was removed; nothing more is written until \`standing audit verify\` has been run and the store restored`,
+        { head: head.seq, lastSigned: last },
+      );
+    }
+  }
+
+  /**
    * Inside the caller's write transaction: signs the current head unless it is signed
    * already. Every transaction that appended entries calls it just before COMMIT, so
    * no acknowledged entry is ever unsigned (docs/journal.md, "Signed heads").
@@ -421,7 +443,7 @@ export class Journal {
     if (pending) writeFileSync(pending, next.export({ type: "pkcs8", format: "pem" }) as string, { mode: 0o600 });
     const seq = this.db
       .transaction((): number => {
-        this.signHead(at);
+        this.assertSigned();
         const endorsement = this.sign(Buffer.from(rotationPayload(from, to, nextPem, at), "utf8"));
         const s = this.event("journal.key-rotated", { at, from, to, publicKey: nextPem, endorsement });
         this.signHead(at);
@@ -436,15 +458,11 @@ export class Journal {
     return { from, to, seq };
   }
 
-  /** At shutdown: signs what this connection appended. Never throws (a busy database leaves the tail unsigned). */
-  close(): void {
-    if (this.appended === 0) return;
-    try {
-      this.checkpoint();
-    } catch {
-      // The entries stay; the next checkpoint (N entries or the next shutdown) covers them.
-    }
-  }
+  /**
+   * At shutdown: nothing to sign. Every transaction signed its own head; signing here
+   * would sign whatever someone appended behind this connection's back since.
+   */
+  close(): void {}
 
   /** Re-creates the TEMP triggers from the schema as it is now (after a migration on this connection). */
   installTriggers(): void {

@@ -612,6 +612,15 @@ export class SqliteStore implements Store {
     const found = upgradeSchema(this.db, path, readOnly);
     // After the schema: every table it defines is journaled by triggers (or per batch) from here on.
     this.ownJournal = installJournal(this.db, { path, ...options.journal });
+    if (!readOnly) {
+      // A store does not open for writing on a journal that ends unsigned: its first head would sign that tail.
+      try {
+        this.ownJournal.assertSigned();
+      } catch (e) {
+        this.db.close();
+        throw e;
+      }
+    }
     recordSchemaVersion(this.db, found, readOnly);
     // From source the reader is TypeScript (loaded through tsx in the worker), built it is JavaScript.
     const readerModule = new URL(import.meta.url.endsWith(".ts") ? "./reader.ts" : "./reader.js", import.meta.url).href;
@@ -630,7 +639,7 @@ export class SqliteStore implements Store {
     // The read connection verifies with the writer's settings (key file, checkpoint interval).
     const readJournal = readDb === this.db ? journal : installJournal(readDb, { ...options.journal, path: resolvePath(path), readOnly: true });
     // Whatever opening wrote (a new file's schema version, an upgrade, a baseline) is signed before anything else.
-    journal.checkpoint();
+    if (journal.appended > 0) journal.checkpoint();
     const headOf = (c: CheckpointRow): SignedHead => ({ seq: c.seq, hash: c.headHash, at: c.at, prev: c.prev, signature: c.signature, fingerprint: fingerprintOfPem(c.publicKey) });
     this.journal = {
       publicKey: () => journalPublicKey(journal),
@@ -664,6 +673,8 @@ export class SqliteStore implements Store {
     try {
       this.db.exec("BEGIN IMMEDIATE");
       try {
+        // Never sign over entries this store did not write (an unsigned tail appended behind its back).
+        this.ownJournal.assertSigned();
         const before = this.ownJournal.appended;
         const out = await fn(this.writer);
         // A signed head ends every commit that journaled anything: no acknowledged entry is unsigned.

@@ -419,6 +419,26 @@ describe("an insider with the file but not the private key", () => {
     expect(r.problems.filter((p) => p.kind === "row" || p.kind === "chain")).toEqual([]);
     expect(first(r)).toMatchObject({ kind: "checkpoint", seq, where: `journal seq=${seq}` });
     expect(first(r).message).toContain("appended outside Standing");
+    // Standing will not sign over it: the store refuses to open for writing.
+    expect(() => new SqliteStore(path)).toThrow(/1 entry after its last signed head \(#\d+\) that Standing did not sign/);
+  });
+
+  it("appends an entry while the service runs: its next transaction refuses to sign over it, and commits nothing", async () => {
+    const path = copyDb(base.path, join(dir, `t-${n++}.db`));
+    const s = new SqliteStore(path);
+    try {
+      await s.transaction(async (tx) => tx.setMeta("before", "1"));
+      behindTheBack(path, (db) => {
+        const head = db.prepare("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").get() as { seq: number; hash: string };
+        const e = { seq: head.seq + 1, kind: "record.rejected", tbl: null, key: null, rowHash: null, data: "{}" };
+        db.prepare("INSERT INTO journal (seq, kind, tbl, key, row_hash, data, prev, hash) VALUES (?, ?, NULL, NULL, NULL, ?, ?, ?)").run(e.seq, e.kind, e.data, head.hash, entryHash(head.hash, e));
+      });
+      await expect(s.transaction(async (tx) => tx.setMeta("after", "1"))).rejects.toMatchObject({ code: "journal-inconsistent" });
+      expect(await s.getMeta("after")).toBeUndefined();
+    } finally {
+      await s.close();
+    }
+    expect(first(failed(path)).message).toContain("1 entry follows the last signed head");
   });
 
   it("replaces the key file and re-signs a full rewrite: the pinned fingerprint refuses it, and the key file no longer matches it", () => {
