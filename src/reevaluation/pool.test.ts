@@ -35,6 +35,8 @@ describe("parallel re-evaluation", () => {
     try {
       // One stored body no longer parses: the worker reading its page fails.
       store.connectionForTests().prepare("UPDATE records SET body = 'not json' WHERE seq = (SELECT min(seq) FROM records)").run();
+      // Through the store's own connection, so journaled; signed as a commit would be, or the next transaction refuses to write.
+      store.journalForTests().checkpoint();
       const unhandled: unknown[] = [];
       const onUnhandled = (e: unknown): void => void unhandled.push(e);
       process.on("unhandledRejection", onUnhandled);
