@@ -20,6 +20,14 @@ function standing(args: string[]): { code: number; stdout: string; stderr: strin
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Publishes a policy as an operator does: one person proposes it, another approves it. */
+function publishPolicy(file: string, db: string): { code: number; stdout: string; stderr: string } {
+  const p = standing(["policy", "propose", file, "--by", "test author", "--db", db, "--json"]);
+  if (p.code !== 0) return p;
+  const id = (JSON.parse(p.stdout) as { proposal: { id: string } }).proposal.id;
+  return standing(["policy", "approve", id, "--by", "test approver", "--db", db, "--json"]);
+}
+
 /** The same command in a shell whose files may grow to at most `kib` KiB. */
 function limited(kib: number, args: string[]): { code: number; stdout: string; stderr: string } {
   const quoted = [process.execPath, bin, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
@@ -62,7 +70,7 @@ describe("a file-size limit ends ingest with exit 1 and one line, and loses noth
   const db = join(dir, "s.db");
   const file = join(dir, "big.ndjson");
   beforeAll(() => {
-    expect(standing(["policy", "publish", join(root, "policies", "municipal-credit.yaml"), "--db", db, "--json"]).code).toBe(0);
+    expect(publishPolicy(join(root, "policies", "municipal-credit.yaml"), db).code).toBe(0);
     writeFileSync(file, records(6_000, "r"));
   }, 120_000);
 
@@ -100,7 +108,7 @@ describe("a read-only database", () => {
   it.skipIf(isRoot)("ingest ends with exit 1 and a storage error, not a stack trace", () => {
     const dir = tmp();
     const db = join(dir, "s.db");
-    expect(standing(["policy", "publish", join(root, "policies", "municipal-credit.yaml"), "--db", db, "--json"]).code).toBe(0);
+    expect(publishPolicy(join(root, "policies", "municipal-credit.yaml"), db).code).toBe(0);
     const ro = join(tmp(), "ro.db");
     copyFileSync(db, ro);
     for (const f of readdirSync(dir)) if (f.startsWith("s.db.") && !f.endsWith("-wal") && !f.endsWith("-shm")) copyFileSync(join(dir, f), ro + f.slice("s.db".length));
@@ -146,7 +154,7 @@ describe("--db before the subcommand", () => {
   it("works as an operator types it", () => {
     const dir = tmp();
     const db = join(dir, "s.db");
-    expect(standing(["--db", db, "policy", "publish", join(root, "policies", "municipal-credit.yaml"), "--json"]).code).toBe(0);
+    expect(standing(["--db", db, "policy", "propose", join(root, "policies", "municipal-credit.yaml"), "--by", "test author", "--json"]).code).toBe(0);
     expect(existsSync(db)).toBe(true);
     const r = standing(["--db", db, "--json", "quarantine"]);
     expect(r.code, r.stderr).toBe(0);
@@ -158,7 +166,7 @@ describe("serve --demo and demo never touch a real database", () => {
   it("refuse a database with data a demo did not make, and write no keys beside it", () => {
     const dir = tmp();
     const db = join(dir, "real.db");
-    expect(standing(["policy", "publish", join(root, "policies", "municipal-credit.yaml"), "--db", db, "--json"]).code).toBe(0);
+    expect(publishPolicy(join(root, "policies", "municipal-credit.yaml"), db).code).toBe(0);
     for (const args of [["serve", "--demo", "--db", db, "--port", "0", "--json"], ["demo", "--subjects", "50", "--db", db, "--json"]]) {
       const r = standing(args);
       expect(r.code, args.join(" ")).toBe(1);

@@ -54,6 +54,7 @@ export async function demoKeys(s: Standing, db: string): Promise<DemoKeys | unde
     ["checkpoint-rail", "checkpoint", { contexts: ["rail-high-speed"] }, "demo railway ticket office"],
     ["admin", "admin", {}, "demo admin"],
     ["policy-author", "policy-author", {}, "demo policy author"],
+    ["policy-approver", "policy-approver", {}, "demo policy approver"],
     ["reviewer", "reviewer", {}, "demo reviewer"],
     ["auditor", "auditor", {}, "demo auditor"],
     ["subject", "subject", { subjectId: debtor.id }, `demo subject ${debtor.identifier.value}`],

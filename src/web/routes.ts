@@ -144,11 +144,11 @@ export async function webRoutes(app: FastifyInstance, opts: WebOptions): Promise
   app.get("/", HIDE, async (req, reply) => send(req, reply, "Overview", html`${flash(req) ?? ""}${overview(standing, await stats())}`));
   app.get("/rulebook", HIDE, async (req, reply) => {
     const p = standing.activePolicy();
-    return send(req, reply, "Rulebook", p ? rulebookSection(p) : noPolicy());
+    return send(req, reply, "Rulebook", p ? rulebookSection(p, 1, standing.policyProvenance(p.ref)) : noPolicy());
   });
   app.get("/stats", HIDE, async (req, reply) => send(req, reply, "Statistics", statsSection(await stats(), standing.activePolicy())));
   app.get("/catalogue", HIDE, async (req, reply) => send(req, reply, "What may be recorded", catalogueSection(standing.catalogue(), standing.activePolicy())));
-  app.get("/versions", HIDE, async (req, reply) => send(req, reply, "Policy versions", versionsSection(standing.publishedPolicies(), standing.activePolicy(), standing.clock.now())));
+  app.get("/versions", HIDE, async (req, reply) => send(req, reply, "Policy versions", versionsSection(standing.publishedPolicies(), standing.activePolicy(), standing.clock.now(), (ref) => standing.policyProvenance(ref))));
 
   // ---- sign in and out
   const loginPage = (next: string, error?: string): Html => html`<h1>Sign in with a key</h1>
@@ -336,15 +336,21 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
     return reply.redirect("/console/quarantine?done=linked", 303);
   });
 
+  const renderPolicy = async (req: FastifyRequest, reply: FastifyReply, p: Principal, text: string, outcome?: PolicyOutcome, status = 200): Promise<FastifyReply> => {
+    const active = standing.activePolicy();
+    const proposals = await standing.reads.policyProposals();
+    const diffOf = (x: { ref: string; text: string }): Html => diffTable(active?.text ?? "", x.text, `${active?.ref ?? "nothing"} → ${x.ref}`);
+    return send(req, reply, "Policy", policyPage({ text, active: active?.ref ?? null, proposals, diffOf, fmt: fmt(), canPropose: can(p, "propose"), canApprove: can(p, "approve"), ...(outcome ? { outcome } : {}) }), status);
+  };
   app.get("/console/policy", HIDE, async (req, reply) => {
     const p = gate(req, reply, CAN.policy);
     if (!p) return reply;
     const active = standing.activePolicy();
     const latest = standing.publishedPolicies().at(-1);
-    return send(req, reply, "Policy", policyPage({ text: latest?.text ?? active?.text ?? "", active: active?.ref ?? null }));
+    return renderPolicy(req, reply, p, latest?.text ?? active?.text ?? "");
   });
   app.post("/console/policy", HIDE, async (req, reply) => {
-    const p = gate(req, reply, CAN.policy);
+    const p = gate(req, reply, CAN.propose);
     if (!p) return reply;
     const form = (req.body ?? {}) as Form;
     const text = field(form, "text").replace(/\r\n/g, "\n");
@@ -352,10 +358,10 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
     const active = standing.activePolicy();
     let outcome: PolicyOutcome;
     let status = 200;
-    if (action === "publish") {
+    if (action === "propose") {
       try {
-        outcome = { kind: "publish", result: await standing.publish(text, "console") };
-        changed();
+        const r = await standing.proposePolicy(text, describePrincipal(p), "draft");
+        outcome = { kind: "proposed", proposal: r.proposal, status: r.status, warnings: r.warnings };
       } catch (e) {
         if (!isStandingError(e)) throw e;
         outcome = { kind: "error", message: e.message, errors: ((e.details as { errors?: PolicyDiagnostic[] }).errors ?? []) };
@@ -367,7 +373,32 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
       const r = compilePolicy(text, "draft");
       outcome = r.ok ? { kind: "lint", ok: true, ref: r.policy.ref, errors: [], warnings: r.warnings } : { kind: "lint", ok: false, errors: r.errors, warnings: [] };
     }
-    return send(req, reply, "Policy", policyPage({ text, active: standing.activePolicy()?.ref ?? null, outcome }), status);
+    return renderPolicy(req, reply, p, text, outcome, status);
+  });
+  app.post("/console/policy/proposals/:id", HIDE, async (req, reply) => {
+    const p = gate(req, reply, CAN.approve);
+    if (!p) return reply;
+    const id = String((req.params as { id: string }).id).slice(0, 64);
+    const form = (req.body ?? {}) as Form;
+    const action = field(form, "action");
+    const draft = standing.publishedPolicies().at(-1)?.text ?? "";
+    let outcome: PolicyOutcome;
+    let status = 200;
+    try {
+      const known = (await standing.reads.policyProposals()).find((x) => x.id === id);
+      if (!known) throw new StandingError("not-found", `no policy proposal ${id}`, { proposal: id });
+      if (action === "approve") {
+        outcome = { kind: "publish", result: await standing.approvePolicy(id, describePrincipal(p)) };
+        changed();
+      } else if (action === "reject") {
+        outcome = { kind: "rejected", proposal: await standing.rejectPolicy(id, describePrincipal(p), field(form, "reason")) };
+      } else throw new StandingError("bad-request", "choose approve or reject");
+    } catch (e) {
+      if (!isStandingError(e)) throw e;
+      outcome = { kind: "error", message: e.message, errors: ((e.details as { errors?: PolicyDiagnostic[] }).errors ?? []), proposal: id };
+      status = e.status;
+    }
+    return renderPolicy(req, reply, p, draft, outcome, status);
   });
 
   app.get("/console/journal", HIDE, async (req, reply) => {
