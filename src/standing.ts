@@ -25,6 +25,7 @@ import { stateOf, type Written } from "./services/evaluation.js";
 import { Identity } from "./services/identity.js";
 import { Ingest, type IngestResult } from "./services/ingest.js";
 import { PolicyRegistry, type PolicyProvenance } from "./services/policies.js";
+import { Sessions, type SessionLookup, type SessionSettings } from "./services/sessions.js";
 import { ReadModels } from "./services/read-models.js";
 import { Reevaluation, type Progress, type ReevaluationResult } from "./services/reevaluation.js";
 import { Scheduling } from "./services/scheduling.js";
@@ -118,6 +119,7 @@ export class Standing {
   private readonly reevaluation: Reevaluation;
   private readonly scheduling: Scheduling;
   private readonly keys: Authenticator;
+  private readonly sessions: Sessions;
   private readonly follower: FeedFollower;
   /** What the adapters read: a subject's file, queues, statistics. */
   readonly reads: ReadModels;
@@ -139,6 +141,7 @@ export class Standing {
     });
     this.scheduling = new Scheduling(this.shell, this.reevaluation);
     this.keys = new Authenticator(store);
+    this.sessions = new Sessions(store, clock, this.keys);
     this.reads = new ReadModels(store);
     // Events this process committed are applied again too: re-reading a state is cheap
     // and idempotent, and two Standings may share one store (the demo's history).
@@ -625,6 +628,24 @@ export class Standing {
 
   authenticate(header: string | undefined): Promise<Principal> {
     return this.keys.authenticate(header);
+  }
+
+  /** Opens a web session for a key that has just signed in; the token goes into the cookie. */
+  async openSession(p: Principal & { kind: "key" }, settings?: SessionSettings): Promise<{ token: string; expiresAt: Instant }> {
+    await this.start();
+    return this.sessions.open(p, settings);
+  }
+
+  /** The principal behind a web session's token (anonymous, with why, once it has ended). */
+  async sessionPrincipal(token: string, settings?: SessionSettings): Promise<SessionLookup> {
+    await this.start();
+    return this.sessions.lookup(token, settings);
+  }
+
+  /** Signs a web session out. */
+  async endSession(token: string): Promise<boolean> {
+    await this.start();
+    return this.sessions.end(token);
   }
 
   async createKey(req: NewKeyRequest): Promise<{ key: string; row: KeyRow }> {

@@ -20,6 +20,8 @@ import { rulebook } from "../policy/rulebook.js";
 import type { Identifier, PolicyProposalRow, SubjectId } from "../store/types.js";
 import * as S from "./schemas.js";
 import { webRoutes } from "../web/routes.js";
+import type { SignInLimits } from "../web/throttle.js";
+import type { SessionSettings } from "../services/sessions.js";
 import { isNdjsonBody, ndjsonParser, NdjsonBody, yieldToLoop, type Line } from "./body.js";
 import { KeyLimiter, resolveLimits, type HttpLimits, type KeyLimits } from "./limits.js";
 import { DOCS_CSP, securityHeaders, serverOptions, validation, type LogOptions } from "./hardening.js";
@@ -47,6 +49,17 @@ export interface ServerOptions {
   readonly keyLimits?: KeyLimits;
   /** Request logs through Fastify's logger; none when absent. */
   readonly log?: LogOptions;
+  /**
+   * Behind a TLS-terminating proxy: trust its X-Forwarded-Proto/-For/-Host, so that a
+   * request that reached the proxy over https counts as https (session cookies get
+   * `Secure`) and the client's address is the one sign-in limits count. Off by default:
+   * without a proxy in front, those headers are whatever a client writes.
+   */
+  readonly trustProxy?: boolean;
+  /** Web session lifetime (default 2 h idle, 12 h at most). */
+  readonly sessions?: SessionSettings;
+  /** Failed sign-ins allowed per client address and per key id, in a window. */
+  readonly signInLimits?: Partial<SignInLimits>;
 }
 
 const OPERATORS_READ: readonly Role[] = ["admin", "reviewer", "auditor"];
@@ -67,6 +80,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
   const keyLimiter = new KeyLimiter(options.keyLimits);
   const app = Fastify({
     ...serverOptions(limits, options.log),
+    trustProxy: options.trustProxy ?? false,
     // A malformed URL (bad percent-encoding, an over-long path parameter) is refused
     // before routing; without this Fastify answers with its own body, outside the closed set.
     frameworkErrors: (e, req, reply) => {
@@ -205,7 +219,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
     },
   });
   void app.register(swaggerUi, { routePrefix: "/docs", staticCSP: DOCS_CSP });
-  void app.register(webRoutes, { standing, decisionLog: log }); // the web pages (src/web)
+  void app.register(webRoutes, { standing, decisionLog: log, ...(options.sessions ? { sessions: options.sessions } : {}), ...(options.signInLimits ? { signInLimits: options.signInLimits } : {}) }); // the web pages (src/web)
 
   const err = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 404: S.ErrorBody, 422: S.ErrorBody };
   const security = [{ key: [] }];

@@ -489,6 +489,9 @@ export async function main(argv: string[]): Promise<number> {
     .option("--key-rate <n>", "requests per second one key may send (default: no limit)", Number)
     .option("--key-inflight-bytes <n>", "bytes of request bodies one key may have in flight (default: no limit)", Number)
     .option("--request-timeout <ms>", `a request must have arrived whole within this (default ${DEFAULT_LIMITS.requestTimeout})`, Number)
+    .option("--trust-proxy", "behind a TLS-terminating proxy: trust X-Forwarded-Proto/-For (session cookies get Secure over https); also STANDING_TRUST_PROXY=1")
+    .option("--session-idle-minutes <n>", "a web session unused this long ends (default 120)", Number)
+    .option("--session-hours <n>", "a web session ends this long after sign-in (default 12)", Number)
     .action(async (o: CommonOptions & ServeLimitOptions & { port?: number; host: string; demo?: boolean; subjects: number }) =>
       run(o.json, async () => {
         const s = openStanding(o);

@@ -14,7 +14,9 @@ import { CAN, can, consoleHome, disputeQueue, journalPage, policyPage, quarantin
 import { html, type Html } from "./html.js";
 import { CSS, page } from "./layout.js";
 import { catalogueSection, diffTable, fmtFor, noPolicy, overview, rulebookSection, statsSection, versionsSection } from "./public.js";
-import { assertSameOrigin, clearKeyCookie, principalOf, setKeyCookie } from "./session.js";
+import { assertSameOrigin, clearSessionCookie, principalOf, sessionToken, setSessionCookie } from "./session.js";
+import { DEFAULT_SIGN_IN_LIMITS, SignInThrottle, type SignInLimits } from "./throttle.js";
+import type { SessionSettings } from "../services/sessions.js";
 import { computeStats, type PublicStats } from "./stats.js";
 import { disputeForm, subjectFile } from "./subject.js";
 
@@ -22,6 +24,10 @@ export interface WebOptions {
   readonly standing: Standing;
   /** The server's decision log, flushed before a page shows who looked a subject up. */
   readonly decisionLog?: DecisionLog;
+  /** How long a web session lasts (default: 2 h idle, 12 h at most). */
+  readonly sessions?: SessionSettings;
+  /** Failed sign-ins allowed per address and per key id (default: 20 and 5 per 15 minutes). */
+  readonly signInLimits?: Partial<SignInLimits>;
 }
 
 type Form = Record<string, string>;
@@ -67,8 +73,9 @@ export async function webRoutes(app: FastifyInstance, opts: WebOptions): Promise
 
   app.decorateRequest("webPrincipal", null as never);
   app.decorateRequest("staleKey", null);
+  const throttle = new SignInThrottle({ ...DEFAULT_SIGN_IN_LIMITS, ...opts.signInLimits });
   app.addHook("onRequest", async (req) => {
-    const { principal, stale } = await principalOf(standing, req);
+    const { principal, stale } = await principalOf(standing, req, opts.sessions);
     req.webPrincipal = principal;
     req.staleKey = stale;
     if (req.method === "POST") assertSameOrigin(req);
@@ -79,7 +86,7 @@ export async function webRoutes(app: FastifyInstance, opts: WebOptions): Promise
     void reply.header("referrer-policy", "same-origin");
     void reply.header("x-frame-options", "DENY");
     if (!req.url.startsWith("/assets/")) void reply.header("cache-control", "no-store");
-    if (req.staleKey !== null && !reply.hasHeader("set-cookie")) clearKeyCookie(req, reply);
+    if (req.staleKey !== null && !reply.hasHeader("set-cookie")) clearSessionCookie(req, reply);
     return payload;
   });
 
@@ -152,7 +159,7 @@ export async function webRoutes(app: FastifyInstance, opts: WebOptions): Promise
 
   // ---- sign in and out
   const loginPage = (next: string, error?: string): Html => html`<h1>Sign in with a key</h1>
-<p class="lead">Paste the API key you were given: a subject key opens your own file; an operator key opens the console. The key is kept in a cookie that scripts cannot read, and is sent only to this site.</p>
+<p class="lead">Paste the API key you were given: a subject key opens your own file; an operator key opens the console. The key is checked once and not kept: this site gives your browser a session that scripts cannot read, which ends when you sign out, after two hours unused, or if the key is revoked.</p>
 ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` : ""}
 <form class="stack" method="post" action="/login">
 <input type="hidden" name="next" value="${next}">
@@ -169,23 +176,41 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
     const form = (req.body ?? {}) as Form;
     const key = field(form, "key").trim();
     const next = safeNext(field(form, "next"));
+    // Throttled before the key is looked at: a right key after too many wrong ones waits too.
+    const wait = throttle.retryAfter(req.ip, key, Date.now());
+    if (wait > 0) {
+      void reply.header("retry-after", String(wait));
+      return send(req, reply, "Sign in", loginPage(next, `Too many failed sign-ins from here or for this key. Try again in ${wait} second${wait === 1 ? "" : "s"}.`), 429);
+    }
+    const refuse = (message: string, status: number): FastifyReply => {
+      throttle.failed(req.ip, key, Date.now());
+      return send(req, reply, "Sign in", loginPage(next, message), status);
+    };
     let p: Principal;
     try {
       p = key === "" ? { kind: "anonymous" } : await standing.authenticate(`Bearer ${key}`);
     } catch (e) {
       if (!isStandingError(e)) throw e;
-      return send(req, reply, "Sign in", loginPage(next, "That key was not accepted: it is unknown, revoked or mistyped."), 401);
+      return refuse("That key was not accepted: it is unknown, revoked or mistyped.", 401);
     }
-    if (p.kind !== "key") return send(req, reply, "Sign in", loginPage(next, "That key was not accepted."), 401);
+    if (p.kind !== "key") return refuse("That key was not accepted.", 401);
     if (p.role !== "subject" && !operatorRoles.includes(p.role)) {
       return send(req, reply, "Sign in", loginPage(next, `A ${p.role} key is for machines: use it with the API (see /docs), not here.`), 403);
     }
-    setKeyCookie(req, reply, key);
+    throttle.succeeded(key);
+    // A session of its own, never the key: signing in again replaces the one this browser had.
+    const old = sessionToken(req);
+    if (old !== undefined) await standing.endSession(old);
+    const { token } = await standing.openSession(p, opts.sessions);
+    setSessionCookie(req, reply, token);
+    req.staleKey = null;
     const home = p.role === "subject" ? "/me" : "/console";
     return reply.redirect(next && (p.role === "subject" ? next.startsWith("/me") : next.startsWith("/console")) ? next : home, 303);
   });
   app.post("/logout", HIDE, async (req, reply) => {
-    clearKeyCookie(req, reply);
+    const token = sessionToken(req);
+    if (token !== undefined) await standing.endSession(token);
+    clearSessionCookie(req, reply);
     return reply.redirect("/?done=signed-out", 303);
   });
 

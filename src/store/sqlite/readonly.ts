@@ -24,14 +24,15 @@ export function openReadOnlyDatabase(path: string): Database.Database {
     return db;
   } catch (e) {
     db?.close();
-    const code = (e as { code?: unknown }).code;
-    if (code !== "SQLITE_CANTOPEN" && code !== "SQLITE_READONLY_CANTINIT" && code !== "SQLITE_IOERR_LOCK" && code !== "SQLITE_READONLY") {
+    const code = String((e as { code?: unknown }).code ?? "");
+    // What the medium refused (no shared-memory file may be made, a file-size limit):
+    // read a copy. Anything else (not a database, damaged) is the file's own fault.
+    if (!/^SQLITE_(CANTOPEN|READONLY|IOERR|FULL)/.test(code)) {
       throw new StandingError("bad-request", `${path} cannot be opened as a database: ${(e as Error).message}`, { db: path });
     }
     const wal = `${path}-wal`;
-    if (existsSync(wal) && statSync(wal).size > 0) {
-      throw new StandingError("storage-read-only", `${path} is on a read-only file system with a write-ahead log beside it that SQLite cannot read without writing; copy the files to writable storage`, { db: path });
-    }
+    // With committed pages still in the log, the file alone is not the database: say what the medium refused.
+    if (existsSync(wal) && statSync(wal).size > 0) throw e;
     const bytes = readFileSync(path);
     // Bytes 18 and 19 say "WAL mode" (2); a serialised copy is read as a plain file (1).
     if (bytes.length >= 100 && bytes[18] === 2 && bytes[19] === 2) {
