@@ -104,7 +104,7 @@ export class PolicyRegistry {
 
   require(at: Instant): CompiledPolicy {
     const p = this.active(at);
-    if (!p) throw new StandingError("no-policy", "no policy is in force yet; publish one with `standing policy publish FILE`");
+    if (!p) throw new StandingError("no-policy", "no policy is in force yet; propose one with `standing policy propose FILE --by AUTHOR` and have someone else approve it with `standing policy approve REF --by APPROVER`");
     return p;
   }
 

@@ -89,4 +89,28 @@ describe("policy proposals: author ≠ approver", () => {
     await a.close();
     await b.close();
   });
+
+  it("an approval cut off during its re-evaluation is finished by approving the same proposal again", async () => {
+    const { store } = fileStore();
+    const clock = new ManualClock(NOW);
+    const s = new Standing(store, clock, { reevaluationWorkers: 0 });
+    const first = await s.proposePolicy(POLICY, "author");
+    await s.approvePolicy(first.proposal.id, "approver");
+    const people = 1200;
+    const results = await s.ingest(Array.from({ length: people }, (_, i) => ({ source: "blood-centre", id: `b-${i}`, type: "blood.donation", subject: { scheme: "national-id", value: `p-${i}` }, occurredAt: "2026-10-01T00:00:00Z", fields: { ml: 400 } })));
+    expect(results.every((r) => r.status === "accepted")).toBe(true);
+    const v2 = await s.proposePolicy(version("2026.2.0"), "author");
+    const cut = new Error("killed during re-evaluation");
+    await expect(s.approvePolicy(v2.proposal.id, "approver", (done) => {
+      if (done > 0) throw cut;
+    })).rejects.toBe(cut);
+    // Approved and stored, its re-evaluation unfinished.
+    expect(s.policyProposals().find((p) => p.id === v2.proposal.id)?.status).toBe("approved");
+    expect((await s.verifyJournal()).ok).toBe(false);
+    const again = await s.approvePolicy(v2.proposal.id, "approver");
+    expect(again).toMatchObject({ policy: "municipal-credit@2026.2.0", status: "published", reevaluated: people - 1000 });
+    expect((await s.verifyJournal()).ok).toBe(true);
+    expect(await s.approvePolicy(v2.proposal.id, "approver")).toMatchObject({ status: "unchanged", reevaluated: 0 });
+    await s.close();
+  });
 });
