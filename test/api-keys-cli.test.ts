@@ -143,7 +143,7 @@ describe("standing keys", () => {
 
   it("a key request that makes no sense is refused with exit code 1 and a readable message, and nothing is stored", () => {
     const cases: [string[], string][] = [
-      [["--role", "wizard"], 'role "wizard" is not one of source, checkpoint, admin, policy-author, reviewer, auditor, subject'],
+      [["--role", "wizard"], 'role "wizard" is not one of source, checkpoint, admin, policy-author, policy-approver, reviewer, auditor, subject'],
       [["--role", "source"], "a source key needs --source ID"],
       [["--role", "source", "--source", "gossip-column"], 'may be submitted by source "gossip-column"'],
       [["--role", "checkpoint"], "a checkpoint key needs --contexts"],
