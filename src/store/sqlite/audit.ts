@@ -3,12 +3,13 @@
 // connection, in one read transaction. Nothing is created or upgraded: the file is
 // judged as it was found.
 import { existsSync, readFileSync } from "node:fs";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { StandingError } from "../../errors.js";
 import type { VerifyReport } from "../../journal/report.js";
 import type { AuditOptions, SignedHead } from "../types.js";
 import { fingerprintOfPem, installJournal } from "./journal.js";
 import { verifyJournal } from "./verify.js";
+import { openReadOnlyDatabase } from "./readonly.js";
 
 export interface AuditFileOptions extends Omit<AuditOptions, "publicKey"> {
   /** A file holding the published public key (SPKI PEM, or the JSON of GET /v1/journal/key). */
@@ -26,12 +27,7 @@ export function auditSqliteFile(path: string, options: AuditFileOptions = {}): V
   } else if (options.publicKeyText !== undefined) {
     publicKey = options.publicKeyText;
   }
-  let raw: Database.Database;
-  try {
-    raw = new Database(path, { readonly: true, fileMustExist: true });
-  } catch (e) {
-    throw new StandingError("bad-request", `${path} cannot be opened as a database: ${(e as Error).message}`, { db: path });
-  }
+  const raw: Database.Database = openReadOnlyDatabase(path);
   try {
     const journal = installJournal(raw, { readOnly: true, path });
     return verifyJournal(raw, {
@@ -53,12 +49,7 @@ export function auditSqliteFile(path: string, options: AuditFileOptions = {}): V
  */
 export function sqliteFileHead(path: string, since?: number): { head: SignedHead | undefined; since?: { seq: number; hash: string | null }; publicKey: string | null } {
   if (!existsSync(path)) throw new StandingError("not-found", `no database at ${path}`, { db: path });
-  let raw: Database.Database;
-  try {
-    raw = new Database(path, { readonly: true, fileMustExist: true });
-  } catch (e) {
-    throw new StandingError("bad-request", `${path} cannot be opened as a database: ${(e as Error).message}`, { db: path });
-  }
+  const raw: Database.Database = openReadOnlyDatabase(path);
   try {
     const journal = installJournal(raw, { readOnly: true, path });
     raw.exec("BEGIN");
