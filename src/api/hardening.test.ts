@@ -3,7 +3,8 @@
 // other requests, per-key limits, slow bodies closed, parser errors in the documented
 // shape, request logs, validation without silent coercion, and security headers.
 // A real SQLite store and the published municipal-credit policy; nothing of ours is mocked.
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
@@ -458,6 +459,48 @@ describe("storage failures over HTTP", () => {
       await store.close();
     }
   });
+});
+
+describe("a record batch is answered as it is worked", () => {
+  it("a store that fills up mid-batch ends the answer with an error line; every line answered before it is stored", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "standing-batch-"));
+    const clock = new ManualClock(Date.parse("2026-11-01T00:00:00Z"));
+    const store = new SqliteStore(join(dir, "s.db"));
+    const standing = new Standing(store, clock);
+    await standing.publish(policyText, "municipal-credit.yaml");
+    const app = buildServer(standing);
+    try {
+      const court = `Bearer ${(await standing.createKey({ role: "source", source: "court" })).key}`;
+      const line = (i: number): string => JSON.stringify({ source: "court", id: `f-${i}`, type: "court.judgment.default", subject: { scheme: "national-id", value: `f-${i}` }, occurredAt: "2026-10-31T09:00:00Z", fields: { case: `F-${i}`, amount: 9000 }, evidence: "file://f" });
+      // The store's own connection, given a real SQLite size limit: room for about three
+      // first slices of this batch (16 lines each), measured on 16 lines like them.
+      const db = (store as unknown as { db: Database.Database }).db;
+      const pages = (): number => db.pragma("page_count", { simple: true }) as number;
+      const before = pages();
+      const warm = await app.inject({ method: "POST", url: "/v1/records", headers: { authorization: court, ...ndjson }, payload: Array.from({ length: 16 }, (_, i) => line(100_000 + i)).join("\n") });
+      expect(warm.statusCode).toBe(200);
+      const per16 = Math.max(1, pages() - before);
+      db.pragma(`max_page_count = ${pages() + 3 * per16}`);
+      const n = 2_000;
+      const res = await app.inject({ method: "POST", url: "/v1/records", headers: { authorization: court, ...ndjson }, payload: Array.from({ length: n }, (_, i) => line(i)).join("\n") });
+      expect(res.statusCode).toBe(200);
+      const out = res.body.trim().split("\n").map((l) => JSON.parse(l) as { line?: number; status?: string; id?: string; error?: { code: string; requestId: string } });
+      const last = out.at(-1);
+      expect(last?.error).toMatchObject({ code: "storage-full", requestId: expect.any(String) as string });
+      const answered = out.slice(0, -1);
+      expect(answered.length).toBeGreaterThanOrEqual(16);
+      expect(answered.length).toBeLessThan(n);
+      expect(answered.map((a) => a.line)).toEqual(answered.map((_, i) => i + 1));
+      expect(answered.every((a) => a.status === "accepted")).toBe(true);
+      // Nothing answered is lost, and nothing unanswered was taken.
+      for (const a of answered) expect(await store.findRecord("court", `f-${(a.line as number) - 1}`)).toBeDefined();
+      expect(await store.countRecords()).toBe(16 + answered.length);
+    } finally {
+      await app.close();
+      await standing.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe("request logs", () => {

@@ -329,7 +329,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
     });
 
     // ---- records
-    r.post("/v1/records", { config: { allow: ["source"] }, validatorCompiler: () => () => true, schema: { tags: ["records"], summary: "Submit one record (JSON) or a batch (NDJSON)", description: `JSON: one record; the answer's status is 201 accepted, 200 duplicate, 202 quarantined, or an error. ${NDJSON}: one record per line; the answer is ${NDJSON} with one result per non-empty line.`, security, body: S.RecordInput, response: { 200: S.IngestResult, 201: S.IngestResult, 202: S.IngestResult, ...err } } }, async (req, reply) => {
+    r.post("/v1/records", { config: { allow: ["source"] }, validatorCompiler: () => () => true, schema: { tags: ["records"], summary: "Submit one record (JSON) or a batch (NDJSON)", description: `JSON: one record; the answer's status is 201 accepted, 200 duplicate, 202 quarantined, or an error. ${NDJSON}: one record per line; the answer is ${NDJSON} with one result per non-empty line, in order, streamed as each slice commits; a store failure after the first slice ends it with one {"error":…} line, and the lines not answered were not taken.`, security, body: S.RecordInput, response: { 200: S.IngestResult, 201: S.IngestResult, 202: S.IngestResult, ...err } } }, async (req, reply) => {
       const p = req.principal;
       const source = p.kind === "key" ? p.source : null;
       const own = (input: unknown): IngestResult | undefined => {
@@ -341,9 +341,9 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       const ct = String(req.headers["content-type"] ?? "");
       if (ct.startsWith(NDJSON)) {
         const body = isNdjsonBody(req.body) ? req.body : new NdjsonBody([], 0);
-        const out: string[] = [];
         // One transaction per slice, and a turn of the event loop between them (body.ts).
-        for await (const chunk of body.paced(INGEST_SLICE_MS)) {
+        const slices = body.paced(INGEST_SLICE_MS)[Symbol.asyncIterator]();
+        const ingestSlice = async (chunk: readonly Line[]): Promise<string> => {
           const parsed = chunk.map((l) => {
             try {
               const v = JSON.parse(l.text) as unknown;
@@ -355,13 +355,40 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
           const todo = parsed.filter((x) => x.pre === undefined);
           const results = await standing.ingest(todo.map((x) => x.value));
           let k = 0;
+          let text = "";
           for (const x of parsed) {
             const res = x.pre ?? (results[k++] as IngestResult);
             records.inc({ status: res.status });
-            out.push(JSON.stringify({ line: x.line, ...res }));
+            text += JSON.stringify({ line: x.line, ...res }) + "\n";
           }
-        }
-        return reply.type(NDJSON).send((out.join("\n") + (out.length ? "\n" : "")) as never);
+          return text;
+        };
+        // The first slice is worked before the answer starts, so a store that fails at
+        // once still answers with its status (503). A larger batch is then answered as it
+        // goes: each slice's results are sent once its transaction has committed, so the
+        // connection never sits idle for the length of a million-line batch (and past the
+        // server's idle timeout), and the results are never all held at once. A failure
+        // after that ends the answer with one `{"error":…}` line: every line answered
+        // before it is durable; the lines without an answer were not taken.
+        const first = await slices.next();
+        const head = first.done ? "" : await ingestSlice(first.value);
+        reply.type(NDJSON);
+        if (first.done || first.value.length >= body.lines.length) return reply.send(head as never);
+        const requestId = req.id;
+        const stream = Readable.from(
+          (async function* () {
+            yield head;
+            try {
+              for (let n = await slices.next(); !n.done; n = await slices.next()) yield await ingestSlice(n.value);
+            } catch (e) {
+              const known = isStandingError(e) ? e : storageFailure(e);
+              if (!known) req.log.error({ err: e }, "internal error during a record batch");
+              const error = known ? { ...known.toJSON(), requestId } : { code: "internal", message: "internal error", details: {}, requestId };
+              yield JSON.stringify({ error }) + "\n";
+            }
+          })(),
+        );
+        return reply.send(stream as never);
       }
       if (!ct.startsWith("application/json")) throw new StandingError("unsupported-media-type", `send application/json (one record) or ${NDJSON} (a batch)`);
       const forbidden = own(req.body);
