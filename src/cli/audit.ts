@@ -1,6 +1,6 @@
 // `standing audit verify`: registered by cli/main.ts with its own `common` and `run`.
 import type { Command } from "commander";
-import { dbPath, type CommonOptions, type Output } from "./context.js";
+import { storeLabel, storeUrl, type CommonOptions, type Output } from "./context.js";
 import type { Finding, VerifyReport } from "../journal/report.js";
 import { replayerOf } from "../standing.js";
 import { auditStore } from "../store/open.js";
@@ -50,10 +50,10 @@ export function registerAuditCommands(program: Command, common: (cmd: Command) =
   )
     .option("--public-key <file>", "the published checkpoint key (PEM, or the JSON of GET /v1/journal/key); default: the key file beside the database")
     .action(async (o: CommonOptions & { publicKey?: string }) =>
-      run(o.json, (out) => {
-        const path = dbPath(o);
-        const report = auditStore(path, { replay: replayerOf(), ...(o.publicKey !== undefined ? { publicKeyFile: o.publicKey } : {}) });
-        out.result(report, renderReport(path, report));
+      run(o.json, async (out) => {
+        const path = storeUrl(o);
+        const report = await auditStore(path, { replay: replayerOf(), ...(o.publicKey !== undefined ? { publicKeyFile: o.publicKey } : {}) });
+        out.result(report, renderReport(storeLabel(o), report));
         if (!report.ok && !o.json) process.stderr.write(`standing: audit verify failed: ${line(report.problems[0] as Finding)}\n`);
         return report.ok ? 0 : 1;
       })(),

@@ -27,7 +27,10 @@ import { DEFAULT_LIMITS } from "../api/limits.js";
 import { serveLimits, type ServeLimitOptions } from "./serve-options.js";
 
 function common(cmd: Command): Command {
-  return cmd.option("--json", "print machine-readable JSON").option("--db <path>", "database file (default ./data/standing.db or $STANDING_DB)");
+  return cmd
+    .option("--json", "print machine-readable JSON")
+    .option("--db <path>", "database file (default ./data/standing.db or $STANDING_DB)")
+    .option("--store <url>", "the store: sqlite:PATH or postgres://USER@HOST:PORT/DATABASE (default $STANDING_STORE, else --db)");
 }
 
 function progressBar(label: string, enabled: boolean): { progress: Progress; stop: () => void } {

@@ -266,10 +266,25 @@ export interface AuditOptions {
   readonly maxProblems?: number;
 }
 
+/** A signed head of the journal: the chain's hash at a seq, signed with the journal key (docs/journal.md). */
+export interface SignedHead {
+  readonly seq: number;
+  readonly hash: string;
+  readonly at: Instant;
+  /** Ed25519 over checkpointPayload(seq, hash, at), base64. */
+  readonly signature: string;
+  /** sha256 (hex) of the signing key's DER SubjectPublicKeyInfo. */
+  readonly fingerprint: string;
+}
+
 /** The journal as a store keeps it (docs/journal.md). */
 export interface JournalPort {
   /** The Ed25519 public key that signs checkpoints, as published at /v1/journal/key. */
   publicKey(): { algorithm: "Ed25519"; publicKey: string; fingerprint: string };
+  /** The latest signed head, or undefined while nothing is signed. */
+  head(): Promise<SignedHead | undefined>;
+  /** Signs bytes with the journal key (receipts); throws on a store opened without one. */
+  signer(): { sign(bytes: Uint8Array): string; readonly fingerprint: string };
   /** Verifies the chain, the checkpoints, every row, and (with a replayer) every stored state, on one snapshot. */
   verify(options: AuditOptions): Promise<VerifyReport>;
 }

@@ -630,6 +630,17 @@ export class SqliteStore implements Store {
     const readJournal = readDb === this.db ? journal : installJournal(readDb, { ...options.journal, path: resolvePath(path), readOnly: true });
     this.journal = {
       publicKey: () => journalPublicKey(journal),
+      head: () =>
+        this.read(async () => {
+          const c = readDb.prepare("SELECT seq, head_hash, at, signature FROM journal_checkpoints ORDER BY seq DESC LIMIT 1").get() as
+            | { seq: number; head_hash: string; at: number; signature: string }
+            | undefined;
+          return c ? { seq: c.seq, hash: c.head_hash, at: c.at, signature: c.signature, fingerprint: journal.fingerprint ?? "" } : undefined;
+        }),
+      signer: () => {
+        if (!journal.fingerprint) throw new StandingError("not-found", "this store keeps no signing key");
+        return { sign: (bytes: Uint8Array) => journal.signBytes(bytes), fingerprint: journal.fingerprint };
+      },
       // On the read connection, in one read transaction: a snapshot while writers go on.
       verify: (o: AuditOptions): Promise<VerifyReport> => this.read(async () => verifyJournal(readDb, { ...o, journal: readJournal })),
     };
