@@ -88,6 +88,8 @@ export interface PgStoreOptions {
   readonly readOnly?: boolean;
   /** Connections in the pool (default 10). */
   readonly poolSize?: number;
+  /** Create the database when the server has none by that name (default: yes, unless read-only). */
+  readonly createDatabase?: boolean;
 }
 
 /** Where the journal key of a database lives unless configured. */
@@ -662,7 +664,7 @@ export class PgStore implements Store {
     readonly url: string,
     private readonly options: PgStoreOptions = {},
   ) {
-    this.pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types, application_name: "standing", connectionTimeoutMillis: 10_000 });
+    this.pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types, allowExitOnIdle: true, application_name: "standing", connectionTimeoutMillis: 10_000 });
     // A connection the server ended while idle (a restart, pg_terminate_backend) is
     // dropped from the pool and replaced on the next use: not a reason to crash.
     this.pool.on("error", (e) => console.error(`standing: a PostgreSQL connection was lost (${(e as Error).message}); it will be replaced`));
@@ -697,7 +699,13 @@ export class PgStore implements Store {
     try {
       client = await this.pool.connect();
     } catch (e) {
-      throw unreachable(this.url, e);
+      if ((e as { code?: unknown }).code !== "3D000" || this.options.readOnly || this.options.createDatabase === false) throw unreachable(this.url, e);
+      await createDatabase(this.url);
+      try {
+        client = await this.pool.connect();
+      } catch (again) {
+        throw unreachable(this.url, again);
+      }
     }
     try {
       if (!this.options.readOnly) await migrate(client);
@@ -922,6 +930,22 @@ export class PgStore implements Store {
   }
   deliveredChannels(noticeId: string): ReturnType<StoreReads["deliveredChannels"]> {
     return this.reads().then((r) => r.deliveredChannels(noticeId));
+  }
+}
+
+/** Creates the database a URL names, through the server's `postgres` database; another process creating it first is fine. */
+async function createDatabase(url: string): Promise<void> {
+  const u = new URL(url);
+  const name = decodeURIComponent(u.pathname.replace(/^\//, ""));
+  u.pathname = "/postgres";
+  const c = new pg.Client({ connectionString: u.toString() });
+  try {
+    await c.connect();
+    await c.query(`CREATE DATABASE "${name.replace(/"/g, '""')}" TEMPLATE template0 ENCODING 'UTF8'`);
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== "42P04") throw unreachable(url, e); // 42P04: it exists now
+  } finally {
+    await c.end().catch(() => undefined);
   }
 }
 
