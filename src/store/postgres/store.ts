@@ -634,6 +634,22 @@ class PgOps implements StoreTx {
   }
 }
 
+/**
+ * A transaction's connection, its queries queued one after another: the shell may ask
+ * several reads of one transaction at once (Promise.all), and a connection runs one
+ * query at a time.
+ */
+function serial(client: pg.PoolClient): Queryable {
+  let tail: Promise<unknown> = Promise.resolve();
+  return {
+    query: ((sql: string, params?: unknown[]) => {
+      const run = tail.then(() => client.query(sql, params));
+      tail = run.catch(() => undefined);
+      return run;
+    }) as Queryable["query"],
+  };
+}
+
 /** Runs async critical sections one at a time, in arrival order. */
 class Mutex {
   private tail: Promise<void> = Promise.resolve();
@@ -743,7 +759,7 @@ export class PgStore implements Store {
       await client.query("BEGIN");
       await client.query("SELECT pg_advisory_xact_lock($1, $2)", [...WRITE_LOCK]);
       const st: TxState = { entries: [], changes: [] };
-      const out = await fn(new PgOps(client, st, tables));
+      const out = await fn(new PgOps(serial(client), st, tables));
       await this.finish(client, st);
       await client.query("COMMIT");
       return out;
