@@ -684,6 +684,9 @@ export class PgStore implements Store {
     // A connection the server ended while idle (a restart, pg_terminate_backend) is
     // dropped from the pool and replaced on the next use: not a reason to crash.
     this.pool.on("error", (e) => console.error(`standing: a PostgreSQL connection was lost (${(e as Error).message}); it will be replaced`));
+    // A connection that goes away while checked out fails the query or transaction under
+    // way (which the caller sees); its 'error' event must not also end the process.
+    this.pool.on("connect", (client) => client.on("error", () => undefined));
     const keyFile = options.keyFile ?? defaultKeyFile(url);
     this.ownJournal = PgJournal.open({ keyFile, readOnly: options.readOnly ?? false });
     this.ready = this.start();
@@ -771,7 +774,7 @@ export class PgStore implements Store {
           broken = true; // the connection is gone: do not hand it back to the pool
         }
       }
-      throw e;
+      throw coded(e);
     } finally {
       client?.release(broken ? true : undefined);
       release();
@@ -830,7 +833,7 @@ export class PgStore implements Store {
   private async reads(): Promise<PgOps> {
     if (this.closed) throw new Error("the store is closed");
     const tables = await this.ready;
-    return new PgOps(this.pool, undefined, tables);
+    return new PgOps(pooled(this.pool), undefined, tables);
   }
 
   policies(): ReturnType<StoreReads["policies"]> {
@@ -947,6 +950,31 @@ export class PgStore implements Store {
   deliveredChannels(noticeId: string): ReturnType<StoreReads["deliveredChannels"]> {
     return this.reads().then((r) => r.deliveredChannels(noticeId));
   }
+}
+
+/**
+ * The driver reports a connection that went away mid-query (a server restart,
+ * pg_terminate_backend) without a SQLSTATE: it is given connection_failure (08006), so
+ * that it reaches the caller as storage-unavailable (failure.ts), not as a bug.
+ */
+function coded(e: unknown): unknown {
+  if (e instanceof Error && (e as { code?: unknown }).code === undefined && /Connection terminated|connection (is )?closed|Client has encountered a connection error|not queryable/i.test(e.message)) {
+    return Object.assign(e, { code: "08006" });
+  }
+  return e;
+}
+
+/** The pool, its errors coded as a transaction's are. */
+function pooled(pool: pg.Pool): Queryable {
+  return {
+    query: (async (sql: string, params?: unknown[]) => {
+      try {
+        return await pool.query(sql, params);
+      } catch (e) {
+        throw coded(e);
+      }
+    }) as Queryable["query"],
+  };
 }
 
 /** Creates the database a URL names, through the server's `postgres` database; another process creating it first is fine. */
