@@ -20,6 +20,7 @@ import { LogChannel, Outbox, WebhookChannel, type NoticeChannel } from "../notic
 import { dirname, join } from "node:path";
 import { demoKeys, printWelcome } from "./welcome.js";
 import { registerAuditCommands } from "./audit.js";
+import { registerStoreCommands } from "./store.js";
 import { forOperator, hoistCommonOptions } from "./failure.js";
 import { claimForDemo } from "../demo/guard.js";
 import { LOG_LEVELS } from "../api/hardening.js";
@@ -408,6 +409,7 @@ export async function main(argv: string[]): Promise<number> {
     );
 
   registerAuditCommands(program, common, run); // `audit verify` (./audit.ts)
+  registerStoreCommands(program, run); // `store copy` (./store.ts)
 
   common(program.command("demo").description("load a synthetic demo population (deterministic with --seed)"))
     .option("--subjects <n>", "how many subjects", (v) => Number.parseInt(v, 10), 10_000)
