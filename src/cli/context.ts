@@ -1,5 +1,6 @@
 // Shared plumbing for CLI commands: where the database is, which clock, how errors
 // and results are printed.
+import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join, resolve } from "node:path";
 import { openStanding as compose, type Standing } from "../standing.js";
@@ -35,7 +36,8 @@ export function storeLabel(o: CommonOptions): string {
 
 /**
  * Where files kept beside the store go (the notices log, demo keys): for SQLite a path
- * whose folder is the database's; for PostgreSQL a name in ./data.
+ * whose folder is the database's; for PostgreSQL a path in a folder of its own under
+ * ./data (data/postgres-DATABASE/), so two stores never share those files.
  */
 export function dbPath(o: CommonOptions): string {
   const url = storeUrl(o);
@@ -46,7 +48,9 @@ export function dbPath(o: CommonOptions): string {
   } catch {
     // the plain name
   }
-  return join(process.cwd(), "data", name);
+  const folder = join(process.cwd(), "data", name);
+  mkdirSync(folder, { recursive: true, mode: 0o700 });
+  return join(folder, "store");
 }
 
 export function redactUrl(url: string): string {

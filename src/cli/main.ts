@@ -12,7 +12,7 @@ import { buildServer } from "../api/server.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { humanDate } from "../time.js";
 import { ingestFile } from "./ingest.js";
-import { Output, dbPath, openStanding, parseAt, seedPolicyPath, type CommonOptions } from "./context.js";
+import { Output, dbPath, storeLabel, storeUrl, openStanding, parseAt, seedPolicyPath, type CommonOptions } from "./context.js";
 import type { PolicyDiagnostic } from "../policy/types.js";
 import { roles } from "../auth/principals.js";
 import { DecisionLog } from "../decision-log.js";
@@ -474,7 +474,8 @@ export async function main(argv: string[]): Promise<number> {
         await app.listen({ port, host: o.host });
         const addr = app.server.address();
         const url = `http://${o.host}:${typeof addr === "object" && addr ? addr.port : port}`;
-        await printWelcome(s, url, dbPath(o), indexed, keysForDemo);
+        const where = storeUrl(o);
+        await printWelcome(s, url, where.includes("://") ? storeLabel(o) : dbPath(o), indexed, keysForDemo);
         await new Promise<void>((resolve) => {
           const stop = (): void => {
             scheduler.stop();
