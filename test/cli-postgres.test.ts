@@ -24,7 +24,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await dropCreated();
-});
+}, 300_000);
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), "standing-cli-pg-"));
 

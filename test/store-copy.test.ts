@@ -37,7 +37,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await dropCreated();
-});
+}, 300_000);
 
 describe("standing store copy --from sqlite:… --to postgres://…", () => {
   it("given the demo database, when copied, then audit verify passes on the copy against the source's key and every check answers as on the original", async () => {

@@ -24,7 +24,7 @@ const passport = (value: string) => ({ scheme: "passport", value });
 
 afterAll(async () => {
   await dropCreated();
-});
+}, 300_000);
 
 interface Built {
   readonly url: string;

@@ -2,14 +2,20 @@
 // what only this implementation promises (migrations under a lock, one chain and one
 // signed head per commit under concurrent writers from several stores, a database
 // that is down reported in one line).
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { storeContract } from "../contract.js";
 import { PgStore } from "./store.js";
-import { dropCreated, freshDatabase } from "./test-helpers.js";
+import { dropCreated, dropDatabases, freshDatabase } from "./test-helpers.js";
+
+// Each test's database is dropped after it (after the contract has closed its store):
+// dropping seventy at the end takes longer than a hook may on a busy machine.
+afterEach(async () => {
+  await dropDatabases();
+});
 
 afterAll(async () => {
   await dropCreated();
-});
+}, 300_000);
 
 storeContract("postgres (a database per test)", async () => {
   const db = await freshDatabase("contract");

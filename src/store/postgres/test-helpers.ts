@@ -44,9 +44,14 @@ export async function dropDatabase(name: string): Promise<void> {
   if (i >= 0) created.splice(i, 1);
 }
 
-/** Drops every database this process created and has not dropped yet (an afterAll). */
-export async function dropCreated(): Promise<void> {
+/** Drops every database this process created and has not dropped yet (an afterEach). */
+export async function dropDatabases(): Promise<void> {
   for (const name of [...created]) await dropDatabase(name);
+}
+
+/** Drops what is left and the key files (an afterAll). */
+export async function dropCreated(): Promise<void> {
+  await dropDatabases();
   rmSync(keyDir, { recursive: true, force: true });
 }
 
