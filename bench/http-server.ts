@@ -33,7 +33,11 @@ await standing.advance(NOW);
 const { key } = await standing.createKey({ role: "checkpoint", label: "bench", contexts: ["air-travel"] });
 // The record batch of bench/batch-latency.ts is sent as the court.
 const sourceKey = (await standing.createKey({ role: "source", label: "bench court", source: "court" })).key;
-const app = buildServer(standing);
+// The body of a record batch is read as fast as it is ingested (a slice at a time), so a
+// 1 M-line batch arrives whole only when it is done: tens of minutes here, far past the
+// default one-minute request limit. The bench server allows two hours, as an operator
+// would with `serve --request-timeout` for such uploads.
+const app = buildServer(standing, { limits: { requestTimeout: 7_200_000, connectionTimeout: 7_200_000 } });
 await app.listen({ port: 0, host: "127.0.0.1" });
 const addr = app.server.address();
 const port = typeof addr === "object" && addr ? addr.port : 0;

@@ -20,16 +20,17 @@ import { compilePolicy } from "./policy/compile.js";
 import type { CompiledPolicy, PolicyDiagnostic } from "./policy/types.js";
 import { evaluateStored, subjectRecords, toListApplication } from "./reevaluation/inputs.js";
 import type { Shell } from "./services/context.js";
-import { DueProcess } from "./services/due-process.js";
+import { DueProcess, actorKey } from "./services/due-process.js";
 import { stateOf, type Written } from "./services/evaluation.js";
 import { Identity } from "./services/identity.js";
 import { Ingest, type IngestResult } from "./services/ingest.js";
-import { PolicyRegistry } from "./services/policies.js";
+import { PolicyRegistry, type PolicyProvenance } from "./services/policies.js";
+import { Sessions, type SessionLookup, type SessionSettings } from "./services/sessions.js";
 import { ReadModels } from "./services/read-models.js";
 import { Reevaluation, type Progress, type ReevaluationResult } from "./services/reevaluation.js";
 import { Scheduling } from "./services/scheduling.js";
 import { buildStatement, type Statement } from "./statement/statement.js";
-import type { ChangeRow, DecisionLogRow, DisputeRow, Identifier, PolicyRow, Replayer, Store, SubjectId } from "./store/types.js";
+import type { ChangeRow, DecisionLogRow, DisputeRow, Identifier, PolicyProposalRow, PolicyRow, Replayer, Store, SubjectId } from "./store/types.js";
 import { openStore } from "./store/open.js";
 import { systemClock, type Clock, type Instant } from "./time.js";
 
@@ -44,6 +45,20 @@ export interface PublishResult {
   readonly reevaluated: number;
   readonly changed: { readonly tier: number; readonly lists: number; readonly measures: number };
   readonly warnings: readonly PolicyDiagnostic[];
+}
+
+export interface ProposeResult {
+  readonly proposal: PolicyProposalRow;
+  /** "unchanged": the same text was already proposed and is still open. */
+  readonly status: "proposed" | "unchanged";
+  readonly warnings: readonly PolicyDiagnostic[];
+}
+
+/** An actor's name as given (an API key's description, or a CLI's --by). */
+function actorName(by: string): string {
+  const name = by.trim();
+  if (name === "" || name.length > 200 || [...name].some((c) => c < " " || c === "\u007f")) throw new StandingError("bad-request", "name who acts (1 to 200 printable characters)", {});
+  return name;
 }
 
 export interface StandingOptions {
@@ -84,11 +99,13 @@ export interface StandingConfig extends StandingOptions {
   readonly store: string | Store;
   /** Default: the system clock. */
   readonly clock?: Clock;
+  /** A store URL opened for reading only (nothing written; any write is refused with storage-read-only). */
+  readonly readOnly?: boolean;
 }
 
 /** The composition root: a Standing built from configuration (the CLI, the server and the bench use it). */
 export function openStanding(config: StandingConfig): Standing {
-  const store = typeof config.store === "string" ? openStore(config.store) : config.store;
+  const store = typeof config.store === "string" ? openStore(config.store, config.readOnly ? { readOnly: true } : {}) : config.store;
   return new Standing(store, config.clock ?? systemClock, config);
 }
 
@@ -102,6 +119,7 @@ export class Standing {
   private readonly reevaluation: Reevaluation;
   private readonly scheduling: Scheduling;
   private readonly keys: Authenticator;
+  private readonly sessions: Sessions;
   private readonly follower: FeedFollower;
   /** What the adapters read: a subject's file, queues, statistics. */
   readonly reads: ReadModels;
@@ -123,6 +141,7 @@ export class Standing {
     });
     this.scheduling = new Scheduling(this.shell, this.reevaluation);
     this.keys = new Authenticator(store);
+    this.sessions = new Sessions(store, clock, this.keys);
     this.reads = new ReadModels(store);
     // Events this process committed are applied again too: re-reading a state is cheap
     // and idempotent, and two Standings may share one store (the demo's history).
@@ -148,6 +167,7 @@ export class Standing {
   private async load(): Promise<number> {
     this.follower.position = await (this.options.feed ?? new StoreChangeFeed(this.store)).position();
     await this.registry.reload(this.store);
+    await this.registry.reloadProposals(this.store);
     let n = 0;
     for (let after = 0; ; ) {
       const page = await this.store.statesWithMeasures(after, SNAPSHOT_PAGE);
@@ -187,7 +207,10 @@ export class Standing {
         }
       }
     }
-    if (policies) await this.registry.reload(this.store);
+    if (policies) {
+      await this.registry.reload(this.store);
+      await this.registry.reloadProposals(this.store);
+    }
     for (const id of subjects) {
       // The event names the subject; what it became is read from the store, so an old or repeated event is harmless.
       const row = await this.store.getState(id);
@@ -242,7 +265,16 @@ export class Standing {
     return this.registry.published();
   }
 
+  /**
+   * Publishes a version at once, with no second person: what a program embedding the
+   * library that keeps its own approval uses, and tests. The CLI, the API and the
+   * console publish only by approving a proposal (proposePolicy, approvePolicy).
+   */
   async publish(text: string, file: string, onProgress?: Progress): Promise<PublishResult> {
+    return this.publishText(text, file, onProgress);
+  }
+
+  private async publishText(text: string, file: string, onProgress?: Progress, approval?: { readonly id: string; readonly by: string }): Promise<PublishResult> {
     await this.start();
     // A new version is held to the catalogue of permitted categories adopted last.
     await this.registry.reload(this.store);
@@ -256,6 +288,13 @@ export class Standing {
     const now = this.clock.now();
     const unchanged = { reevaluated: 0, changed: { tier: 0, lists: 0, measures: 0 } };
     const status = await this.store.transaction(async (tx) => {
+      if (approval) {
+        // The approval and the version it publishes are committed together, or neither.
+        const prop = (await tx.policyProposals()).find((x) => x.id === approval.id);
+        if (!prop || prop.hash !== p.hash) throw new StandingError("not-found", `no proposal ${approval.id} for ${p.ref}`, { proposal: approval.id });
+        if (prop.status === "rejected") throw new StandingError("record-conflict", `proposal ${prop.id} was rejected by ${prop.decidedBy ?? "an approver"}; propose it again`, { proposal: prop.id, status: prop.status });
+        if (prop.status === "proposed") await tx.putPolicyProposal({ ...prop, status: "approved", decidedBy: approval.by, decidedAt: now });
+      }
       const rows = await tx.policies();
       const existing = rows.find((row) => row.ref === p.ref);
       if (existing) {
@@ -274,6 +313,7 @@ export class Standing {
     });
     this.registry.remember(p);
     await this.registry.reload(this.store);
+    await this.registry.reloadProposals(this.store);
     const effective = new Date(p.effective).toISOString();
     if (status === "unchanged") {
       // The same file again after a publish was cut off during its re-evaluation: finish it.
@@ -283,6 +323,106 @@ export class Standing {
     if (status !== "published") return { policy: p.ref, status, effective, ...unchanged, warnings: r.warnings };
     const res = await this.reevaluation.all(now, onProgress);
     return { policy: p.ref, status, effective, ...res, warnings: r.warnings };
+  }
+
+  // ---------------------------------------------------------------- proposals: author ≠ approver
+
+  /** Proposals, oldest first, as this process last read them. */
+  policyProposals(): readonly PolicyProposalRow[] {
+    return this.registry.proposals();
+  }
+
+  /** Who proposed and who approved a published version (null: published before approval was required). */
+  policyProvenance(ref: string): PolicyProvenance | null {
+    return this.registry.provenance(ref);
+  }
+
+  /**
+   * Proposes a version for publication: it is compiled and held to the guardrails now,
+   * stored with who proposed it and when, and published only when another actor (a
+   * policy-approver) approves it. Proposing the same text again returns the open proposal.
+   */
+  async proposePolicy(text: string, by: string, file = "request"): Promise<ProposeResult> {
+    await this.start();
+    const actor = actorName(by);
+    await this.registry.reload(this.store);
+    const r = compilePolicy(text, file, this.registry.currentCatalogue());
+    if (!r.ok) {
+      throw new StandingError("invalid-policy", `${file} does not compile (${r.errors.length} error${r.errors.length === 1 ? "" : "s"})`, { errors: r.errors });
+    }
+    const p = r.policy;
+    const now = this.clock.now();
+    const out = await this.store.transaction(async (tx) => {
+      const rows = await tx.policies();
+      const existing = rows.find((row) => row.ref === p.ref);
+      if (existing) {
+        throw new StandingError("invalid-policy", existing.hash === p.hash ? `${p.ref} is already published` : `${p.ref} is already published with different content; published versions are immutable, so give this one a new version`, { policy: p.ref });
+      }
+      const latest = rows[rows.length - 1];
+      if (latest && p.effective < latest.effective) {
+        throw new StandingError("invalid-policy", `${p.ref} takes effect before ${latest.ref}, which is already published; versions take effect in publication order`, { policy: p.ref });
+      }
+      const open = (await tx.policyProposals()).find((x) => x.ref === p.ref && x.status === "proposed");
+      if (open) {
+        if (open.hash === p.hash) return { proposal: open, status: "unchanged" as const };
+        throw new StandingError("record-conflict", `${p.ref} is already proposed with other content (proposal ${open.id}); have that one rejected, or give this one a new version`, { policy: p.ref, proposal: open.id });
+      }
+      const row: PolicyProposalRow = { id: uuidv7(), ref: p.ref, text: p.text, hash: p.hash, proposedBy: actor, proposedAt: now, status: "proposed", decidedBy: null, decidedAt: null, note: null };
+      await tx.putPolicyProposal(row);
+      await tx.emit({ kind: "policy", ref: p.ref });
+      return { proposal: row, status: "proposed" as const };
+    });
+    await this.registry.reloadProposals(this.store);
+    return { ...out, warnings: r.warnings };
+  }
+
+  /** A proposal by its id, or the open (else the approved) proposal of a ref `id@version`. */
+  async findProposal(idOrRef: string): Promise<PolicyProposalRow | undefined> {
+    const all = await this.store.policyProposals();
+    return all.find((x) => x.id === idOrRef) ?? all.find((x) => x.ref === idOrRef && x.status === "proposed") ?? [...all].reverse().find((x) => x.ref === idOrRef && x.status === "approved");
+  }
+
+  private async proposalFor(idOrRef: string, by: string, what: "approve" | "reject"): Promise<PolicyProposalRow> {
+    await this.start();
+    const prop = await this.findProposal(idOrRef);
+    if (!prop) throw new StandingError("not-found", `no policy proposal ${idOrRef}`, { proposal: idOrRef });
+    if (actorKey(prop.proposedBy) === actorKey(by)) {
+      throw new StandingError("forbidden", `${prop.ref} was proposed by ${prop.proposedBy}; whoever proposes a policy may not ${what} it`, { proposal: prop.id });
+    }
+    return prop;
+  }
+
+  /**
+   * Approves a proposal, which publishes it (and re-evaluates every subject, as publishing
+   * does). The approver must not be its author. Approving an approved proposal again
+   * finishes a re-evaluation that was cut off.
+   */
+  async approvePolicy(idOrRef: string, by: string, onProgress?: Progress): Promise<PublishResult & { proposal: PolicyProposalRow }> {
+    const actor = actorName(by);
+    const prop = await this.proposalFor(idOrRef, actor, "approve");
+    if (prop.status === "rejected") throw new StandingError("record-conflict", `proposal ${prop.id} was rejected by ${prop.decidedBy ?? "an approver"}; propose it again`, { proposal: prop.id, status: prop.status });
+    const res = await this.publishText(prop.text, prop.ref, onProgress, { id: prop.id, by: actor });
+    const after = this.registry.proposals().find((x) => x.id === prop.id) ?? prop;
+    return { ...res, proposal: after };
+  }
+
+  /** Rejects an open proposal with a reason; its author may not. Nothing is published. */
+  async rejectPolicy(idOrRef: string, by: string, reason: string): Promise<PolicyProposalRow> {
+    const actor = actorName(by);
+    const why = reason.trim();
+    if (why.length < 10 || why.length > 2000) throw new StandingError("bad-request", "a rejection needs a written reason (10 to 2,000 characters)", { proposal: idOrRef });
+    const prop = await this.proposalFor(idOrRef, actor, "reject");
+    const now = this.clock.now();
+    const row = await this.store.transaction(async (tx) => {
+      const current = (await tx.policyProposals()).find((x) => x.id === prop.id);
+      if (!current || current.status !== "proposed") throw new StandingError("record-conflict", `proposal ${prop.id} is ${current?.status ?? "gone"}, not open`, { proposal: prop.id, status: current?.status ?? null });
+      const out: PolicyProposalRow = { ...current, status: "rejected", decidedBy: actor, decidedAt: now, note: why };
+      await tx.putPolicyProposal(out);
+      await tx.emit({ kind: "policy", ref: current.ref });
+      return out;
+    });
+    await this.registry.reloadProposals(this.store);
+    return row;
   }
 
   /**
@@ -441,7 +581,10 @@ export class Standing {
     const s = this.store;
     const [identifiers, records, disputes, applications, notices] = await Promise.all([s.identifiersOf(subjectId), s.recordsOf(subjectId), s.disputesOf(subjectId), s.applicationsOf(subjectId), s.noticesOf(subjectId)]);
     const lookups = await s.decisionsAbout(identifiers, 200);
+    const who = this.registry.provenance(policy.ref);
+    const iso = (t: number): string => new Date(t).toISOString();
     return buildStatement(policy, { id: subjectId, identifiers }, records, at, lookups, {
+      policyApproval: who ? { proposedBy: who.proposedBy, proposedAt: iso(who.proposedAt), approvedBy: who.approvedBy, approvedAt: iso(who.approvedAt) } : null,
       records: subjectRecords(records, disputes),
       applications: applications.map(toListApplication),
       disputes,
@@ -485,6 +628,24 @@ export class Standing {
 
   authenticate(header: string | undefined): Promise<Principal> {
     return this.keys.authenticate(header);
+  }
+
+  /** Opens a web session for a key that has just signed in; the token goes into the cookie. */
+  async openSession(p: Principal & { kind: "key" }, settings?: SessionSettings): Promise<{ token: string; expiresAt: Instant }> {
+    await this.start();
+    return this.sessions.open(p, settings);
+  }
+
+  /** The principal behind a web session's token (anonymous, with why, once it has ended). */
+  async sessionPrincipal(token: string, settings?: SessionSettings): Promise<SessionLookup> {
+    await this.start();
+    return this.sessions.lookup(token, settings);
+  }
+
+  /** Signs a web session out. */
+  async endSession(token: string): Promise<boolean> {
+    await this.start();
+    return this.sessions.end(token);
   }
 
   async createKey(req: NewKeyRequest): Promise<{ key: string; row: KeyRow }> {

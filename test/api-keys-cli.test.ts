@@ -23,6 +23,14 @@ function standing(args: string[]): { code: number; stdout: string; stderr: strin
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Publishes a policy as an operator does: one person proposes it, another approves it. */
+function publishPolicy(file: string, db: string): { code: number; stdout: string; stderr: string } {
+  const p = standing(["policy", "propose", file, "--by", "test author", "--db", db, "--json"]);
+  if (p.code !== 0) return p;
+  const id = (JSON.parse(p.stdout) as { proposal: { id: string } }).proposal.id;
+  return standing(["policy", "approve", id, "--by", "test approver", "--db", db, "--json"]);
+}
+
 const dir = mkdtempSync(join(tmpdir(), "standing-keys-"));
 const db = join(dir, "s.db");
 
@@ -30,7 +38,7 @@ beforeAll(() => {
   // The CLI runs compiled code; build once so the tests see the current source.
   const build = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, encoding: "utf8" });
   if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
-  const pub = standing(["policy", "publish", "policies/municipal-credit.yaml", "--db", db]);
+  const pub = publishPolicy("policies/municipal-credit.yaml", db);
   if (pub.code !== 0) throw new Error(`policy publish failed: ${pub.stdout}${pub.stderr}`);
 }, 180_000);
 
@@ -135,7 +143,7 @@ describe("standing keys", () => {
 
   it("a key request that makes no sense is refused with exit code 1 and a readable message, and nothing is stored", () => {
     const cases: [string[], string][] = [
-      [["--role", "wizard"], 'role "wizard" is not one of source, checkpoint, admin, policy-author, reviewer, auditor, subject'],
+      [["--role", "wizard"], 'role "wizard" is not one of source, checkpoint, admin, policy-author, policy-approver, reviewer, auditor, subject'],
       [["--role", "source"], "a source key needs --source ID"],
       [["--role", "source", "--source", "gossip-column"], 'may be submitted by source "gossip-column"'],
       [["--role", "checkpoint"], "a checkpoint key needs --contexts"],

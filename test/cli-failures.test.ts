@@ -2,7 +2,8 @@
 // database files. A file-size limit is set with `ulimit -f` in a child shell; a
 // read-only file with chmod on a copy (not under root, where chmod stops nothing).
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
@@ -18,6 +19,14 @@ const env = { ...process.env, STANDING_NOW: NOW };
 function standing(args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: "utf8", env });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Publishes a policy as an operator does: one person proposes it, another approves it. */
+function publishPolicy(file: string, db: string): { code: number; stdout: string; stderr: string } {
+  const p = standing(["policy", "propose", file, "--by", "test author", "--db", db, "--json"]);
+  if (p.code !== 0) return p;
+  const id = (JSON.parse(p.stdout) as { proposal: { id: string } }).proposal.id;
+  return standing(["policy", "approve", id, "--by", "test approver", "--db", db, "--json"]);
 }
 
 /** The same command in a shell whose files may grow to at most `kib` KiB. */
@@ -62,7 +71,7 @@ describe("a file-size limit ends ingest with exit 1 and one line, and loses noth
   const db = join(dir, "s.db");
   const file = join(dir, "big.ndjson");
   beforeAll(() => {
-    expect(standing(["policy", "publish", join(root, "policies", "municipal-credit.yaml"), "--db", db, "--json"]).code).toBe(0);
+    expect(publishPolicy(join(root, "policies", "municipal-credit.yaml"), db).code).toBe(0);
     writeFileSync(file, records(6_000, "r"));
   }, 120_000);
 
@@ -100,7 +109,7 @@ describe("a read-only database", () => {
   it.skipIf(isRoot)("ingest ends with exit 1 and a storage error, not a stack trace", () => {
     const dir = tmp();
     const db = join(dir, "s.db");
-    expect(standing(["policy", "publish", join(root, "policies", "municipal-credit.yaml"), "--db", db, "--json"]).code).toBe(0);
+    expect(publishPolicy(join(root, "policies", "municipal-credit.yaml"), db).code).toBe(0);
     const ro = join(tmp(), "ro.db");
     copyFileSync(db, ro);
     for (const f of readdirSync(dir)) if (f.startsWith("s.db.") && !f.endsWith("-wal") && !f.endsWith("-shm")) copyFileSync(join(dir, f), ro + f.slice("s.db".length));
@@ -135,6 +144,82 @@ describe("a read-only database", () => {
   });
 });
 
+describe("statement and audit verify on a store that may not be written", () => {
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  const dir = tmp();
+  const db = join(dir, "s.db");
+  beforeAll(() => {
+    expect(publishPolicy(join(root, "policies", "municipal-credit.yaml"), db).code).toBe(0);
+    const small = join(dir, "small.ndjson");
+    writeFileSync(small, records(5, "ro"));
+    expect(standing(["ingest", small, "--db", db, "--json", "--no-progress"]).code).toBe(0);
+  }, 120_000);
+
+  /** A snapshot as an auditor gets one: the database and its journal key, in a folder of its own. */
+  function snapshot(): { folder: string; file: string } {
+    const folder = tmp();
+    const file = join(folder, "snapshot.db");
+    copyFileSync(db, file);
+    for (const f of readdirSync(dir)) if (f.startsWith("s.db.") && !f.endsWith("-wal") && !f.endsWith("-shm")) copyFileSync(join(dir, f), file + f.slice("s.db".length));
+    return { folder, file };
+  }
+  const fingerprint = (file: string): { bytes: string; mtime: number } => ({ bytes: createHash("sha256").update(readFileSync(file)).digest("hex"), mtime: statSync(file).mtimeMs });
+
+  it("statement reads a file and its folder made read-only, and writes nothing to it", () => {
+    const { folder, file } = snapshot();
+    const before = fingerprint(file);
+    const names = readdirSync(folder).sort();
+    chmodSync(file, 0o444);
+    chmodSync(folder, 0o555);
+    try {
+      const r = standing(["statement", "national-id:ro-p-1", "--db", file, "--json"]);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ policy: "municipal-credit@2026.1.0", policyApproval: { proposedBy: "test author", approvedBy: "test approver" }, records: [{ id: "ro-1" }] });
+      const text = standing(["statement", "national-id:ro-p-1", "--db", file]);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toContain("approved by test approver");
+      // Unknown subject: a clean refusal, not a write.
+      const none = standing(["statement", "national-id:nobody", "--db", file, "--json"]);
+      expect(none.code).toBe(1);
+      expect(JSON.parse(none.stdout)).toMatchObject({ error: { code: "not-found" } });
+      const audit = standing(["audit", "verify", "--db", file, "--json"]);
+      expect(audit.code, audit.stdout).toBe(0);
+    } finally {
+      chmodSync(folder, 0o755);
+      chmodSync(file, 0o644);
+    }
+    // Not a byte changed, and (as root, where modes stop nothing) not touched either.
+    expect(fingerprint(file)).toEqual(before);
+    if (!isRoot) expect(readdirSync(folder).sort()).toEqual(names);
+  }, 120_000);
+
+  // A real read-only mount, where SQLite cannot create its shared-memory file: needs root and a mount it may make.
+  const canMount = isRoot && process.platform === "linux" && spawnSync("sh", ["-c", "command -v mount && command -v umount"]).status === 0;
+  it.skipIf(!canMount)("statement and audit verify read a snapshot on a read-only mount", () => {
+    const mnt = tmp();
+    if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", mnt]).status !== 0) return; // not permitted here
+    try {
+      const { file } = snapshot();
+      for (const f of readdirSync(join(file, ".."))) copyFileSync(join(file, "..", f), join(mnt, f));
+      expect(spawnSync("mount", ["-o", "remount,ro", mnt]).status).toBe(0);
+      const ro = join(mnt, "snapshot.db");
+      const before = fingerprint(ro);
+      const r = standing(["statement", "national-id:ro-p-2", "--db", ro, "--json"]);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ records: [{ id: "ro-2" }] });
+      const audit = standing(["audit", "verify", "--db", ro, "--json"]);
+      expect(audit.code, audit.stdout).toBe(0);
+      expect((JSON.parse(audit.stdout) as { ok: boolean }).ok).toBe(true);
+      // A command that writes ends cleanly.
+      const ingest = standing(["tick", "--db", ro, "--json"]);
+      expect(ingest.code).toBe(1);
+      expect(fingerprint(ro)).toEqual(before);
+    } finally {
+      spawnSync("umount", [mnt]);
+    }
+  }, 120_000);
+});
+
 describe("--db before the subcommand", () => {
   it("is moved after it, before any --", () => {
     expect(hoistCommonOptions(["node", "standing", "--db", "x.db", "statement", "a:b"])).toEqual(["node", "standing", "statement", "a:b", "--db", "x.db"]);
@@ -146,7 +231,7 @@ describe("--db before the subcommand", () => {
   it("works as an operator types it", () => {
     const dir = tmp();
     const db = join(dir, "s.db");
-    expect(standing(["--db", db, "policy", "publish", join(root, "policies", "municipal-credit.yaml"), "--json"]).code).toBe(0);
+    expect(standing(["--db", db, "policy", "propose", join(root, "policies", "municipal-credit.yaml"), "--by", "test author", "--json"]).code).toBe(0);
     expect(existsSync(db)).toBe(true);
     const r = standing(["--db", db, "--json", "quarantine"]);
     expect(r.code, r.stderr).toBe(0);
@@ -158,7 +243,7 @@ describe("serve --demo and demo never touch a real database", () => {
   it("refuse a database with data a demo did not make, and write no keys beside it", () => {
     const dir = tmp();
     const db = join(dir, "real.db");
-    expect(standing(["policy", "publish", join(root, "policies", "municipal-credit.yaml"), "--db", db, "--json"]).code).toBe(0);
+    expect(publishPolicy(join(root, "policies", "municipal-credit.yaml"), db).code).toBe(0);
     for (const args of [["serve", "--demo", "--db", db, "--port", "0", "--json"], ["demo", "--subjects", "50", "--db", db, "--json"]]) {
       const r = standing(args);
       expect(r.code, args.join(" ")).toBe(1);

@@ -14,6 +14,14 @@ function standing(args: string[], env: Record<string, string> = {}): { code: num
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Publishes a policy as an operator does: one person proposes it, another approves it. */
+function publishPolicy(file: string, db: string): { code: number; stdout: string; stderr: string } {
+  const p = standing(["policy", "propose", file, "--by", "test author", "--db", db, "--json"]);
+  if (p.code !== 0) return p;
+  const id = (JSON.parse(p.stdout) as { proposal: { id: string } }).proposal.id;
+  return standing(["policy", "approve", id, "--by", "test approver", "--db", db, "--json"]);
+}
+
 beforeAll(() => {
   // The CLI runs compiled code; build once so the tests see the current source.
   const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, encoding: "utf8" });
@@ -131,7 +139,7 @@ describe("standing ingest", () => {
   it("counts every line: accepted, duplicate, quarantined, rejected with reasons written out", () => {
     const dir = tmp();
     const db = join(dir, "s.db");
-    expect(standing(["policy", "publish", "policies/municipal-credit.yaml", "--db", db]).code).toBe(0);
+    expect(publishPolicy("policies/municipal-credit.yaml", db).code).toBe(0);
     const f = join(dir, "in.ndjson");
     writeFileSync(
       f,
@@ -158,7 +166,7 @@ describe("standing ingest", () => {
   it("reads CSV with typed field columns", () => {
     const dir = tmp();
     const db = join(dir, "s.db");
-    standing(["policy", "publish", "policies/municipal-credit.yaml", "--db", db]);
+    publishPolicy("policies/municipal-credit.yaml", db);
     const f = join(dir, "in.csv");
     writeFileSync(f, "source,id,type,subject,occurredAt,evidence,kmh-over,hours\ntraffic-police,t1,traffic.speeding,national-id:y1,2026-10-01T10:00:00+08:00,cam://1,25,\nvolunteer-registry,v1,volunteer.service,national-id:y1,2026-10-01T10:00:00+08:00,,,3\ntraffic-police,t2,traffic.speeding,national-id:y1,2026-10-01T10:00:00+08:00,cam://2,fast,\n");
     const r = standing(["ingest", f, "--db", db, "--json"]);
@@ -171,7 +179,7 @@ describe("standing ingest", () => {
   it("SIGKILL in the middle of an ingest loses no acknowledged record and duplicates none", async () => {
     const dir = tmp();
     const db = join(dir, "s.db");
-    expect(standing(["policy", "publish", "policies/municipal-credit.yaml", "--db", db]).code).toBe(0);
+    expect(publishPolicy("policies/municipal-credit.yaml", db).code).toBe(0);
     const f = join(dir, "big.ndjson");
     const total = 20_000;
     writeFileSync(f, records(total));

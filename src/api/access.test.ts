@@ -25,7 +25,7 @@ const decisionLog = new DecisionLog(standing);
 let app: FastifyInstance;
 
 /** The principals of the matrix, in the column order of the expected table. */
-const WHO = ["none", "revoked", "source", "cp-air", "cp-rail", "admin", "author", "reviewer", "auditor", "subject", "malformed", "unknown"] as const;
+const WHO = ["none", "revoked", "source", "cp-air", "cp-rail", "admin", "author", "approver", "reviewer", "auditor", "subject", "malformed", "unknown"] as const;
 type Who = (typeof WHO)[number];
 const header: Partial<Record<Who, string>> = {};
 
@@ -65,6 +65,7 @@ beforeAll(async () => {
   header["cp-rail"] = await key({ role: "checkpoint", contexts: ["rail-high-speed"], label: "rail ticket office" });
   header.admin = await key({ role: "admin", label: "admin" });
   header.author = await key({ role: "policy-author", label: "author" });
+  header.approver = await key({ role: "policy-approver", label: "approver" });
   header.reviewer = await key({ role: "reviewer", label: "reviewer" });
   header.auditor = await key({ role: "auditor", label: "auditor" });
   header.subject = await key({ role: "subject", subjectId: debtorId, label: "the debtor" });
@@ -113,7 +114,12 @@ const routes = {
   subject: { name: "GET /v1/subjects/{id}", request: () => ({ method: "GET", url: `/v1/subjects/${debtorId}` }) },
   statement: { name: "GET /v1/subjects/{id}/statement", request: () => ({ method: "GET", url: `/v1/subjects/${debtorId}/statement` }) },
   lint: { name: "POST /v1/policies?action=lint", request: () => ({ method: "POST", url: "/v1/policies?action=lint", headers: { "content-type": "application/yaml" }, payload: policyText }) },
-  publish: { name: "POST /v1/policies?action=publish (same version)", request: () => ({ method: "POST", url: "/v1/policies?action=publish", headers: json, payload: JSON.stringify({ text: policyText }) }) },
+  publish: { name: "POST /v1/policies?action=publish (not a way to publish)", request: () => ({ method: "POST", url: "/v1/policies?action=publish", headers: json, payload: JSON.stringify({ text: policyText }) }) },
+  propose: { name: "POST /v1/policies?action=propose (a new version)", request: () => ({ method: "POST", url: "/v1/policies?action=propose", headers: { "content-type": "application/yaml" }, payload: nextVersion() }) },
+  proposals: { name: "GET /v1/policies/proposals", request: () => ({ method: "GET", url: "/v1/policies/proposals" }) },
+  proposal: { name: "GET /v1/policies/proposals/{id}", request: async () => ({ method: "GET", url: `/v1/policies/proposals/${await freshProposal()}` }) },
+  approve: { name: "POST /v1/policies/proposals/{id}/approve", request: async () => ({ method: "POST", url: `/v1/policies/proposals/${await freshProposal()}/approve` }) },
+  reject: { name: "POST /v1/policies/proposals/{id}/reject", request: async () => ({ method: "POST", url: `/v1/policies/proposals/${await freshProposal()}/reject`, headers: json, payload: JSON.stringify({ reason: "Not this quarter, please." }) }) },
   journalKey: { name: "GET /v1/journal/key", request: () => ({ method: "GET", url: "/v1/journal/key" }) },
   catalogue: { name: "GET /v1/catalogue", request: () => ({ method: "GET", url: "/v1/catalogue" }) },
   journalVerify: { name: "GET /v1/journal/verify", request: () => ({ method: "GET", url: "/v1/journal/verify" }) },
@@ -129,6 +135,16 @@ const routes = {
 } satisfies Record<string, Route>;
 
 let standingDispute = "";
+let versionSeq = 0;
+/** The published policy under a version not used before (same content otherwise). */
+function nextVersion(): string {
+  versionSeq++;
+  return policyText.replace(/^version: .*$/m, `version: 2026.1.${versionSeq}`);
+}
+/** A proposal by another author than any key of the matrix, open. */
+async function freshProposal(): Promise<string> {
+  return (await standing.proposePolicy(nextVersion(), "matrix author")).proposal.id;
+}
 let disputeSeq = 0;
 /** A new court record about the debtor, so each allowed call has something undisputed to dispute. */
 async function freshDebtorRecord(): Promise<string> {
@@ -145,34 +161,39 @@ async function freshDispute(answered = false): Promise<string> {
 }
 
 // The expected status of every route for every principal, written out by hand.
-// Columns:        none revoked source cp-air cp-rail admin author reviewer auditor subject malformed unknown
+// Columns:        none revoked source cp-air cp-rail admin author approver reviewer auditor subject malformed unknown
 const expected: Record<keyof typeof routes, readonly number[]> = {
-  healthz:             [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
-  openapi:             [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
-  docs:                [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
-  policy:              [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
-  stats:               [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
-  metrics:             [401, 401, 403, 403, 403, 200, 403, 403, 200, 403, 401, 401],
-  checkPost:           [401, 401, 403, 200, 403, 403, 403, 403, 403, 403, 401, 401],
-  checkGet:            [401, 401, 403, 200, 403, 403, 403, 403, 403, 403, 401, 401],
-  screen:              [401, 401, 403, 200, 403, 403, 403, 403, 403, 403, 401, 401],
-  records:             [401, 401, 201, 403, 403, 403, 403, 403, 403, 403, 401, 401],
-  subjectByIdentifier: [401, 401, 403, 403, 403, 200, 403, 200, 200, 200, 401, 401],
-  subject:             [401, 401, 403, 403, 403, 200, 403, 200, 200, 200, 401, 401],
-  statement:           [401, 401, 403, 403, 403, 200, 403, 200, 200, 200, 401, 401],
-  lint:                [401, 401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401],
-  publish:             [401, 401, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401],
-  journalKey:          [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
-  catalogue:           [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
-  journalVerify:       [401, 401, 403, 403, 403, 403, 403, 403, 200, 403, 401, 401],
-  unknownRoute:        [404, 401, 404, 404, 404, 404, 404, 404, 404, 404, 401, 401],
-  disputeOpen:         [401, 401, 403, 403, 403, 201, 403, 201, 403, 201, 401, 401],
-  disputeList:         [401, 401, 200, 403, 403, 200, 403, 200, 200, 403, 401, 401],
-  disputeGet:          [401, 401, 200, 403, 403, 200, 403, 200, 200, 200, 401, 401],
-  disputeAnswer:       [401, 401, 200, 403, 403, 403, 403, 403, 403, 403, 401, 401],
-  disputeDecision:     [401, 401, 403, 403, 403, 403, 403, 200, 403, 403, 401, 401],
-  notices:             [401, 401, 403, 403, 403, 200, 403, 200, 200, 200, 401, 401],
-  application:         [401, 401, 403, 403, 403, 400, 403, 403, 403, 400, 401, 401],
+  healthz:             [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+  openapi:             [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+  docs:                [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+  policy:              [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+  stats:               [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+  metrics:             [401, 401, 403, 403, 403, 200, 403, 403, 403, 200, 403, 401, 401],
+  checkPost:           [401, 401, 403, 200, 403, 403, 403, 403, 403, 403, 403, 401, 401],
+  checkGet:            [401, 401, 403, 200, 403, 403, 403, 403, 403, 403, 403, 401, 401],
+  screen:              [401, 401, 403, 200, 403, 403, 403, 403, 403, 403, 403, 401, 401],
+  records:             [401, 401, 201, 403, 403, 403, 403, 403, 403, 403, 403, 401, 401],
+  subjectByIdentifier: [401, 401, 403, 403, 403, 200, 403, 403, 200, 200, 200, 401, 401],
+  subject:             [401, 401, 403, 403, 403, 200, 403, 403, 200, 200, 200, 401, 401],
+  statement:           [401, 401, 403, 403, 403, 200, 403, 403, 200, 200, 200, 401, 401],
+  lint:                [401, 401, 403, 403, 403, 200, 200, 403, 403, 403, 403, 401, 401],
+  publish:             [401, 401, 403, 403, 403, 400, 400, 403, 403, 403, 403, 401, 401],
+  propose:             [401, 401, 403, 403, 403, 201, 201, 403, 403, 403, 403, 401, 401],
+  proposals:           [401, 401, 403, 403, 403, 200, 200, 200, 403, 200, 403, 401, 401],
+  proposal:            [401, 401, 403, 403, 403, 200, 200, 200, 403, 200, 403, 401, 401],
+  approve:             [401, 401, 403, 403, 403, 403, 403, 201, 403, 403, 403, 401, 401],
+  reject:              [401, 401, 403, 403, 403, 403, 403, 200, 403, 403, 403, 401, 401],
+  journalKey:          [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+  catalogue:           [200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+  journalVerify:       [401, 401, 403, 403, 403, 403, 403, 403, 403, 200, 403, 401, 401],
+  unknownRoute:        [404, 401, 404, 404, 404, 404, 404, 404, 404, 404, 404, 401, 401],
+  disputeOpen:         [401, 401, 403, 403, 403, 201, 403, 403, 201, 403, 201, 401, 401],
+  disputeList:         [401, 401, 200, 403, 403, 200, 403, 403, 200, 200, 403, 401, 401],
+  disputeGet:          [401, 401, 200, 403, 403, 200, 403, 403, 200, 200, 200, 401, 401],
+  disputeAnswer:       [401, 401, 200, 403, 403, 403, 403, 403, 403, 403, 403, 401, 401],
+  disputeDecision:     [401, 401, 403, 403, 403, 403, 403, 403, 200, 403, 403, 401, 401],
+  notices:             [401, 401, 403, 403, 403, 200, 403, 403, 200, 200, 200, 401, 401],
+  application:         [401, 401, 403, 403, 403, 400, 403, 403, 403, 403, 400, 401, 401],
 };
 
 /** Routes in the OpenAPI document deliberately left out of the matrix (none). */
@@ -334,6 +355,37 @@ describe("the refusals the issue names", () => {
     const last = created.key.at(-1) === "A" ? "B" : "A";
     const tampered = await app.inject({ method: "GET", url: "/healthz", headers: { authorization: `Bearer ${created.key.slice(0, -1)}${last}` } });
     expect(tampered.statusCode).toBe(401);
+  });
+
+  it("a policy is published only when someone other than its author approves it, and both are shown", async () => {
+    const text = policyText.replace(/^version: .*$/m, "version: 2026.9.0");
+    const proposed = await app.inject({ method: "POST", url: "/v1/policies?action=propose", headers: headersFor("author", { "content-type": "application/yaml" }), payload: text });
+    expect(proposed.statusCode, proposed.body).toBe(201);
+    const { proposal } = proposed.json() as { proposal: { id: string; ref: string; status: string; proposedBy: string } };
+    expect(proposal).toMatchObject({ ref: "municipal-credit@2026.9.0", status: "proposed" });
+    expect(proposal.proposedBy).toMatch(/^policy-author key [0-9a-f]{12} \(author\)$/);
+    // Proposed is not published.
+    expect(standing.publishedPolicies().map((p) => p.ref)).not.toContain("municipal-credit@2026.9.0");
+    // The author's key cannot approve (wrong role); nor can an actor named as its author (the CLI's --by).
+    expect((await app.inject({ method: "POST", url: `/v1/policies/proposals/${proposal.id}/approve`, headers: headersFor("author") })).statusCode).toBe(403);
+    await expect(standing.approvePolicy(proposal.id, proposal.proposedBy)).rejects.toMatchObject({ code: "forbidden" });
+    await expect(standing.approvePolicy(proposal.id, ` ${proposal.proposedBy.toUpperCase()} `)).rejects.toMatchObject({ code: "forbidden" });
+    expect(standing.publishedPolicies().map((p) => p.ref)).not.toContain("municipal-credit@2026.9.0");
+    const approved = await app.inject({ method: "POST", url: `/v1/policies/proposals/${proposal.id}/approve`, headers: headersFor("approver") });
+    expect(approved.statusCode, approved.body).toBe(201);
+    expect(approved.json()).toMatchObject({ policy: "municipal-credit@2026.9.0", status: "published", proposal: { status: "approved", decidedBy: expect.stringMatching(/^policy-approver key [0-9a-f]{12} \(approver\)$/) } });
+    const pub = (await app.inject({ method: "GET", url: "/v1/policy" })).json() as { ref?: string; proposedBy: string; approvedBy: string; versions: { ref: string; proposedBy: string | null; approvedBy: string | null }[] };
+    const v = pub.versions.find((x) => x.ref === "municipal-credit@2026.9.0");
+    expect(v).toMatchObject({ proposedBy: proposal.proposedBy, approvedBy: expect.stringContaining("policy-approver key") });
+    // Approving again changes nothing; a rejected proposal cannot be approved.
+    expect((await app.inject({ method: "POST", url: `/v1/policies/proposals/${proposal.id}/approve`, headers: headersFor("approver") })).json()).toMatchObject({ status: "unchanged" });
+    const other = await standing.proposePolicy(policyText.replace(/^version: .*$/m, "version: 2026.9.1"), "someone");
+    const rej = await app.inject({ method: "POST", url: `/v1/policies/proposals/${other.proposal.id}/reject`, headers: headersFor("approver", json), payload: { reason: "Wait for the council's vote." } });
+    expect(rej.json()).toMatchObject({ status: "rejected", note: "Wait for the council's vote." });
+    const late = await app.inject({ method: "POST", url: `/v1/policies/proposals/${other.proposal.id}/approve`, headers: headersFor("approver") });
+    expect(late.statusCode).toBe(409);
+    expect(late.json()).toMatchObject({ error: { code: "record-conflict" } });
+    expect((await app.inject({ method: "POST", url: "/v1/policies/proposals/nope/approve", headers: headersFor("approver") })).statusCode).toBe(404);
   });
 
   it("keys are stored hashed: no table holds a key", async () => {

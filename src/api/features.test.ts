@@ -309,7 +309,8 @@ describe("policy: the rulebook, lint and publish", () => {
     expect(body.ref).toBe("municipal-credit@2026.1.0");
     expect(body.records.map((r) => r.type)).toContain("court.judgment.default");
     expect(body.measures.length).toBeGreaterThan(0);
-    expect(body.versions).toEqual([{ ref: "municipal-credit@2026.1.0", effective: "2025-12-31T16:00:00.000Z", publishedAt: "2026-11-01T00:00:00.000Z", hash: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+    // Published through the library (no proposal): nobody is named as proposer or approver.
+    expect(body.versions).toEqual([{ ref: "municipal-credit@2026.1.0", effective: "2025-12-31T16:00:00.000Z", publishedAt: "2026-11-01T00:00:00.000Z", hash: expect.stringMatching(/^[0-9a-f]{64}$/), proposal: null, proposedBy: null, proposedAt: null, approvedBy: null, approvedAt: null }]);
   });
 
   it("lint answers errors with line and column for a policy that breaks a guardrail", async () => {
@@ -332,33 +333,46 @@ describe("policy: the rulebook, lint and publish", () => {
     expect(w.standing.publishedPolicies()).toHaveLength(1);
   });
 
-  it("publish by a policy author: 201 and the new version is in force; published versions are immutable", async () => {
+  it("propose by a policy author, approve by a policy approver: 201 and the new version is in force; published versions are immutable", async () => {
+    const approver = (await w.key({ role: "policy-approver", label: "rulebook board" })).auth;
     const next = policyText.replace("version: 2026.1.0", "version: 2026.2.0").replace("effective: 2026-01-01T00:00:00+08:00", "effective: 2026-10-01T00:00:00+08:00").replace("notice: P3D", "notice: P5D");
     expect(next).not.toBe(policyText);
-    const res = await w.app.inject({ method: "POST", url: "/v1/policies?action=publish", headers: { authorization: author, "content-type": "application/yaml" }, payload: next });
+    const propose = (text: string, type = "application/yaml") => w.app.inject({ method: "POST", url: "/v1/policies?action=propose", headers: { authorization: author, "content-type": type }, payload: text });
+    const proposed = await propose(next);
+    expect(proposed.statusCode).toBe(201);
+    const id = (proposed.json() as { proposal: { id: string } }).proposal.id;
+    // Publishing is not one step any more: the old action answers how it is done.
+    const direct = await w.app.inject({ method: "POST", url: "/v1/policies?action=publish", headers: { authorization: author, "content-type": "application/yaml" }, payload: next });
+    expect(direct.statusCode).toBe(400);
+    expect(direct.json()).toMatchObject({ error: { code: "bad-request", message: expect.stringContaining("approv") } });
+    expect(w.standing.publishedPolicies()).toHaveLength(1);
+    const res = await w.app.inject({ method: "POST", url: `/v1/policies/proposals/${id}/approve`, headers: { authorization: approver } });
     expect(res.statusCode).toBe(201);
-    expect(res.json()).toMatchObject({ policy: "municipal-credit@2026.2.0", status: "published" });
+    expect(res.json()).toMatchObject({ policy: "municipal-credit@2026.2.0", status: "published", proposal: { proposedBy: expect.stringContaining("(rulebook team)"), decidedBy: expect.stringContaining("(rulebook board)") } });
     const health = await w.app.inject({ method: "GET", url: "/healthz" });
     expect(health.json()).toMatchObject({ policy: "municipal-credit@2026.2.0" });
-    const rulebook = (await w.app.inject({ method: "GET", url: "/v1/policy" })).json() as { ref: string; versions: { ref: string }[] };
+    const rulebook = (await w.app.inject({ method: "GET", url: "/v1/policy" })).json() as { ref: string; approvedBy: string; versions: { ref: string; proposedBy: string | null }[] };
     expect(rulebook.ref).toBe("municipal-credit@2026.2.0");
-    expect(rulebook.versions.map((v) => v.ref)).toEqual(["municipal-credit@2026.1.0", "municipal-credit@2026.2.0"]);
+    expect(rulebook.approvedBy).toContain("(rulebook board)");
+    expect(rulebook.versions.map((v) => [v.ref, v.proposedBy === null ? null : "someone"])).toEqual([["municipal-credit@2026.1.0", null], ["municipal-credit@2026.2.0", "someone"]]);
     const cp = (await w.key({ role: "checkpoint", contexts: ["air-travel"] })).auth;
     const check = await w.app.inject({ method: "POST", url: "/v1/checks", headers: { authorization: cp, ...json }, payload: { subject: nid("anyone"), context: "air-travel" } });
     expect(check.json()).toMatchObject({ policy: "municipal-credit@2026.2.0" });
-    // The same text again: unchanged, 200. Other content under the same version: refused.
-    const again = await w.app.inject({ method: "POST", url: "/v1/policies?action=publish", headers: { authorization: author, "content-type": "application/yaml" }, payload: next });
-    expect(again.statusCode).toBe(200);
-    expect(again.json()).toMatchObject({ status: "unchanged" });
-    const altered = await w.app.inject({ method: "POST", url: "/v1/policies?action=publish", headers: { authorization: author, "content-type": "application/yaml" }, payload: next.replace("notice: P5D", "notice: P6D") });
+    // The same text proposed again once published: refused as published; other content under the same version too.
+    const again = await propose(next);
+    expect(again.statusCode).toBe(422);
+    expect(again.json()).toMatchObject({ error: { code: "invalid-policy", message: expect.stringContaining("already published") } });
+    const altered = await propose(next.replace("notice: P5D", "notice: P6D"));
     expect(altered.statusCode).toBe(422);
     expect(altered.json()).toMatchObject({ error: { code: "invalid-policy" } });
-    // A policy that does not compile is refused with its errors, and nothing is published.
+    // A policy that does not compile is refused with its errors, and nothing is proposed or published.
     const bad = readFileSync(join(root, "policies", "rejected", "g4-list-never-ends.yaml"), "utf8");
-    const refused = await w.app.inject({ method: "POST", url: "/v1/policies?action=publish", headers: { authorization: author, "content-type": "text/yaml" }, payload: bad });
+    const refused = await propose(bad, "text/yaml");
     expect(refused.statusCode).toBe(422);
     expect((refused.json() as { error: { details: { errors: { code: string; line: number }[] } } }).error.details.errors.some((e) => e.code === "G4" && e.line > 0)).toBe(true);
     expect(w.standing.publishedPolicies()).toHaveLength(2);
+    const list = (await w.app.inject({ method: "GET", url: "/v1/policies/proposals", headers: { authorization: approver } })).json() as { proposals: { ref: string; status: string }[] };
+    expect(list.proposals.map((p) => [p.ref, p.status])).toEqual([["municipal-credit@2026.2.0", "approved"]]);
   });
 });
 

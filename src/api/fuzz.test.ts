@@ -51,7 +51,7 @@ let app: FastifyInstance;
 let debtorId = 0;
 /** Keys by principal, created in beforeAll. */
 const auth: Record<string, string> = {};
-const PRINCIPALS = ["source", "checkpoint", "checkpoint-rail", "admin", "policy-author", "reviewer", "auditor", "subject", "revoked"];
+const PRINCIPALS = ["source", "checkpoint", "checkpoint-rail", "admin", "policy-author", "policy-approver", "reviewer", "auditor", "subject", "revoked"];
 
 // ------------------------------------------------------------------ the database
 
@@ -412,9 +412,18 @@ const policyBody: fc.Arbitrary<Body> = fc.oneof(
 );
 const policyRequest: fc.Arbitrary<InjectOptions> = fc.oneof(
   fc
-    .tuple(policyBody, fc.oneof(fc.constantFrom("?action=lint", "?action=publish", "", "?action=publish"), queryString), authFor("policy-author"))
+    .tuple(policyBody, fc.oneof(fc.constantFrom("?action=lint", "?action=publish", "", "?action=propose"), queryString), authFor("policy-author"))
     .map(([b, q, a]) => inject("POST", `/v1/policies${q}`, a, b)),
   fc.tuple(queryString, authFor("policy-author", "admin")).map(([q, a]) => inject("GET", `/v1/policy${q}`, a, undefined)),
+  // Proposals that do not exist, ids of every shape, bodies of every shape: never a change.
+  fc
+    .tuple(
+      fc.oneof(printable(80).map(encodeURIComponent), fc.constantFrom("", "%zz", "0", "..", "constructor", "__proto__", "x".repeat(65))),
+      fc.constantFrom("approve", "reject", ""),
+      fc.option(fc.oneof(wrongValue.map((v) => `{"reason":${v}}`), printable(100)).chain((b) => bodyVariants(b, "application/json", JSON_LIMIT)), { nil: undefined }),
+      authFor("policy-approver", "policy-author"),
+    )
+    .map(([id, action, b, a]) => (action === "" ? inject("GET", `/v1/policies/proposals/${id}`, a, undefined) : inject("POST", `/v1/policies/proposals/${id}/${action}`, a, b))),
 );
 
 // --- everything else: public and operations routes, unknown paths and methods
@@ -460,6 +469,7 @@ beforeAll(async () => {
   await key("checkpoint-rail", { role: "checkpoint", contexts: ["rail-high-speed"] });
   await key("admin", { role: "admin" });
   await key("policy-author", { role: "policy-author" });
+  await key("policy-approver", { role: "policy-approver" });
   await key("reviewer", { role: "reviewer" });
   await key("auditor", { role: "auditor" });
   await key("subject", { role: "subject", subjectId: debtorId });
@@ -492,7 +502,7 @@ describe("malformed requests: no 5xx, errors from the closed set, the database u
     ["POST and GET /v1/checks", checkRequest, 2_400],
     ["POST /v1/screenings", screeningRequest, 1_600],
     ["GET /v1/subjects, /v1/subjects/{id}, /v1/subjects/{id}/statement", subjectsRequest, 1_400],
-    ["POST /v1/policies and GET /v1/policy", policyRequest, 1_000],
+    ["POST /v1/policies, GET /v1/policy, policy proposals", policyRequest, 1_200],
     ["health, metrics, stats, OpenAPI, docs, unknown paths and methods", otherRequest, 1_200],
     ["the web pages beside the API (src/web), with every kind of Authorization header", webRequest, 400],
   ];

@@ -476,9 +476,12 @@ describe("request logs", () => {
       await s.app.inject({ method: "GET", url: "/v1/checks?subject=national-id:secret-person&context=air-travel", headers: { authorization: cp.auth } });
       await s.app.inject({ method: "POST", url: "/v1/records", headers: { authorization: court.auth, "content-type": "application/json" }, payload: { source: "court", id: "r-1", type: "court.judgment.default", subject: { scheme: "national-id", value: "body-person" }, occurredAt: "2026-10-31T09:00:00Z", fields: { case: "K-1", amount: 9000 }, evidence: "file://k" } });
       await s.app.inject({ method: "GET", url: "/v1/checks?subject=national-id:x&context=air-travel", headers: { authorization: "Bearer stk_000000000000_wrong" } });
-      // A web page signed in with a cookie names the cookie's key.
+      // A web page signed in with a session names the session's key.
       const reviewer = await s.key({ role: "reviewer" });
-      await s.app.inject({ method: "GET", url: "/console", headers: { cookie: `standing_key=${reviewer.auth.slice(7)}` } });
+      const reviewerPrincipal = await s.standing.authenticate(reviewer.auth);
+      if (reviewerPrincipal.kind !== "key") throw new Error("no principal");
+      const session = await s.standing.openSession(reviewerPrincipal);
+      await s.app.inject({ method: "GET", url: "/console", headers: { cookie: `standing_session=${session.token}` } });
       const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === "request completed");
       expect(entries).toHaveLength(4);
       expect(entries[3]).toMatchObject({ route: "/console", statusCode: 200, keyId: reviewer.keyId });
@@ -486,7 +489,7 @@ describe("request logs", () => {
       expect(entries[1]).toMatchObject({ route: "/v1/records", method: "POST", statusCode: 201, keyId: court.keyId });
       expect(entries[2]).toMatchObject({ route: "/v1/checks", statusCode: 401, keyId: null });
       const all = lines.join("\n");
-      for (const secret of ["secret-person", "body-person", cp.auth.slice(7), court.auth.slice(7), reviewer.auth.slice(7), "stk_000000000000_wrong", "authorization", "cookie"]) expect(all).not.toContain(secret);
+      for (const secret of ["secret-person", "body-person", cp.auth.slice(7), court.auth.slice(7), reviewer.auth.slice(7), session.token, "stk_000000000000_wrong", "authorization", "cookie"]) expect(all).not.toContain(secret);
     } finally {
       await s.close();
     }

@@ -71,6 +71,9 @@ export const SubjectParams = Type.Object({ id: Type.String({ pattern: "^[1-9][0-
 export const SubjectQuery = Type.Object({ identifier: Type.String({ minLength: 3, maxLength: 401 }) }, { additionalProperties: false });
 export const ScreeningQuery = Type.Object({ context: token }, { additionalProperties: false });
 export const PolicyQuery = Type.Object(
-  { action: Type.Union([Type.Literal("lint"), Type.Literal("publish")], { default: "lint" }) },
+  { action: Type.Union([Type.Literal("lint"), Type.Literal("propose"), Type.Literal("publish")], { default: "lint", description: "lint, or propose (publish answers how a policy is published: a proposal approved by someone else)" }) },
   { additionalProperties: false },
 );
+
+export const ProposalParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const RejectBody = Type.Object({ reason: Type.String({ minLength: 10, maxLength: 2000 }) }, { additionalProperties: false });

@@ -17,9 +17,11 @@ import { renderStatement } from "../statement/statement.js";
 import { dueProcessRoutes } from "./due-process.js";
 import { compilePolicy } from "../policy/compile.js";
 import { rulebook } from "../policy/rulebook.js";
-import type { Identifier, SubjectId } from "../store/types.js";
+import type { Identifier, PolicyProposalRow, SubjectId } from "../store/types.js";
 import * as S from "./schemas.js";
 import { webRoutes } from "../web/routes.js";
+import type { SignInLimits } from "../web/throttle.js";
+import type { SessionSettings } from "../services/sessions.js";
 import { isNdjsonBody, ndjsonParser, NdjsonBody, yieldToLoop, type Line } from "./body.js";
 import { KeyLimiter, resolveLimits, type HttpLimits, type KeyLimits } from "./limits.js";
 import { DOCS_CSP, securityHeaders, serverOptions, validation, type LogOptions } from "./hardening.js";
@@ -47,6 +49,17 @@ export interface ServerOptions {
   readonly keyLimits?: KeyLimits;
   /** Request logs through Fastify's logger; none when absent. */
   readonly log?: LogOptions;
+  /**
+   * Behind a TLS-terminating proxy: trust its X-Forwarded-Proto/-For/-Host, so that a
+   * request that reached the proxy over https counts as https (session cookies get
+   * `Secure`) and the client's address is the one sign-in limits count. Off by default:
+   * without a proxy in front, those headers are whatever a client writes.
+   */
+  readonly trustProxy?: boolean;
+  /** Web session lifetime (default 2 h idle, 12 h at most). */
+  readonly sessions?: SessionSettings;
+  /** Failed sign-ins allowed per client address and per key id, in a window. */
+  readonly signInLimits?: Partial<SignInLimits>;
 }
 
 const OPERATORS_READ: readonly Role[] = ["admin", "reviewer", "auditor"];
@@ -67,6 +80,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
   const keyLimiter = new KeyLimiter(options.keyLimits);
   const app = Fastify({
     ...serverOptions(limits, options.log),
+    trustProxy: options.trustProxy ?? false,
     // A malformed URL (bad percent-encoding, an over-long path parameter) is refused
     // before routing; without this Fastify answers with its own body, outside the closed set.
     frameworkErrors: (e, req, reply) => {
@@ -205,7 +219,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
     },
   });
   void app.register(swaggerUi, { routePrefix: "/docs", staticCSP: DOCS_CSP });
-  void app.register(webRoutes, { standing, decisionLog: log }); // the web pages (src/web)
+  void app.register(webRoutes, { standing, decisionLog: log, ...(options.sessions ? { sessions: options.sessions } : {}), ...(options.signInLimits ? { signInLimits: options.signInLimits } : {}) }); // the web pages (src/web)
 
   const err = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 404: S.ErrorBody, 422: S.ErrorBody };
   const security = [{ key: [] }];
@@ -410,21 +424,62 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
     });
 
     // ---- policy
-    r.get("/v1/policy", { config: { allow: "public" }, schema: { tags: ["policy"], summary: "The published rulebook in force" } }, async () => {
+    const iso = (t: number): string => new Date(t).toISOString();
+    /** Who proposed and who approved a version, as shown to everyone. */
+    const provenance = (ref: string) => {
+      const p = standing.policyProvenance(ref);
+      return p ? { proposal: p.proposal, proposedBy: p.proposedBy, proposedAt: iso(p.proposedAt), approvedBy: p.approvedBy, approvedAt: iso(p.approvedAt) } : { proposal: null, proposedBy: null, proposedAt: null, approvedBy: null, approvedAt: null };
+    };
+    const proposalView = (p: PolicyProposalRow, withText: boolean) => ({
+      id: p.id,
+      ref: p.ref,
+      hash: p.hash,
+      status: p.status,
+      proposedBy: p.proposedBy,
+      proposedAt: iso(p.proposedAt),
+      decidedBy: p.decidedBy,
+      decidedAt: p.decidedAt === null ? null : iso(p.decidedAt),
+      note: p.note,
+      ...(withText ? { text: p.text } : {}),
+    });
+    r.get("/v1/policy", { config: { allow: "public" }, schema: { tags: ["policy"], summary: "The published rulebook in force, and every version with who proposed and who approved it" } }, async () => {
       const p = standing.requirePolicy();
-      return { ...rulebook(p), versions: standing.publishedPolicies().map((v) => ({ ref: v.ref, effective: new Date(v.effective).toISOString(), publishedAt: new Date(v.publishedAt).toISOString(), hash: v.hash })) };
+      return { ...rulebook(p), ...provenance(p.ref), versions: standing.publishedPolicies().map((v) => ({ ref: v.ref, effective: iso(v.effective), publishedAt: iso(v.publishedAt), hash: v.hash, ...provenance(v.ref) })) };
     });
 
-    r.post("/v1/policies", { config: { allow: ["policy-author"] }, schema: { tags: ["policy"], summary: "Lint or publish a policy (YAML body, or JSON {text})", security, querystring: S.PolicyQuery } }, async (req, reply) => {
+    r.post("/v1/policies", { config: { allow: ["policy-author", "admin"] }, schema: { tags: ["policy"], summary: "Lint or propose a policy (YAML body, or JSON {text}); a proposal is published when a policy approver other than its author approves it", security, querystring: S.PolicyQuery } }, async (req, reply) => {
       const body = req.body as unknown;
       const text = typeof body === "string" ? body : typeof body === "object" && body !== null && typeof (body as { text?: unknown }).text === "string" ? (body as { text: string }).text : undefined;
       if (text === undefined) throw new StandingError("bad-request", "send the policy as YAML (content-type application/yaml) or as JSON {\"text\": \"…\"}");
       if (req.query.action === "publish") {
-        const res = await standing.publish(text, "request");
-        return reply.status(res.status === "unchanged" ? 200 : 201).send(res);
+        throw new StandingError("bad-request", "a policy is published by approving a proposal: POST /v1/policies?action=propose as its author, then POST /v1/policies/proposals/{id}/approve with a policy-approver key");
+      }
+      if (req.query.action === "propose") {
+        const res = await standing.proposePolicy(text, describePrincipal(req.principal));
+        return reply.status(res.status === "proposed" ? 201 : 200).send({ status: res.status, proposal: proposalView(res.proposal, false), warnings: res.warnings });
       }
       const res = compilePolicy(text, "request");
       return res.ok ? { ok: true, policy: res.policy.ref, warnings: res.warnings } : { ok: false, errors: res.errors };
+    });
+
+    const proposalReaders = ["policy-author", "policy-approver", "admin", "auditor"] as const;
+    const proposal = async (id: string): Promise<PolicyProposalRow> => {
+      const p = (await standing.reads.policyProposals()).find((x) => x.id === id);
+      if (!p) throw new StandingError("not-found", `no policy proposal ${id}`, { proposal: id });
+      return p;
+    };
+    r.get("/v1/policies/proposals", { config: { allow: [...proposalReaders] }, schema: { tags: ["policy"], summary: "Policy proposals, oldest first: who proposed each, and who approved or rejected it", security } }, async () => ({
+      proposals: (await standing.reads.policyProposals()).map((p) => proposalView(p, false)),
+    }));
+    r.get("/v1/policies/proposals/:id", { config: { allow: [...proposalReaders] }, schema: { tags: ["policy"], summary: "One proposal, with its text", security, params: S.ProposalParams } }, async (req) => proposalView(await proposal(req.params.id), true));
+    r.post("/v1/policies/proposals/:id/approve", { config: { allow: ["policy-approver"] }, schema: { tags: ["policy"], summary: "Approve a proposal: publishes it and re-evaluates every subject. Never its author", security, params: S.ProposalParams } }, async (req, reply) => {
+      const p = await proposal(req.params.id);
+      const res = await standing.approvePolicy(p.id, describePrincipal(req.principal));
+      return reply.status(res.status === "unchanged" ? 200 : 201).send({ ...res, proposal: proposalView(res.proposal, false) });
+    });
+    r.post("/v1/policies/proposals/:id/reject", { config: { allow: ["policy-approver"] }, schema: { tags: ["policy"], summary: "Reject a proposal with a written reason. Never its author", security, params: S.ProposalParams, body: S.RejectBody } }, async (req) => {
+      const p = await proposal(req.params.id);
+      return proposalView(await standing.rejectPolicy(p.id, describePrincipal(req.principal), req.body.reason), false);
     });
 
     // ---- journal (src/journal, docs/journal.md): the checkpoint key to pin, and verification

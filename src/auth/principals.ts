@@ -2,9 +2,9 @@
 // may do is decided here, in one table, and everything not granted is refused.
 import { createHash, randomBytes } from "node:crypto";
 
-export const roles = ["source", "checkpoint", "admin", "policy-author", "reviewer", "auditor", "subject"] as const;
+export const roles = ["source", "checkpoint", "admin", "policy-author", "policy-approver", "reviewer", "auditor", "subject"] as const;
 export type Role = (typeof roles)[number];
-export const operatorRoles: readonly Role[] = ["admin", "policy-author", "reviewer", "auditor"];
+export const operatorRoles: readonly Role[] = ["admin", "policy-author", "policy-approver", "reviewer", "auditor"];
 
 export type Principal =
   | { readonly kind: "anonymous" }

@@ -72,8 +72,9 @@ export function clockFromEnv(): Clock {
   return { now: () => t };
 }
 
-export function openStanding(o: CommonOptions): Standing {
-  return compose({ store: storeUrl(o), clock: clockFromEnv() });
+/** `readOnly`: the command only reads (statement): a snapshot on a read-only mount will do. */
+export function openStanding(o: CommonOptions, mode: { readOnly?: boolean } = {}): Standing {
+  return compose({ store: storeUrl(o), clock: clockFromEnv(), ...(mode.readOnly ? { readOnly: true } : {}) });
 }
 
 export function parseAt(text: string | undefined): number | undefined {

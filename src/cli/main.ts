@@ -5,7 +5,7 @@ import { Command, CommanderError, Option } from "commander";
 import cliProgress from "cli-progress";
 import { compilePolicy, formatDiagnostic } from "../policy/compile.js";
 import { StandingError } from "../errors.js";
-import { parseIdentifier, type Progress, type Standing } from "../standing.js";
+import { parseIdentifier, type Progress, type PublishResult, type Standing } from "../standing.js";
 import { renderStatement } from "../statement/statement.js";
 import { loadDemo } from "../demo/load.js";
 import { buildServer } from "../api/server.js";
@@ -58,17 +58,22 @@ function printDiagnostics(errors: readonly PolicyDiagnostic[], kind: "error" | "
   for (const e of errors) process.stderr.write(formatDiagnostic(e, kind) + "\n");
 }
 
-export async function publishWithProgress(standing: Standing, file: string, json: boolean): ReturnType<Standing["publish"]> {
+/** Actors of the demo's first policy: one proposes it, another approves it, as anywhere else. */
+export const DEMO_POLICY_ACTORS = { author: "demo policy author", approver: "demo policy approver" } as const;
+
+/** A demo store's first policy, through the same two steps as any other. */
+export async function publishWithProgress(standing: Standing, file: string, json: boolean): Promise<PublishResult> {
   const bar = progressBar("re-evaluating", !json);
   try {
-    return await standing.publish(readPolicyFile(file), file, bar.progress);
+    const { proposal } = await standing.proposePolicy(readPolicyFile(file), DEMO_POLICY_ACTORS.author, file);
+    return await standing.approvePolicy(proposal.id, DEMO_POLICY_ACTORS.approver, bar.progress);
   } finally {
     bar.stop();
   }
 }
 
-async function withStanding<T>(o: CommonOptions, fn: (s: Standing) => Promise<T>): Promise<T> {
-  const s = openStanding(o);
+async function withStanding<T>(o: CommonOptions, fn: (s: Standing) => Promise<T>, mode: { readOnly?: boolean } = {}): Promise<T> {
+  const s = openStanding(o, mode);
   try {
     await s.start();
     return await fn(s);
@@ -93,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   };
 
-  const policy = program.command("policy").description("lint and publish policies");
+  const policy = program.command("policy").description("lint, propose and approve policies (an author proposes, someone else approves)");
   common(policy.command("lint").argument("<files...>", "policy YAML files").description("check policies against the language and the guardrails"))
     .action(async (files: string[], o: CommonOptions) =>
       run(o.json, (out) => {
@@ -118,23 +123,76 @@ export async function main(argv: string[]): Promise<number> {
         return failed > 0 ? 1 : 0;
       })(),
     );
-  common(policy.command("publish").argument("<file>", "policy YAML file").description("publish a new policy version and re-evaluate every subject"))
-    .action(async (file: string, o: CommonOptions) =>
+  const showResult = (r: PublishResult): string =>
+    `${r.policy}: ${r.status} (effective ${r.effective}); re-evaluated ${r.reevaluated} subjects: ${r.changed.tier} changed tier, ${r.changed.lists} changed lists, ${r.changed.measures} changed measures`;
+  const withDiagnostics = async <T>(json: boolean | undefined, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof StandingError && e.code === "invalid-policy" && !json) {
+        const errors = (e.details as { errors?: PolicyDiagnostic[] }).errors;
+        if (errors) printDiagnostics(errors, "error");
+      }
+      throw e;
+    }
+  };
+  common(policy.command("propose").argument("<file>", "policy YAML file").description("propose a new policy version; another person publishes it with `policy approve`"))
+    .requiredOption("--by <who>", "who proposes it (its author; kept in the journal)")
+    .action(async (file: string, o: CommonOptions & { by: string }) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) =>
+          withDiagnostics(o.json, async () => {
+            const r = await s.proposePolicy(readPolicyFile(file), o.by, file);
+            if (!o.json) printDiagnostics(r.warnings, "warning");
+            out.result(r, `${r.proposal.ref}: ${r.status === "proposed" ? "proposed" : "already proposed"} by ${r.proposal.proposedBy} (proposal ${r.proposal.id}); a policy approver other than its author publishes it with: standing policy approve ${r.proposal.ref} --by NAME`);
+          }),
+        ),
+      )(),
+    );
+  common(policy.command("approve").argument("<proposal>", "proposal id, or the version's ref (id@version)").description("approve a proposal: publishes it and re-evaluates every subject (its author may not)"))
+    .requiredOption("--by <who>", "who approves it (a policy approver, not its author)")
+    .action(async (ref: string, o: CommonOptions & { by: string }) =>
+      run(o.json, (out) =>
+        withStanding(o, (s) =>
+          withDiagnostics(o.json, async () => {
+            const bar = progressBar("re-evaluating", !o.json);
+            let r: Awaited<ReturnType<Standing["approvePolicy"]>>;
+            try {
+              r = await s.approvePolicy(ref, o.by, bar.progress);
+            } finally {
+              bar.stop();
+            }
+            if (!o.json) printDiagnostics(r.warnings, "warning");
+            out.result(r, `${showResult(r)}\nproposed by ${r.proposal.proposedBy}, approved by ${r.proposal.decidedBy ?? o.by}`);
+          }),
+        ),
+      )(),
+    );
+  common(policy.command("reject").argument("<proposal>", "proposal id, or the version's ref (id@version)").description("reject a proposal with a reason (its author may not)"))
+    .requiredOption("--by <who>", "who rejects it")
+    .requiredOption("--reason <text>", "why")
+    .action(async (ref: string, o: CommonOptions & { by: string; reason: string }) =>
       run(o.json, (out) =>
         withStanding(o, async (s) => {
-          try {
-            const r = await publishWithProgress(s, file, o.json ?? false);
-            if (!o.json) printDiagnostics(r.warnings, "warning");
-            out.result(r, `${r.policy}: ${r.status} (effective ${r.effective}); re-evaluated ${r.reevaluated} subjects: ${r.changed.tier} changed tier, ${r.changed.lists} changed lists, ${r.changed.measures} changed measures`);
-          } catch (e) {
-            if (e instanceof StandingError && e.code === "invalid-policy" && !o.json) {
-              const errors = (e.details as { errors?: PolicyDiagnostic[] }).errors;
-              if (errors) printDiagnostics(errors, "error");
-            }
-            throw e;
-          }
+          const r = await s.rejectPolicy(ref, o.by, o.reason);
+          out.result(r, `${r.ref}: proposal ${r.id} rejected by ${r.decidedBy ?? o.by}`);
         }),
       )(),
+    );
+  common(policy.command("proposals").description("policy proposals: who proposed what, and who approved or rejected it"))
+    .action(async (o: CommonOptions) =>
+      run(o.json, (out) =>
+        withStanding(o, async (s) => {
+          const rows = s.policyProposals().map(({ text: _text, ...p }) => ({ ...p, proposedAt: new Date(p.proposedAt).toISOString(), decidedAt: p.decidedAt === null ? null : new Date(p.decidedAt).toISOString() }));
+          out.result(rows, rows.length === 0 ? "no proposals" : rows.map((p) => `${p.proposedAt}  ${p.ref}  ${p.status.padEnd(8)} proposed by ${p.proposedBy}${p.decidedBy ? `; ${p.status} by ${p.decidedBy}` : ""}  (${p.id})`).join("\n"));
+        }),
+      )(),
+    );
+  common(policy.command("publish", { hidden: true }).argument("<file>", "policy YAML file"))
+    .action(async (_file: string, o: CommonOptions) =>
+      run(o.json, () => {
+        throw new StandingError("bad-request", "a policy is published by approving a proposal: `standing policy propose FILE --by AUTHOR`, then `standing policy approve REF --by APPROVER` (someone else)");
+      })(),
     );
 
   common(program.command("ingest").argument("<file>", "NDJSON or CSV file of records").description("ingest records durably; rejected lines are written out with reasons"))
@@ -184,7 +242,7 @@ export async function main(argv: string[]): Promise<number> {
           const id = parseIdentifier(subject);
           const st = await s.statement(await s.resolveSubject(id), at);
           out.result(st, renderStatement(st));
-        }),
+        }, { readOnly: true }),
       )(),
     );
 
@@ -436,6 +494,9 @@ export async function main(argv: string[]): Promise<number> {
     .option("--key-rate <n>", "requests per second one key may send (default: no limit)", Number)
     .option("--key-inflight-bytes <n>", "bytes of request bodies one key may have in flight (default: no limit)", Number)
     .option("--request-timeout <ms>", `a request must have arrived whole within this (default ${DEFAULT_LIMITS.requestTimeout})`, Number)
+    .option("--trust-proxy", "behind a TLS-terminating proxy: trust X-Forwarded-Proto/-For (session cookies get Secure over https); also STANDING_TRUST_PROXY=1")
+    .option("--session-idle-minutes <n>", "a web session unused this long ends (default 120)", Number)
+    .option("--session-hours <n>", "a web session ends this long after sign-in (default 12)", Number)
     .action(async (o: CommonOptions & ServeLimitOptions & { port?: number; host: string; demo?: boolean; subjects: number }) =>
       run(o.json, async () => {
         const s = openStanding(o);

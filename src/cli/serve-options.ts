@@ -3,15 +3,25 @@
 import { keyIdOf } from "../auth/principals.js";
 import type { ServerOptions } from "../api/server.js";
 import type { DemoKeys } from "./welcome.js";
+import { DEFAULT_SESSIONS, type SessionSettings } from "../services/sessions.js";
+import { StandingError } from "../errors.js";
 
 export interface ServeLimitOptions {
   logLevel: string;
   keyRate?: number;
   keyInflightBytes?: number;
   requestTimeout?: number;
+  trustProxy?: boolean;
+  sessionIdleMinutes?: number;
+  sessionHours?: number;
 }
 
-export function serveLimits(o: ServeLimitOptions, demo: DemoKeys | undefined): Pick<ServerOptions, "log" | "keyLimits" | "limits"> {
+/** STANDING_TRUST_PROXY=1 (or true/yes) as --trust-proxy. */
+export function trustProxyFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return /^(1|true|yes|on)$/i.test(env.STANDING_TRUST_PROXY ?? "");
+}
+
+export function serveLimits(o: ServeLimitOptions, demo: DemoKeys | undefined): Pick<ServerOptions, "log" | "keyLimits" | "limits" | "trustProxy" | "sessions"> {
   const exempt = new Set<string>();
   for (const key of Object.values(demo?.keys ?? {})) {
     const id = keyIdOf(key);
@@ -21,5 +31,19 @@ export function serveLimits(o: ServeLimitOptions, demo: DemoKeys | undefined): P
     log: { level: o.logLevel },
     keyLimits: { ...(o.keyRate !== undefined ? { requestsPerSecond: o.keyRate } : {}), ...(o.keyInflightBytes !== undefined ? { inFlightBytes: o.keyInflightBytes } : {}), exempt },
     limits: o.requestTimeout !== undefined ? { requestTimeout: o.requestTimeout } : {},
+    trustProxy: (o.trustProxy ?? false) || trustProxyFromEnv(),
+    sessions: sessionSettings(o),
   };
+}
+
+/** --session-idle-minutes and --session-hours, checked; the defaults where absent. */
+export function sessionSettings(o: Pick<ServeLimitOptions, "sessionIdleMinutes" | "sessionHours">): SessionSettings {
+  const positive = (v: number | undefined, name: string, max: number): number | undefined => {
+    if (v === undefined) return undefined;
+    if (!Number.isFinite(v) || v <= 0 || v > max) throw new StandingError("bad-request", `${name} must be a number above 0 and at most ${max}`, { [name]: v });
+    return v;
+  };
+  const idle = positive(o.sessionIdleMinutes, "--session-idle-minutes", 7 * 24 * 60);
+  const hours = positive(o.sessionHours, "--session-hours", 30 * 24);
+  return { idleMs: idle === undefined ? DEFAULT_SESSIONS.idleMs : idle * 60_000, absoluteMs: hours === undefined ? DEFAULT_SESSIONS.absoluteMs : hours * 3_600_000 };
 }

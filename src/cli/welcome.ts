@@ -40,6 +40,8 @@ export async function demoKeys(s: Standing, db: string): Promise<DemoKeys | unde
       // Only if they still open this database: a file left beside a deleted or replaced
       // database would print keys that every command answers with 401.
       let valid = await s.reads.subjectExists(kept.debtorId);
+      // A file from an older demo lacks the roles added since (the policy approver): made afresh.
+      valid &&= DEMO_ROLES.every((name) => typeof kept.keys[name] === "string");
       for (const k of Object.values(kept.keys)) valid &&= await validKey(s, k);
       if (valid) return kept;
     } catch {
@@ -54,6 +56,7 @@ export async function demoKeys(s: Standing, db: string): Promise<DemoKeys | unde
     ["checkpoint-rail", "checkpoint", { contexts: ["rail-high-speed"] }, "demo railway ticket office"],
     ["admin", "admin", {}, "demo admin"],
     ["policy-author", "policy-author", {}, "demo policy author"],
+    ["policy-approver", "policy-approver", {}, "demo policy approver"],
     ["reviewer", "reviewer", {}, "demo reviewer"],
     ["auditor", "auditor", {}, "demo auditor"],
     ["subject", "subject", { subjectId: debtor.id }, `demo subject ${debtor.identifier.value}`],
@@ -65,6 +68,8 @@ export async function demoKeys(s: Standing, db: string): Promise<DemoKeys | unde
   chmodSync(file, 0o600);
   return out;
 }
+
+const DEMO_ROLES = ["source", "checkpoint", "checkpoint-rail", "admin", "policy-author", "policy-approver", "reviewer", "auditor", "subject"] as const;
 
 async function validKey(s: Standing, key: unknown): Promise<boolean> {
   if (typeof key !== "string") return false;

@@ -187,6 +187,6 @@ export class DueProcess {
  * (label)", whatever its label says; otherwise the name itself (a CLI operator's --by).
  */
 export function actorKey(actor: string): string {
-  const key = /\bkey ([0-9a-f]{12})\b/.exec(actor);
-  return key ? `key:${key[1]}` : `name:${actor.trim().toLowerCase()}`;
+  const key = /\bkey ([0-9a-f]{12})\b/i.exec(actor);
+  return key ? `key:${(key[1] as string).toLowerCase()}` : `name:${actor.trim().toLowerCase()}`;
 }

@@ -102,6 +102,16 @@ export class Authenticator {
     return k.principal;
   }
 
+  /**
+   * The principal of a key by its id, through the cache, without its secret: what a web
+   * session (opened with the secret) reads on every request. Undefined once revoked.
+   */
+  async byKeyId(keyId: string): Promise<(Principal & { kind: "key" }) | undefined> {
+    const k = this.cache.get(keyId) ?? (await this.load(keyId));
+    if (!k || k.row.revokedAt !== null || k.principal.kind !== "key") return undefined;
+    return k.principal;
+  }
+
   /** A key changed (created, revoked): read it again next time. */
   forget(keyId: string): void {
     this.cache.delete(keyId);

@@ -5,11 +5,21 @@ import { StandingError } from "../errors.js";
 import { catalogueOrThrow, defaultCatalogue, type Catalogue } from "../policy/catalogue.js";
 import { compilePolicy } from "../policy/compile.js";
 import type { CompiledPolicy } from "../policy/types.js";
-import type { CatalogueRow, PolicyRow, StoreReads } from "../store/types.js";
+import type { CatalogueRow, PolicyProposalRow, PolicyRow, StoreReads } from "../store/types.js";
 import type { Instant } from "../time.js";
+
+/** Who proposed a published version and who approved it (null: published before approval was required). */
+export interface PolicyProvenance {
+  readonly proposal: string;
+  readonly proposedBy: string;
+  readonly proposedAt: Instant;
+  readonly approvedBy: string;
+  readonly approvedAt: Instant;
+}
 
 export class PolicyRegistry {
   private rows: PolicyRow[] = [];
+  private proposalRows: PolicyProposalRow[] = [];
   private catalogueRows: CatalogueRow[] = [];
   private readonly compiled = new Map<string, CompiledPolicy>();
   private readonly catalogues = new Map<string, Catalogue>();
@@ -17,6 +27,21 @@ export class PolicyRegistry {
   /** Reads the published versions and adopted catalogues again (at start, after a change, on a feed event). */
   async reload(reads: Pick<StoreReads, "policies" | "catalogues">): Promise<void> {
     [this.rows, this.catalogueRows] = await Promise.all([reads.policies(), reads.catalogues()]);
+  }
+
+  /** Reads the proposals again (at start, after a proposal or decision here, on a policy event from the feed). */
+  async reloadProposals(reads: Pick<StoreReads, "policyProposals">): Promise<void> {
+    this.proposalRows = await reads.policyProposals();
+  }
+
+  proposals(): readonly PolicyProposalRow[] {
+    return this.proposalRows;
+  }
+
+  /** Who proposed and who approved a published version. */
+  provenance(ref: string): PolicyProvenance | null {
+    const p = this.proposalRows.find((r) => r.ref === ref && r.status === "approved");
+    return p && p.decidedBy !== null && p.decidedAt !== null ? { proposal: p.id, proposedBy: p.proposedBy, proposedAt: p.proposedAt, approvedBy: p.decidedBy, approvedAt: p.decidedAt } : null;
   }
 
   /**
@@ -79,7 +104,7 @@ export class PolicyRegistry {
 
   require(at: Instant): CompiledPolicy {
     const p = this.active(at);
-    if (!p) throw new StandingError("no-policy", "no policy is in force yet; publish one with `standing policy publish FILE`");
+    if (!p) throw new StandingError("no-policy", "no policy is in force yet; propose one with `standing policy propose FILE --by AUTHOR` and have someone else approve it with `standing policy approve REF --by APPROVER`");
     return p;
   }
 

@@ -1,7 +1,7 @@
 // What the API, the web pages and the CLI read, outside any transaction: a subject's
 // file, the dispute queue, quarantine, public statistics. Every read the adapters need
 // is here, so none of them holds the store.
-import type { DecisionLogRow, DisputeActionRow, DisputeRow, DisputeStatus, Identifier, ListCount, MeasureCount, NoticeRow, OutboxRow, QuarantineRow, RecordRow, StateRow, Store, SubjectId } from "../store/types.js";
+import type { DecisionLogRow, DisputeActionRow, DisputeRow, DisputeStatus, Identifier, ListCount, MeasureCount, NoticeRow, OutboxRow, PolicyProposalRow, QuarantineRow, RecordRow, StateRow, Store, SubjectId } from "../store/types.js";
 import type { Instant } from "../time.js";
 
 export class ReadModels {
@@ -10,6 +10,10 @@ export class ReadModels {
   /** A setting of the store (what `setSetting` wrote), e.g. whether it is a demo store. */
   getMeta(key: string): Promise<string | undefined> {
     return this.store.getMeta(key);
+  }
+  /** Policy proposals, oldest first, as committed (not this process's projection). */
+  policyProposals(): Promise<PolicyProposalRow[]> {
+    return this.store.policyProposals();
   }
   resolve(id: Identifier): Promise<SubjectId | undefined> {
     return this.store.resolve(id);

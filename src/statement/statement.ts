@@ -36,6 +36,8 @@ export interface UpcomingChange {
 export interface Statement {
   readonly subject: { readonly id: number; readonly identifiers: readonly Identifier[] };
   readonly policy: string;
+  /** Who proposed and who approved the policy version (null: published before approval was required). */
+  readonly policyApproval: PolicyApproval | null;
   readonly timezone: string;
   readonly at: string;
   readonly base: number;
@@ -80,6 +82,16 @@ export interface DueProcessInputs {
   readonly applications?: readonly ListApplication[];
   readonly disputes?: readonly DisputeRow[];
   readonly notices?: readonly NoticeRow[];
+  /** Who proposed and who approved the policy version (absent: not recorded). */
+  readonly policyApproval?: PolicyApproval | null;
+}
+
+/** Who proposed a policy version and who approved (published) it: never the same actor. */
+export interface PolicyApproval {
+  readonly proposedBy: string;
+  readonly proposedAt: string;
+  readonly approvedBy: string;
+  readonly approvedAt: string;
 }
 
 export interface Lookup {
@@ -146,6 +158,7 @@ export function buildStatement(
   return {
     subject: { id: subject.id, identifiers: subject.identifiers },
     policy: policy.ref,
+    policyApproval: due.policyApproval ?? null,
     timezone: policy.timezone,
     at: isoUtc(at),
     base: policy.score.base,
@@ -247,6 +260,7 @@ export function renderStatement(s: Statement): string {
   const lines: string[] = [];
   lines.push(`STATEMENT for subject #${s.subject.id} (${s.subject.identifiers.map((i) => `${i.scheme}:${i.value}`).join(", ")})`);
   lines.push(`as of ${d(s.at)} under policy ${s.policy} (dates in ${tz})`);
+  if (s.policyApproval) lines.push(`policy proposed by ${s.policyApproval.proposedBy} on ${d(s.policyApproval.proposedAt)}, approved by ${s.policyApproval.approvedBy} on ${d(s.policyApproval.approvedAt)}`);
   lines.push("");
   lines.push(`Score ${s.score} (base ${s.base}), tier ${s.tier}`);
   lines.push("");

@@ -19,7 +19,9 @@ import type {
   NewQuarantine,
   NewRecord,
   NoticeRow,
+  PolicyProposalRow,
   PolicyRow,
+  SessionRow,
   Store,
   StoreTx,
   SubjectId,
@@ -435,6 +437,107 @@ export function storeContract(name: string, makeStore: () => Store | Promise<Sto
         const first = await write((tx) => tx.addPolicy(policyRow("1.0.0", T0)));
         await expect(write((tx) => tx.addPolicy({ ...policyRow("1.0.0", T0), text: "changed", hash: "other" }))).rejects.toThrow();
         expect(await store.policies()).toEqual([first]);
+      });
+    });
+
+    describe("policy proposals", () => {
+      const proposal = (id: string, ref: string, at: number, extra: Partial<PolicyProposalRow> = {}): PolicyProposalRow => ({
+        id,
+        ref,
+        text: `policy: contract\nversion: ${ref}\n`,
+        hash: `hash-${id}`,
+        proposedBy: "author key 0123456789ab (author)",
+        proposedAt: at,
+        status: "proposed",
+        decidedBy: null,
+        decidedAt: null,
+        note: null,
+        ...extra,
+      });
+
+      it("given an empty store, when proposals are listed, then there are none", async () => {
+        expect(await store.policyProposals()).toEqual([]);
+      });
+
+      it("given proposals put, when listed, then they come back whole, oldest first, inside and outside the transaction", async () => {
+        const b = proposal("p-b", "contract@2", T0 + DAY);
+        const a = proposal("p-a", "contract@1", T0, { note: "first" });
+        const seenInside = await write(async (tx) => {
+          await tx.putPolicyProposal(b);
+          await tx.putPolicyProposal(a);
+          return tx.policyProposals();
+        });
+        expect(seenInside).toEqual([a, b]);
+        expect(await store.policyProposals()).toEqual([a, b]);
+      });
+
+      it("given a proposal, when put again with its decision, then it is replaced, not added", async () => {
+        const p = proposal("p-1", "contract@1", T0);
+        await write((tx) => tx.putPolicyProposal(p));
+        const approved: PolicyProposalRow = { ...p, status: "approved", decidedBy: "approver key ba9876543210 (board)", decidedAt: T0 + DAY };
+        await write((tx) => tx.putPolicyProposal(approved));
+        expect(await store.policyProposals()).toEqual([approved]);
+      });
+
+      it("given a transaction that fails, when it had put a proposal, then nothing of it is kept", async () => {
+        await expect(
+          write(async (tx) => {
+            await tx.putPolicyProposal(proposal("p-1", "contract@1", T0));
+            throw new Error("boom");
+          }),
+        ).rejects.toThrow("boom");
+        expect(await store.policyProposals()).toEqual([]);
+      });
+    });
+
+    describe("web sessions", () => {
+      const session = (hash: string, extra: Partial<SessionRow> = {}): SessionRow => ({ hash, keyId: "k-1", createdAt: T0, lastSeenAt: T0, expiresAt: T0 + DAY, endedAt: null, ...extra });
+
+      it("given a session added, when read by its hash, then it round-trips; an unknown hash reads as none", async () => {
+        const s = session("h-1");
+        await write((tx) => tx.addSession(s));
+        expect(await store.sessionByHash("h-1")).toEqual(s);
+        expect(await store.sessionByHash("h-2")).toBeUndefined();
+      });
+
+      it("given a session hash in use, when another is added with it, then it throws and the first is kept", async () => {
+        const s = session("h-1");
+        await write((tx) => tx.addSession(s));
+        await expect(write((tx) => tx.addSession(session("h-1", { keyId: "k-2" })))).rejects.toThrow();
+        expect(await store.sessionByHash("h-1")).toEqual(s);
+      });
+
+      it("given a session, when touched, then its last-seen time moves forward only, and an ended session is not touched", async () => {
+        await write((tx) => tx.addSession(session("h-1")));
+        await write((tx) => tx.touchSession("h-1", T0 + 1000));
+        await write((tx) => tx.touchSession("h-1", T0 + 500));
+        expect((await store.sessionByHash("h-1"))?.lastSeenAt).toBe(T0 + 1000);
+        await write((tx) => tx.touchSession("nope", T0 + 2000)); // nothing, no error
+        expect(await write((tx) => tx.endSession("h-1", T0 + 3000))).toBe(true);
+        await write((tx) => tx.touchSession("h-1", T0 + 4000));
+        expect(await store.sessionByHash("h-1")).toEqual(session("h-1", { lastSeenAt: T0 + 1000, endedAt: T0 + 3000 }));
+      });
+
+      it("given a session, when ended, then it says so once and keeps its first end; an unknown one is not ended", async () => {
+        await write((tx) => tx.addSession(session("h-1")));
+        expect(await write((tx) => tx.endSession("h-1", T0 + 10))).toBe(true);
+        expect(await write((tx) => tx.endSession("h-1", T0 + 20))).toBe(false);
+        expect(await write((tx) => tx.endSession("nope", T0))).toBe(false);
+        expect((await store.sessionByHash("h-1"))?.endedAt).toBe(T0 + 10);
+      });
+
+      it("given sessions expired, ended and live, when pruned, then only those expired or ended before the instant go", async () => {
+        await write(async (tx) => {
+          await tx.addSession(session("expired", { expiresAt: T0 + 10 }));
+          await tx.addSession(session("ended", { endedAt: T0 + 5 }));
+          await tx.addSession(session("ended-later", { endedAt: T0 + 50 }));
+          await tx.addSession(session("live", { expiresAt: T0 + DAY }));
+        });
+        expect(await write((tx) => tx.pruneSessions(T0 + 20))).toBe(2);
+        expect(await store.sessionByHash("expired")).toBeUndefined();
+        expect(await store.sessionByHash("ended")).toBeUndefined();
+        expect(await store.sessionByHash("ended-later")).toBeDefined();
+        expect(await store.sessionByHash("live")).toBeDefined();
       });
     });
 

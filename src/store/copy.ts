@@ -25,6 +25,8 @@ const ORDER = [
   "meta",
   "policies",
   "catalogues",
+  "policy_proposals",
+  "sessions",
   "subjects",
   "identifiers",
   "records",

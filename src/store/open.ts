@@ -52,7 +52,7 @@ export function openStore(url: string, options: OpenStoreOptions = {}): Store {
     case "sqlite":
       return new SqliteStore(loc.path, options);
     case "postgres":
-      return new PgStore(loc.url, { ...options.postgres, ...(options.keyFile !== undefined ? { keyFile: options.keyFile } : {}) });
+      return new PgStore(loc.url, { ...options.postgres, ...(options.readOnly ? { readOnly: true } : {}), ...(options.keyFile !== undefined ? { keyFile: options.keyFile } : {}) });
     default: {
       const never: never = loc;
       throw new Error(`unknown store kind ${String(never)}`);

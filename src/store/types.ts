@@ -38,6 +38,40 @@ export interface CatalogueRow {
   readonly adoptedBy: string;
 }
 
+/**
+ * A policy version proposed for publication. Only its approval by another actor (a
+ * policy-approver) publishes it: author and approver are never the same.
+ */
+export interface PolicyProposalRow {
+  readonly id: string;
+  /** The version's ref (`id@version`) and its text and SHA-256 as compiled when proposed. */
+  readonly ref: string;
+  readonly text: string;
+  readonly hash: string;
+  readonly proposedBy: string;
+  readonly proposedAt: Instant;
+  readonly status: "proposed" | "approved" | "rejected";
+  readonly decidedBy: string | null;
+  readonly decidedAt: Instant | null;
+  /** Why it was rejected (or a note with the approval). */
+  readonly note: string | null;
+}
+
+/**
+ * A web session: the browser holds an opaque random token, the store only its SHA-256.
+ * Valid while not ended, before `expiresAt`, and while the key it was opened with is.
+ */
+export interface SessionRow {
+  /** SHA-256 (hex) of the token. */
+  readonly hash: string;
+  readonly keyId: string;
+  readonly createdAt: Instant;
+  readonly lastSeenAt: Instant;
+  /** The absolute end; the idle limit is counted from `lastSeenAt` by the caller. */
+  readonly expiresAt: Instant;
+  readonly endedAt: Instant | null;
+}
+
 /** A record as stored: the canonical body plus what ingest resolved. */
 export interface RecordRow {
   readonly seq: number;
@@ -108,6 +142,10 @@ export interface StoreReads {
   /** Adopted catalogue versions, oldest first. */
   catalogues(): Promise<CatalogueRow[]>;
   getMeta(key: string): Promise<string | undefined>;
+  /** Policy proposals, oldest first (each with who proposed and who decided it). */
+  policyProposals(): Promise<PolicyProposalRow[]>;
+  /** The session whose token has this SHA-256, ended or not. */
+  sessionByHash(hash: string): Promise<SessionRow | undefined>;
 
   resolve(id: Identifier): Promise<SubjectId | undefined>;
   identifiersOf(subjectId: SubjectId): Promise<Identifier[]>;
@@ -180,6 +218,16 @@ export interface StoreTx extends StoreReads {
 
   addPolicy(p: Omit<PolicyRow, "seq">): Promise<PolicyRow>;
   addCatalogue(c: Omit<CatalogueRow, "seq">): Promise<CatalogueRow>;
+  /** Inserts a proposal, or replaces the one with its id (when it is approved or rejected). */
+  putPolicyProposal(row: PolicyProposalRow): Promise<void>;
+  /** Inserts a session; throws if one with that hash exists. */
+  addSession(row: SessionRow): Promise<void>;
+  /** Moves a session's lastSeenAt forward (never back); nothing for an unknown or ended one. */
+  touchSession(hash: string, at: Instant): Promise<void>;
+  /** Ends a session; false when there was no such session not yet ended. */
+  endSession(hash: string, at: Instant): Promise<boolean>;
+  /** Deletes sessions ended or expired before `before`; returns how many. */
+  pruneSessions(before: Instant): Promise<number>;
   setMeta(key: string, value: string): Promise<void>;
   createSubject(at: Instant): Promise<SubjectId>;
   /** Links an identifier to a subject; throws identifier-conflict if it names another subject. */

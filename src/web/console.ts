@@ -5,7 +5,7 @@ import type { Principal, Role } from "../auth/principals.js";
 import type { VerifyReport } from "../journal/report.js";
 import type { PolicyDiagnostic } from "../policy/types.js";
 import type { PublishResult } from "../standing.js";
-import type { DisputeRow, QuarantineRow } from "../store/types.js";
+import type { DisputeRow, PolicyProposalRow, QuarantineRow } from "../store/types.js";
 import { html, type Html } from "./html.js";
 import { time } from "./layout.js";
 import { duration } from "./stats.js";
@@ -16,7 +16,9 @@ export const CAN = {
   decide: ["reviewer"],
   quarantine: ["admin", "reviewer", "auditor"],
   link: ["admin"],
-  policy: ["policy-author"],
+  policy: ["policy-author", "policy-approver", "admin"],
+  propose: ["policy-author", "admin"],
+  approve: ["policy-approver"],
   journal: ["auditor"],
 } as const satisfies Record<string, readonly Role[]>;
 
@@ -31,7 +33,7 @@ export function consoleHome(p: Principal): Html {
     ["search", "/console/subjects", "Find a subject", "Look up a subject by identifier and read their whole file."],
     ["disputes", "/console/disputes", "Dispute queue", "Open disputes, soonest deadline first; reviewers decide them with a written reason."],
     ["quarantine", "/console/quarantine", "Quarantine", "Records waiting for an identifier to be linked to a subject."],
-    ["policy", "/console/policy", "Policy", "Lint a draft, compare it with the version in force, publish it."],
+    ["policy", "/console/policy", "Policy", "Lint a draft, compare it with the version in force and propose it; a policy approver other than its author approves (publishes) or rejects it."],
     ["journal", "/console/journal", "Journal verification", "Check the tamper-evident journal, its signatures, and replay every stored state."],
   ];
   const mine = items.filter(([c]) => can(p, c));
@@ -118,29 +120,67 @@ function diagnostics(list: readonly PolicyDiagnostic[], kind: string): Html {
 export type PolicyOutcome =
   | { kind: "lint"; ok: boolean; ref?: string; errors: readonly PolicyDiagnostic[]; warnings: readonly PolicyDiagnostic[] }
   | { kind: "diff"; table: Html }
-  | { kind: "publish"; result: PublishResult }
-  | { kind: "error"; message: string; errors: readonly PolicyDiagnostic[] };
+  | { kind: "proposed"; proposal: PolicyProposalRow; status: "proposed" | "unchanged"; warnings: readonly PolicyDiagnostic[] }
+  | { kind: "publish"; result: PublishResult & { proposal: PolicyProposalRow } }
+  | { kind: "rejected"; proposal: PolicyProposalRow }
+  | { kind: "error"; message: string; errors: readonly PolicyDiagnostic[]; proposal?: string };
 
-export function policyPage(o: { text: string; active: string | null; outcome?: PolicyOutcome }): Html {
+export interface PolicyPageInput {
+  readonly text: string;
+  readonly active: string | null;
+  readonly outcome?: PolicyOutcome;
+  readonly canPropose: boolean;
+  readonly canApprove: boolean;
+  /** Every proposal, oldest first. */
+  readonly proposals: readonly PolicyProposalRow[];
+  /** The diff of a proposal against the version in force. */
+  readonly diffOf: (p: PolicyProposalRow) => Html;
+  readonly fmt: (t: number) => string;
+}
+
+export function policyPage(o: PolicyPageInput): Html {
   const out = o.outcome;
   let result: Html = html``;
   if (out?.kind === "lint") {
     result = html`<div class="${out.ok ? "success" : "alert"}" role="status" id="policy-result">${out.ok ? html`Compiles: <span class="mono">${out.ref}</span> passes every guardrail.` : "Does not compile."}</div>${diagnostics(out.errors, "error")}${diagnostics(out.warnings, "warning")}`;
   } else if (out?.kind === "diff") {
     result = html`<div role="status" id="policy-result"><h2>Changes from the version in force</h2>${out.table}</div>`;
+  } else if (out?.kind === "proposed") {
+    result = html`<div class="success" role="status" id="policy-result"><span class="mono">${out.proposal.ref}</span> ${out.status === "proposed" ? "proposed" : "was already proposed"} by ${out.proposal.proposedBy}. It is published when a policy approver other than its author approves it.</div>${diagnostics(out.warnings, "warning")}`;
   } else if (out?.kind === "publish") {
     const r = out.result;
-    result = html`<div class="success" role="status" id="policy-result"><span class="mono">${r.policy}</span> ${r.status}, effective ${r.effective}. Re-evaluated ${r.reevaluated} subjects: ${r.changed.tier} changed tier, ${r.changed.lists} changed lists, ${r.changed.measures} changed measures.</div>${diagnostics(r.warnings, "warning")}`;
+    result = html`<div class="success" role="status" id="policy-result"><span class="mono">${r.policy}</span> ${r.status}, effective ${r.effective}: proposed by ${r.proposal.proposedBy}, approved by ${r.proposal.decidedBy ?? ""}. Re-evaluated ${r.reevaluated} subjects: ${r.changed.tier} changed tier, ${r.changed.lists} changed lists, ${r.changed.measures} changed measures.</div>${diagnostics(r.warnings, "warning")}`;
+  } else if (out?.kind === "rejected") {
+    result = html`<div class="success" role="status" id="policy-result"><span class="mono">${out.proposal.ref}</span> rejected by ${out.proposal.decidedBy ?? ""}: ${out.proposal.note ?? ""}</div>`;
   } else if (out?.kind === "error") {
     result = html`<div class="alert" role="alert" id="policy-result">${out.message}</div>${diagnostics(out.errors, "error")}`;
   }
+  const open = o.proposals.filter((p) => p.status === "proposed");
+  const decided = o.proposals.filter((p) => p.status !== "proposed").slice(-20).reverse();
   return html`<h1>Policy</h1>
-<p class="lead">In force: <span class="mono">${o.active ?? "none"}</span>. Edit a draft below, lint it against the guardrails, compare it with the version in force, then publish it. Published versions are immutable: give a change a new version.</p>
+<p class="lead">In force: <span class="mono">${o.active ?? "none"}</span>. An author lints a draft, compares it with the version in force and proposes it; a policy approver, never its author, approves it (which publishes it) or rejects it. Published versions are immutable: give a change a new version.</p>
 ${result}
-<form class="stack wide" method="post" action="/console/policy">
+<h2 id="proposals-title">Waiting for approval</h2>
+${open.length === 0 ? html`<p>No proposal is waiting.</p>` : ""}
+${open.map((p) => html`<article class="card" aria-labelledby="p-${p.id}" data-proposal="${p.id}">
+<h3 id="p-${p.id}"><span class="mono">${p.ref}</span></h3>
+<dl class="facts"><dt>Proposed</dt><dd>${time(p.proposedAt, o.fmt)} by ${p.proposedBy}</dd><dt>Fingerprint</dt><dd class="mono">${p.hash.slice(0, 16)}…</dd></dl>
+<details><summary>Changes from the version in force</summary>${o.diffOf(p)}</details>
+${o.canApprove
+    ? html`<form class="stack" method="post" action="/console/policy/proposals/${encodeURIComponent(p.id)}">
+<div><label for="reason-${p.id}">Reason <span class="hint">Needed to reject (10 characters or more); kept with the decision.</span></label><textarea id="reason-${p.id}" name="reason" rows="2" maxlength="2000"></textarea></div>
+<div class="buttons"><button type="submit" name="action" value="approve">Approve and publish</button><button type="submit" name="action" value="reject" class="secondary">Reject</button></div>
+</form>`
+    : html`<p class="muted">A policy approver other than its author approves or rejects it.</p>`}
+</article>`)}
+${decided.length === 0 ? "" : html`<table><caption>Decided proposals (latest ${decided.length})</caption><thead><tr><th scope="col">Version</th><th scope="col">Proposed by</th><th scope="col">Decision</th><th scope="col">Decided by</th><th scope="col">When</th></tr></thead>
+<tbody>${decided.map((p) => html`<tr data-proposal="${p.id}"><th scope="row" class="mono">${p.ref}</th><td>${p.proposedBy}</td><td>${p.status}${p.note ? html`<span class="hint">${p.note}</span>` : ""}</td><td>${p.decidedBy ?? "—"}</td><td>${p.decidedAt === null ? "—" : time(p.decidedAt, o.fmt)}</td></tr>`)}</tbody></table>`}
+${o.canPropose
+    ? html`<h2>Draft</h2><form class="stack wide" method="post" action="/console/policy">
 <div><label for="text">Policy (YAML)</label><textarea class="code" id="text" name="text" required spellcheck="false">${o.text}</textarea></div>
-<div class="buttons"><button type="submit" name="action" value="lint">Lint</button><button type="submit" name="action" value="diff" class="secondary">Compare with the version in force</button><button type="submit" name="action" value="publish" class="secondary">Publish</button></div>
-</form>`;
+<div class="buttons"><button type="submit" name="action" value="lint">Lint</button><button type="submit" name="action" value="diff" class="secondary">Compare with the version in force</button><button type="submit" name="action" value="propose" class="secondary">Propose for approval</button></div>
+</form>`
+    : ""}`;
 }
 
 export function journalPage(o: { report?: VerifyReport; unavailable?: string; fmt: (t: number) => string }): Html {

@@ -84,7 +84,7 @@ export interface PageOptions {
   readonly body: Value;
 }
 
-const operator = new Set(["admin", "policy-author", "reviewer", "auditor"]);
+const operator = new Set(["admin", "policy-author", "policy-approver", "reviewer", "auditor"]);
 
 export function page(o: PageOptions): string {
   const p = o.principal;

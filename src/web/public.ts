@@ -6,6 +6,7 @@ import type { Standing } from "../standing.js";
 import { rulebook } from "../policy/rulebook.js";
 import type { CompiledPolicy } from "../policy/types.js";
 import type { PolicyRow } from "../store/types.js";
+import type { PolicyProvenance } from "../services/policies.js";
 import { humanDate } from "../time.js";
 import { hunks, lineDiff } from "./diff.js";
 import { html, join, type Html } from "./html.js";
@@ -40,7 +41,7 @@ export function noPolicy(): Html {
   return html`<h1>No rulebook yet</h1><p class="lead">No policy is in force yet, so nothing about anyone is decided. Once a policy is published, its rules appear here.</p>`;
 }
 
-export function rulebookSection(p: CompiledPolicy, headingLevel: 1 | 2 = 1): Html {
+export function rulebookSection(p: CompiledPolicy, headingLevel: 1 | 2 = 1, who: PolicyProvenance | null = null): Html {
   const rb = rulebook(p);
   const fmt = fmtFor(p);
   const H = (text: string, id: string): Html => (headingLevel === 1 ? html`<h2 id="${id}">${text}</h2>` : html`<h3 id="${id}">${text}</h3>`);
@@ -51,6 +52,8 @@ ${headingLevel === 1 ? html`<h1 id="rb-title">The rulebook</h1>` : html`<h2 id="
 <p class="lead">${rb.title ?? rb.policy}: every rule that decides anything about anyone, as published. Only the record types below are accepted; everything else is refused.</p>
 <dl class="facts">
 <dt>Version</dt><dd class="mono">${rb.ref}</dd>
+<dt>Proposed by</dt><dd id="proposed-by">${who ? html`${who.proposedBy}, ${time(who.proposedAt, fmt)}` : html`<em>not recorded</em>`}</dd>
+<dt>Approved by</dt><dd id="approved-by">${who ? html`${who.approvedBy}, ${time(who.approvedAt, fmt)}` : html`<em>not recorded</em>`}</dd>
 <dt>In force since</dt><dd>${time(p.effective, fmt)}</dd>
 <dt>Dates are in</dt><dd>${rb.timezone}</dd>
 <dt>Fingerprint (SHA-256)</dt><dd class="mono">${rb.hash}</dd>
@@ -144,14 +147,18 @@ ${columnChart({ title: "Per month: disputes opened and closed, restrictions anno
 </section>`;
 }
 
-export function versionsSection(rows: readonly PolicyRow[], active: CompiledPolicy | undefined, now: number): Html {
+export function versionsSection(rows: readonly PolicyRow[], active: CompiledPolicy | undefined, now: number, provenance: (ref: string) => PolicyProvenance | null = () => null): Html {
   const fmt = fmtFor(active);
   const list = [...rows].reverse();
   return html`<h1>Policy versions</h1>
 <p class="lead">Every version ever published, newest first. Published versions never change; a change is a new version, and what changed is shown against the version before it.</p>
 <table><caption>Published versions (${rows.length})</caption>
-<thead><tr><th scope="col">Version</th><th scope="col">Takes effect</th><th scope="col">Published</th><th scope="col">Fingerprint (SHA-256)</th><th scope="col">Status</th></tr></thead>
-<tbody>${list.map((r) => html`<tr><th scope="row"><a href="#v-${r.seq}" class="mono">${r.ref}</a></th><td>${time(r.effective, fmt)}</td><td>${time(r.publishedAt, fmt)}</td><td class="mono">${r.hash.slice(0, 16)}…</td><td>${active?.ref === r.ref ? html`<strong>in force</strong>` : r.effective > now ? "scheduled" : "superseded"}</td></tr>`)}</tbody></table>
+<thead><tr><th scope="col">Version</th><th scope="col">Takes effect</th><th scope="col">Published</th><th scope="col">Proposed by</th><th scope="col">Approved by</th><th scope="col">Fingerprint (SHA-256)</th><th scope="col">Status</th></tr></thead>
+<tbody>${list.map((r) => {
+    const who = provenance(r.ref);
+    return html`<tr data-version="${r.ref}"><th scope="row"><a href="#v-${r.seq}" class="mono">${r.ref}</a></th><td>${time(r.effective, fmt)}</td><td>${time(r.publishedAt, fmt)}</td><td class="who-proposed">${who?.proposedBy ?? html`<em>not recorded</em>`}</td><td class="who-approved">${who?.approvedBy ?? html`<em>not recorded</em>`}</td><td class="mono">${r.hash.slice(0, 16)}…</td><td>${active?.ref === r.ref ? html`<strong>in force</strong>` : r.effective > now ? "scheduled" : "superseded"}</td></tr>`;
+  })}</tbody></table>
+<p class="hint">Each version is proposed by one person and approved, which publishes it, by another. Versions published before approval was required name nobody.</p>
 ${list.map((r) => {
     const prev = rows[rows.indexOf(r) - 1];
     return html`<section aria-labelledby="v-${r.seq}"><h2 id="v-${r.seq}">Version <span class="mono">${r.ref}</span></h2>
@@ -181,7 +188,7 @@ export function overview(standing: Standing, s: PublicStats): Html {
 <p class="lead">This portal is public. It shows the rules in force, what they do in aggregate, and every change ever made to them. If you are on file, sign in with your subject key to read your own file, see who looked you up, and dispute a record.</p>
 <nav aria-label="On this page"><ul><li><a href="#stats-title">Statistics</a></li><li><a href="#rb-title">The rulebook</a></li><li><a href="/versions">Policy versions</a></li></ul></nav>
 ${statsSection(s, p, 2)}
-${rulebookSection(p, 2)}`;
+${rulebookSection(p, 2, standing.policyProvenance(p.ref))}`;
 }
 
 /** The catalogue of permitted record categories: what may be recorded at all, and about whom. */

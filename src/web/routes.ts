@@ -14,7 +14,9 @@ import { CAN, can, consoleHome, disputeQueue, journalPage, policyPage, quarantin
 import { html, type Html } from "./html.js";
 import { CSS, page } from "./layout.js";
 import { catalogueSection, diffTable, fmtFor, noPolicy, overview, rulebookSection, statsSection, versionsSection } from "./public.js";
-import { assertSameOrigin, clearKeyCookie, principalOf, setKeyCookie } from "./session.js";
+import { assertSameOrigin, clearSessionCookie, principalOf, sessionToken, setSessionCookie } from "./session.js";
+import { DEFAULT_SIGN_IN_LIMITS, SignInThrottle, type SignInLimits } from "./throttle.js";
+import type { SessionSettings } from "../services/sessions.js";
 import { computeStats, type PublicStats } from "./stats.js";
 import { disputeForm, subjectFile } from "./subject.js";
 
@@ -22,6 +24,10 @@ export interface WebOptions {
   readonly standing: Standing;
   /** The server's decision log, flushed before a page shows who looked a subject up. */
   readonly decisionLog?: DecisionLog;
+  /** How long a web session lasts (default: 2 h idle, 12 h at most). */
+  readonly sessions?: SessionSettings;
+  /** Failed sign-ins allowed per address and per key id (default: 20 and 5 per 15 minutes). */
+  readonly signInLimits?: Partial<SignInLimits>;
 }
 
 type Form = Record<string, string>;
@@ -67,8 +73,9 @@ export async function webRoutes(app: FastifyInstance, opts: WebOptions): Promise
 
   app.decorateRequest("webPrincipal", null as never);
   app.decorateRequest("staleKey", null);
+  const throttle = new SignInThrottle({ ...DEFAULT_SIGN_IN_LIMITS, ...opts.signInLimits });
   app.addHook("onRequest", async (req) => {
-    const { principal, stale } = await principalOf(standing, req);
+    const { principal, stale } = await principalOf(standing, req, opts.sessions);
     req.webPrincipal = principal;
     req.staleKey = stale;
     if (req.method === "POST") assertSameOrigin(req);
@@ -79,7 +86,7 @@ export async function webRoutes(app: FastifyInstance, opts: WebOptions): Promise
     void reply.header("referrer-policy", "same-origin");
     void reply.header("x-frame-options", "DENY");
     if (!req.url.startsWith("/assets/")) void reply.header("cache-control", "no-store");
-    if (req.staleKey !== null && !reply.hasHeader("set-cookie")) clearKeyCookie(req, reply);
+    if (req.staleKey !== null && !reply.hasHeader("set-cookie")) clearSessionCookie(req, reply);
     return payload;
   });
 
@@ -144,15 +151,15 @@ export async function webRoutes(app: FastifyInstance, opts: WebOptions): Promise
   app.get("/", HIDE, async (req, reply) => send(req, reply, "Overview", html`${flash(req) ?? ""}${overview(standing, await stats())}`));
   app.get("/rulebook", HIDE, async (req, reply) => {
     const p = standing.activePolicy();
-    return send(req, reply, "Rulebook", p ? rulebookSection(p) : noPolicy());
+    return send(req, reply, "Rulebook", p ? rulebookSection(p, 1, standing.policyProvenance(p.ref)) : noPolicy());
   });
   app.get("/stats", HIDE, async (req, reply) => send(req, reply, "Statistics", statsSection(await stats(), standing.activePolicy())));
   app.get("/catalogue", HIDE, async (req, reply) => send(req, reply, "What may be recorded", catalogueSection(standing.catalogue(), standing.activePolicy())));
-  app.get("/versions", HIDE, async (req, reply) => send(req, reply, "Policy versions", versionsSection(standing.publishedPolicies(), standing.activePolicy(), standing.clock.now())));
+  app.get("/versions", HIDE, async (req, reply) => send(req, reply, "Policy versions", versionsSection(standing.publishedPolicies(), standing.activePolicy(), standing.clock.now(), (ref) => standing.policyProvenance(ref))));
 
   // ---- sign in and out
   const loginPage = (next: string, error?: string): Html => html`<h1>Sign in with a key</h1>
-<p class="lead">Paste the API key you were given: a subject key opens your own file; an operator key opens the console. The key is kept in a cookie that scripts cannot read, and is sent only to this site.</p>
+<p class="lead">Paste the API key you were given: a subject key opens your own file; an operator key opens the console. The key is checked once and not kept: this site gives your browser a session that scripts cannot read, which ends when you sign out, after two hours unused, or if the key is revoked.</p>
 ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` : ""}
 <form class="stack" method="post" action="/login">
 <input type="hidden" name="next" value="${next}">
@@ -169,23 +176,41 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
     const form = (req.body ?? {}) as Form;
     const key = field(form, "key").trim();
     const next = safeNext(field(form, "next"));
+    // Throttled before the key is looked at: a right key after too many wrong ones waits too.
+    const wait = throttle.retryAfter(req.ip, key, Date.now());
+    if (wait > 0) {
+      void reply.header("retry-after", String(wait));
+      return send(req, reply, "Sign in", loginPage(next, `Too many failed sign-ins from here or for this key. Try again in ${wait} second${wait === 1 ? "" : "s"}.`), 429);
+    }
+    const refuse = (message: string, status: number): FastifyReply => {
+      throttle.failed(req.ip, key, Date.now());
+      return send(req, reply, "Sign in", loginPage(next, message), status);
+    };
     let p: Principal;
     try {
       p = key === "" ? { kind: "anonymous" } : await standing.authenticate(`Bearer ${key}`);
     } catch (e) {
       if (!isStandingError(e)) throw e;
-      return send(req, reply, "Sign in", loginPage(next, "That key was not accepted: it is unknown, revoked or mistyped."), 401);
+      return refuse("That key was not accepted: it is unknown, revoked or mistyped.", 401);
     }
-    if (p.kind !== "key") return send(req, reply, "Sign in", loginPage(next, "That key was not accepted."), 401);
+    if (p.kind !== "key") return refuse("That key was not accepted.", 401);
     if (p.role !== "subject" && !operatorRoles.includes(p.role)) {
       return send(req, reply, "Sign in", loginPage(next, `A ${p.role} key is for machines: use it with the API (see /docs), not here.`), 403);
     }
-    setKeyCookie(req, reply, key);
+    throttle.succeeded(key);
+    // A session of its own, never the key: signing in again replaces the one this browser had.
+    const old = sessionToken(req);
+    if (old !== undefined) await standing.endSession(old);
+    const { token } = await standing.openSession(p, opts.sessions);
+    setSessionCookie(req, reply, token);
+    req.staleKey = null;
     const home = p.role === "subject" ? "/me" : "/console";
     return reply.redirect(next && (p.role === "subject" ? next.startsWith("/me") : next.startsWith("/console")) ? next : home, 303);
   });
   app.post("/logout", HIDE, async (req, reply) => {
-    clearKeyCookie(req, reply);
+    const token = sessionToken(req);
+    if (token !== undefined) await standing.endSession(token);
+    clearSessionCookie(req, reply);
     return reply.redirect("/?done=signed-out", 303);
   });
 
@@ -336,15 +361,21 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
     return reply.redirect("/console/quarantine?done=linked", 303);
   });
 
+  const renderPolicy = async (req: FastifyRequest, reply: FastifyReply, p: Principal, text: string, outcome?: PolicyOutcome, status = 200): Promise<FastifyReply> => {
+    const active = standing.activePolicy();
+    const proposals = await standing.reads.policyProposals();
+    const diffOf = (x: { ref: string; text: string }): Html => diffTable(active?.text ?? "", x.text, `${active?.ref ?? "nothing"} → ${x.ref}`);
+    return send(req, reply, "Policy", policyPage({ text, active: active?.ref ?? null, proposals, diffOf, fmt: fmt(), canPropose: can(p, "propose"), canApprove: can(p, "approve"), ...(outcome ? { outcome } : {}) }), status);
+  };
   app.get("/console/policy", HIDE, async (req, reply) => {
     const p = gate(req, reply, CAN.policy);
     if (!p) return reply;
     const active = standing.activePolicy();
     const latest = standing.publishedPolicies().at(-1);
-    return send(req, reply, "Policy", policyPage({ text: latest?.text ?? active?.text ?? "", active: active?.ref ?? null }));
+    return renderPolicy(req, reply, p, latest?.text ?? active?.text ?? "");
   });
   app.post("/console/policy", HIDE, async (req, reply) => {
-    const p = gate(req, reply, CAN.policy);
+    const p = gate(req, reply, CAN.propose);
     if (!p) return reply;
     const form = (req.body ?? {}) as Form;
     const text = field(form, "text").replace(/\r\n/g, "\n");
@@ -352,10 +383,10 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
     const active = standing.activePolicy();
     let outcome: PolicyOutcome;
     let status = 200;
-    if (action === "publish") {
+    if (action === "propose") {
       try {
-        outcome = { kind: "publish", result: await standing.publish(text, "console") };
-        changed();
+        const r = await standing.proposePolicy(text, describePrincipal(p), "draft");
+        outcome = { kind: "proposed", proposal: r.proposal, status: r.status, warnings: r.warnings };
       } catch (e) {
         if (!isStandingError(e)) throw e;
         outcome = { kind: "error", message: e.message, errors: ((e.details as { errors?: PolicyDiagnostic[] }).errors ?? []) };
@@ -367,7 +398,32 @@ ${error ? html`<div class="alert" role="alert" id="login-error">${error}</div>` 
       const r = compilePolicy(text, "draft");
       outcome = r.ok ? { kind: "lint", ok: true, ref: r.policy.ref, errors: [], warnings: r.warnings } : { kind: "lint", ok: false, errors: r.errors, warnings: [] };
     }
-    return send(req, reply, "Policy", policyPage({ text, active: standing.activePolicy()?.ref ?? null, outcome }), status);
+    return renderPolicy(req, reply, p, text, outcome, status);
+  });
+  app.post("/console/policy/proposals/:id", HIDE, async (req, reply) => {
+    const p = gate(req, reply, CAN.approve);
+    if (!p) return reply;
+    const id = String((req.params as { id: string }).id).slice(0, 64);
+    const form = (req.body ?? {}) as Form;
+    const action = field(form, "action");
+    const draft = standing.publishedPolicies().at(-1)?.text ?? "";
+    let outcome: PolicyOutcome;
+    let status = 200;
+    try {
+      const known = (await standing.reads.policyProposals()).find((x) => x.id === id);
+      if (!known) throw new StandingError("not-found", `no policy proposal ${id}`, { proposal: id });
+      if (action === "approve") {
+        outcome = { kind: "publish", result: await standing.approvePolicy(id, describePrincipal(p)) };
+        changed();
+      } else if (action === "reject") {
+        outcome = { kind: "rejected", proposal: await standing.rejectPolicy(id, describePrincipal(p), field(form, "reason")) };
+      } else throw new StandingError("bad-request", "choose approve or reject");
+    } catch (e) {
+      if (!isStandingError(e)) throw e;
+      outcome = { kind: "error", message: e.message, errors: ((e.details as { errors?: PolicyDiagnostic[] }).errors ?? []), proposal: id };
+      status = e.status;
+    }
+    return renderPolicy(req, reply, p, draft, outcome, status);
   });
 
   app.get("/console/journal", HIDE, async (req, reply) => {

@@ -1,38 +1,44 @@
-// Keys in the browser: the login form posts an API key, the server keeps it in an
-// HttpOnly, SameSite=Strict cookie, and every request authenticates that cookie like
-// an Authorization header. State-changing requests must also come from this origin.
+// Web sessions in the browser: the sign-in form posts an API key once; the server opens
+// a session (src/services/sessions.ts) and keeps only its opaque token in an HttpOnly,
+// SameSite=Strict cookie, Secure when the request came over TLS (directly, or through a
+// proxy the server is told to trust). The key itself never goes into a cookie.
+// State-changing requests must also come from this origin.
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Principal } from "../auth/principals.js";
-import { StandingError, isStandingError } from "../errors.js";
+import type { SessionSettings } from "../services/sessions.js";
+import type { Standing } from "../standing.js";
+import { StandingError } from "../errors.js";
 
-export const COOKIE = "standing_key";
+export const COOKIE = "standing_session";
 
 function secure(req: FastifyRequest): boolean {
   return req.protocol === "https";
 }
 
-export function setKeyCookie(req: FastifyRequest, reply: FastifyReply, key: string): void {
-  void reply.setCookie(COOKIE, key, { path: "/", httpOnly: true, sameSite: "strict", secure: secure(req) });
+export function setSessionCookie(req: FastifyRequest, reply: FastifyReply, token: string): void {
+  void reply.setCookie(COOKIE, token, { path: "/", httpOnly: true, sameSite: "strict", secure: secure(req) });
 }
 
-export function clearKeyCookie(req: FastifyRequest, reply: FastifyReply): void {
+export function clearSessionCookie(req: FastifyRequest, reply: FastifyReply): void {
   void reply.clearCookie(COOKIE, { path: "/", httpOnly: true, sameSite: "strict", secure: secure(req) });
 }
 
-/**
- * The principal behind the cookie. A cookie that no longer authenticates (revoked,
- * unknown) is treated as signed out; `stale` says so, so the page can clear it.
- */
-export async function principalOf(keys: { authenticate(header: string): Promise<Principal> }, req: FastifyRequest): Promise<{ principal: Principal; stale: string | null }> {
+/** The session token the browser sent, if any. */
+export function sessionToken(req: FastifyRequest): string | undefined {
   // Parsed by @fastify/cookie, registered with the web routes.
-  const key = req.cookies[COOKIE];
-  if (key === undefined || key === "") return { principal: { kind: "anonymous" }, stale: null };
-  try {
-    return { principal: await keys.authenticate(`Bearer ${key}`), stale: null };
-  } catch (e) {
-    if (isStandingError(e)) return { principal: { kind: "anonymous" }, stale: e.message };
-    throw e;
-  }
+  const token = req.cookies[COOKIE];
+  return token === undefined || token === "" ? undefined : token;
+}
+
+/**
+ * The principal behind the session cookie. A session that no longer counts (signed out,
+ * expired, its key revoked) is treated as signed out; `stale` says why, so the page can
+ * clear the cookie.
+ */
+export async function principalOf(standing: Pick<Standing, "sessionPrincipal">, req: FastifyRequest, settings: SessionSettings | undefined): Promise<{ principal: Principal; stale: string | null }> {
+  const token = sessionToken(req);
+  if (token === undefined) return { principal: { kind: "anonymous" }, stale: null };
+  return standing.sessionPrincipal(token, settings);
 }
 
 /** The origin this server is reached at, as the browser sees it. */

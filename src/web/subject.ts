@@ -80,7 +80,7 @@ export async function subjectFile(standing: Standing, subjectId: SubjectId, st: 
   return html`
 <h1>${you ? "Your file" : html`File of subject #${st.subject.id}`}</h1>
 ${o.flash ?? ""}
-<p class="lead">${you ? "Everything on file about you" : "Everything on file about this subject"}, as of ${time(now, fmt)}, under policy <span class="mono">${st.policy}</span>. Identifiers: ${st.subject.identifiers.map((i) => `${i.scheme}:${i.value}`).join(", ")}.</p>
+<p class="lead">${you ? "Everything on file about you" : "Everything on file about this subject"}, as of ${time(now, fmt)}, under policy <span class="mono">${st.policy}</span>${st.policyApproval ? html` (proposed by ${st.policyApproval.proposedBy}, approved by ${st.policyApproval.approvedBy})` : ""}. Identifiers: ${st.subject.identifiers.map((i) => `${i.scheme}:${i.value}`).join(", ")}.</p>
 <div class="cards">
 <div class="card"><p class="figure" id="score">${st.score}</p><p>score (everyone starts at ${st.base})</p></div>
 <div class="card"><p class="figure" id="tier">${st.tier}</p><p>tier</p></div>

@@ -37,6 +37,7 @@ export async function webFixture() {
     secondReviewer: await key("reviewer"),
     admin: await key("admin"),
     policyAuthor: await key("policy-author"),
+    policyApprover: await key("policy-approver"),
     auditor: await key("auditor"),
     checkpoint: await key("checkpoint", { contexts: ["air-travel"] }),
     source: await key("source", { source: "court" }),

@@ -140,12 +140,13 @@ describe.skipIf(!hasChromium)("web portal in Chromium", () => {
     await context.close();
   });
 
-  it("a subject signs in with their key (kept in an HttpOnly, SameSite=Strict cookie), reads their file and files a dispute with evidence", async () => {
+  it("a subject signs in with their key (a session in an HttpOnly, SameSite=Strict cookie, never the key), reads their file and files a dispute with evidence", async () => {
     const { context, page } = await newPage();
     await signIn(page, fx.keys.subject);
     expect(new URL(page.url()).pathname).toBe("/me");
-    const cookie = (await context.cookies()).find((c) => c.name === "standing_key");
+    const cookie = (await context.cookies()).find((c) => c.name === "standing_session");
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Strict" });
+    expect(cookie?.value).not.toContain(fx.keys.subject.slice(17));
     expect(await page.evaluate(() => document.cookie)).toBe("");
     await expect(page.locator('#restrictions tr[data-measure="no-flights-debtor"]').isVisible()).resolves.toBe(true);
     expect(await page.locator("#timeline + svg.chart, svg.chart").count()).toBeGreaterThan(0);
@@ -259,19 +260,65 @@ describe.skipIf(!hasChromium)("web portal in Chromium", () => {
     await Promise.all([page.waitForLoadState(), page.click("button[value=diff]")]);
     expect(await page.locator("#policy-result table.diff tr.add").count()).toBe(3);
     await screenshot(page, "console-policy-diff");
-    await Promise.all([page.waitForLoadState(), page.click("button[value=publish]")]);
-    expect(await text(page, "#policy-result")).toContain("municipal-credit@2026.2.0 published");
-    await screenshot(page, "console-policy-published");
-    await page.goto(`${base}/versions`);
-    expect(await page.locator("main").innerText()).toContain("Changes from municipal-credit@2026.1.0");
-    expect(await page.locator("table.diff tr.del").first().innerText()).toContain("version: 2026.1.0");
-    await screenshot(page, "versions-with-diff");
+    await Promise.all([page.waitForLoadState(), page.click("button[value=propose]")]);
+    expect(await text(page, "#policy-result")).toContain("municipal-credit@2026.2.0 proposed");
+    await screenshot(page, "console-policy-proposed");
+    // Proposed is not published; the author has no way to approve it.
+    expect(await page.locator("button[value=approve]").count()).toBe(0);
+    await context.close();
+
+    // A policy approver approves it, which publishes it.
+    const second = await newPage();
+    await signIn(second.page, fx.keys.policyApprover);
+    await second.page.goto(`${base}/console/policy`);
+    const card = second.page.locator("article[data-proposal]").first();
+    expect(await card.innerText()).toContain("municipal-credit@2026.2.0");
+    expect(await card.innerText()).toContain("policy-author key");
+    await Promise.all([second.page.waitForLoadState(), card.locator("button[value=approve]").click()]);
+    expect(await text(second.page, "#policy-result")).toContain("municipal-credit@2026.2.0 published");
+    expect(await text(second.page, "#policy-result")).toContain("approved by policy-approver key");
+    await screenshot(second.page, "console-policy-approved");
+    const page2 = second.page;
+    await page2.goto(`${base}/versions`);
+    expect(await page2.locator('tr[data-version="municipal-credit@2026.2.0"] td.who-proposed').innerText()).toContain("policy-author key");
+    expect(await page2.locator('tr[data-version="municipal-credit@2026.2.0"] td.who-approved').innerText()).toContain("policy-approver key");
+    expect(await page2.locator("main").innerText()).toContain("Changes from municipal-credit@2026.1.0");
+    expect(await page2.locator("table.diff tr.del").first().innerText()).toContain("version: 2026.1.0");
+    await screenshot(page2, "versions-with-diff");
+    await second.context.close();
+  });
+
+  it("signing in opens a session, signing out ends it, and revoking the key ends it too", async () => {
+    const { context, page } = await newPage();
+    await signIn(page, fx.keys.auditor);
+    const [cookie] = await context.cookies();
+    expect(cookie?.name).toBe("standing_session");
+    expect(cookie?.httpOnly).toBe(true);
+    expect(cookie?.sameSite).toBe("Strict");
+    expect(cookie?.value).not.toContain(fx.keys.auditor.slice(17));
+    await page.goto(`${base}/console`);
+    expect(page.url()).toBe(`${base}/console`);
+    // Sign out: the cookie goes, and the old token, sent again by hand, opens nothing.
+    await Promise.all([page.waitForURL(/done=signed-out/), page.click("text=Sign out")]);
+    expect(await page.locator("#flash").innerText()).toContain("signed out");
+    await context.addCookies([{ ...(cookie as NonNullable<typeof cookie>) }]);
+    await page.goto(`${base}/console`);
+    expect(page.url()).toContain("/login?next=");
+    // Signed in again, then the key is revoked: the next page asks to sign in.
+    await signIn(page, fx.keys.auditor);
+    await page.goto(`${base}/console/journal`);
+    expect(page.url()).toBe(`${base}/console/journal`);
+    expect(await fx.standing.revokeKey(fx.keys.auditor.split("_")[1] as string)).toBe(true);
+    await page.goto(`${base}/console/journal`);
+    expect(page.url()).toContain("/login?next=");
+    await screenshot(page, "signed-out-after-revocation");
     await context.close();
   });
 
-  it("an auditor verifies the journal", async () => {
+  it("an auditor verifies the journal (a key of its own)", async () => {
+    const auditor = (await fx.standing.createKey({ role: "auditor", label: "second auditor" })).key;
     const { context, page } = await newPage();
-    await signIn(page, fx.keys.auditor);
+    await signIn(page, auditor);
     await page.goto(`${base}/console/journal`);
     expect(await text(page, "#journal-result")).toContain("Verified");
     await screenshot(page, "console-journal");

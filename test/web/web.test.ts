@@ -61,13 +61,19 @@ describe("web pages over HTTP", () => {
   let fx: Awaited<ReturnType<typeof webFixture>>;
   const host = "standing.test";
   const origin = `http://${host}`;
+  /** A session per fixture key, opened as signing in does: the cookie carries the session's token, never the key. */
+  const tokens = new Map<string, string>();
   beforeAll(async () => {
     fx = await webFixture();
+    for (const key of Object.values(fx.keys)) {
+      const p = await fx.standing.authenticate(`Bearer ${key}`);
+      if (p.kind === "key") tokens.set(key, (await fx.standing.openSession(p)).token);
+    }
   });
   afterAll(async () => {
     await fx.close();
   });
-  const cookie = (key: string) => ({ cookie: `standing_key=${encodeURIComponent(key)}`, host });
+  const cookie = (key: string) => ({ cookie: `standing_session=${tokens.get(key) ?? "none"}`, host });
   const form = (o: Record<string, string>) => new URLSearchParams(o).toString();
   const post = (url: string, body: Record<string, string>, headers: Record<string, string>) =>
     fx.app.inject({ method: "POST", url, payload: form(body), headers: { "content-type": "application/x-www-form-urlencoded", host, ...headers } });
@@ -98,14 +104,17 @@ describe("web pages over HTTP", () => {
     expect((await fx.app.inject({ url: "/?done=signed-out" })).body).toContain('id="flash"');
   });
 
-  it("signing in sets an HttpOnly, SameSite=Strict cookie; machine keys and bad keys are refused", async () => {
+  it("signing in sets an HttpOnly, SameSite=Strict session cookie that is not the key; machine keys and bad keys are refused", async () => {
     const ok = await post("/login", { key: fx.keys.subject }, { origin });
     expect(ok.statusCode).toBe(303);
     expect(ok.headers.location).toBe("/me");
     const set = String(ok.headers["set-cookie"]);
-    expect(set).toMatch(/^standing_key=/);
+    expect(set).toMatch(/^standing_session=[A-Za-z0-9_-]{43};/);
+    expect(set).not.toContain(fx.keys.subject);
+    expect(set).not.toContain(fx.keys.subject.slice(17));
     expect(set).toContain("HttpOnly");
     expect(set).toContain("SameSite=Strict");
+    expect(set).not.toContain("Secure"); // plain http, no proxy trusted
     expect((await post("/login", { key: fx.keys.reviewer }, { origin })).headers.location).toBe("/console");
     expect((await post("/login", { key: "stk_000000000000_" + "A".repeat(43) }, { origin })).statusCode).toBe(401);
     const machine = await post("/login", { key: fx.keys.checkpoint }, { origin });
@@ -189,12 +198,118 @@ describe("web pages over HTTP", () => {
     expect(search.body).not.toContain("<script>1");
   });
 
+  it("a session is opaque and server-side: the key as a cookie opens nothing; signing out ends it for good; it expires when idle or old", async () => {
+    const own = await webFixture();
+    try {
+      const asKey = await own.app.inject({ url: "/me", headers: { cookie: `standing_session=${encodeURIComponent(own.keys.subject)}`, host } });
+      expect(asKey.statusCode).toBe(303);
+      expect((await own.app.inject({ url: "/me", headers: { cookie: `standing_key=${encodeURIComponent(own.keys.subject)}`, host } })).statusCode).toBe(303);
+      const signIn = async (key: string): Promise<string> => {
+        const r = await own.app.inject({ method: "POST", url: "/login", payload: new URLSearchParams({ key }).toString(), headers: { "content-type": "application/x-www-form-urlencoded", host, origin } });
+        expect(r.statusCode).toBe(303);
+        return String(r.headers["set-cookie"]).split(";")[0] as string;
+      };
+      const c = await signIn(own.keys.subject);
+      expect((await own.app.inject({ url: "/me", headers: { cookie: c, host } })).statusCode).toBe(200);
+      const out = await own.app.inject({ method: "POST", url: "/logout", headers: { cookie: c, host, origin } });
+      expect(out.statusCode).toBe(303);
+      expect(String(out.headers["set-cookie"])).toMatch(/^standing_session=;/);
+      // The same cookie, kept by someone, opens nothing any more, and is cleared.
+      const replay = await own.app.inject({ url: "/me", headers: { cookie: c, host } });
+      expect(replay.statusCode).toBe(303);
+      expect(String(replay.headers["set-cookie"])).toMatch(/^standing_session=;/);
+      // Idle for two hours: over. Used within them: it goes on, up to twelve hours.
+      const idle = await signIn(own.keys.subject);
+      own.clock.advance(2 * 3_600_000);
+      expect((await own.app.inject({ url: "/me", headers: { cookie: idle, host } })).statusCode).toBe(303);
+      const busy = await signIn(own.keys.subject);
+      for (let h = 0; h < 11; h++) {
+        own.clock.advance(3_600_000);
+        expect((await own.app.inject({ url: "/me", headers: { cookie: busy, host } })).statusCode, `hour ${h + 1}`).toBe(200);
+      }
+      own.clock.advance(3_600_000);
+      expect((await own.app.inject({ url: "/me", headers: { cookie: busy, host } })).statusCode).toBe(303);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("revoking the key ends its sessions at once, also when another process revokes it", async () => {
+    const own = await webFixture();
+    try {
+      const signIn = async (key: string): Promise<string> => {
+        const r = await own.app.inject({ method: "POST", url: "/login", payload: new URLSearchParams({ key }).toString(), headers: { "content-type": "application/x-www-form-urlencoded", host, origin } });
+        return String(r.headers["set-cookie"]).split(";")[0] as string;
+      };
+      const c = await signIn(own.keys.reviewer);
+      expect((await own.app.inject({ url: "/console", headers: { cookie: c, host } })).statusCode).toBe(200);
+      // Another process on the same file (the CLI) revokes the key; the server learns it from the change feed.
+      const { Standing } = await import("../../src/standing.js");
+      const { SqliteStore } = await import("../../src/store/sqlite/store.js");
+      const { join } = await import("node:path");
+      const other = new Standing(new SqliteStore(join(own.dir, "standing.db")), own.clock);
+      const keyId = own.keys.reviewer.split("_")[1] as string;
+      expect(await other.revokeKey(keyId)).toBe(true);
+      await other.close();
+      await own.standing.catchUp();
+      const after = await own.app.inject({ url: "/console", headers: { cookie: c, host } });
+      expect(after.statusCode).toBe(303);
+      expect(after.headers.location).toBe("/login?next=%2Fconsole");
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("failed sign-ins are limited per key id and per address: 429 with Retry-After on the form, even for the right key", async () => {
+    const own = await webFixture();
+    try {
+      const attempt = (key: string, ip = "10.0.0.1") => own.app.inject({ method: "POST", url: "/login", remoteAddress: ip, payload: new URLSearchParams({ key }).toString(), headers: { "content-type": "application/x-www-form-urlencoded", host, origin } });
+      const right = own.keys.admin;
+      const wrong = `${right.slice(0, -1)}${right.endsWith("A") ? "B" : "A"}`;
+      for (let i = 0; i < 5; i++) expect((await attempt(wrong, `10.0.1.${i}`)).statusCode).toBe(401);
+      const limited = await attempt(right, "10.0.2.1");
+      expect(limited.statusCode).toBe(429);
+      expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
+      expect(limited.headers["content-type"]).toContain("text/html");
+      expect(limited.body).toContain("Too many failed sign-ins");
+      expect(limited.headers["set-cookie"]).toBeUndefined();
+      // Another key from another address is not held up.
+      expect((await attempt(own.keys.reviewer, "10.0.3.1")).statusCode).toBe(303);
+      // One address trying many keys is held up too.
+      for (let i = 0; i < 20; i++) expect((await attempt(`stk_${i.toString(16).padStart(12, "0")}_${"A".repeat(43)}`, "10.0.4.1")).statusCode).toBe(401);
+      expect((await attempt(own.keys.subject, "10.0.4.1")).statusCode).toBe(429);
+      expect((await attempt(own.keys.subject, "10.0.4.2")).statusCode).toBe(303);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("behind a proxy it is told to trust, a request that came over https gets a Secure cookie; without that setting the header is ignored", async () => {
+    const { buildServer } = await import("../../src/api/server.js");
+    const own = await webFixture();
+    const proxied = buildServer(own.standing, { trustProxy: true });
+    try {
+      const login = (app: typeof proxied) => app.inject({ method: "POST", url: "/login", payload: new URLSearchParams({ key: own.keys.subject }).toString(), headers: { "content-type": "application/x-www-form-urlencoded", host, origin: `https://${host}`, "x-forwarded-proto": "https" } });
+      const behind = await login(proxied);
+      expect(behind.statusCode).toBe(303);
+      expect(String(behind.headers["set-cookie"])).toContain("Secure");
+      const direct = await login(own.app);
+      // Not trusted: the request is http, so an https Origin is another origin (CSRF) and no Secure cookie is set.
+      expect(direct.statusCode).toBe(403);
+      expect(direct.headers["set-cookie"]).toBeUndefined();
+    } finally {
+      await proxied.close();
+      await own.close();
+    }
+  });
+
   it("after the minimum period, a subject applies to leave a list early from the recovery section", async () => {
     const own = await webFixture();
     try {
       own.clock.advance(366 * 86_400_000);
       await own.standing.advance();
-      const h = { cookie: `standing_key=${encodeURIComponent(own.keys.subject)}`, host };
+      const signIn = await own.app.inject({ method: "POST", url: "/login", payload: new URLSearchParams({ key: own.keys.subject }).toString(), headers: { "content-type": "application/x-www-form-urlencoded", host, origin } });
+      const h = { cookie: String(signIn.headers["set-cookie"]).split(";")[0] as string, host };
       const before = await own.app.inject({ url: "/me", headers: h });
       expect(before.body).toContain('action="/me/applications"');
       const res = await own.app.inject({ method: "POST", url: "/me/applications", payload: "list=judgment-defaulters", headers: { ...h, origin, "content-type": "application/x-www-form-urlencoded" } });

@@ -9,6 +9,7 @@ const inserts: Readonly<Record<string, string>> = {
   meta: "meta.set",
   policies: "policy.published",
   catalogues: "catalogue.adopted",
+  policy_proposals: "policy.proposed",
   subjects: "subject.created",
   identifiers: "identifier.linked",
   quarantine: "record.quarantined",
@@ -32,6 +33,7 @@ const updates: Readonly<Record<string, string>> = {
 export function kindOf(table: string, op: RowOp, row: Record<string, unknown>): string {
   if (table === "records" && op === "insert") return row.retracts === null || row.retracts === undefined ? "record.accepted" : "record.retracted";
   if (table === "disputes" && op === "update") return `dispute.${String(row.status ?? "updated")}`;
+  if (table === "policy_proposals" && op === "update") return `policy.${String(row.status ?? "updated")}`;
   const named = op === "insert" ? inserts[table] : op === "update" ? updates[table] : table === "identifiers" ? "identifier.unlinked" : undefined;
   return named ?? `${op}:${table}`;
 }

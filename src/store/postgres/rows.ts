@@ -11,8 +11,10 @@ import type {
   DisputeStatus,
   NoticeRow,
   OutboxRow,
+  PolicyProposalRow,
   PolicyRow,
   QuarantineRow,
+  SessionRow,
   RecordRow,
   StateRow,
 } from "../types.js";
@@ -163,4 +165,23 @@ export function toCatalogue(r: Row): CatalogueRow {
     adoptedAt: num(r.adopted_at),
     adoptedBy: r.adopted_by as string,
   };
+}
+
+export function toProposal(r: Row): PolicyProposalRow {
+  return {
+    id: r.id as string,
+    ref: r.ref as string,
+    text: r.text as string,
+    hash: r.hash as string,
+    proposedBy: r.proposed_by as string,
+    proposedAt: num(r.proposed_at),
+    status: r.status as PolicyProposalRow["status"],
+    decidedBy: strOrNull(r.decided_by),
+    decidedAt: numOrNull(r.decided_at),
+    note: strOrNull(r.note),
+  };
+}
+
+export function toSession(r: Row): SessionRow {
+  return { hash: r.hash as string, keyId: r.key_id as string, createdAt: num(r.created_at), lastSeenAt: num(r.last_seen_at), expiresAt: num(r.expires_at), endedAt: numOrNull(r.ended_at) };
 }

@@ -227,12 +227,43 @@ CREATE TABLE journal_checkpoints (
 );
 `,
   },
+  {
+    version: 2,
+    name: "policy proposals (two people publish a version) and web sessions",
+    sql: `
+CREATE TABLE policy_proposals (
+  id ${T} PRIMARY KEY,
+  ref ${T} NOT NULL,
+  text ${T} NOT NULL,
+  hash ${T} NOT NULL,
+  proposed_by ${T} NOT NULL,
+  proposed_at BIGINT NOT NULL,
+  status ${T} NOT NULL,
+  decided_by ${T},
+  decided_at BIGINT,
+  note ${T}
+);
+CREATE INDEX policy_proposals_ref ON policy_proposals (ref);
+CREATE INDEX policy_proposals_order ON policy_proposals (proposed_at, id);
+CREATE TABLE sessions (
+  hash ${T} PRIMARY KEY,
+  key_id ${T} NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_seen_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  ended_at BIGINT
+);
+CREATE INDEX sessions_expiry ON sessions (expires_at);
+`,
+  },
 ];
 
 export const schemaVersion = (migrations[migrations.length - 1] as Migration).version;
 
 /** Tables that are the store's machinery, not its data: never journaled, never verified row by row. */
-export const machineryTables: readonly string[] = ["schema_migrations", "journal", "journal_checkpoints", "changes"];
+// Web sessions are not journaled either (as on SQLite): short-lived credentials that answer no
+// question about anyone, touched at every page view, and only good while their key is.
+export const machineryTables: readonly string[] = ["schema_migrations", "journal", "journal_checkpoints", "changes", "sessions"];
 
 type Queryable = Pick<pg.PoolClient, "query">;
 

@@ -42,8 +42,10 @@ import type {
   NoticeRow,
   OutboxRow,
   PageReaderSpec,
+  PolicyProposalRow,
   PolicyRow,
   QuarantineRow,
+  SessionRow,
   RecordRow,
   SignedHead,
   StateRow,
@@ -57,7 +59,7 @@ import type {
 import { kindOf, type RowOp } from "./journal-kinds.js";
 import { PgJournal, eventData, hashRow, journaledTables, keyOf, latestHead, sqlValue, type JournaledTable, type PendingEntry } from "./journal.js";
 import { readPage } from "./reader.js";
-import { recordCols, toCatalogue, toDecision, toDispute, toKey, toNotice, toOutbox, toPolicy, toQuarantine, toRecord, toState, type Row } from "./rows.js";
+import { recordCols, toProposal, toSession, toCatalogue, toDecision, toDispute, toKey, toNotice, toOutbox, toPolicy, toQuarantine, toRecord, toState, type Row } from "./rows.js";
 import { migrate } from "./schema.js";
 import { verifyPostgres } from "./verify.js";
 
@@ -194,6 +196,56 @@ class PgOps implements StoreTx {
       [c.catalogueId, c.version, c.hash, c.text, c.adoptedAt, c.adoptedBy],
     );
     return { ...c, seq: Number(r?.seq) };
+  }
+
+  async policyProposals(): Promise<PolicyProposalRow[]> {
+    return (await this.rows("SELECT * FROM policy_proposals ORDER BY proposed_at, id")).map(toProposal);
+  }
+
+  async putPolicyProposal(row: PolicyProposalRow): Promise<void> {
+    await this.journaled(
+      "policy_proposals",
+      "upsert",
+      `INSERT INTO policy_proposals (id, ref, text, hash, proposed_by, proposed_at, status, decided_by, decided_at, note)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (id) DO UPDATE SET ref = excluded.ref, text = excluded.text, hash = excluded.hash, proposed_by = excluded.proposed_by,
+         proposed_at = excluded.proposed_at, status = excluded.status, decided_by = excluded.decided_by, decided_at = excluded.decided_at, note = excluded.note
+       RETURNING *, (xmax = 0) AS inserted__`,
+      [row.id, row.ref, row.text, row.hash, row.proposedBy, row.proposedAt, row.status, row.decidedBy, row.decidedAt, row.note],
+    );
+  }
+
+  async sessionByHash(hash: string): Promise<SessionRow | undefined> {
+    const r = await this.one("SELECT * FROM sessions WHERE hash = $1", [hash]);
+    return r ? toSession(r) : undefined;
+  }
+
+  // Sessions are not journaled (schema.ts, machineryTables).
+  async addSession(row: SessionRow): Promise<void> {
+    this.state();
+    await this.db.query("INSERT INTO sessions (hash, key_id, created_at, last_seen_at, expires_at, ended_at) VALUES ($1, $2, $3, $4, $5, $6)", [
+      row.hash,
+      row.keyId,
+      row.createdAt,
+      row.lastSeenAt,
+      row.expiresAt,
+      row.endedAt,
+    ]);
+  }
+
+  async touchSession(hash: string, at: number): Promise<void> {
+    this.state();
+    await this.db.query("UPDATE sessions SET last_seen_at = $1 WHERE hash = $2 AND ended_at IS NULL AND last_seen_at < $1", [at, hash]);
+  }
+
+  async endSession(hash: string, at: number): Promise<boolean> {
+    this.state();
+    return ((await this.db.query("UPDATE sessions SET ended_at = $1 WHERE hash = $2 AND ended_at IS NULL", [at, hash])).rowCount ?? 0) > 0;
+  }
+
+  async pruneSessions(before: number): Promise<number> {
+    this.state();
+    return (await this.db.query("DELETE FROM sessions WHERE expires_at < $1 OR (ended_at IS NOT NULL AND ended_at < $1)", [before])).rowCount ?? 0;
   }
 
   async getMeta(key: string): Promise<string | undefined> {
@@ -802,7 +854,7 @@ export class PgStore implements Store {
 
   async appendDecisions(rows: readonly DecisionLogRow[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.transaction(async (tx) => (tx as PgOps).appendDecisionBatch(rows));
+    await this.transaction(async (tx) => (tx as unknown as PgOps).appendDecisionBatch(rows));
   }
 
   async changesSince(afterSeq: number, limit: number): Promise<ChangeRow[]> {
@@ -838,6 +890,12 @@ export class PgStore implements Store {
 
   policies(): ReturnType<StoreReads["policies"]> {
     return this.reads().then((r) => r.policies());
+  }
+  policyProposals(): ReturnType<StoreReads["policyProposals"]> {
+    return this.reads().then((r) => r.policyProposals());
+  }
+  sessionByHash(hash: string): ReturnType<StoreReads["sessionByHash"]> {
+    return this.reads().then((r) => r.sessionByHash(hash));
   }
   catalogues(): ReturnType<StoreReads["catalogues"]> {
     return this.reads().then((r) => r.catalogues());

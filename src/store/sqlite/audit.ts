@@ -3,12 +3,13 @@
 // connection, in one read transaction. Nothing is created or upgraded: the file is
 // judged as it was found.
 import { existsSync, readFileSync } from "node:fs";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { StandingError } from "../../errors.js";
 import type { VerifyReport } from "../../journal/report.js";
 import type { AuditOptions } from "../types.js";
 import { installJournal } from "./journal.js";
 import { verifyJournal } from "./verify.js";
+import { openReadOnlyDatabase } from "./readonly.js";
 
 export interface AuditFileOptions extends Omit<AuditOptions, "publicKey"> {
   /** A file holding the published public key (SPKI PEM, or the JSON of GET /v1/journal/key). */
@@ -22,12 +23,7 @@ export function auditSqliteFile(path: string, options: AuditFileOptions = {}): V
     if (!existsSync(options.publicKeyFile)) throw new StandingError("not-found", `public key file ${options.publicKeyFile} does not exist`, { file: options.publicKeyFile });
     publicKey = readFileSync(options.publicKeyFile, "utf8");
   }
-  let raw: Database.Database;
-  try {
-    raw = new Database(path, { readonly: true, fileMustExist: true });
-  } catch (e) {
-    throw new StandingError("bad-request", `${path} cannot be opened as a database: ${(e as Error).message}`, { db: path });
-  }
+  const raw: Database.Database = openReadOnlyDatabase(path);
   try {
     const journal = installJournal(raw, { readOnly: true, path });
     return verifyJournal(raw, {

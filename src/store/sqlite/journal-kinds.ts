@@ -18,6 +18,7 @@ export const rowKinds: Readonly<Record<string, KindRule>> = {
   meta: { insert: "'meta.set'", update: "'meta.set'" },
   policies: { insert: "'policy.published'" },
   catalogues: { insert: "'catalogue.adopted'" },
+  policy_proposals: { needs: ["status"], insert: "'policy.proposed'", update: "'policy.' || coalesce(NEW.status, 'updated')" },
   subjects: { insert: "'subject.created'" },
   identifiers: { insert: "'identifier.linked'", delete: "'identifier.unlinked'" },
   records: {

@@ -37,8 +37,11 @@ type Db = Database.Database;
  * only which subject, policy or key changed (never what it became: readers take that
  * from journaled rows), so a forged or deleted event can make a process re-read a row
  * or miss a refresh until its next snapshot, never change an answer's source of truth.
+ * Web sessions are not journaled either: they are short-lived credentials (a hash of a
+ * random token) that answer no question about anyone, each page view may move one's
+ * last-seen time, and a session is only ever good while the key it was opened with is.
  */
-export const journalTables: readonly string[] = ["journal", "journal_checkpoints", "changes"];
+export const journalTables: readonly string[] = ["journal", "journal_checkpoints", "changes", "sessions"];
 
 export const DEFAULT_CHECKPOINT_EVERY = 1000;
 

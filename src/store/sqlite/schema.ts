@@ -28,6 +28,27 @@ CREATE TABLE IF NOT EXISTS catalogues (
   adopted_at INTEGER NOT NULL,
   adopted_by TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS policy_proposals (
+  id TEXT PRIMARY KEY,
+  ref TEXT NOT NULL,
+  text TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  proposed_by TEXT NOT NULL,
+  proposed_at INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  decided_by TEXT,
+  decided_at INTEGER,
+  note TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS policy_proposals_ref ON policy_proposals(ref);
+CREATE TABLE IF NOT EXISTS sessions (
+  hash TEXT PRIMARY KEY,
+  key_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  ended_at INTEGER
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS subjects (id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS identifiers (
   scheme TEXT NOT NULL,

@@ -12,8 +12,10 @@ import type {
   PageReaderSpec,
   NewQuarantine,
   NewRecord,
+  PolicyProposalRow,
   PolicyRow,
   QuarantineRow,
+  SessionRow,
   RecordRow,
   StateRow,
   StateText,
@@ -30,6 +32,7 @@ import { installJournal, journalPublicKey, type Journal, type JournalOptions } f
 import type { SqlValue } from "../../journal/hash.js";
 import { randomUUID } from "node:crypto";
 import { verifyJournal } from "./verify.js";
+import { openReadOnlyDatabase } from "./readonly.js";
 import type { VerifyReport } from "../../journal/report.js";
 import type { KeyRow, Role } from "../../auth/principals.js";
 import type { ApplicationRow, DecisionLogRow, DisputeActionRow, DisputeRow, DisputeStatus, ListCount, MeasureCount, NoticeRow, OutboxRow } from "../types.js";
@@ -102,6 +105,21 @@ const toNotice = (r: Row): NoticeRow => ({
   createdAt: r.created_at as number,
   body: r.body as string,
 });
+
+function toProposal(r: Row): PolicyProposalRow {
+  return {
+    id: r.id as string,
+    ref: r.ref as string,
+    text: r.text as string,
+    hash: r.hash as string,
+    proposedBy: r.proposed_by as string,
+    proposedAt: r.proposed_at as number,
+    status: r.status as PolicyProposalRow["status"],
+    decidedBy: (r.decided_by as string | null) ?? null,
+    decidedAt: (r.decided_at as number | null) ?? null,
+    note: (r.note as string | null) ?? null,
+  };
+}
 
 function toPolicy(r: Row): PolicyRow {
   return {
@@ -238,6 +256,66 @@ class SqliteOps implements StoreTx {
   ) {
     this.stmts = prepareAll(db);
     this.pages = pageStatements(db);
+  }
+
+  private readonly lazyStmts = new Map<string, Database.Statement>();
+  /**
+   * Statements over the tables added after the first release (proposals, sessions),
+   * prepared on first use: a read-only open of an older file, which has no such table
+   * and must not be changed, still opens, and reads them as empty (`orEmpty`).
+   */
+  private lazy(sql: string): Database.Statement {
+    let st = this.lazyStmts.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.lazyStmts.set(sql, st);
+    }
+    return st;
+  }
+
+  private orEmpty<T>(fn: () => T, empty: T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (this.db.readonly && /no such table/.test((e as Error).message)) return empty;
+      throw e;
+    }
+  }
+
+  async policyProposals(): Promise<PolicyProposalRow[]> {
+    return this.orEmpty(() => (this.lazy("SELECT * FROM policy_proposals ORDER BY proposed_at, id").all() as Row[]).map(toProposal), []);
+  }
+
+  async putPolicyProposal(row: PolicyProposalRow): Promise<void> {
+    this.lazy(
+      `INSERT INTO policy_proposals (id, ref, text, hash, proposed_by, proposed_at, status, decided_by, decided_at, note)
+       VALUES (@id, @ref, @text, @hash, @proposedBy, @proposedAt, @status, @decidedBy, @decidedAt, @note)
+       ON CONFLICT(id) DO UPDATE SET ref = excluded.ref, text = excluded.text, hash = excluded.hash, proposed_by = excluded.proposed_by,
+         proposed_at = excluded.proposed_at, status = excluded.status, decided_by = excluded.decided_by, decided_at = excluded.decided_at, note = excluded.note`,
+    ).run({ ...row });
+  }
+
+  async sessionByHash(hash: string): Promise<SessionRow | undefined> {
+    const r = this.orEmpty(() => this.lazy("SELECT * FROM sessions WHERE hash = ?").get(hash) as Row | undefined, undefined);
+    return r === undefined
+      ? undefined
+      : { hash: r.hash as string, keyId: r.key_id as string, createdAt: r.created_at as number, lastSeenAt: r.last_seen_at as number, expiresAt: r.expires_at as number, endedAt: (r.ended_at as number | null) ?? null };
+  }
+
+  async addSession(row: SessionRow): Promise<void> {
+    this.lazy("INSERT INTO sessions (hash, key_id, created_at, last_seen_at, expires_at, ended_at) VALUES (?, ?, ?, ?, ?, ?)").run(row.hash, row.keyId, row.createdAt, row.lastSeenAt, row.expiresAt, row.endedAt);
+  }
+
+  async touchSession(hash: string, at: number): Promise<void> {
+    this.lazy("UPDATE sessions SET last_seen_at = ? WHERE hash = ? AND ended_at IS NULL AND last_seen_at < ?").run(at, hash, at);
+  }
+
+  async endSession(hash: string, at: number): Promise<boolean> {
+    return this.lazy("UPDATE sessions SET ended_at = ? WHERE hash = ? AND ended_at IS NULL").run(at, hash).changes > 0;
+  }
+
+  async pruneSessions(before: number): Promise<number> {
+    return this.lazy("DELETE FROM sessions WHERE expires_at < ? OR (ended_at IS NOT NULL AND ended_at < ?)").run(before, before).changes;
   }
 
   // Every subject a transaction evaluates is already under SQLite's one write lock,
@@ -566,6 +644,12 @@ class Mutex {
 
 export interface SqliteStoreOptions {
   readonly journal?: JournalOptions;
+  /**
+   * Opens the file for reading only (`statement`, `audit verify`): nothing is created,
+   * upgraded, journaled or signed, a transaction is refused, and a file on a read-only
+   * mount can be read (see readonly.ts).
+   */
+  readonly readOnly?: boolean;
 }
 
 /**
@@ -587,8 +671,36 @@ export class SqliteStore implements Store {
   readonly origin = randomUUID();
   readonly journal: JournalPort;
   private closed = false;
+  private readonly readOnly: boolean;
 
   constructor(readonly path: string, options: SqliteStoreOptions = {}) {
+    this.readOnly = options.readOnly ?? false;
+    if (this.readOnly) {
+      this.db = openReadOnlyDatabase(path);
+      this.db.pragma("cache_size = -262144");
+      upgradeSchema(this.db, path, true); // refuses a file of an unknown version; changes nothing
+      this.ownJournal = installJournal(this.db, { path, ...options.journal, readOnly: true });
+      this.writer = new SqliteOps(this.db, this.ownJournal, this.origin);
+      this.readDb = this.db;
+      this.reader = this.writer;
+      const journal = this.ownJournal;
+      const db = this.db;
+      this.journal = {
+        publicKey: () => journalPublicKey(journal),
+        head: () =>
+          this.read(async () => {
+            const c = db.prepare("SELECT seq, head_hash, at, signature FROM journal_checkpoints ORDER BY seq DESC LIMIT 1").get() as
+              | { seq: number; head_hash: string; at: number; signature: string }
+              | undefined;
+            return c ? { seq: c.seq, hash: c.head_hash, at: c.at, signature: c.signature, fingerprint: journal.fingerprint ?? "" } : undefined;
+          }),
+        signer: () => {
+          throw new StandingError("not-found", "a store opened read-only signs nothing");
+        },
+        verify: (o: AuditOptions): Promise<VerifyReport> => this.read(async () => verifyJournal(db, { ...o, journal })),
+      };
+      return;
+    }
     if (path !== ":memory:") {
       mkdirSync(dirname(path), { recursive: true });
       // Created readable by its owner only: it holds personal data. SQLite gives the WAL
@@ -648,6 +760,7 @@ export class SqliteStore implements Store {
 
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     if (this.closed) throw new Error("the store is closed");
+    if (this.readOnly) throw new StandingError("storage-read-only", `${this.path} was opened for reading only; this command writes`, { db: this.path });
     const release = await this.mutex.lock();
     try {
       this.db.exec("BEGIN IMMEDIATE");
@@ -671,7 +784,7 @@ export class SqliteStore implements Store {
     try {
       this.closed = true;
       if (!this.db.open) return;
-      this.ownJournal.close(); // signs a final checkpoint over what this connection appended
+      if (!this.readOnly) this.ownJournal.close(); // signs a final checkpoint over what this connection appended
       if (this.readDb !== this.db) this.readDb.close();
       this.db.close();
     } finally {
@@ -752,6 +865,12 @@ export class SqliteStore implements Store {
   }
   getMeta(key: string): ReturnType<StoreReads["getMeta"]> {
     return this.read((r) => r.getMeta(key));
+  }
+  policyProposals(): ReturnType<StoreReads["policyProposals"]> {
+    return this.read((r) => r.policyProposals());
+  }
+  sessionByHash(hash: string): ReturnType<StoreReads["sessionByHash"]> {
+    return this.read((r) => r.sessionByHash(hash));
   }
   resolve(id: Identifier): ReturnType<StoreReads["resolve"]> {
     return this.read((r) => r.resolve(id));
