@@ -35,8 +35,15 @@ export default tseslint.config(
       "no-restricted-imports": [
         "error",
         {
-          paths: [{ name: "better-sqlite3", message: "only src/store/sqlite/ talks to SQLite; use the store port (src/store/types.ts)" }],
-          patterns: [{ group: ["**/store/sqlite/*", "**/store/sqlite"], message: "open a store through src/store/open.ts; only the store knows its engine" }],
+          paths: [
+            { name: "better-sqlite3", message: "only src/store/sqlite/ talks to SQLite; use the store port (src/store/types.ts)" },
+            { name: "pg", message: "only src/store/postgres/ talks to PostgreSQL; use the store port (src/store/types.ts)" },
+          ],
+          patterns: [
+            { group: ["**/store/sqlite/*", "**/store/sqlite"], message: "open a store through src/store/open.ts; only the store knows its engine" },
+            { group: ["**/store/postgres/*", "**/store/postgres"], message: "open a store through src/store/open.ts; only the store knows its engine" },
+            { group: ["pg-*", "postgres"], message: "only src/store/postgres/ talks to PostgreSQL" },
+          ],
         },
       ],
       "no-restricted-syntax": [

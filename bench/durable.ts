@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { Standing, defaultWorkerCount } from "../src/standing.js";
 import { EvaluationPool } from "../src/reevaluation/pool.js";
 import { SqliteStore } from "../src/store/sqlite/store.js";
+import type { Store } from "../src/store/types.js";
 import { ManualClock } from "../src/time.js";
 import { normaliseRecord, type RecordInput } from "../src/ingest/input.js";
 import { log, now, rng } from "./util.js";
@@ -61,6 +62,8 @@ export interface DurableResult {
 }
 
 export interface DurableOptions {
+  /** The store to run on (default: a new SQLite file in a temp folder). */
+  readonly makeStore?: (dir: string) => Promise<Store>;
   /** Runs the re-evaluation inside this wrapper (bench/profile.ts profiles it). */
   readonly aroundReevaluation?: (work: () => Promise<void>) => Promise<void>;
 }
@@ -69,7 +72,7 @@ export async function runDurable(subjects: number, records: number, budgetSecond
   const dir = mkdtempSync(join(tmpdir(), "standing-bench-"));
   try {
     const path = join(dir, "bench.db");
-    const store = new SqliteStore(path);
+    const store = options.makeStore ? await options.makeStore(dir) : new SqliteStore(path);
     const clock = new ManualClock(NOW);
     const standing = new Standing(store, clock);
     const policyText = readFileSync(POLICY_FILE, "utf8");

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Standing } from "./standing.js";
-import { SqliteStore } from "./store/sqlite/store.js";
+import { testStore } from "./store/test-store.js";
 import { ManualClock } from "./time.js";
 import { LogChannel, Outbox, WebhookChannel } from "./notices/outbox.js";
 import { loadDemo } from "./demo/load.js";
@@ -17,7 +17,7 @@ const NOW = Date.parse("2026-06-01T00:00:00Z");
 
 async function setup(policy = POLICY) {
   const clock = new ManualClock(NOW);
-  const store = new SqliteStore(":memory:");
+  const store = testStore();
   const standing = new Standing(store, clock);
   await standing.publish(policy, "policy.yaml");
   return { clock, store, standing };
@@ -345,7 +345,7 @@ describe("retractions and recovery", () => {
 describe("the demo population", () => {
   it("every deny measure had a notice issued at least its notice period before it took effect", async () => {
     const clock = new ManualClock(Date.parse("2026-11-26T12:00:00Z"));
-    const store = new SqliteStore(":memory:");
+    const store = testStore();
     const standing = new Standing(store, clock);
     await standing.publish(POLICY, "policy.yaml");
     await loadDemo(standing, 4000, 11);

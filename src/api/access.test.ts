@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance, InjectOptions } from "fastify";
 import { buildServer } from "./server.js";
 import { Standing } from "../standing.js";
-import { SqliteStore } from "../store/sqlite/store.js";
+import { testStore } from "../store/test-store.js";
 import { ManualClock } from "../time.js";
 import type { NewKeyRequest } from "../services/keys.js";
 import { DecisionLog } from "../decision-log.js";
@@ -19,7 +19,7 @@ const NOW = Date.parse("2026-11-01T00:00:00Z");
 
 // The fixture's records arrive a month before the tests run, so every notice period has passed.
 const clock = new ManualClock(Date.parse("2026-10-01T12:00:00Z"));
-const store = new SqliteStore(":memory:");
+const store = testStore();
 const standing = new Standing(store, clock);
 const decisionLog = new DecisionLog(standing);
 let app: FastifyInstance;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { buildServer } from "./server.js";
 import { Standing } from "../standing.js";
-import { SqliteStore } from "../store/sqlite/store.js";
+import { testStore } from "../store/test-store.js";
 import { ManualClock } from "../time.js";
 import type { NewKeyRequest } from "../services/keys.js";
 import { DecisionLog } from "../decision-log.js";
@@ -31,7 +31,7 @@ interface World {
 
 async function world(start: string, options: { maxScreeningLines?: number } = {}): Promise<World> {
   const clock = new ManualClock(Date.parse(start));
-  const standing = new Standing(new SqliteStore(":memory:"), clock);
+  const standing = new Standing(testStore(), clock);
   await standing.publish(policyText, "municipal-credit.yaml");
   // A long flush interval: the tests see that reads flush what is still buffered.
   const log = new DecisionLog(standing, { flushMs: 60_000 });

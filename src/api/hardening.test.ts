@@ -14,6 +14,7 @@ import type { FastifyInstance } from "fastify";
 import Database from "better-sqlite3";
 import { buildServer, type ServerOptions } from "./server.js";
 import { Standing } from "../standing.js";
+import { testStore } from "../store/test-store.js";
 import { SqliteStore } from "../store/sqlite/store.js";
 import { ManualClock } from "../time.js";
 import type { NewKeyRequest } from "../services/keys.js";
@@ -31,7 +32,7 @@ interface Served {
 
 async function serve(options: ServerOptions = {}): Promise<Served> {
   const clock = new ManualClock(Date.parse("2026-11-01T00:00:00Z"));
-  const store = new SqliteStore(":memory:");
+  const store = testStore();
   const standing = new Standing(store, clock);
   await standing.publish(policyText, "municipal-credit.yaml");
   const app = buildServer(standing, options);
@@ -270,7 +271,7 @@ describe("per-key limits", () => {
   it("an exempt key (the demo's) is never limited", async () => {
     // The exempt set names key ids; make the key first, then a server that exempts it.
     const clock = new ManualClock(Date.parse("2026-11-01T00:00:00Z"));
-    const store = new SqliteStore(":memory:");
+    const store = testStore();
     const standing = new Standing(store, clock);
     await standing.publish(policyText, "municipal-credit.yaml");
     const demo = await standing.createKey({ role: "checkpoint", contexts: ["air-travel"] });
@@ -438,7 +439,7 @@ describe("timeouts and parser errors", () => {
 describe("storage failures over HTTP", () => {
   it("a full or read-only store answers in the documented shape with a storage code, not a 500", async () => {
     const clock = new ManualClock(Date.parse("2026-11-01T00:00:00Z"));
-    const store = new SqliteStore(":memory:");
+    const store = testStore();
     const app = buildServer(new Standing(store, clock));
     // Routes that fail the way SQLite does when the medium refuses a write.
     app.get("/test/full", { config: { allow: "public" } }, () => {

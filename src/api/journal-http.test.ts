@@ -8,16 +8,16 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildServer } from "./server.js";
 import { Standing } from "../standing.js";
-import { SqliteStore } from "../store/sqlite/store.js";
+import { sqlBehindTheBack, testStoreAt } from "../store/test-store.js";
 import { ManualClock } from "../time.js";
-import { NOW, POLICY_TEXT, behindTheBack, nid, tempDir } from "../store/sqlite/test-helpers.js";
+import { NOW, POLICY_TEXT, nid, tempDir } from "../store/sqlite/test-helpers.js";
 
 describe("GET /v1/journal/key and /v1/journal/verify", () => {
   const clock = new ManualClock(NOW);
   // A file: the last test changes a row through a connection of its own.
   const dir = tempDir("standing-journal-http-");
   const path = join(dir, "s.db");
-  const standing = new Standing(new SqliteStore(path), clock);
+  const standing = new Standing(testStoreAt(path), clock);
   const app = buildServer(standing);
   const auth: Record<string, Record<string, string>> = {};
 
@@ -99,8 +99,8 @@ describe("GET /v1/journal/key and /v1/journal/verify", () => {
   });
 
   it("names a row changed behind the service's back", async () => {
-    // A second connection has no journal triggers: the change leaves no entry.
-    behindTheBack(path, (db) => db.prepare("UPDATE states SET evaluated_at = evaluated_at + 1").run());
+    // A connection of its own goes around the store: the change leaves no entry.
+    await sqlBehindTheBack(path, "UPDATE states SET evaluated_at = evaluated_at + 1");
     const r = (await app.inject({ method: "GET", url: "/v1/journal/verify", headers: auth.auditor })).json() as { ok: boolean; problems: { kind: string; where: string }[] };
     expect(r.ok).toBe(false);
     expect(r.problems[0]).toMatchObject({ kind: "row", where: "states subject_id=1" });

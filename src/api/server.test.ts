@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildServer } from "./server.js";
 import { Standing } from "../standing.js";
-import { SqliteStore } from "../store/sqlite/store.js";
+import { testStore, testStoreAt } from "../store/test-store.js";
 import { ManualClock } from "../time.js";
 import { DecisionLog } from "../decision-log.js";
 
@@ -13,7 +13,7 @@ const DAY = 86_400_000;
 
 describe("HTTP checks", () => {
   const clock = new ManualClock(Date.parse("2026-11-01T00:00:00Z"));
-  const standing = new Standing(new SqliteStore(":memory:"), clock);
+  const standing = new Standing(testStore(), clock);
   const app = buildServer(standing);
   let auth: Record<string, string> = {};
 
@@ -87,7 +87,7 @@ describe("HTTP checks", () => {
 describe("revocation while the server runs", () => {
   const dir = mkdtempSync(join(tmpdir(), "standing-revoke-"));
   const clock = new ManualClock(Date.parse("2026-11-01T00:00:00Z"));
-  const store = new SqliteStore(join(dir, "s.db"));
+  const store = testStoreAt(join(dir, "s.db"));
   const standing = new Standing(store, clock);
   const log = new DecisionLog(standing);
   const app = buildServer(standing, { decisionLog: log });
@@ -96,7 +96,7 @@ describe("revocation while the server runs", () => {
   beforeAll(async () => {
     await standing.publish(policyText, "municipal-credit.yaml");
     // Opened after the policy is published, as the CLI is beside a running server.
-    cli = new Standing(new SqliteStore(join(dir, "s.db")), clock);
+    cli = new Standing(testStoreAt(join(dir, "s.db")), clock);
     await cli.start();
   });
   afterAll(async () => {

@@ -2,7 +2,7 @@
 // registered by cli/main.ts with its own `common` and `run`.
 import type { Command } from "commander";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dbPath, openStanding, type CommonOptions, type Output } from "./context.js";
+import { openStanding, storeLabel, storeUrl, type CommonOptions, type Output } from "./context.js";
 import { StandingError } from "../errors.js";
 import { FINGERPRINT, fingerprintOfKey, pinFile, publicKeyPem, readPin, writePin } from "../journal/keys.js";
 import { verifyReceipt } from "../journal/receipt.js";
@@ -116,7 +116,7 @@ async function fetchHead(source: string, since: number | undefined): Promise<{ h
       },
     };
   }
-  const r = storeHead(source, since);
+  const r = await storeHead(source, since);
   if (!r.head) throw new StandingError("not-found", `${source} has no signed head yet`, { source });
   return {
     head: r.head,
@@ -140,8 +140,8 @@ export function registerAuditCommands(program: Command, common: (cmd: Command) =
     .option("--public-key <file>", "the published journal key (PEM, or the JSON of GET /v1/journal/key); default: STANDING_JOURNAL_KEY, else the fingerprint pinned for this database on its first verification")
     .option("--witness <file...>", "state files of witnesses (standing audit witness): the journal must still contain every head they recorded")
     .action(async (o: CommonOptions & { publicKey?: string; witness?: string[] }) =>
-      run(o.json, (out) => {
-        const path = dbPath(o);
+      run(o.json, async (out) => {
+        const path = storeUrl(o);
         const witnesses = (o.witness ?? []).map((f) => {
           try {
             return parseWitnessState(readText(f, "witness state file"), f);
@@ -152,13 +152,13 @@ export function registerAuditCommands(program: Command, common: (cmd: Command) =
         });
         const keys = keyOptions(path, o, witnesses);
         const witnessHeads = witnesses.flatMap((w) => w.heads.map((h) => ({ seq: h.seq, hash: h.hash, at: h.at })));
-        const report = auditStore(path, { replay: replayerOf(), ...keys.options, ...(witnessHeads.length > 0 ? { witnessHeads } : {}) });
+        const report = await auditStore(path, { replay: replayerOf(), ...keys.options, ...(witnessHeads.length > 0 ? { witnessHeads } : {}) });
         let note = "";
         if (report.ok && keys.pinOnSuccess && report.publicKey) {
           const file = writePin(path, report.publicKey.fingerprint, new Date());
           note = `\npinned key ${report.publicKey.fingerprint.slice(0, 16)}… for this database in ${file} (first verification): later runs fail if the journal or its key file is signed by another key`;
         }
-        out.result(report, renderReport(path, report) + note);
+        out.result(report, renderReport(storeLabel(o), report) + note);
         if (!report.ok && !o.json) process.stderr.write(`standing: audit verify failed: ${line(report.problems[0] as Finding)}\n`);
         return report.ok ? 0 : 1;
       })(),
@@ -205,7 +205,7 @@ export function registerAuditCommands(program: Command, common: (cmd: Command) =
         try {
           const k = s.journalKey();
           const head = await s.journalHead();
-          const pin = readPin(dbPath(o));
+          const pin = readPin(storeUrl(o));
           out.result({ ...k, head: head ?? null, pin: pin ?? null, pinFile: pinFile() }, `${k.publicKey.trim()}\nfingerprint ${k.fingerprint}\nhead ${head ? `#${head.seq} ${head.hash}` : "none"}\npin ${pin ? `${pin.fingerprint} (${pin.pinnedAt})` : "none"} in ${pinFile()}`);
         } finally {
           await s.close();

@@ -22,10 +22,10 @@ export function hoistCommonOptions(argv: readonly string[]): string[] {
   let i = 0;
   while (i < rest.length) {
     const a = rest[i] as string;
-    if (a === "--db" && i + 1 < rest.length) {
+    if ((a === "--db" || a === "--store") && i + 1 < rest.length) {
       moved.push(a, rest[i + 1] as string);
       i += 2;
-    } else if (a.startsWith("--db=") || a === "--json") {
+    } else if (a.startsWith("--db=") || a.startsWith("--store=") || a === "--json") {
       moved.push(a);
       i += 1;
     } else break;

@@ -12,7 +12,7 @@ import { buildServer } from "../api/server.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { humanDate } from "../time.js";
 import { ingestFile } from "./ingest.js";
-import { Output, dbPath, openStanding, parseAt, seedPolicyPath, type CommonOptions } from "./context.js";
+import { Output, dbPath, storeLabel, storeUrl, openStanding, parseAt, seedPolicyPath, type CommonOptions } from "./context.js";
 import type { PolicyDiagnostic } from "../policy/types.js";
 import { roles } from "../auth/principals.js";
 import { DecisionLog } from "../decision-log.js";
@@ -20,6 +20,7 @@ import { LogChannel, Outbox, WebhookChannel, type NoticeChannel } from "../notic
 import { dirname, join } from "node:path";
 import { demoKeys, printWelcome } from "./welcome.js";
 import { registerAuditCommands } from "./audit.js";
+import { registerStoreCommands } from "./store.js";
 import { forOperator, hoistCommonOptions } from "./failure.js";
 import { claimForDemo } from "../demo/guard.js";
 import { LOG_LEVELS } from "../api/hardening.js";
@@ -27,7 +28,10 @@ import { DEFAULT_LIMITS } from "../api/limits.js";
 import { serveLimits, type ServeLimitOptions } from "./serve-options.js";
 
 function common(cmd: Command): Command {
-  return cmd.option("--json", "print machine-readable JSON").option("--db <path>", "database file (default ./data/standing.db or $STANDING_DB)");
+  return cmd
+    .option("--json", "print machine-readable JSON")
+    .option("--db <path>", "database file (default ./data/standing.db or $STANDING_DB)")
+    .option("--store <url>", "the store: sqlite:PATH or postgres://USER@HOST:PORT/DATABASE (default $STANDING_STORE, else --db)");
 }
 
 function progressBar(label: string, enabled: boolean): { progress: Progress; stop: () => void } {
@@ -465,6 +469,7 @@ export async function main(argv: string[]): Promise<number> {
     );
 
   registerAuditCommands(program, common, run); // `audit verify` (./audit.ts)
+  registerStoreCommands(program, run); // `store copy` (./store.ts)
 
   common(program.command("demo").description("load a synthetic demo population (deterministic with --seed)"))
     .option("--subjects <n>", "how many subjects", (v) => Number.parseInt(v, 10), 10_000)
@@ -532,7 +537,8 @@ export async function main(argv: string[]): Promise<number> {
         await app.listen({ port, host: o.host });
         const addr = app.server.address();
         const url = `http://${o.host}:${typeof addr === "object" && addr ? addr.port : port}`;
-        await printWelcome(s, url, dbPath(o), indexed, keysForDemo);
+        const where = storeUrl(o);
+        await printWelcome(s, url, where.includes("://") ? storeLabel(o) : dbPath(o), indexed, keysForDemo);
         await new Promise<void>((resolve) => {
           const stop = (): void => {
             scheduler.stop();

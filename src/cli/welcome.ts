@@ -80,10 +80,12 @@ async function validKey(s: Standing, key: unknown): Promise<boolean> {
   }
 }
 
+/** `db`: a database file, or a store URL (postgres://…), shown and suggested as given. */
 export async function printWelcome(s: Standing, url: string, db: string, indexed: number, demo: DemoKeys | undefined): Promise<void> {
   const policy = s.activePolicy();
   const debtorCase = demo ? await caseOf(s, demo.debtorId) : "";
-  const rel = relative(process.cwd(), db) || db;
+  const isUrl = /^postgres(ql)?:\/\//i.test(db);
+  const rel = isUrl ? db : relative(process.cwd(), db) || db;
   const lines = [
     "",
     `Standing is serving at ${url}`,
@@ -110,7 +112,7 @@ export async function printWelcome(s: Standing, url: string, db: string, indexed
       `  # a court reports that the judgment was paid: the subject leaves the debtor list`,
       `  curl -s -X POST ${url}/v1/records -H 'authorization: Bearer ${k.source}' -H 'content-type: application/json' -d '{"source":"court","id":"demo-fulfilled-${demo.debtorId}-${new Date(s.now()).toISOString().slice(0, 10)}","type":"court.judgment.fulfilled","subject":{"scheme":"${demo.debtor.scheme}","value":"${demo.debtor.value}"},"occurredAt":"${new Date(s.now()).toISOString().slice(0, 10)}T00:00:00Z","fields":{"case":"${debtorCase}"}}'`,
       "",
-      `  npx standing statement ${who} --db ${rel}`,
+      `  npx standing statement ${who} ${isUrl ? "--store" : "--db"} ${rel}`,
     );
   }
   lines.push("", "Press Ctrl-C to stop.");

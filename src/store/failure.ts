@@ -17,6 +17,14 @@ export function storageFailure(e: unknown): StandingError | undefined {
   if (typeof code !== "string") return undefined;
   const raw = typeof (e as Coded).message === "string" ? ((e as Coded).message as string) : code;
   const details = { cause: code };
+  // PostgreSQL (SQLSTATE): 53100 disk full, 53200 out of memory, 53300 too many connections;
+  // class 08 connection exceptions, 57P01–57P03 the server shutting down or starting,
+  // 25006 a read-only transaction (a hot standby).
+  if (code === "53100") return new StandingError("storage-full", `the database server's disk is full (${code}); nothing after the last completed step was written`, details);
+  if (code === "25006") return new StandingError("storage-read-only", `the database is read-only here (${code}): ${raw}`, details);
+  if (/^08[0-9A-Z]{3}$/.test(code) || /^57P0[123]$/.test(code) || code === "53200" || code === "53300" || code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EPIPE" || code === "ETIMEDOUT") {
+    return new StandingError("storage-unavailable", `the database could not be reached or went away (${code}): ${raw}; nothing after the last completed step was written`, details);
+  }
   // SQLite reports a file-size limit (EFBIG) as a full database or as a write error.
   if (code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT" || code === "EFBIG") {
     return new StandingError("storage-full", `the storage is full or at its size limit (${code}); nothing after the last completed step was written`, details);

@@ -297,6 +297,12 @@ export class Journal {
     return sign(null, Buffer.from(headPayload(seq, headHash, at, prev), "utf8"), this.privateKey).toString("base64");
   }
 
+  /** Signs bytes with the journal key (base64 Ed25519): receipts and signed heads. */
+  signBytes(bytes: Uint8Array): string {
+    if (!this.privateKey || this.readOnly) throw new StandingError("not-found", "this store keeps no signing key");
+    return sign(null, bytes, this.privateKey).toString("base64");
+  }
+
   /** Appends an event that has no row of its own (see journalEvent). Returns its seq. */
   event(kind: string, data: unknown): number {
     if (this.readOnly) throw new Error("the journal was opened read-only");

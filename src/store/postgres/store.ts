@@ -1,0 +1,1067 @@
+// The PostgreSQL store: one database for several servers and CLI commands. Same port,
+// same contract, same journal as the embedded store (see ARCHITECTURE.md, "PostgreSQL").
+//
+// - A transaction is one pooled connection from BEGIN to COMMIT; every read and write
+//   inside it goes through its `tx`. Reads outside a transaction go through the pool
+//   and see the last commit.
+// - Writers take one advisory transaction lock (the write lock) at BEGIN, so that
+//   transactions that write run one after another across every process, as they do
+//   on SQLite under BEGIN IMMEDIATE: a read-modify-write anywhere in the shell stays
+//   correct without retry loops. `lockSubjects` takes per-subject advisory locks as
+//   well, so the subject locking the contract asks for is in place when the write lock
+//   is narrowed.
+// - The journal is kept by the write methods (journal.ts): each returns the row it
+//   wrote, hashes it and queues an entry; at commit the entries are chained, inserted
+//   and the new head is signed. Change events are inserted at commit too, under the same
+//   lock, so the outbox's seq order is commit order and a poller never skips an event
+//   that commits late.
+import pg from "pg";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { StandingError } from "../../errors.js";
+import type { SubjectState } from "../../engine/types.js";
+import type { KeyRow } from "../../auth/principals.js";
+import { batchEntry, batchRow, sortBatch } from "../../journal/hash.js";
+import type { VerifyReport } from "../../journal/report.js";
+import type {
+  ApplicationRow,
+  AuditOptions,
+  CatalogueRow,
+  ChangeRow,
+  DecisionLogRow,
+  DisputeActionRow,
+  DisputeRow,
+  DisputeStatus,
+  Identifier,
+  JournalPort,
+  ListCount,
+  MeasureCount,
+  NewChange,
+  NewQuarantine,
+  NewRecord,
+  NoticeRow,
+  OutboxRow,
+  PageReaderSpec,
+  PolicyProposalRow,
+  PolicyRow,
+  QuarantineRow,
+  SessionRow,
+  RecordRow,
+  SignedHead,
+  StateRow,
+  StateText,
+  Store,
+  StoredInputs,
+  StoreReads,
+  StoreTx,
+  SubjectId,
+} from "../types.js";
+import { kindOf, type RowOp } from "./journal-kinds.js";
+import { PgJournal, eventData, hashRow, journaledTables, keyOf, latestHead, sqlValue, type JournaledTable, type PendingEntry } from "./journal.js";
+import { readPage } from "./reader.js";
+import { recordCols, toProposal, toSession, toCatalogue, toDecision, toDispute, toKey, toNotice, toOutbox, toPolicy, toQuarantine, toRecord, toState, type Row } from "./rows.js";
+import { migrate } from "./schema.js";
+import { verifyPostgres } from "./verify.js";
+
+type Queryable = Pick<pg.PoolClient, "query">;
+
+/** The write lock every writing transaction takes at BEGIN: "ST" "WR". */
+const WRITE_LOCK = [0x5354, 0x5752] as const;
+/** The class of per-subject advisory locks: "SU". */
+const SUBJECT_LOCK_CLASS = 0x5355;
+
+/** How long the change feed's outbox keeps an event (as the embedded store). */
+const CHANGE_RETENTION_MS = 7 * 24 * 3600_000;
+
+const quarantineCols = "seq, source, record_id, scheme, value, body, hash, received_at, reason, released_at";
+
+/** Whole numbers (int8: ids, seqs, epoch ms, counts) come back as JavaScript numbers, as SQLite's do. */
+const types = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") => {
+    if (oid === 20) return (v: string) => Number(v);
+    return format === undefined ? pg.types.getTypeParser(oid) : pg.types.getTypeParser(oid, format);
+  }) as typeof pg.types.getTypeParser,
+};
+
+export interface PgStoreOptions {
+  /** The journal's Ed25519 key file (default: $STANDING_JOURNAL_KEY_FILE, else data/postgres-<host>-<port>-<db>.journal-key.pem). */
+  readonly keyFile?: string;
+  /** Open for reading and verifying only: no migrations, no key created, nothing written. */
+  readonly readOnly?: boolean;
+  /** Connections in the pool (default 10). */
+  readonly poolSize?: number;
+  /** Create the database when the server has none by that name (default: yes, unless read-only). */
+  readonly createDatabase?: boolean;
+}
+
+/** Where the journal key of a database lives unless configured. */
+export function defaultKeyFile(url: string): string {
+  const env = process.env.STANDING_JOURNAL_KEY_FILE;
+  if (env) return env;
+  let name = "postgres";
+  try {
+    const u = new URL(url);
+    name = `postgres-${u.hostname || "local"}-${u.port || "5432"}-${decodeURIComponent(u.pathname.replace(/^\//, "")) || "postgres"}`;
+  } catch {
+    // a URL pg accepts but URL does not: the plain name
+  }
+  return join(process.cwd(), "data", `${name.replace(/[^\w.-]/g, "_")}.journal-key.pem`);
+}
+
+/** The URL without its password, for messages. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "postgres://…";
+  }
+}
+
+/** What a writing transaction collects until it commits. */
+interface TxState {
+  readonly entries: PendingEntry[];
+  readonly changes: { kind: string; ref: string; at: number }[];
+}
+
+/**
+ * Every operation of the store on one connection: a transaction's client (with its
+ * TxState) or the pool (reads only).
+ */
+class PgOps implements StoreTx {
+  constructor(
+    private readonly db: Queryable,
+    private readonly tx: TxState | undefined,
+    private readonly tables: ReadonlyMap<string, JournaledTable>,
+  ) {}
+
+  private async rows(sql: string, params: unknown[] = []): Promise<Row[]> {
+    return (await this.db.query<Row>(sql, params)).rows;
+  }
+
+  private async one(sql: string, params: unknown[] = []): Promise<Row | undefined> {
+    return (await this.db.query<Row>(sql, params)).rows[0];
+  }
+
+  private state(): TxState {
+    if (!this.tx) throw new Error("a write outside a transaction: use store.transaction()");
+    return this.tx;
+  }
+
+  /** Runs a write that RETURNs the rows it wrote (all columns, plus `inserted__` for an upsert), and journals each. */
+  private async journaled(table: string, op: RowOp | "upsert", sql: string, params: unknown[]): Promise<Row[]> {
+    const st = this.state();
+    const written = await this.rows(sql, params);
+    const t = this.tables.get(table);
+    if (!t) throw new Error(`table ${table} is not known to the journal`);
+    for (const row of written) {
+      const o: RowOp = op === "upsert" ? (row.inserted__ === true ? "insert" : "update") : op;
+      st.entries.push({ kind: kindOf(table, o, row), tbl: table, key: keyOf(t, row), rowHash: o === "delete" ? null : hashRow(t, row), data: null });
+    }
+    return written;
+  }
+
+  async lockSubjects(ids: readonly SubjectId[]): Promise<void> {
+    this.state();
+    if (ids.length === 0) return;
+    // In ascending order, so two transactions locking overlapping sets cannot deadlock.
+    const sorted = [...new Set(ids)].sort((a, b) => a - b);
+    await this.db.query("SELECT pg_advisory_xact_lock($1, (x % 2147483647)::int) FROM unnest($2::bigint[]) AS x ORDER BY x", [SUBJECT_LOCK_CLASS, sorted]);
+  }
+
+  async addPolicy(p: Omit<PolicyRow, "seq">): Promise<PolicyRow> {
+    const [r] = await this.journaled(
+      "policies",
+      "insert",
+      "INSERT INTO policies (ref, policy_id, version, text, hash, effective, published_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+      [p.ref, p.policyId, p.version, p.text, p.hash, p.effective, p.publishedAt],
+    );
+    return { ...p, seq: Number(r?.seq) };
+  }
+
+  async policies(): Promise<PolicyRow[]> {
+    return (await this.rows("SELECT * FROM policies ORDER BY seq")).map(toPolicy);
+  }
+
+  async catalogues(): Promise<CatalogueRow[]> {
+    return (await this.rows("SELECT * FROM catalogues ORDER BY seq")).map(toCatalogue);
+  }
+
+  async addCatalogue(c: Omit<CatalogueRow, "seq">): Promise<CatalogueRow> {
+    const [r] = await this.journaled(
+      "catalogues",
+      "insert",
+      "INSERT INTO catalogues (catalogue_id, version, hash, text, adopted_at, adopted_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+      [c.catalogueId, c.version, c.hash, c.text, c.adoptedAt, c.adoptedBy],
+    );
+    return { ...c, seq: Number(r?.seq) };
+  }
+
+  async policyProposals(): Promise<PolicyProposalRow[]> {
+    return (await this.rows("SELECT * FROM policy_proposals ORDER BY proposed_at, id")).map(toProposal);
+  }
+
+  async putPolicyProposal(row: PolicyProposalRow): Promise<void> {
+    await this.journaled(
+      "policy_proposals",
+      "upsert",
+      `INSERT INTO policy_proposals (id, ref, text, hash, proposed_by, proposed_at, status, decided_by, decided_at, note)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (id) DO UPDATE SET ref = excluded.ref, text = excluded.text, hash = excluded.hash, proposed_by = excluded.proposed_by,
+         proposed_at = excluded.proposed_at, status = excluded.status, decided_by = excluded.decided_by, decided_at = excluded.decided_at, note = excluded.note
+       RETURNING *, (xmax = 0) AS inserted__`,
+      [row.id, row.ref, row.text, row.hash, row.proposedBy, row.proposedAt, row.status, row.decidedBy, row.decidedAt, row.note],
+    );
+  }
+
+  async sessionByHash(hash: string): Promise<SessionRow | undefined> {
+    const r = await this.one("SELECT * FROM sessions WHERE hash = $1", [hash]);
+    return r ? toSession(r) : undefined;
+  }
+
+  // Sessions are not journaled (schema.ts, machineryTables).
+  async addSession(row: SessionRow): Promise<void> {
+    this.state();
+    await this.db.query("INSERT INTO sessions (hash, key_id, created_at, last_seen_at, expires_at, ended_at) VALUES ($1, $2, $3, $4, $5, $6)", [
+      row.hash,
+      row.keyId,
+      row.createdAt,
+      row.lastSeenAt,
+      row.expiresAt,
+      row.endedAt,
+    ]);
+  }
+
+  async touchSession(hash: string, at: number): Promise<void> {
+    this.state();
+    await this.db.query("UPDATE sessions SET last_seen_at = $1 WHERE hash = $2 AND ended_at IS NULL AND last_seen_at < $1", [at, hash]);
+  }
+
+  async endSession(hash: string, at: number): Promise<boolean> {
+    this.state();
+    return ((await this.db.query("UPDATE sessions SET ended_at = $1 WHERE hash = $2 AND ended_at IS NULL", [at, hash])).rowCount ?? 0) > 0;
+  }
+
+  async pruneSessions(before: number): Promise<number> {
+    this.state();
+    return (await this.db.query("DELETE FROM sessions WHERE expires_at < $1 OR (ended_at IS NOT NULL AND ended_at < $1)", [before])).rowCount ?? 0;
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return (await this.one("SELECT value FROM meta WHERE key = $1", [key]))?.value as string | undefined;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.journaled(
+      "meta",
+      "upsert",
+      "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value RETURNING *, (xmax = 0) AS inserted__",
+      [key, value],
+    );
+  }
+
+  async createSubject(at: number): Promise<SubjectId> {
+    const [r] = await this.journaled("subjects", "insert", "INSERT INTO subjects (created_at) VALUES ($1) RETURNING *", [at]);
+    return Number(r?.id);
+  }
+
+  async resolve(id: Identifier): Promise<SubjectId | undefined> {
+    const r = await this.one("SELECT subject_id FROM identifiers WHERE scheme = $1 AND value = $2", [id.scheme, id.value]);
+    return r ? Number(r.subject_id) : undefined;
+  }
+
+  async link(subjectId: SubjectId, id: Identifier, at: number): Promise<void> {
+    const existing = await this.resolve(id);
+    if (existing === subjectId) return;
+    if (existing !== undefined) {
+      throw new StandingError("identifier-conflict", `${id.scheme}:${id.value} already belongs to another subject`, { identifier: id });
+    }
+    await this.journaled("identifiers", "insert", "INSERT INTO identifiers (scheme, value, subject_id, linked_at) VALUES ($1, $2, $3, $4) RETURNING *", [
+      id.scheme,
+      id.value,
+      subjectId,
+      at,
+    ]);
+  }
+
+  async identifiersOf(subjectId: SubjectId): Promise<Identifier[]> {
+    return (await this.rows("SELECT scheme, value FROM identifiers WHERE subject_id = $1 ORDER BY scheme, value", [subjectId])) as unknown as Identifier[];
+  }
+
+  async subjectExists(subjectId: SubjectId): Promise<boolean> {
+    return (await this.one("SELECT 1 AS x FROM subjects WHERE id = $1", [subjectId])) !== undefined;
+  }
+
+  async countSubjects(): Promise<number> {
+    return Number((await this.one("SELECT count(*) AS n FROM subjects"))?.n ?? 0);
+  }
+
+  async findRecord(source: string, recordId: string): Promise<RecordRow | undefined> {
+    const r = await this.one(`SELECT ${recordCols} FROM records WHERE source = $1 AND record_id = $2`, [source, recordId]);
+    return r ? toRecord(r) : undefined;
+  }
+
+  async appendRecord(r: NewRecord): Promise<RecordRow> {
+    const [row] = await this.journaled(
+      "records",
+      "insert",
+      "INSERT INTO records (source, record_id, subject_id, type, occurred_at, received_at, retracts, body, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
+      [r.source, r.recordId, r.subjectId, r.type, r.occurredAt, r.receivedAt, r.retracts, r.body, r.hash],
+    );
+    return { ...r, seq: Number(row?.seq) };
+  }
+
+  async recordsOf(subjectId: SubjectId): Promise<RecordRow[]> {
+    return (await this.rows(`SELECT ${recordCols} FROM records WHERE subject_id = $1 ORDER BY seq`, [subjectId])).map(toRecord);
+  }
+
+  async countRecords(): Promise<number> {
+    return Number((await this.one("SELECT count(*) AS n FROM records"))?.n ?? 0);
+  }
+
+  async findQuarantined(source: string, recordId: string): Promise<QuarantineRow | undefined> {
+    const r = await this.one(`SELECT ${quarantineCols} FROM quarantine WHERE source = $1 AND record_id = $2`, [source, recordId]);
+    return r ? toQuarantine(r) : undefined;
+  }
+
+  async quarantine(q: NewQuarantine): Promise<QuarantineRow> {
+    const [r] = await this.journaled(
+      "quarantine",
+      "insert",
+      "INSERT INTO quarantine (source, record_id, scheme, value, body, hash, received_at, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
+      [q.source, q.recordId, q.scheme, q.value, q.body, q.hash, q.receivedAt, q.reason],
+    );
+    return { ...q, seq: Number(r?.seq), releasedAt: null };
+  }
+
+  async quarantinedFor(id: Identifier): Promise<QuarantineRow[]> {
+    return (await this.rows(`SELECT ${quarantineCols} FROM quarantine WHERE scheme = $1 AND value = $2 AND released_at IS NULL ORDER BY seq`, [id.scheme, id.value])).map(toQuarantine);
+  }
+
+  async listQuarantine(limit: number): Promise<QuarantineRow[]> {
+    return (await this.rows(`SELECT ${quarantineCols} FROM quarantine WHERE released_at IS NULL ORDER BY seq LIMIT $1`, [limit])).map(toQuarantine);
+  }
+
+  async releaseQuarantined(seq: number, at: number): Promise<void> {
+    const rows = await this.rows("UPDATE quarantine SET released_at = $1 WHERE seq = $2 AND released_at IS NULL RETURNING *", [at, seq]);
+    this.journalRows("quarantine", "record.released", rows);
+  }
+
+  /** Journals rows an UPDATE returned, under a kind the caller knows. */
+  private journalRows(table: string, kind: string, rows: readonly Row[]): void {
+    const st = this.state();
+    const t = this.tables.get(table) as JournaledTable;
+    for (const row of rows) st.entries.push({ kind, tbl: table, key: keyOf(t, row), rowHash: hashRow(t, row), data: null });
+  }
+
+  private async upsertState(subjectId: number, policyRef: string, evaluatedAt: number, nextChangeAt: number | null, hasMeasures: number, json: string): Promise<void> {
+    await this.journaled(
+      "states",
+      "update", // insert or update, both state.changed (a partitioned table has no xmax to tell them apart)
+      `INSERT INTO states (subject_id, policy_ref, evaluated_at, next_change_at, has_measures, state) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (subject_id) DO UPDATE SET policy_ref = excluded.policy_ref, evaluated_at = excluded.evaluated_at,
+         next_change_at = excluded.next_change_at, has_measures = excluded.has_measures, state = excluded.state
+       RETURNING *`,
+      [subjectId, policyRef, evaluatedAt, nextChangeAt, hasMeasures, json],
+    );
+  }
+
+  async putState(row: StateRow): Promise<void> {
+    await this.upsertState(row.subjectId, row.policyRef, row.evaluatedAt, row.nextChangeAt, row.state.measures.length > 0 ? 1 : 0, JSON.stringify(row.state));
+  }
+
+  async putStateText(row: StateText): Promise<void> {
+    await this.upsertState(row.subjectId, row.policyRef, row.evaluatedAt, row.nextChangeAt, row.hasMeasures ? 1 : 0, row.json);
+  }
+
+  async getState(subjectId: SubjectId): Promise<StateRow | undefined> {
+    const r = await this.one("SELECT * FROM states WHERE subject_id = $1", [subjectId]);
+    return r ? toState(r) : undefined;
+  }
+
+  async evaluationInputs(ids: readonly SubjectId[]): Promise<StoredInputs[]> {
+    return readPage(this.db, ids);
+  }
+
+  async dueSubjects(at: number, limit: number): Promise<SubjectId[]> {
+    return (await this.rows("SELECT subject_id FROM states WHERE next_change_at IS NOT NULL AND next_change_at <= $1 ORDER BY next_change_at, subject_id LIMIT $2", [at, limit])).map((r) =>
+      Number(r.subject_id),
+    );
+  }
+
+  async subjectsWithRecords(afterId: SubjectId, limit: number): Promise<SubjectId[]> {
+    return (await this.rows("SELECT DISTINCT subject_id FROM records WHERE subject_id > $1 ORDER BY subject_id LIMIT $2", [afterId, limit])).map((r) => Number(r.subject_id));
+  }
+
+  async countSubjectsWithRecords(): Promise<number> {
+    return Number((await this.one("SELECT count(DISTINCT subject_id) AS n FROM records"))?.n ?? 0);
+  }
+
+  async statesWithMeasures(afterId: SubjectId, limit: number): Promise<{ subjectId: SubjectId; identifiers: Identifier[]; state: SubjectState }[]> {
+    const rows = await this.rows("SELECT subject_id, state FROM states WHERE has_measures = 1 AND subject_id > $1 ORDER BY subject_id LIMIT $2", [afterId, limit]);
+    if (rows.length === 0) return [];
+    const ids = new Map<number, Identifier[]>();
+    for (const r of rows) ids.set(Number(r.subject_id), []);
+    const lo = Number(rows[0]?.subject_id);
+    const hi = Number(rows[rows.length - 1]?.subject_id);
+    for (const i of await this.rows("SELECT subject_id, scheme, value FROM identifiers WHERE subject_id BETWEEN $1 AND $2 ORDER BY subject_id, scheme, value", [lo, hi])) {
+      ids.get(Number(i.subject_id))?.push({ scheme: i.scheme as string, value: i.value as string });
+    }
+    return rows.map((r) => ({ subjectId: Number(r.subject_id), identifiers: ids.get(Number(r.subject_id)) ?? [], state: JSON.parse(r.state as string) as SubjectState }));
+  }
+
+  async earliestChange(): Promise<number | null> {
+    const v = (await this.one("SELECT min(next_change_at) AS m FROM states WHERE next_change_at IS NOT NULL"))?.m;
+    return v === null || v === undefined ? null : Number(v);
+  }
+
+  async addKey(row: KeyRow): Promise<void> {
+    await this.journaled(
+      "keys",
+      "insert",
+      "INSERT INTO keys (key_id, hash, role, label, source, contexts, subject_id, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
+      [row.keyId, row.hash, row.role, row.label, row.source, JSON.stringify(row.contexts), row.subjectId, row.createdAt, row.revokedAt],
+    );
+  }
+
+  async keyById(keyId: string): Promise<KeyRow | undefined> {
+    const r = await this.one("SELECT * FROM keys WHERE key_id = $1", [keyId]);
+    return r ? toKey(r) : undefined;
+  }
+
+  async listKeys(): Promise<KeyRow[]> {
+    return (await this.rows("SELECT * FROM keys ORDER BY created_at, key_id")).map(toKey);
+  }
+
+  async revokeKey(keyId: string, at: number): Promise<boolean> {
+    const rows = await this.rows("UPDATE keys SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL RETURNING *", [at, keyId]);
+    this.journalRows("keys", "key.revoked", rows);
+    return rows.length > 0;
+  }
+
+  async decisionsAbout(ids: readonly Identifier[], limit: number): Promise<DecisionLogRow[]> {
+    const all: DecisionLogRow[] = [];
+    for (const i of ids) {
+      all.push(...(await this.rows("SELECT * FROM decisions WHERE scheme = $1 AND value = $2 ORDER BY at DESC, id LIMIT $3", [i.scheme, i.value, limit])).map(toDecision));
+    }
+    return all.sort((a, b) => b.at - a.at || (a.id < b.id ? -1 : 1)).slice(0, limit);
+  }
+
+  async countDecisions(): Promise<number> {
+    return Number((await this.one("SELECT count(*) AS n FROM decisions"))?.n ?? 0);
+  }
+
+  /** The decision log's batch: its rows and one entry covering them (see the embedded store's appendDecisions). */
+  async appendDecisionBatch(rows: readonly DecisionLogRow[]): Promise<void> {
+    const st = this.state();
+    const t = this.tables.get("decisions");
+    if (!t?.batch) throw new Error("table decisions is not journaled per batch");
+    if (st.entries.length > 0) throw new Error("a decision batch must be its transaction's only entry");
+    const seq = await PgJournal.nextSeq(this.db);
+    const inserted: Row[] = [];
+    for (let i = 0; i < rows.length; i += 500) {
+      const chunk = rows.slice(i, i + 500);
+      const values = chunk.map((_, j) => `(${Array.from({ length: 10 }, (_, k) => `$${j * 10 + k + 1}`).join(", ")})`).join(", ");
+      const params = chunk.flatMap((d) => [d.id, d.at, d.keyId, d.askedBy, d.scheme, d.value, d.context, d.decision, JSON.stringify(d.codes), seq]);
+      inserted.push(
+        ...(await this.rows(`INSERT INTO decisions (id, at, key_id, asked_by, scheme, value, context, decision, codes, batch) VALUES ${values} ON CONFLICT (id) DO NOTHING RETURNING *`, params)),
+      );
+    }
+    if (inserted.length === 0) return;
+    const batch = sortBatch(inserted.map((r) => batchRow(t.columns, t.key, t.columns.map((c) => sqlValue(t, c, r[c])))));
+    const { rowHash, data } = batchEntry(batch);
+    st.entries.push({ kind: t.batch.kind, tbl: t.name, key: null, rowHash, data, seq });
+  }
+
+  async listCounts(): Promise<ListCount[]> {
+    return (
+      await this.rows(
+        `SELECT l->>'list' AS list, l->>'effect' AS effect, count(*) AS members
+         FROM states, jsonb_array_elements(CASE WHEN jsonb_typeof(states.state::jsonb -> 'lists') = 'array' THEN states.state::jsonb -> 'lists' ELSE '[]'::jsonb END) AS l
+         GROUP BY 1, 2 ORDER BY (l->>'list') COLLATE "C", (l->>'effect') COLLATE "C"`,
+      )
+    ).map((r) => ({ list: r.list as string, effect: r.effect as "restrict" | "privilege", members: Number(r.members) }));
+  }
+
+  async measureCounts(): Promise<MeasureCount[]> {
+    return (
+      await this.rows(
+        `SELECT m->>'context' AS context, m->>'measure' AS measure, m->>'effect' AS effect,
+                sum(CASE WHEN m->>'status' = 'active' THEN 1 ELSE 0 END) AS active, sum(CASE WHEN m->>'status' = 'pending' THEN 1 ELSE 0 END) AS pending
+         FROM states, jsonb_array_elements(CASE WHEN jsonb_typeof(states.state::jsonb -> 'measures') = 'array' THEN states.state::jsonb -> 'measures' ELSE '[]'::jsonb END) AS m
+         WHERE states.has_measures = 1 GROUP BY 1, 2, 3 ORDER BY (m->>'context') COLLATE "C", (m->>'measure') COLLATE "C", (m->>'effect') COLLATE "C"`,
+      )
+    ).map((r) => ({
+      context: r.context as string,
+      measure: r.measure as string,
+      effect: r.effect as "deny" | "privilege",
+      active: Number(r.active),
+      pending: Number(r.pending),
+    }));
+  }
+
+  async noticeTimes(): Promise<number[]> {
+    return (await this.rows("SELECT created_at FROM notices")).map((r) => Number(r.created_at));
+  }
+
+  async putDispute(row: DisputeRow): Promise<void> {
+    await this.journaled(
+      "disputes",
+      "upsert",
+      `INSERT INTO disputes (id, subject_id, source, record_id, grounds, evidence, opened_by, opened_at, deadline_at, suspend, status, answer_note, answered_at, decided_by, reason, closed_at, counts)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, answer_note = excluded.answer_note, answered_at = excluded.answered_at,
+         decided_by = excluded.decided_by, reason = excluded.reason, closed_at = excluded.closed_at, counts = excluded.counts
+       RETURNING *, (xmax = 0) AS inserted__`,
+      [
+        row.id,
+        row.subjectId,
+        row.source,
+        row.recordId,
+        row.grounds,
+        row.evidence,
+        row.openedBy,
+        row.openedAt,
+        row.deadlineAt,
+        row.suspend ? 1 : 0,
+        row.status,
+        row.answerNote,
+        row.answeredAt,
+        row.decidedBy,
+        row.reason,
+        row.closedAt,
+        row.counts === null ? null : row.counts ? 1 : 0,
+      ],
+    );
+  }
+
+  async addDisputeAction(row: DisputeActionRow): Promise<void> {
+    await this.journaled("dispute_actions", "insert", "INSERT INTO dispute_actions (dispute_id, action, actor, at, note) VALUES ($1, $2, $3, $4, $5) RETURNING *", [
+      row.disputeId,
+      row.action,
+      row.actor,
+      row.at,
+      row.note,
+    ]);
+  }
+
+  async disputeActions(disputeId: string): Promise<DisputeActionRow[]> {
+    return (await this.rows("SELECT dispute_id, action, actor, at, note FROM dispute_actions WHERE dispute_id = $1 ORDER BY seq", [disputeId])).map((r) => ({
+      disputeId: r.dispute_id as string,
+      action: r.action as DisputeActionRow["action"],
+      actor: r.actor as string,
+      at: Number(r.at),
+      note: (r.note as string | null) ?? null,
+    }));
+  }
+
+  async getDispute(id: string): Promise<DisputeRow | undefined> {
+    const r = await this.one("SELECT * FROM disputes WHERE id = $1", [id]);
+    return r ? toDispute(r) : undefined;
+  }
+
+  async disputesOf(subjectId: SubjectId): Promise<DisputeRow[]> {
+    return (await this.rows("SELECT * FROM disputes WHERE subject_id = $1 ORDER BY opened_at, id", [subjectId])).map(toDispute);
+  }
+
+  async listDisputes(filter: { status?: DisputeStatus; source?: string; limit: number }): Promise<DisputeRow[]> {
+    return (
+      await this.rows("SELECT * FROM disputes WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR source = $2) ORDER BY deadline_at, id LIMIT $3", [
+        filter.status ?? null,
+        filter.source ?? null,
+        filter.limit,
+      ])
+    ).map(toDispute);
+  }
+
+  async expiredDisputes(at: number): Promise<DisputeRow[]> {
+    return (await this.rows("SELECT * FROM disputes WHERE status = 'open' AND deadline_at <= $1 ORDER BY deadline_at, id", [at])).map(toDispute);
+  }
+
+  async addApplication(row: ApplicationRow): Promise<void> {
+    await this.journaled("applications", "insert", "INSERT INTO applications (id, subject_id, list, applied_at, applied_by) VALUES ($1, $2, $3, $4, $5) RETURNING *", [
+      row.id,
+      row.subjectId,
+      row.list,
+      row.appliedAt,
+      row.appliedBy,
+    ]);
+  }
+
+  async applicationsOf(subjectId: SubjectId): Promise<ApplicationRow[]> {
+    return (await this.rows("SELECT * FROM applications WHERE subject_id = $1 ORDER BY applied_at, id", [subjectId])).map((r) => ({
+      id: r.id as string,
+      subjectId: Number(r.subject_id),
+      list: r.list as string,
+      appliedAt: Number(r.applied_at),
+      appliedBy: r.applied_by as string,
+    }));
+  }
+
+  async addNotice(row: NoticeRow): Promise<boolean> {
+    const added = await this.journaled(
+      "notices",
+      "insert",
+      "INSERT INTO notices (id, subject_id, measure, effective_from, created_at, body) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING *",
+      [row.id, row.subjectId, row.measure, row.effectiveFrom, row.createdAt, row.body],
+    );
+    if (added.length === 0) return false;
+    await this.journaled("outbox", "insert", "INSERT INTO outbox (notice_id, attempts, next_attempt_at, delivered_at, last_error) VALUES ($1, 0, $2, NULL, NULL) RETURNING *", [
+      row.id,
+      row.createdAt,
+    ]);
+    return true;
+  }
+
+  async noticesOf(subjectId: SubjectId): Promise<NoticeRow[]> {
+    return (await this.rows("SELECT * FROM notices WHERE subject_id = $1 ORDER BY created_at, id", [subjectId])).map(toNotice);
+  }
+
+  async getNotice(id: string): Promise<NoticeRow | undefined> {
+    const r = await this.one("SELECT * FROM notices WHERE id = $1", [id]);
+    return r ? toNotice(r) : undefined;
+  }
+
+  async dueOutbox(at: number, limit: number): Promise<OutboxRow[]> {
+    return (await this.rows("SELECT * FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, notice_id LIMIT $2", [at, limit])).map(toOutbox);
+  }
+
+  async markDelivered(noticeId: string, at: number): Promise<void> {
+    const rows = await this.rows("UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, last_error = NULL WHERE notice_id = $2 AND delivered_at IS NULL RETURNING *", [at, noticeId]);
+    this.journalRows("outbox", "notice.delivered", rows);
+  }
+
+  async markFailed(noticeId: string, error: string, nextAttemptAt: number): Promise<void> {
+    const rows = await this.rows("UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE notice_id = $3 AND delivered_at IS NULL RETURNING *", [
+      error.slice(0, 2000),
+      nextAttemptAt,
+      noticeId,
+    ]);
+    this.journalRows("outbox", "notice.attempted", rows);
+  }
+
+  async outboxOf(noticeId: string): Promise<OutboxRow | undefined> {
+    const r = await this.one("SELECT * FROM outbox WHERE notice_id = $1", [noticeId]);
+    return r ? toOutbox(r) : undefined;
+  }
+
+  async deliveredChannels(noticeId: string): Promise<string[]> {
+    return (await this.rows("SELECT channel FROM deliveries WHERE notice_id = $1 ORDER BY channel", [noticeId])).map((r) => r.channel as string);
+  }
+
+  async markChannelDelivered(noticeId: string, channel: string, at: number): Promise<void> {
+    await this.journaled("deliveries", "insert", "INSERT INTO deliveries (notice_id, channel, delivered_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING *", [
+      noticeId,
+      channel,
+      at,
+    ]);
+  }
+
+  pageReader(): PageReaderSpec | undefined {
+    return undefined;
+  }
+
+  async journalEvent(kind: string, data: unknown): Promise<void> {
+    if (typeof kind !== "string" || kind.length === 0 || kind.length > 200) throw new Error("a journal event needs a kind (1–200 characters)");
+    this.state().entries.push({ kind, tbl: null, key: null, rowHash: null, data: eventData(data) });
+  }
+
+  async emit(change: NewChange): Promise<void> {
+    this.state().changes.push({ kind: change.kind, ref: change.ref, at: Date.now() });
+  }
+
+  async changesSince(afterSeq: number, limit: number): Promise<ChangeRow[]> {
+    return (await this.rows("SELECT seq, kind, ref, origin, at FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2", [afterSeq, limit])).map((r) => ({
+      seq: Number(r.seq),
+      kind: r.kind as ChangeRow["kind"],
+      ref: r.ref as string,
+      origin: r.origin as string,
+      at: Number(r.at),
+    }));
+  }
+
+  async lastChange(): Promise<number> {
+    return Number((await this.one("SELECT coalesce(max(seq), 0) AS n FROM changes"))?.n ?? 0);
+  }
+}
+
+/**
+ * A transaction's connection, its queries queued one after another: the shell may ask
+ * several reads of one transaction at once (Promise.all), and a connection runs one
+ * query at a time.
+ */
+function serial(client: pg.PoolClient): Queryable {
+  let tail: Promise<unknown> = Promise.resolve();
+  return {
+    query: ((sql: string, params?: unknown[]) => {
+      const run = tail.then(() => client.query(sql, params));
+      tail = run.catch(() => undefined);
+      return run;
+    }) as Queryable["query"],
+  };
+}
+
+/** Runs async critical sections one at a time, in arrival order. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+
+  async lock(): Promise<() => void> {
+    let release!: () => void;
+    const next = new Promise<void>((r) => (release = r));
+    const prev = this.tail;
+    this.tail = prev.then(() => next);
+    await prev;
+    return release;
+  }
+}
+
+export class PgStore implements Store {
+  private readonly pool: pg.Pool;
+  private readonly ownJournal: PgJournal;
+  private readonly ready: Promise<ReadonlyMap<string, JournaledTable>>;
+  /** One writing transaction at a time from this process: the rest of the pool stays free for reads. */
+  private readonly mutex = new Mutex();
+  readonly origin = randomUUID();
+  readonly journal: JournalPort;
+  private closed = false;
+  private emitted = 0;
+  private lastHead: SignedHead | undefined;
+
+  constructor(
+    readonly url: string,
+    private readonly options: PgStoreOptions = {},
+  ) {
+    this.pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types, allowExitOnIdle: true, application_name: "standing", connectionTimeoutMillis: 10_000 });
+    // A connection the server ended while idle (a restart, pg_terminate_backend) is
+    // dropped from the pool and replaced on the next use: not a reason to crash.
+    this.pool.on("error", (e) => console.error(`standing: a PostgreSQL connection was lost (${(e as Error).message}); it will be replaced`));
+    // A connection that goes away while checked out fails the query or transaction under
+    // way (which the caller sees); its 'error' event must not also end the process.
+    this.pool.on("connect", (client) => client.on("error", () => undefined));
+    const keyFile = options.keyFile ?? defaultKeyFile(url);
+    this.ownJournal = PgJournal.open({ keyFile, readOnly: options.readOnly ?? false });
+    this.ready = this.start();
+    // Awaited by every operation; an unused store that cannot connect must not crash the process.
+    this.ready.catch(() => undefined);
+    const journal = this.ownJournal;
+    this.journal = {
+      publicKey: () => {
+        if (!journal.publicKeyPem || !journal.fingerprint) throw new StandingError("not-found", "this store keeps no signed journal");
+        return { algorithm: "Ed25519", publicKey: journal.publicKeyPem, fingerprint: journal.fingerprint };
+      },
+      head: async () => {
+        await this.ready;
+        return latestHead(this.pool);
+      },
+      hashAt: async (seq: number) => {
+        await this.ready;
+        const r = await this.pool.query<{ hash: string }>("SELECT hash FROM journal WHERE seq = $1", [seq]);
+        return r.rows[0]?.hash;
+      },
+      signer: () => {
+        if (!journal.fingerprint || journal.readOnly) throw new StandingError("not-found", "this store keeps no signing key");
+        return { sign: (bytes: Uint8Array) => journal.sign(bytes), fingerprint: journal.fingerprint };
+      },
+      // Rotation needs the verifier to follow a chain of keys, which only the embedded
+      // store's does so far; refused plainly rather than half done.
+      rotateKey: () => Promise.reject(new StandingError("bad-request", "key rotation is not yet available on a PostgreSQL store: stop the servers, keep the key file, and rotate after an upgrade that supports it")),
+      verify: async (o: AuditOptions): Promise<VerifyReport> => {
+        await this.ready;
+        return verifyPostgres(this.pool, { ...o, journal });
+      },
+    };
+  }
+
+  private async start(): Promise<ReadonlyMap<string, JournaledTable>> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== "3D000" || this.options.readOnly || this.options.createDatabase === false) throw unreachable(this.url, e);
+      await createDatabase(this.url);
+      try {
+        client = await this.pool.connect();
+      } catch (again) {
+        throw unreachable(this.url, again);
+      }
+    }
+    try {
+      if (!this.options.readOnly) await migrate(client);
+      await this.ownJournal.checkKey(client);
+      return new Map((await journaledTables(client)).map((t) => [t.name, t]));
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Resolves when the database is reachable and migrated; rejects with a storage error otherwise. */
+  async open(): Promise<this> {
+    await this.ready;
+    return this;
+  }
+
+  /** The last head this process signed (for tests and the bench). */
+  get signedHead(): SignedHead | undefined {
+    return this.lastHead;
+  }
+
+  async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error("the store is closed");
+    if (this.options.readOnly) throw new StandingError("storage-read-only", "the store was opened read-only");
+    const tables = await this.ready;
+    const release = await this.mutex.lock();
+    let client: pg.PoolClient | undefined;
+    let broken = false;
+    try {
+      try {
+        client = await this.pool.connect();
+      } catch (e) {
+        throw unreachable(this.url, e);
+      }
+      await client.query("BEGIN");
+      await client.query("SELECT pg_advisory_xact_lock($1, $2)", [...WRITE_LOCK]);
+      const st: TxState = { entries: [], changes: [] };
+      const out = await fn(new PgOps(serial(client), st, tables));
+      await this.finish(client, st);
+      await client.query("COMMIT");
+      return out;
+    } catch (e) {
+      if (client) {
+        try {
+          await client.query("ROLLBACK");
+        } catch {
+          broken = true; // the connection is gone: do not hand it back to the pool
+        }
+      }
+      throw coded(e);
+    } finally {
+      client?.release(broken ? true : undefined);
+      release();
+    }
+  }
+
+  /** At commit: the journal's entries and signed head, then the change events, under the locks already held. */
+  private async finish(client: pg.PoolClient, st: TxState): Promise<void> {
+    const head = await this.ownJournal.append(client, st.entries, Date.now());
+    if (head) this.lastHead = head;
+    if (st.changes.length > 0) {
+      const values = st.changes.map((_, i) => `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4})`).join(", ");
+      await client.query(
+        `INSERT INTO changes (kind, ref, origin, at) VALUES ${values}`,
+        st.changes.flatMap((c) => [c.kind, c.ref, this.origin, c.at]),
+      );
+      const before = this.emitted;
+      this.emitted += st.changes.length;
+      // Now and then, in the same transaction, drop what every running process has long read.
+      if (Math.floor(before / 1000) !== Math.floor(this.emitted / 1000)) {
+        await client.query("DELETE FROM changes WHERE at < $1", [Date.now() - CHANGE_RETENTION_MS]);
+      }
+    }
+  }
+
+  async appendDecisions(rows: readonly DecisionLogRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.transaction(async (tx) => (tx as unknown as PgOps).appendDecisionBatch(rows));
+  }
+
+  async changesSince(afterSeq: number, limit: number): Promise<ChangeRow[]> {
+    return (await this.reads()).changesSince(afterSeq, limit);
+  }
+
+  async lastChange(): Promise<number> {
+    return (await this.reads()).lastChange();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const release = await this.mutex.lock();
+    try {
+      this.closed = true;
+      await this.pool.end();
+    } finally {
+      release();
+    }
+  }
+
+  /** For this folder's tests and tools (tamper tests, store copy): a query on the pool. */
+  async queryForTests(sql: string, params: unknown[] = []): Promise<Row[]> {
+    await this.ready;
+    return (await this.pool.query<Row>(sql, params)).rows;
+  }
+
+  private async reads(): Promise<PgOps> {
+    if (this.closed) throw new Error("the store is closed");
+    const tables = await this.ready;
+    return new PgOps(pooled(this.pool), undefined, tables);
+  }
+
+  policies(): ReturnType<StoreReads["policies"]> {
+    return this.reads().then((r) => r.policies());
+  }
+  policyProposals(): ReturnType<StoreReads["policyProposals"]> {
+    return this.reads().then((r) => r.policyProposals());
+  }
+  sessionByHash(hash: string): ReturnType<StoreReads["sessionByHash"]> {
+    return this.reads().then((r) => r.sessionByHash(hash));
+  }
+  catalogues(): ReturnType<StoreReads["catalogues"]> {
+    return this.reads().then((r) => r.catalogues());
+  }
+  getMeta(key: string): ReturnType<StoreReads["getMeta"]> {
+    return this.reads().then((r) => r.getMeta(key));
+  }
+  resolve(id: Identifier): ReturnType<StoreReads["resolve"]> {
+    return this.reads().then((r) => r.resolve(id));
+  }
+  identifiersOf(subjectId: SubjectId): ReturnType<StoreReads["identifiersOf"]> {
+    return this.reads().then((r) => r.identifiersOf(subjectId));
+  }
+  subjectExists(subjectId: SubjectId): ReturnType<StoreReads["subjectExists"]> {
+    return this.reads().then((r) => r.subjectExists(subjectId));
+  }
+  countSubjects(): ReturnType<StoreReads["countSubjects"]> {
+    return this.reads().then((r) => r.countSubjects());
+  }
+  findRecord(source: string, recordId: string): ReturnType<StoreReads["findRecord"]> {
+    return this.reads().then((r) => r.findRecord(source, recordId));
+  }
+  recordsOf(subjectId: SubjectId): ReturnType<StoreReads["recordsOf"]> {
+    return this.reads().then((r) => r.recordsOf(subjectId));
+  }
+  countRecords(): ReturnType<StoreReads["countRecords"]> {
+    return this.reads().then((r) => r.countRecords());
+  }
+  findQuarantined(source: string, recordId: string): ReturnType<StoreReads["findQuarantined"]> {
+    return this.reads().then((r) => r.findQuarantined(source, recordId));
+  }
+  quarantinedFor(id: Identifier): ReturnType<StoreReads["quarantinedFor"]> {
+    return this.reads().then((r) => r.quarantinedFor(id));
+  }
+  listQuarantine(limit: number): ReturnType<StoreReads["listQuarantine"]> {
+    return this.reads().then((r) => r.listQuarantine(limit));
+  }
+  getState(subjectId: SubjectId): ReturnType<StoreReads["getState"]> {
+    return this.reads().then((r) => r.getState(subjectId));
+  }
+  dueSubjects(at: number, limit: number): ReturnType<StoreReads["dueSubjects"]> {
+    return this.reads().then((r) => r.dueSubjects(at, limit));
+  }
+  subjectsWithRecords(afterId: SubjectId, limit: number): ReturnType<StoreReads["subjectsWithRecords"]> {
+    return this.reads().then((r) => r.subjectsWithRecords(afterId, limit));
+  }
+  evaluationInputs(ids: readonly SubjectId[]): ReturnType<StoreReads["evaluationInputs"]> {
+    return this.reads().then((r) => r.evaluationInputs(ids));
+  }
+  countSubjectsWithRecords(): ReturnType<StoreReads["countSubjectsWithRecords"]> {
+    return this.reads().then((r) => r.countSubjectsWithRecords());
+  }
+  statesWithMeasures(afterId: SubjectId, limit: number): ReturnType<StoreReads["statesWithMeasures"]> {
+    return this.reads().then((r) => r.statesWithMeasures(afterId, limit));
+  }
+  earliestChange(): ReturnType<StoreReads["earliestChange"]> {
+    return this.reads().then((r) => r.earliestChange());
+  }
+  keyById(keyId: string): ReturnType<StoreReads["keyById"]> {
+    return this.reads().then((r) => r.keyById(keyId));
+  }
+  listKeys(): ReturnType<StoreReads["listKeys"]> {
+    return this.reads().then((r) => r.listKeys());
+  }
+  decisionsAbout(ids: readonly Identifier[], limit: number): ReturnType<StoreReads["decisionsAbout"]> {
+    return this.reads().then((r) => r.decisionsAbout(ids, limit));
+  }
+  countDecisions(): ReturnType<StoreReads["countDecisions"]> {
+    return this.reads().then((r) => r.countDecisions());
+  }
+  listCounts(): ReturnType<StoreReads["listCounts"]> {
+    return this.reads().then((r) => r.listCounts());
+  }
+  measureCounts(): ReturnType<StoreReads["measureCounts"]> {
+    return this.reads().then((r) => r.measureCounts());
+  }
+  noticeTimes(): ReturnType<StoreReads["noticeTimes"]> {
+    return this.reads().then((r) => r.noticeTimes());
+  }
+  getDispute(id: string): ReturnType<StoreReads["getDispute"]> {
+    return this.reads().then((r) => r.getDispute(id));
+  }
+  disputesOf(subjectId: SubjectId): ReturnType<StoreReads["disputesOf"]> {
+    return this.reads().then((r) => r.disputesOf(subjectId));
+  }
+  listDisputes(filter: { status?: DisputeStatus; source?: string; limit: number }): ReturnType<StoreReads["listDisputes"]> {
+    return this.reads().then((r) => r.listDisputes(filter));
+  }
+  expiredDisputes(at: number): ReturnType<StoreReads["expiredDisputes"]> {
+    return this.reads().then((r) => r.expiredDisputes(at));
+  }
+  applicationsOf(subjectId: SubjectId): ReturnType<StoreReads["applicationsOf"]> {
+    return this.reads().then((r) => r.applicationsOf(subjectId));
+  }
+  noticesOf(subjectId: SubjectId): ReturnType<StoreReads["noticesOf"]> {
+    return this.reads().then((r) => r.noticesOf(subjectId));
+  }
+  getNotice(id: string): ReturnType<StoreReads["getNotice"]> {
+    return this.reads().then((r) => r.getNotice(id));
+  }
+  dueOutbox(at: number, limit: number): ReturnType<StoreReads["dueOutbox"]> {
+    return this.reads().then((r) => r.dueOutbox(at, limit));
+  }
+  outboxOf(noticeId: string): ReturnType<StoreReads["outboxOf"]> {
+    return this.reads().then((r) => r.outboxOf(noticeId));
+  }
+  disputeActions(disputeId: string): ReturnType<StoreReads["disputeActions"]> {
+    return this.reads().then((r) => r.disputeActions(disputeId));
+  }
+  deliveredChannels(noticeId: string): ReturnType<StoreReads["deliveredChannels"]> {
+    return this.reads().then((r) => r.deliveredChannels(noticeId));
+  }
+}
+
+/**
+ * The driver reports a connection that went away mid-query (a server restart,
+ * pg_terminate_backend) without a SQLSTATE: it is given connection_failure (08006), so
+ * that it reaches the caller as storage-unavailable (failure.ts), not as a bug.
+ */
+function coded(e: unknown): unknown {
+  if (e instanceof Error && (e as { code?: unknown }).code === undefined && /Connection terminated|connection (is )?closed|Client has encountered a connection error|not queryable/i.test(e.message)) {
+    return Object.assign(e, { code: "08006" });
+  }
+  return e;
+}
+
+/** The pool, its errors coded as a transaction's are. */
+function pooled(pool: pg.Pool): Queryable {
+  return {
+    query: (async (sql: string, params?: unknown[]) => {
+      try {
+        return await pool.query(sql, params);
+      } catch (e) {
+        throw coded(e);
+      }
+    }) as Queryable["query"],
+  };
+}
+
+/** Creates the database a URL names, through the server's `postgres` database; another process creating it first is fine. */
+async function createDatabase(url: string): Promise<void> {
+  const u = new URL(url);
+  const name = decodeURIComponent(u.pathname.replace(/^\//, ""));
+  u.pathname = "/postgres";
+  const c = new pg.Client({ connectionString: u.toString() });
+  try {
+    await c.connect();
+    await c.query(`CREATE DATABASE "${name.replace(/"/g, '""')}" TEMPLATE template0 ENCODING 'UTF8'`);
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== "42P04") throw unreachable(url, e); // 42P04: it exists now
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** A database that cannot be reached: one line an operator can act on. */
+function unreachable(url: string, e: unknown): StandingError {
+  const msg = (e as Error)?.message ?? String(e);
+  const code = (e as { code?: unknown })?.code;
+  return new StandingError("storage-unavailable", `cannot reach the PostgreSQL database ${redact(url)}: ${msg}`, { cause: typeof code === "string" ? code : "connect" });
+}
