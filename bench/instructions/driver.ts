@@ -10,7 +10,7 @@ import { makeFixture, operations } from "./ops.js";
 const indexed = Number(process.argv[2] ?? 20_000);
 const n = Number(process.argv[3] ?? 4096);
 const warm = Number(process.argv[4] ?? 200);
-const ROUNDS = 3;
+const ROUNDS = 4;
 const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => {});
 const mark = (): void => {
   process.cpuUsage();
@@ -20,7 +20,7 @@ const f = makeFixture(indexed, 4096);
 const ops = operations(f);
 // Each operation's count scaled so that a phase is about the same work: the screening
 // runs batches, the evaluator whole subjects.
-const counts: Record<string, number> = { denies: n, check: n, screening: Math.max(1, Math.round(n / 256)), evaluate: Math.max(1, Math.round(n / 64)) };
+const counts: Record<string, number> = { denies: n, check: n, screening: Math.max(1, Math.round(n / 256)), evaluate: Math.max(1, Math.round(n / 32)) };
 const sums: Record<string, number[]> = {};
 for (const op of ops) {
   const c = counts[op.name] ?? n;

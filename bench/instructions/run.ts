@@ -4,7 +4,7 @@
 // to a small fraction of a percent, so they show a change that the times hide.
 //
 // How: bench/instructions/driver.ts runs under callgrind, builds the fixture, warms each
-// operation up, then runs it N and 2N times, in three rounds, each phase bracketed by a
+// operation up, then runs it N and 2N times, in four rounds, each phase bracketed by a
 // marker on which callgrind dumps its counters (--dump-before=uv_getrusage: the driver's
 // process.cpuUsage()). Instructions per operation = (I(2N) − I(N)) / N, the lowest of the
 // rounds after the first, counted on the main thread: setup, warm-up, the marker and the loop's entry cancel.
@@ -90,12 +90,12 @@ try {
     const perRound = Array.from({ length: plan.rounds }, (_, round) => (phase(o, round, 1) - phase(o, round, 0)) / p.n);
     // The first round may still include compilation; of the later ones, the lowest (an
     // interrupt from another thread, served on the main one, only ever adds).
-    const later = perRound.slice(1);
-    const last = Math.min(...later);
-    const settled = Math.max(...later) <= 1.01 * last;
+    const later = perRound.slice(1).sort((a, b) => a - b);
+    const last = later[0] as number;
+    const settled = (later[1] as number) <= 1.01 * last;
     console.log(`| ${p.what}, per ${p.unit} | ${fmt(last)}${settled ? "" : " (not settled)"} | ${p.perOp > 1 ? fmt(last / p.perOp) : "—"} | ${perRound.map(fmt).join(", ")} |`);
   }
-  console.log(`\nN = ${plan.phases.map((p) => `${p.n} ${p.name}`).join(", ")} per phase; a figure is the lowest (I(2N) − I(N)) / N of rounds 2 and 3. "not settled": those rounds differ by more than 1 %.`);
+  console.log(`\nN = ${plan.phases.map((p) => `${p.n} ${p.name}`).join(", ")} per phase; a figure is the lowest (I(2N) − I(N)) / N of the rounds after the first. "not settled": the two lowest of those differ by more than 1 %.`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
