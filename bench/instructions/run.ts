@@ -84,7 +84,7 @@ try {
   const phase = (o: number, round: number, k: 0 | 1): number => dumps.get(o * marksPerOp + round * 4 + k * 2 + 2) as number;
   const fmt = (x: number): string => Math.round(x).toLocaleString("en");
   console.log(`\nInstructions per operation (callgrind, main thread; ${plan.indexed.toLocaleString("en")} subjects indexed, 50/50 restricted and absent identifiers)\n`);
-  console.log("| operation | instructions / op | per identifier | rounds 1, 2, 3 (per op) |");
+  console.log("| operation | instructions / op | per identifier | each round (per op) |");
   console.log("|---|---|---|---|");
   for (const [o, p] of plan.phases.entries()) {
     const perRound = Array.from({ length: plan.rounds }, (_, round) => (phase(o, round, 1) - phase(o, round, 0)) / p.n);
