@@ -248,5 +248,6 @@ console.log(`  records: ${fmtRate(sizing.recordsPerYear)}/year (assumed 10 per s
 console.log(`  ingest partitions for the peak: ${sizing.partitionsAtMeasuredRate} at the measured ${fmtRate(ingestRate)}/s each; ${sizing.partitionsAtBudget} at the 100 k/s budget`);
 console.log(`  storage: ${sizing.bytesPerRecord.toFixed(0)} B per record as measured (SQLite + WAL, with states, notices, journal) → ${fmtBytes(sizing.storagePerYear)} per year`);
 console.log(`  re-evaluating everyone after a policy change: ${(sizing.reevalCoreSeconds / 3600).toFixed(0)} core-hours at the measured single-thread rate`);
+console.log("\nInstructions per operation of the check, screening and evaluator, which repeat where these times move: npm run bench:instructions (valgrind, about three minutes).");
 console.log(`\nTotal ${seconds.toFixed(0)} s. Results: bench/results/results-${mode}.json, table-${mode}.md, ${svgName}`);
 process.exit(0);
