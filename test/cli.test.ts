@@ -207,6 +207,18 @@ describe("standing ingest", () => {
     };
     const afterKill = count();
     expect(afterKill).toBeGreaterThanOrEqual(acknowledged);
+    // Verifying and reading a file the kill left with its write-ahead log never writes:
+    // no log folded in, nothing re-created, no pragma written (the database and its log
+    // keep their bytes; the shared-memory index is SQLite's scratch space, not data).
+    const wal = `${db}-wal`;
+    expect(existsSync(wal) && readFileSync(wal).length > 0).toBe(true);
+    const bytes = (): string[] => [readFileSync(db).toString("base64"), readFileSync(wal).toString("base64")];
+    const before = bytes();
+    const verified = standing(["audit", "verify", "--db", db, "--json"]);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect((JSON.parse(verified.stdout) as { ok: boolean }).ok).toBe(true);
+    expect(standing(["statement", "national-id:p-0", "--db", db, "--json"]).code).toBe(0);
+    expect(bytes()).toEqual(before);
     const r = standing(["ingest", f, "--db", db, "--json", "--batch", "1000"]);
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout) as Record<string, number>;
