@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import cliProgress from "cli-progress";
 import type { Output } from "./context.js";
 import { redactUrl } from "./context.js";
-import { copyStore } from "../store/copy.js";
+import { copyStore } from "../store/open.js";
 
 type Run = (json: boolean | undefined, fn: (out: Output) => number | void | Promise<number | void>) => () => Promise<void>;
 

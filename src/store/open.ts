@@ -105,3 +105,4 @@ export async function storeHead(url: string, since?: number): Promise<ReturnType
     }
   }
 }
+export { copyStore } from "./postgres/copy.js";

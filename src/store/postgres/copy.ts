@@ -13,11 +13,11 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { StandingError } from "../errors.js";
-import { checkpointPayload } from "../journal/hash.js";
-import { parseStoreUrl } from "./open.js";
-import { PgStore, defaultKeyFile, redact } from "./postgres/store.js";
-import { keyFileFor } from "./sqlite/journal.js";
+import { StandingError } from "../../errors.js";
+import { checkpointPayload } from "../../journal/hash.js";
+import { parseStoreUrl } from "../open.js";
+import { PgStore, defaultKeyFile, redact } from "./store.js";
+import { keyFileFor } from "../sqlite/journal.js";
 import { createPrivateKey, createPublicKey, sign } from "node:crypto";
 
 /** Tables in an order that satisfies every foreign key; the journal last. */
