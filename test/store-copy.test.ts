@@ -137,4 +137,19 @@ describe("standing store copy --from sqlite:… --to postgres://…", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^standing: error \[bad-request\] /);
   });
+
+  it("given a source with journal entries after its last signed head, when copied, then it is refused, nothing is copied, and audit verify is named", async () => {
+    const db = await freshDatabase("copy-tail");
+    const forged = join(dir, "forged.db");
+    writeFileSync(forged, readFileSync(source));
+    writeFileSync(`${forged}.journal-key.pem`, readFileSync(`${source}.journal-key.pem`));
+    const raw = new Database(forged);
+    const last = raw.prepare("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").get() as { seq: number; hash: string };
+    raw.prepare("INSERT INTO journal (seq, kind, tbl, key, row_hash, data, prev, hash) VALUES (?, 'event', NULL, NULL, NULL, '{}', ?, ?)").run(last.seq + 1, last.hash, "0".repeat(64));
+    raw.close();
+    const r = standing(["store", "copy", "--from", `sqlite:${forged}`, "--to", db.url], { STANDING_JOURNAL_KEY_FILE: db.keyFile });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^standing: error \[journal-inconsistent\] .*1 entries after its last signed head.*standing audit verify/);
+    expect(Number((await behindTheBack(db.url, "SELECT count(*) AS n FROM journal")).rows[0]?.n)).toBe(0);
+  });
 });

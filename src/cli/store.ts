@@ -39,7 +39,7 @@ export function registerStoreCommands(program: Command, run: Run): void {
         if (started) bar?.stop();
         out.result(
           { ...r, to: redactUrl(o.to) },
-          `copied ${r.rows} rows in ${Object.keys(r.tables).length} tables to ${redactUrl(o.to)}; journal key ${r.keyFile}${r.signedHead ? " (the source's last entries were not signed yet: the copy signed its head)" : ""}\nnext: standing audit verify --store ${redactUrl(o.to)}`,
+          `copied ${r.rows} rows in ${Object.keys(r.tables).length} tables to ${redactUrl(o.to)}; journal key ${r.keyFile}\nnext: standing audit verify --store ${redactUrl(o.to)}`,
         );
       })(),
     );

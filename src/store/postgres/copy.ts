@@ -14,11 +14,9 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { StandingError } from "../../errors.js";
-import { checkpointPayload } from "../../journal/hash.js";
 import { parseStoreUrl } from "../open.js";
 import { PgStore, defaultKeyFile, redact } from "./store.js";
 import { keyFileFor } from "../sqlite/journal.js";
-import { createPrivateKey, createPublicKey, sign } from "node:crypto";
 
 /** Tables in an order that satisfies every foreign key; the journal last. */
 const ORDER = [
@@ -63,8 +61,6 @@ export interface CopyResult {
   readonly tables: Record<string, number>;
   readonly rows: number;
   readonly keyFile: string;
-  /** Whether the copy signed the journal's head (the source's last entries were not signed yet). */
-  readonly signedHead: boolean;
 }
 
 const qi = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -100,6 +96,14 @@ export async function copyStore(fromUrl: string, toUrl: string, options: CopyOpt
     const tables = (src.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").pluck().all() as string[]).filter((t) => !SKIPPED.has(t));
     const unknown = tables.filter((t) => !ORDER.includes(t));
     if (unknown.length > 0) throw new StandingError("bad-request", `the source has tables this build cannot copy: ${unknown.join(", ")}`, { tables: unknown });
+
+    // Every commit signs its head, so entries after the last signed head were not written
+    // by Standing: the copy would carry them on as if vouched for. Refused, naming the check.
+    const lastEntry = (src.prepare("SELECT max(seq) FROM journal").pluck().get() as number | null) ?? 0;
+    const lastSigned = (src.prepare("SELECT max(seq) FROM journal_checkpoints").pluck().get() as number | null) ?? 0;
+    if (lastEntry > lastSigned) {
+      throw new StandingError("journal-inconsistent", `the source's journal has ${lastEntry - lastSigned} entries after its last signed head (${lastSigned}): nothing was copied; run standing audit verify --store ${fromUrl} to see what changed`, { lastEntry, lastSigned });
+    }
 
     // A target that holds another history is refused: only an empty one, or an earlier copy of this source.
     const first = src.prepare("SELECT hash FROM journal WHERE seq = 1").pluck().get() as string | undefined;
@@ -154,20 +158,7 @@ export async function copyStore(fromUrl: string, toUrl: string, options: CopyOpt
       await client.query(`SELECT setval(pg_get_serial_sequence($1, $2), greatest((SELECT max(${qi(c)}) FROM ${qi(t)}), 1), (SELECT max(${qi(c)}) FROM ${qi(t)}) IS NOT NULL)`, [t, c]);
     }
 
-    // A source cut off by a crash has entries after its last checkpoint; the copy, which
-    // holds the key, signs its head as the source would have at its next close.
-    let signedHead = false;
-    const head = (await client.query<{ seq: string; hash: string }>("SELECT seq::text AS seq, hash FROM journal ORDER BY seq DESC LIMIT 1")).rows[0];
-    const lastCp = (await client.query<{ seq: string | null }>("SELECT max(seq)::text AS seq FROM journal_checkpoints")).rows[0]?.seq;
-    if (head && Number(lastCp ?? 0) < Number(head.seq) && existsSync(keyFile)) {
-      const privateKey = createPrivateKey(readFileSync(keyFile, "utf8"));
-      const at = Date.now();
-      const signature = sign(null, Buffer.from(checkpointPayload(Number(head.seq), head.hash, at), "utf8"), privateKey).toString("base64");
-      const pem = createPublicKey(privateKey).export({ type: "spki", format: "pem" }) as string;
-      await client.query("INSERT INTO journal_checkpoints (seq, head_hash, at, signature, public_key) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", [Number(head.seq), head.hash, at, signature, pem]);
-      signedHead = true;
-    }
-    return { tables: copied, rows: done, keyFile, signedHead };
+    return { tables: copied, rows: done, keyFile };
   } finally {
     if (src.inTransaction) src.exec("COMMIT");
     src.close();
