@@ -32,6 +32,9 @@ export const errorCodes = {
   "storage-full": 507,
   "storage-read-only": 503,
   "storage-unavailable": 503,
+  // A checkpoint node whose decision index is further behind the change feed than its
+  // bound (STANDING_MAX_STALENESS_MS) refuses checks rather than answer from stale data.
+  "index-stale": 503,
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

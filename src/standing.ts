@@ -78,6 +78,36 @@ export interface StandingOptions {
   readonly feed?: ChangeFeed;
   /** How often the feed is polled, in ms (default 200). */
   readonly feedPollMs?: number;
+  /**
+   * How far behind the change feed this process may fall before it says so, and what it
+   * then does with checks (a cluster's checkpoint nodes; default: not enforced).
+   */
+  readonly staleness?: StalenessBound;
+}
+
+/** A checkpoint node's bound on staleness: `maxMs` behind at most; past it, refuse checks (503 index-stale) or serve them flagged. */
+export interface StalenessBound {
+  readonly maxMs: number;
+  readonly mode: "refuse" | "serve";
+}
+
+/** How current this process's projections are with what is committed anywhere (Standing.feedStatus). */
+export interface FeedStatus {
+  /** The outbox position applied up to. */
+  readonly position: number;
+  /** When the follower last read the feed to its end (epoch ms; 0 before it has). */
+  readonly caughtUpAt: number;
+  readonly pollMs: number;
+  /** Everything committed before this instant is applied here (epoch ms; 0 before the snapshot is loaded). */
+  readonly currentAsOf: number;
+  /** now − currentAsOf, in ms (null before the snapshot is loaded). */
+  readonly stalenessMs: number | null;
+  /** Past the bound (always false when none is set). */
+  readonly stale: boolean;
+  readonly maxStalenessMs: number | null;
+  readonly staleMode: "refuse" | "serve" | null;
+  /** Events from the feed applied since this process started. */
+  readonly eventsApplied: number;
 }
 
 export interface CheckResult extends Decision {
@@ -128,6 +158,10 @@ export class Standing {
   /** Signed receipts for check answers, notices and statements (docs/journal.md). */
   readonly receipts: Receipts;
   private started: Promise<number> | undefined;
+  private readonly feed: ChangeFeed;
+  /** When the snapshot began to be read (epoch ms): everything committed before it is in the projections. */
+  private loadedAt = 0;
+  private eventsApplied = 0;
 
   constructor(
     private readonly store: Store,
@@ -150,7 +184,8 @@ export class Standing {
     this.receipts = new Receipts(store.journal);
     // Events this process committed are applied again too: re-reading a state is cheap
     // and idempotent, and two Standings may share one store (the demo's history).
-    this.follower = new FeedFollower(options.feed ?? new StoreChangeFeed(store), 0, (events) => this.applyChanges(events), {
+    this.feed = options.feed ?? new StoreChangeFeed(store);
+    this.follower = new FeedFollower(this.feed, 0, (events) => this.applyChanges(events), {
       ...(options.feedPollMs !== undefined ? { pollMs: options.feedPollMs } : {}),
       onError: (e) => console.error("standing: reading the change feed failed; trying again:", (e as Error).message),
     });
@@ -170,7 +205,8 @@ export class Standing {
   }
 
   private async load(): Promise<number> {
-    this.follower.position = await (this.options.feed ?? new StoreChangeFeed(this.store)).position();
+    const loadedAt = Date.now();
+    this.follower.position = await this.feed.position();
     await this.registry.reload(this.store);
     await this.registry.reloadProposals(this.store);
     let n = 0;
@@ -181,6 +217,7 @@ export class Standing {
       n += page.length;
       after = (page[page.length - 1] as { subjectId: number }).subjectId;
     }
+    this.loadedAt = loadedAt;
     return n;
   }
 
@@ -194,6 +231,7 @@ export class Standing {
   private async applyChanges(events: readonly ChangeRow[]): Promise<void> {
     let policies = false;
     const subjects = new Set<SubjectId>();
+    this.eventsApplied += events.length;
     for (const e of events) {
       switch (e.kind) {
         case "subject":
@@ -229,13 +267,52 @@ export class Standing {
     return this.follower.poll();
   }
 
-  /** The follower's position and when it last reached the feed's end (health and staleness). */
-  feedStatus(): { position: number; caughtUpAt: number; pollMs: number } {
-    return { position: this.follower.position, caughtUpAt: this.follower.caughtUpAt, pollMs: this.follower.pollMs };
+  /**
+   * The follower's position, and how current this process is: everything committed
+   * before `currentAsOf` is applied here (the snapshot's start, then each time a read of
+   * the store's feed reaches its end, or a JetStream relay's heartbeat names a position
+   * already applied), so `stalenessMs` is wall time since then (health and staleness).
+   */
+  feedStatus(now: number = Date.now()): FeedStatus {
+    const position = this.follower.position;
+    const feedAsOf = this.feed.currentAsOf ? this.feed.currentAsOf(position) : this.follower.caughtUpAt;
+    const currentAsOf = this.loadedAt === 0 ? 0 : Math.max(this.loadedAt, feedAsOf);
+    const stalenessMs = currentAsOf === 0 ? null : Math.max(0, now - currentAsOf);
+    const bound = this.options.staleness;
+    return {
+      position,
+      caughtUpAt: this.follower.caughtUpAt,
+      pollMs: this.follower.pollMs,
+      currentAsOf,
+      stalenessMs,
+      stale: bound !== undefined && (stalenessMs === null || stalenessMs > bound.maxMs),
+      maxStalenessMs: bound?.maxMs ?? null,
+      staleMode: bound?.mode ?? null,
+      eventsApplied: this.eventsApplied,
+    };
+  }
+
+  /**
+   * Before answering a check from the index: past the staleness bound, refuses with
+   * index-stale (mode "refuse") or returns true so the answer is flagged (mode "serve").
+   * False when current, or when no bound is set.
+   */
+  assertFresh(): boolean {
+    if (this.options.staleness === undefined) return false;
+    const f = this.feedStatus();
+    if (!f.stale) return false;
+    if (f.staleMode === "serve") return true;
+    const behind = f.stalenessMs === null ? "has not loaded its snapshot yet" : `is ${f.stalenessMs} ms behind the change feed`;
+    throw new StandingError("index-stale", `this node's decision index ${behind} (at most ${f.maxStalenessMs} ms allowed): ask another node, or again shortly`, {
+      stalenessMs: f.stalenessMs,
+      maxStalenessMs: f.maxStalenessMs,
+      position: f.position,
+    });
   }
 
   async close(): Promise<void> {
     await this.follower.stop();
+    await this.feed.close?.();
     await this.store.close();
   }
 

@@ -3,8 +3,8 @@
 // transaction (StoreTx.emit). A ChangeFeed delivers those events to every process, in
 // order and at least once; the projections that follow it (the decision index, the key
 // cache, the policy registry) re-read what an event names from the store, so applying
-// one twice, or late, is harmless. This implementation polls the store's outbox; a
-// JetStream implementation is a sibling of it.
+// one twice, or late, is harmless. This implementation polls the store's outbox; the
+// JetStream one (jetstream.ts, a cluster's) is a sibling of it.
 import type { ChangeRow, Store } from "../store/types.js";
 
 export interface ChangeFeed {
@@ -12,6 +12,14 @@ export interface ChangeFeed {
   position(): Promise<number>;
   /** Events after `after`, in order, at most `limit`. */
   read(after: number, limit: number): Promise<ChangeRow[]>;
+  /**
+   * The latest instant (epoch ms, this process's clock) at which everything committed
+   * was at or below position `applied`, as far as the feed knows; 0 if it cannot tell
+   * yet. A feed without it (the store's own) is current whenever a read reaches its end.
+   */
+  currentAsOf?(applied: number): number;
+  /** Lets go of what the feed holds open (subscriptions); the store it reads is not its to close. */
+  close?(): Promise<void>;
 }
 
 export class StoreChangeFeed implements ChangeFeed {

@@ -372,7 +372,21 @@ export interface Store extends StoreReads {
   /** The process identity that this store stamps on the changes it commits. */
   readonly origin: string;
   readonly journal: JournalPort;
+  /**
+   * A lease that at most one process on this database holds at a time (PostgreSQL: a
+   * session advisory lock on a connection of its own, freed when that connection ends).
+   * Undefined where the store serves one process (SQLite): that process is the only one.
+   */
+  exclusiveLease?(name: string): ExclusiveLease;
   close(): Promise<void>;
+}
+
+/** A named lease among the processes of one database (Store.exclusiveLease). */
+export interface ExclusiveLease {
+  /** Takes the lease if it is free; true while this process holds it (its connection alive and answering). */
+  tryTake(): Promise<boolean>;
+  /** Gives it up (and closes its connection); another process may take it at once. */
+  release(): Promise<void>;
 }
 
 /** One logged decision: who asked about whom, in which context, and the answer. */

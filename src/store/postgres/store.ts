@@ -32,6 +32,7 @@ import type {
   DisputeActionRow,
   DisputeRow,
   DisputeStatus,
+  ExclusiveLease,
   Identifier,
   JournalPort,
   ListCount,
@@ -60,6 +61,7 @@ import { kindOf, type RowOp } from "./journal-kinds.js";
 import { PgJournal, eventData, hashRow, journaledTables, keyOf, latestHead, sqlValue, type JournaledTable, type PendingEntry } from "./journal.js";
 import { readPage } from "./reader.js";
 import { recordCols, toProposal, toSession, toCatalogue, toDecision, toDispute, toKey, toNotice, toOutbox, toPolicy, toQuarantine, toRecord, toState, type Row } from "./rows.js";
+import { PgLease } from "./lease.js";
 import { migrate } from "./schema.js";
 import { verifyPostgres } from "./verify.js";
 
@@ -871,6 +873,10 @@ export class PgStore implements Store {
 
   async lastChange(): Promise<number> {
     return (await this.reads()).lastChange();
+  }
+
+  exclusiveLease(name: string): ExclusiveLease {
+    return new PgLease(this.url, name);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,70 @@
+// A checkpoint node: an API server of a cluster whose decision index follows the change
+// feed on NATS JetStream instead of polling the database (docs/cluster.md, "Checkpoint
+// nodes and the change feed"). `serve --cluster` opens one with `openCheckpointNode`
+// and starts it with `startCheckpointNode` once the server is loaded.
+import { StandingError } from "../errors.js";
+import { ChangeRelay, JetStreamChangeFeed, type RelayOptions } from "../feed/jetstream.js";
+import { openStanding, type Standing, type StandingConfig } from "../standing.js";
+import { openStore, parseStoreUrl } from "../store/open.js";
+import type { Store } from "../store/types.js";
+import { openCluster, type Cluster } from "./nats.js";
+import { clusterSettings, type ClusterSettings } from "./settings.js";
+
+/** How often a checkpoint node reads the feed's buffer, in ms: the follower's share of the latency (the relay polls the outbox every 50 ms). */
+export const CHECKPOINT_FEED_POLL_MS = 50;
+
+export interface CheckpointNode {
+  readonly standing: Standing;
+  readonly cluster: Cluster;
+  readonly store: Store;
+}
+
+/** The store of a cluster: one that several processes share and that offers a lease (PostgreSQL); anything else is refused. */
+function clusterStore(store: string | Store): Store {
+  if (typeof store === "string" && parseStoreUrl(store).kind !== "postgres") {
+    throw new StandingError("bad-request", `--cluster needs a PostgreSQL store (--store postgres://USER@HOST:PORT/DATABASE or STANDING_STORE); ${store} is an embedded SQLite file, which one process keeps to itself`, { store: "sqlite" });
+  }
+  const opened = typeof store === "string" ? openStore(store) : store;
+  if (!opened.exclusiveLease) throw new StandingError("bad-request", "--cluster needs a PostgreSQL store: this store is not shared between processes", {});
+  return opened;
+}
+
+/**
+ * Connects to the cluster (settings from the environment unless given) and builds a
+ * Standing over the PostgreSQL store that follows the JetStream change feed, with the
+ * cluster's staleness bound (STANDING_MAX_STALENESS_MS, STANDING_STALE).
+ */
+export async function openCheckpointNode(config: StandingConfig, settings: ClusterSettings = clusterSettings()): Promise<CheckpointNode> {
+  const store = clusterStore(config.store);
+  let cluster: Cluster;
+  try {
+    cluster = await openCluster(settings, { name: "standing checkpoint node" });
+  } catch (e) {
+    if (typeof config.store === "string") await store.close();
+    throw e;
+  }
+  const feed = new JetStreamChangeFeed(cluster, { onError: (e) => console.error("standing: following the change stream failed; trying again:", (e as Error).message) });
+  const standing = openStanding({
+    ...config,
+    store,
+    feed,
+    feedPollMs: config.feedPollMs ?? CHECKPOINT_FEED_POLL_MS,
+    staleness: config.staleness ?? { maxMs: settings.maxStalenessMs, mode: settings.staleMode },
+  });
+  return { standing, cluster, store };
+}
+
+/**
+ * Starts a node's part in the feed: a relay candidate (the one holding the lease copies
+ * the outbox onto the stream) and the follower. Returns a stop function that stops the
+ * relay, gives up its lease and closes the NATS connection; close the Standing after it.
+ */
+export async function startCheckpointNode(standing: Standing, cluster: Cluster, store: Store, options: RelayOptions = {}): Promise<() => Promise<void>> {
+  const relay = new ChangeRelay(cluster, store, { onError: (e) => console.error("standing: relaying the outbox to the change stream failed; trying again:", (e as Error).message), ...options });
+  relay.start();
+  await standing.follow();
+  return async () => {
+    await relay.stop();
+    await cluster.close();
+  };
+}
