@@ -56,6 +56,8 @@ export const Decision = Type.Object({
   policy: Type.String(),
   at: Type.String(),
   receipt: Type.Optional(Receipt),
+  /** Present when a checkpoint node past its staleness bound answers anyway (STANDING_STALE=serve). */
+  stale: Type.Optional(Type.Literal(true)),
 });
 
 export const RecordInput = Type.Object(

@@ -126,6 +126,9 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
   const records = new Counter({ name: "standing_records_total", help: "Records received, by outcome", labelNames: ["status"], registers: [registry] });
   new Gauge({ name: "standing_decision_log_dropped", help: "Decision log entries dropped while writes were failing", registers: [registry], collect() { this.set(log.droppedEntries); } });
   new Gauge({ name: "standing_index_subjects", help: "Subjects in the decision index", registers: [registry], collect() { this.set(standing.indexedSubjects); } });
+  // How far behind the change feed this process is (docs/cluster.md), and how many of its events it applied.
+  new Gauge({ name: "standing_feed_staleness_seconds", help: "Time since everything committed was last known applied here", registers: [registry], collect() { const s = standing.feedStatus().stalenessMs; this.set(s === null ? Number.NaN : s / 1000); } });
+  new Counter({ name: "standing_feed_events_applied_total", help: "Change feed events applied to this process's projections", registers: [registry], collect() { this.reset(); this.inc(standing.feedStatus().eventsApplied); } });
 
   // ---- body parsers: NDJSON and YAML arrive as text. Every body must be valid UTF-8:
   // decoding invalid bytes to U+FFFD would silently change what a source asserted
@@ -232,15 +235,16 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
     dueProcessRoutes(plugin, standing);
     r.get("/openapi.json", { config: { allow: "public" }, schema: { hide: true } }, async () => app.swagger());
 
-    r.get("/healthz", { config: { allow: "public" }, schema: { tags: ["operations"], summary: "Health" } }, async () => {
+    r.get("/healthz", { config: { allow: "public" }, schema: { tags: ["operations"], summary: "Health (503 when the index is past its staleness bound)" } }, async (_req, reply) => {
       const p = standing.activePolicy();
       const feed = standing.feedStatus();
+      if (feed.stale) void reply.status(503);
       return {
-        status: "ok",
+        status: feed.stale ? "stale" : "ok",
         policy: p?.ref ?? null,
         indexedSubjects: standing.indexedSubjects,
         // How current the index is with what other processes commit: the feed read up to `position`, last at `caughtUpAt`.
-        feed: { position: feed.position, caughtUpAt: feed.caughtUpAt === 0 ? null : new Date(feed.caughtUpAt).toISOString(), pollMs: feed.pollMs },
+        feed: { position: feed.position, caughtUpAt: feed.caughtUpAt === 0 ? null : new Date(feed.caughtUpAt).toISOString(), pollMs: feed.pollMs, stalenessMs: feed.stalenessMs, stale: feed.stale, maxStalenessMs: feed.maxStalenessMs, staleMode: feed.staleMode, eventsApplied: feed.eventsApplied },
       };
     });
 
@@ -252,13 +256,13 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
 
     // ---- checks
     // Synchronous handlers (no promise per request); Fastify sends what they return.
-    r.post("/v1/checks", { config: { allow: ["checkpoint"] }, schema: { tags: ["checks"], summary: "May this subject do this here, now?", security, body: S.CheckRequest, response: { 200: S.Decision, ...err } } }, (req) => {
+    r.post("/v1/checks", { config: { allow: ["checkpoint"] }, schema: { tags: ["checks"], summary: "May this subject do this here, now?", security, body: S.CheckRequest, response: { 200: S.Decision, ...err } } }, (req, reply) => {
       const { subject, context } = req.body;
-      return checkAndLog(req.principal, subject, context);
+      return checkAndLog(req.principal, subject, context, reply);
     });
 
-    r.get("/v1/checks", { config: { allow: ["checkpoint"] }, schema: { tags: ["checks"], summary: "The same check as a GET: ?subject=SCHEME:VALUE&context=NAME", security, querystring: Type.Object({ subject: Type.String({ minLength: 3, maxLength: 401 }), context: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }), response: { 200: S.Decision, ...err } } }, (req) => {
-      return checkAndLog(req.principal, parseIdentifier(req.query.subject), req.query.context);
+    r.get("/v1/checks", { config: { allow: ["checkpoint"] }, schema: { tags: ["checks"], summary: "The same check as a GET: ?subject=SCHEME:VALUE&context=NAME", security, querystring: Type.Object({ subject: Type.String({ minLength: 3, maxLength: 401 }), context: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }), response: { 200: S.Decision, ...err } } }, (req, reply) => {
+      return checkAndLog(req.principal, parseIdentifier(req.query.subject), req.query.context, reply);
     });
 
     function assertContext(p: Principal, context: string): void {
@@ -277,9 +281,13 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       return d;
     }
 
-    function checkAndLog(p: Principal, subject: Identifier, context: string): Static<typeof S.Decision> | Promise<Static<typeof S.Decision>> {
+    function checkAndLog(p: Principal, subject: Identifier, context: string, reply: FastifyReply): Static<typeof S.Decision> | Promise<Static<typeof S.Decision>> {
       assertContext(p, context);
-      const d = decideAndLog(p, subject, context);
+      // Past the staleness bound: refused (index-stale), or answered and flagged (STANDING_STALE=serve).
+      const stale = standing.assertFresh();
+      if (stale) void reply.header("standing-stale", "true");
+      const decided = decideAndLog(p, subject, context);
+      const d = stale ? { ...decided, stale: true as const } : decided;
       // Signed on the HTTP path, in batches per turn of the event loop (docs/journal.md, "Receipts": why not in check()).
       const receipt = withReceipts ? standing.receipts.checkBatched({ id: d.id, subject: d.subject, context, answer: d.decision, codes: d.reasons.length === 0 ? NO_CODES : d.reasons.map((x) => x.code), policy: d.policy, at: d.at }) : undefined;
       // The response schema serialises it (fast-json-stringify); its readonly arrays are only read.
@@ -291,6 +299,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
     r.post("/v1/screenings", { config: { allow: ["checkpoint"] }, schema: { tags: ["checks"], summary: "Screen many identifiers at once", description: `Body: ${NDJSON} (one identifier per line: {"scheme":…,"value":…} or "SCHEME:VALUE") or a JSON array of the same, up to ${maxLines} lines. Answer: ${NDJSON}, one result per line.`, security, querystring: S.ScreeningQuery } }, async (req, reply) => {
       const { context } = req.query;
       assertContext(req.principal, context);
+      if (standing.assertFresh()) void reply.header("standing-stale", "true");
       const lines = screeningLines(req.body);
       if (lines.length > maxLines) throw new StandingError("payload-too-large", `at most ${maxLines} identifiers per screening; got ${lines.length}`, { lines: lines.length });
       const p = req.principal;

@@ -12,7 +12,7 @@ import { buildServer } from "../api/server.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { humanDate } from "../time.js";
 import { ingestFile } from "./ingest.js";
-import { Output, dbPath, storeLabel, storeUrl, openStanding, parseAt, seedPolicyPath, type CommonOptions } from "./context.js";
+import { Output, dbPath, storeLabel, storeUrl, openStanding, clockFromEnv, parseAt, seedPolicyPath, type CommonOptions } from "./context.js";
 import type { PolicyDiagnostic } from "../policy/types.js";
 import { roles } from "../auth/principals.js";
 import { DecisionLog } from "../decision-log.js";
@@ -26,6 +26,7 @@ import { claimForDemo } from "../demo/guard.js";
 import { LOG_LEVELS } from "../api/hardening.js";
 import { DEFAULT_LIMITS } from "../api/limits.js";
 import { serveLimits, type ServeLimitOptions } from "./serve-options.js";
+import { openCheckpointNode, startCheckpointNode } from "../cluster/node.js";
 
 function common(cmd: Command): Command {
   return cmd
@@ -499,9 +500,11 @@ export async function main(argv: string[]): Promise<number> {
     .option("--trust-proxy", "behind a TLS-terminating proxy: trust X-Forwarded-Proto/-For (session cookies get Secure over https); also STANDING_TRUST_PROXY=1")
     .option("--session-idle-minutes <n>", "a web session unused this long ends (default 120)", Number)
     .option("--session-hours <n>", "a web session ends this long after sign-in (default 12)", Number)
-    .action(async (o: CommonOptions & ServeLimitOptions & { port?: number; host: string; demo?: boolean; subjects: number }) =>
+    .option("--cluster", "a checkpoint node of a cluster: follow the change feed on NATS JetStream, with a staleness bound (PostgreSQL only; docs/cluster.md)")
+    .action(async (o: CommonOptions & ServeLimitOptions & { port?: number; host: string; demo?: boolean; subjects: number; cluster?: boolean }) =>
       run(o.json, async () => {
-        const s = openStanding(o);
+        const node = o.cluster ? await openCheckpointNode({ store: storeUrl(o), clock: clockFromEnv() }) : undefined;
+        const s = node?.standing ?? openStanding(o);
         await s.start();
         if (o.demo) {
           await claimForDemo(s, dbPath(o));
@@ -519,6 +522,7 @@ export async function main(argv: string[]): Promise<number> {
         await s.advance(undefined, true);
         // Follow what other processes commit (the CLI beside this server): see ARCHITECTURE.md.
         await s.follow();
+        const stopNode = node ? await startCheckpointNode(s, node.cluster, node.store) : undefined;
         const indexed = s.indexedSubjects;
         const keysForDemo = o.demo ? await demoKeys(s, dbPath(o)) : undefined;
         const scheduler = new Scheduler(s);
@@ -546,6 +550,7 @@ export async function main(argv: string[]): Promise<number> {
             void app
               .close()
               .then(() => decisionLog.flush())
+              .then(() => stopNode?.())
               .then(() => s.close())
               .finally(resolve);
           };
