@@ -236,6 +236,8 @@ export class JetStreamChangeFeed implements ChangeFeed {
   /** The outbox position of the last row the consumer delivered. */
   private delivered = 0;
   private generation = 0;
+  /** The stream sequence the consumer goes on from (the message after the last it delivered). */
+  private next = 0;
   private messages: ConsumerMessages | undefined;
   private started = false;
   private closed = false;
@@ -266,6 +268,14 @@ export class JetStreamChangeFeed implements ChangeFeed {
         }
       },
     });
+    // After NATS comes back, the consumer starts again from where it was at once, rather
+    // than when its own missed heartbeats notice that the server forgot it.
+    void (async () => {
+      for await (const s of transport.nc.status()) {
+        if (this.closed) return;
+        if (s.type === "reconnect" && this.started) void this.resume();
+      }
+    })().catch(() => undefined);
   }
 
   async position(): Promise<number> {
@@ -319,8 +329,18 @@ export class JetStreamChangeFeed implements ChangeFeed {
     this.floor = after;
     this.delivered = after;
     this.started = true;
-    const start = await this.locate(after);
-    void this.consume(generation, start);
+    this.next = await this.locate(after);
+    if (generation === this.generation) void this.consume(generation);
+  }
+
+  /** Starts the consumer again where it was (after a reconnection), keeping the buffer. */
+  private async resume(): Promise<void> {
+    const generation = ++this.generation;
+    this.release();
+    const old = this.messages;
+    this.messages = undefined;
+    await old?.close().catch(() => undefined);
+    if (generation === this.generation && !this.closed) void this.consume(generation);
   }
 
   /** The stream sequence of the first message whose last event is after `after` (a binary search over the stream). */
@@ -342,13 +362,13 @@ export class JetStreamChangeFeed implements ChangeFeed {
     return lo;
   }
 
-  private async consume(generation: number, start: number): Promise<void> {
+  private async consume(generation: number): Promise<void> {
     const { js, names } = this.transport;
-    let next = start;
     while (!this.closed && generation === this.generation) {
       try {
-        const consumer = await js.consumers.get(names.changesStream, { filter_subjects: names.changesSubject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: next });
-        const messages = await consumer.consume({ max_messages: 64 });
+        const consumer = await js.consumers.get(names.changesStream, { filter_subjects: names.changesSubject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.next });
+        // Short pulls with idle heartbeats: a consumer the server lost is noticed within seconds.
+        const messages = await consumer.consume({ max_messages: 64, expires: 5_000, idle_heartbeat: 2_000 });
         if (generation !== this.generation) {
           await messages.close().catch(() => undefined);
           return;
@@ -362,7 +382,7 @@ export class JetStreamChangeFeed implements ChangeFeed {
               this.delivered = row.seq;
             }
           }
-          next = m.seq + 1;
+          this.next = m.seq + 1;
           // The follower reads at its pace; the consumer waits while the buffer is full.
           while (this.buffer.length >= this.limit && generation === this.generation && !this.closed) {
             await new Promise<void>((resolve) => (this.wake = resolve));
