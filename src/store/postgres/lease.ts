@@ -20,7 +20,7 @@ export class PgLease implements ExclusiveLease {
   async tryTake(): Promise<boolean> {
     try {
       if (!this.client) {
-        const c = new pg.Client({ connectionString: this.url, application_name: `standing lease ${this.name}`, connectionTimeoutMillis: 5_000 });
+        const c = new pg.Client({ connectionString: this.url, application_name: `standing lease pid ${process.pid}`.slice(0, 63), connectionTimeoutMillis: 5_000 });
         // A connection that fails ends the lease: the server has freed the lock with the session.
         c.on("error", () => this.drop(c));
         c.on("end", () => this.drop(c));
