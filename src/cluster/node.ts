@@ -13,6 +13,22 @@ import { clusterSettings, type ClusterSettings } from "./settings.js";
 /** How often a checkpoint node reads the feed's buffer, in ms: the follower's share of the latency (the relay polls the outbox every 50 ms). */
 export const CHECKPOINT_FEED_POLL_MS = 50;
 
+/** An error logger that says a failure once, then at most every ten seconds with how often it recurred (NATS down would otherwise print twenty lines a second). */
+function throttled(what: string): (e: unknown) => void {
+  let last = 0;
+  let quiet = 0;
+  return (e) => {
+    const now = Date.now();
+    if (now - last < 10_000) {
+      quiet++;
+      return;
+    }
+    console.error(`standing: ${what} failed${quiet > 0 ? ` (${quiet} more times since the last message)` : ""}; trying again: ${(e as Error).message}`);
+    last = now;
+    quiet = 0;
+  };
+}
+
 export interface CheckpointNode {
   readonly standing: Standing;
   readonly cluster: Cluster;
@@ -43,7 +59,7 @@ export async function openCheckpointNode(config: StandingConfig, settings: Clust
     if (typeof config.store === "string") await store.close();
     throw e;
   }
-  const feed = new JetStreamChangeFeed(cluster, { onError: (e) => console.error("standing: following the change stream failed; trying again:", (e as Error).message) });
+  const feed = new JetStreamChangeFeed(cluster, { onError: throttled("following the change stream") });
   const standing = openStanding({
     ...config,
     store,
@@ -60,7 +76,7 @@ export async function openCheckpointNode(config: StandingConfig, settings: Clust
  * relay, gives up its lease and closes the NATS connection; close the Standing after it.
  */
 export async function startCheckpointNode(standing: Standing, cluster: Cluster, store: Store, options: RelayOptions = {}): Promise<() => Promise<void>> {
-  const relay = new ChangeRelay(cluster, store, { onError: (e) => console.error("standing: relaying the outbox to the change stream failed; trying again:", (e as Error).message), ...options });
+  const relay = new ChangeRelay(cluster, store, { onError: throttled("relaying the outbox to the change stream"), ...options });
   relay.start();
   await standing.follow();
   return async () => {
