@@ -275,8 +275,7 @@ export class Standing {
    */
   feedStatus(now: number = Date.now()): FeedStatus {
     const position = this.follower.position;
-    const feedAsOf = this.feed.currentAsOf ? this.feed.currentAsOf(position) : this.follower.caughtUpAt;
-    const currentAsOf = this.loadedAt === 0 ? 0 : Math.max(this.loadedAt, feedAsOf);
+    const currentAsOf = this.currentAsOf();
     const stalenessMs = currentAsOf === 0 ? null : Math.max(0, now - currentAsOf);
     const bound = this.options.staleness;
     return {
@@ -298,7 +297,11 @@ export class Standing {
    * False when current, or when no bound is set.
    */
   assertFresh(): boolean {
-    if (this.options.staleness === undefined) return false;
+    const bound = this.options.staleness;
+    if (bound === undefined) return false;
+    // The common case without building the status: current within the bound.
+    const asOf = this.currentAsOf();
+    if (asOf !== 0 && Date.now() - asOf <= bound.maxMs) return false;
     const f = this.feedStatus();
     if (!f.stale) return false;
     if (f.staleMode === "serve") return true;
@@ -308,6 +311,13 @@ export class Standing {
       maxStalenessMs: f.maxStalenessMs,
       position: f.position,
     });
+  }
+
+  /** Everything committed before this instant is applied here (epoch ms; 0 before the snapshot is loaded). */
+  private currentAsOf(): number {
+    if (this.loadedAt === 0) return 0;
+    const feedAsOf = this.feed.currentAsOf ? this.feed.currentAsOf(this.follower.position) : this.follower.caughtUpAt;
+    return Math.max(this.loadedAt, feedAsOf);
   }
 
   async close(): Promise<void> {
