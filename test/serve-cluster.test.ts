@@ -66,6 +66,19 @@ async function serveNode(url: string, env: Record<string, string>): Promise<{ ba
 }
 
 const retraction = (id: string, target: string) => ({ source: "court", id, retracts: target, occurredAt: iso(NOW - DAY), reason: "entered in error" });
+/** `standing evaluator`: applies the records the nodes publish. */
+async function evaluator(url: string, env: Record<string, string>): Promise<void> {
+  const child = spawn(process.execPath, [bin, "evaluator", "--store", url], { cwd: root, env: { ...process.env, ...env } });
+  children.push(child);
+  let out = "";
+  child.stdout?.setEncoding("utf8");
+  child.stdout?.on("data", (d: string) => (out += d));
+  child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  const deadline = Date.now() + 30_000;
+  while (!/evaluator \S+ on cluster/.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+  if (!/evaluator \S+ on cluster/.test(out)) throw new Error(`the evaluator did not start: ${out}`);
+}
+
 const debt = (id: string, who: string, at: number) => ({ source: "court", id, type: "court.judgment.default", subject: { scheme: "national-id", value: who }, occurredAt: iso(at), fields: { case: `K-${id}`, amount: 9000 }, evidence: "file://k" });
 
 describe("serve --cluster", () => {
@@ -75,12 +88,13 @@ describe("serve --cluster", () => {
       const r = cli(["serve", "--cluster", "--db", join(dir, "s.db"), "--port", "0"], { STANDING_NATS_URL: TEST_NATS_URL });
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/--cluster needs a PostgreSQL store/);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it("given two nodes on one database, then one relay holds the lease, a retraction posted to one is answered by the other, and when the relay's process ends the other takes the lease and still follows", async () => {
+  it("given two nodes on one database, then one relay holds the lease, a retraction posted to one and applied by an evaluator is answered by both, and when the relay's process ends the other takes the lease and still follows", async () => {
     const db = await freshDatabase("cluster-serve");
     // Records are ten days old when the nodes start: the debtor measure's notice has run.
     const env = { STANDING_JOURNAL_KEY_FILE: db.keyFile, STANDING_NOW: iso(NOW), STANDING_NATS_URL: TEST_NATS_URL, STANDING_CLUSTER: freshClusterName("serve"), STANDING_PARTITIONS: "1" };
@@ -99,7 +113,7 @@ describe("serve --cluster", () => {
     const court = { authorization: `Bearer ${key(["--role", "source", "--source", "court", "--label", "court"])}` };
     const gate = { authorization: `Bearer ${key(["--role", "checkpoint", "--contexts", "air-travel", "--label", "gate"])}` };
 
-    const [a, b] = await Promise.all([serveNode(db.url, env), serveNode(db.url, env)]);
+    const [a, b] = await Promise.all([serveNode(db.url, env), serveNode(db.url, env), evaluator(db.url, env)]);
     try {
       const check = async (base: string, who: string): Promise<string> => {
         const r = await fetch(`${base}/v1/checks?subject=national-id:${who}&context=air-travel`, { headers: gate });
@@ -123,10 +137,11 @@ describe("serve --cluster", () => {
 
       expect(await check(a.base, "D1")).toBe("deny");
       expect(await check(b.base, "D1")).toBe("deny");
-      const posted = await fetch(`${other.base}/v1/records`, { method: "POST", headers: { ...court, "content-type": "application/json" }, body: JSON.stringify(retraction("seed-1-r", "seed-1")) });
-      expect(posted.status).toBe(201);
-      expect(await check(other.base, "D1")).toBe("allow");
+      // Posted to one node, applied by the evaluator, known to both through the change stream.
+      const posted = await fetch(`${other.base}/v1/records?wait=10`, { method: "POST", headers: { ...court, "content-type": "application/json" }, body: JSON.stringify(retraction("seed-1-r", "seed-1")) });
+      expect(posted.status).toBeLessThan(300);
       await expect.poll(() => check(relay.base, "D1"), WAIT).toBe("allow");
+      await expect.poll(() => check(other.base, "D1"), WAIT).toBe("allow");
 
       // The relay's node goes: the other takes the lease, and a retraction committed by a CLI beside them reaches it.
       await relay.stop();

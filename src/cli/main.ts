@@ -27,6 +27,7 @@ import { LOG_LEVELS } from "../api/hardening.js";
 import { DEFAULT_LIMITS } from "../api/limits.js";
 import { serveLimits, type ServeLimitOptions } from "./serve-options.js";
 import { openCheckpointNode, startCheckpointNode } from "../cluster/node.js";
+import { openClusterNode, registerClusterCommands, requireSharedStore } from "./cluster.js";
 
 function common(cmd: Command): Command {
   return cmd
@@ -500,12 +501,14 @@ export async function main(argv: string[]): Promise<number> {
     .option("--trust-proxy", "behind a TLS-terminating proxy: trust X-Forwarded-Proto/-For (session cookies get Secure over https); also STANDING_TRUST_PROXY=1")
     .option("--session-idle-minutes <n>", "a web session unused this long ends (default 120)", Number)
     .option("--session-hours <n>", "a web session ends this long after sign-in (default 12)", Number)
-    .option("--cluster", "a checkpoint node of a cluster: follow the change feed on NATS JetStream, with a staleness bound (PostgreSQL only; docs/cluster.md)")
+    .option("--cluster", "a node of a cluster: records go through NATS JetStream to evaluators, and the index follows the change feed there within a staleness bound (docs/cluster.md); needs a PostgreSQL store")
     .action(async (o: CommonOptions & ServeLimitOptions & { port?: number; host: string; demo?: boolean; subjects: number; cluster?: boolean }) =>
       run(o.json, async () => {
-        const node = o.cluster ? await openCheckpointNode({ store: storeUrl(o), clock: clockFromEnv() }) : undefined;
-        const s = node?.standing ?? openStanding(o);
+        if (o.cluster) requireSharedStore(o, "serve --cluster");
+        const checkpoint = o.cluster ? await openCheckpointNode({ store: storeUrl(o), clock: clockFromEnv() }) : undefined;
+        const s = checkpoint?.standing ?? openStanding(o);
         await s.start();
+        const node = o.cluster ? await openClusterNode(s) : undefined;
         if (o.demo) {
           await claimForDemo(s, dbPath(o));
           if (!s.activePolicy() && s.publishedPolicies().length === 0) {
@@ -522,7 +525,7 @@ export async function main(argv: string[]): Promise<number> {
         await s.advance(undefined, true);
         // Follow what other processes commit (the CLI beside this server): see ARCHITECTURE.md.
         await s.follow();
-        const stopNode = node ? await startCheckpointNode(s, node.cluster, node.store) : undefined;
+        const stopNode = checkpoint ? await startCheckpointNode(s, checkpoint.cluster, checkpoint.store) : undefined;
         const indexed = s.indexedSubjects;
         const keysForDemo = o.demo ? await demoKeys(s, dbPath(o)) : undefined;
         const scheduler = new Scheduler(s);
@@ -536,7 +539,7 @@ export async function main(argv: string[]): Promise<number> {
         }, 5_000);
         deliverTimer.unref();
         const decisionLog = new DecisionLog(s);
-        const app = buildServer(s, { decisionLog, ...serveLimits(o, keysForDemo) });
+        const app = buildServer(s, { decisionLog, ...serveLimits(o, keysForDemo), ...(node ? { intake: node.intake } : {}) });
         const port = o.port ?? (process.env.PORT ? Number.parseInt(process.env.PORT, 10) : 8080);
         await app.listen({ port, host: o.host });
         const addr = app.server.address();
@@ -551,6 +554,7 @@ export async function main(argv: string[]): Promise<number> {
               .close()
               .then(() => decisionLog.flush())
               .then(() => stopNode?.())
+              .then(() => node?.cluster.close())
               .then(() => s.close())
               .finally(resolve);
           };
@@ -559,6 +563,8 @@ export async function main(argv: string[]): Promise<number> {
         });
       })(),
     );
+
+  registerClusterCommands(program, common, run);
 
   try {
     await program.parseAsync(hoistCommonOptions(argv));
