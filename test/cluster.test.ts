@@ -59,7 +59,7 @@ describe("standing serve --cluster and standing evaluator", () => {
 
     // Both nodes follow the store and answer alike.
     const deadline = Date.now() + 20_000;
-    let differ: string[] = [];
+    let differ: string[];
     do {
       differ = [];
       for (let i = 0; i < 200; i += 7) {
