@@ -33,6 +33,8 @@ export interface TestCluster {
   readonly procs: Proc[];
   api(name: string, extra?: Record<string, string>): Promise<Proc>;
   evaluator(name: string, extra?: Record<string, string>): Proc;
+  /** An evaluator, once it has joined the cluster. */
+  evaluatorReady(name: string, extra?: Record<string, string>): Promise<Proc>;
   kill(p: Proc): Promise<void>;
   stopAll(): Promise<void>;
 }
@@ -90,6 +92,13 @@ export async function testCluster(label: string, settings: Record<string, string
     },
     evaluator(name, extra = {}) {
       return spawnProc(name, ["evaluator"], extra);
+    },
+    async evaluatorReady(name, extra = {}) {
+      const proc = spawnProc(name, ["evaluator"], extra);
+      const deadline = Date.now() + 30_000;
+      while (!/evaluator \S+ on cluster/.test(proc.out) && Date.now() < deadline && proc.child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      if (!/evaluator \S+ on cluster/.test(proc.out)) throw new Error(`${name} did not start: ${proc.out}`);
+      return proc;
     },
     async kill(p) {
       p.child.kill("SIGKILL");

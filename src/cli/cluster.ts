@@ -52,7 +52,8 @@ export function registerClusterCommands(program: Command, common: (c: Command) =
         const settings = clusterSettings();
         const s = openStanding(o);
         await s.start();
-        const cluster = await openCluster(settings, { name: "standing-evaluator" });
+        // An evaluator may start before NATS does (or while it restarts): it waits a minute for it.
+        const cluster = await openCluster(settings, { name: "standing-evaluator", waitMs: 60_000 });
         const log = (line: string): void => {
           process.stdout.write(`${new Date().toISOString()} ${line}\n`);
         };
