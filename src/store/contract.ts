@@ -23,6 +23,7 @@ import type {
   PolicyProposalRow,
   PolicyRow,
   SessionRow,
+  OutcomeRow,
   Store,
   StoreTx,
   SubjectId,
@@ -494,6 +495,48 @@ export function storeContract(name: string, makeStore: () => Store | Promise<Sto
           }),
         ).rejects.toThrow("boom");
         expect(await store.policyProposals()).toEqual([]);
+      });
+    });
+
+    describe("line outcomes and partition fences (the cluster's record stream)", () => {
+      const outcome = (receipt: string, line: number, extra: Partial<OutcomeRow> = {}): OutcomeRow => ({
+        receipt,
+        line,
+        source: "court",
+        recordId: `r-${line}`,
+        status: "accepted",
+        detail: JSON.stringify({ status: "accepted", line }),
+        at: T0 + line,
+        ...extra,
+      });
+
+      it("given outcomes of a batch, when read by receipt, then they come in line order after the given line, within the limit; another batch's are not mixed in", async () => {
+        await write((tx) => tx.putOutcomes([outcome("b-1", 3), outcome("b-1", 1), outcome("b-2", 1), outcome("b-1", 2, { status: "rejected", source: null, recordId: null })]));
+        expect((await store.outcomesOf("b-1", 0, 10)).map((o) => o.line)).toEqual([1, 2, 3]);
+        expect(await store.outcomesOf("b-1", 1, 1)).toEqual([outcome("b-1", 2, { status: "rejected", source: null, recordId: null })]);
+        expect((await store.outcomesFor("b-1", [3, 9, 1])).map((o) => o.line)).toEqual([1, 3]);
+        expect(await store.outcomesFor("b-1", [])).toEqual([]);
+      });
+
+      it("given a line that has an outcome, when an outcome is put for it again, then the first is kept (a redelivery has no second effect)", async () => {
+        await write((tx) => tx.putOutcomes([outcome("b-1", 1)]));
+        await write((tx) => tx.putOutcomes([outcome("b-1", 1, { status: "duplicate", detail: "{}" })]));
+        expect(await store.outcomesOf("b-1", 0, 10)).toEqual([outcome("b-1", 1)]);
+      });
+
+      it("given a record with outcomes in two batches, when its outcome is asked, then the latest comes back; an unknown record has none", async () => {
+        await write((tx) => tx.putOutcomes([outcome("b-1", 1, { recordId: "x", at: T0 })]));
+        await write((tx) => tx.putOutcomes([outcome("b-2", 5, { recordId: "x", status: "duplicate", at: T0 + 100 })]));
+        expect(await store.outcomeOfRecord("court", "x")).toMatchObject({ receipt: "b-2", status: "duplicate" });
+        expect(await store.outcomeOfRecord("court", "y")).toBeUndefined();
+      });
+
+      it("given a partition fenced at an epoch, when fenced again, then an equal or newer epoch passes and an older one is refused", async () => {
+        expect(await write((tx) => tx.fencePartition(3, 10))).toBe(true);
+        expect(await write((tx) => tx.fencePartition(3, 10))).toBe(true);
+        expect(await write((tx) => tx.fencePartition(3, 12))).toBe(true);
+        expect(await write((tx) => tx.fencePartition(3, 11))).toBe(false);
+        expect(await write((tx) => tx.fencePartition(4, 1))).toBe(true);
       });
     });
 

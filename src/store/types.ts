@@ -127,6 +127,25 @@ export interface StoredInputs {
   readonly state: StateRow | undefined;
 }
 
+/** What became of one line of a batch that went through the cluster's record stream. */
+export type OutcomeStatus = "accepted" | "duplicate" | "quarantined" | "rejected";
+
+/**
+ * The outcome of line `line` of the batch with receipt `receipt`, written in the
+ * transaction that applied it: the exactly-once mark of a delivery (a line that has an
+ * outcome is never applied again) and what `GET /v1/batches/{receipt}` answers.
+ */
+export interface OutcomeRow {
+  readonly receipt: string;
+  readonly line: number;
+  readonly source: string | null;
+  readonly recordId: string | null;
+  readonly status: OutcomeStatus;
+  /** The line's answer as JSON (an IngestResult). */
+  readonly detail: string;
+  readonly at: Instant;
+}
+
 /** A record to append: everything but the sequence number the store assigns. */
 export type NewRecord = Omit<RecordRow, "seq">;
 
@@ -201,6 +220,13 @@ export interface StoreReads {
   outboxOf(noticeId: string): Promise<OutboxRow | undefined>;
   /** The channels a notice has reached, each once: a channel that failed is tried again alone. */
   deliveredChannels(noticeId: string): Promise<string[]>;
+
+  /** Outcomes of a batch's lines after `afterLine`, in line order, at most `limit`. */
+  outcomesOf(receipt: string, afterLine: number, limit: number): Promise<OutcomeRow[]>;
+  /** Outcomes of these lines of a batch (those that have one). */
+  outcomesFor(receipt: string, lines: readonly number[]): Promise<OutcomeRow[]>;
+  /** The latest outcome of a source's record, from any batch. */
+  outcomeOfRecord(source: string, recordId: string): Promise<OutcomeRow | undefined>;
 }
 
 /**
@@ -260,6 +286,15 @@ export interface StoreTx extends StoreReads {
    * caller then reads through the transaction and hands the inputs over.
    */
   pageReader(): PageReaderSpec | undefined;
+
+  /** Stores the outcomes of lines applied in this transaction; a line that has one keeps it. */
+  putOutcomes(rows: readonly OutcomeRow[]): Promise<void>;
+  /**
+   * The fence of a partition of the record stream: true when `epoch` is at least the
+   * highest epoch any transaction has fenced it with, which it then becomes; false when
+   * a newer owner has taken the partition over (the caller must not commit).
+   */
+  fencePartition(partition: number, epoch: number): Promise<boolean>;
 
   /** A journal entry for a change that leaves no row (a refused record), in this transaction. */
   journalEvent(kind: string, data: unknown): Promise<void>;

@@ -25,6 +25,7 @@ const ORDER = [
   "catalogues",
   "policy_proposals",
   "sessions",
+  "ingest_outcomes",
   "subjects",
   "identifiers",
   "records",
@@ -41,8 +42,11 @@ const ORDER = [
   "journal",
   "journal_checkpoints",
 ];
-/** Not copied: the change feed's outbox says what changed for processes following that database. */
-const SKIPPED = new Set(["changes"]);
+/**
+ * Not copied: the change feed's outbox says what changed for processes following that
+ * database, and partition fences order the evaluators of a cluster that has not started yet.
+ */
+const SKIPPED = new Set(["changes", "partition_fences"]);
 
 export interface CopyProgress {
   readonly table: string;

@@ -15,6 +15,7 @@ import type {
   PolicyRow,
   QuarantineRow,
   SessionRow,
+  OutcomeRow,
   RecordRow,
   StateRow,
 } from "../types.js";
@@ -184,4 +185,8 @@ export function toProposal(r: Row): PolicyProposalRow {
 
 export function toSession(r: Row): SessionRow {
   return { hash: r.hash as string, keyId: r.key_id as string, createdAt: num(r.created_at), lastSeenAt: num(r.last_seen_at), expiresAt: num(r.expires_at), endedAt: numOrNull(r.ended_at) };
+}
+
+export function toOutcome(r: Row): OutcomeRow {
+  return { receipt: r.receipt as string, line: num(r.line), source: strOrNull(r.source), recordId: strOrNull(r.record_id), status: r.status as OutcomeRow["status"], detail: r.detail as string, at: num(r.at) };
 }

@@ -256,6 +256,27 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_expiry ON sessions (expires_at);
 `,
   },
+  {
+    version: 3,
+    name: "the cluster's line outcomes (exactly-once marks of the record stream) and partition fences",
+    sql: `
+CREATE TABLE ingest_outcomes (
+  receipt ${T} NOT NULL,
+  line INTEGER NOT NULL,
+  source ${T},
+  record_id ${T},
+  status ${T} NOT NULL,
+  detail ${T} NOT NULL,
+  at BIGINT NOT NULL,
+  PRIMARY KEY (receipt, line)
+);
+CREATE INDEX ingest_outcomes_record ON ingest_outcomes (source, record_id, at);
+CREATE TABLE partition_fences (
+  partition INTEGER PRIMARY KEY,
+  epoch BIGINT NOT NULL
+);
+`,
+  },
 ];
 
 export const schemaVersion = (migrations[migrations.length - 1] as Migration).version;
@@ -263,7 +284,10 @@ export const schemaVersion = (migrations[migrations.length - 1] as Migration).ve
 /** Tables that are the store's machinery, not its data: never journaled, never verified row by row. */
 // Web sessions are not journaled either (as on SQLite): short-lived credentials that answer no
 // question about anyone, touched at every page view, and only good while their key is.
-export const machineryTables: readonly string[] = ["schema_migrations", "journal", "journal_checkpoints", "changes", "sessions"];
+// The cluster's line outcomes and partition fences are machinery too: an outcome repeats
+// what the journaled rows (records, quarantine) and the batch's refusal entry already
+// say, and a fence only orders evaluators.
+export const machineryTables: readonly string[] = ["schema_migrations", "journal", "journal_checkpoints", "changes", "sessions", "ingest_outcomes", "partition_fences"];
 
 type Queryable = Pick<pg.PoolClient, "query">;
 

@@ -27,6 +27,7 @@ import type {
   ApplicationRow,
   AuditOptions,
   CatalogueRow,
+  OutcomeRow,
   ChangeRow,
   DecisionLogRow,
   DisputeActionRow,
@@ -59,7 +60,7 @@ import type {
 import { kindOf, type RowOp } from "./journal-kinds.js";
 import { PgJournal, eventData, hashRow, journaledTables, keyOf, latestHead, sqlValue, type JournaledTable, type PendingEntry } from "./journal.js";
 import { readPage } from "./reader.js";
-import { recordCols, toProposal, toSession, toCatalogue, toDecision, toDispute, toKey, toNotice, toOutbox, toPolicy, toQuarantine, toRecord, toState, type Row } from "./rows.js";
+import { recordCols, toProposal, toSession, toOutcome, toCatalogue, toDecision, toDispute, toKey, toNotice, toOutbox, toPolicy, toQuarantine, toRecord, toState, type Row } from "./rows.js";
 import { migrate } from "./schema.js";
 import { verifyPostgres } from "./verify.js";
 
@@ -218,6 +219,41 @@ class PgOps implements StoreTx {
   async sessionByHash(hash: string): Promise<SessionRow | undefined> {
     const r = await this.one("SELECT * FROM sessions WHERE hash = $1", [hash]);
     return r ? toSession(r) : undefined;
+  }
+
+  async outcomesOf(receipt: string, afterLine: number, limit: number): Promise<OutcomeRow[]> {
+    return (await this.rows("SELECT * FROM ingest_outcomes WHERE receipt = $1 AND line > $2 ORDER BY line LIMIT $3", [receipt, afterLine, limit])).map(toOutcome);
+  }
+
+  async outcomesFor(receipt: string, lines: readonly number[]): Promise<OutcomeRow[]> {
+    if (lines.length === 0) return [];
+    return (await this.rows("SELECT * FROM ingest_outcomes WHERE receipt = $1 AND line = ANY($2::int[]) ORDER BY line", [receipt, [...lines]])).map(toOutcome);
+  }
+
+  async outcomeOfRecord(source: string, recordId: string): Promise<OutcomeRow | undefined> {
+    const r = await this.one("SELECT * FROM ingest_outcomes WHERE source = $1 AND record_id = $2 ORDER BY at DESC, receipt DESC, line DESC LIMIT 1", [source, recordId]);
+    return r ? toOutcome(r) : undefined;
+  }
+
+  // Outcomes and fences are not journaled (schema.ts, machineryTables).
+  async putOutcomes(rows: readonly OutcomeRow[]): Promise<void> {
+    this.state();
+    if (rows.length === 0) return;
+    await this.db.query(
+      `INSERT INTO ingest_outcomes (receipt, line, source, record_id, status, detail, at)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) ON CONFLICT DO NOTHING`,
+      [rows.map((r) => r.receipt), rows.map((r) => r.line), rows.map((r) => r.source), rows.map((r) => r.recordId), rows.map((r) => r.status), rows.map((r) => r.detail), rows.map((r) => r.at)],
+    );
+  }
+
+  async fencePartition(partition: number, epoch: number): Promise<boolean> {
+    this.state();
+    const r = await this.db.query(
+      `INSERT INTO partition_fences (partition, epoch) VALUES ($1, $2)
+       ON CONFLICT (partition) DO UPDATE SET epoch = excluded.epoch WHERE partition_fences.epoch <= excluded.epoch`,
+      [partition, epoch],
+    );
+    return (r.rowCount ?? 0) > 0;
   }
 
   // Sessions are not journaled (schema.ts, machineryTables).
@@ -904,6 +940,15 @@ export class PgStore implements Store {
   }
   sessionByHash(hash: string): ReturnType<StoreReads["sessionByHash"]> {
     return this.reads().then((r) => r.sessionByHash(hash));
+  }
+  outcomesOf(receipt: string, afterLine: number, limit: number): ReturnType<StoreReads["outcomesOf"]> {
+    return this.reads().then((r) => r.outcomesOf(receipt, afterLine, limit));
+  }
+  outcomesFor(receipt: string, lines: readonly number[]): ReturnType<StoreReads["outcomesFor"]> {
+    return this.reads().then((r) => r.outcomesFor(receipt, lines));
+  }
+  outcomeOfRecord(source: string, recordId: string): ReturnType<StoreReads["outcomeOfRecord"]> {
+    return this.reads().then((r) => r.outcomeOfRecord(source, recordId));
   }
   catalogues(): ReturnType<StoreReads["catalogues"]> {
     return this.reads().then((r) => r.catalogues());

@@ -40,8 +40,10 @@ type Db = Database.Database;
  * Web sessions are not journaled either: they are short-lived credentials (a hash of a
  * random token) that answer no question about anyone, each page view may move one's
  * last-seen time, and a session is only ever good while the key it was opened with is.
+ * Nor are a cluster's line outcomes and partition fences: an outcome repeats what the
+ * journaled rows and the batch's refusal entry say, and a fence only orders evaluators.
  */
-export const journalTables: readonly string[] = ["journal", "journal_checkpoints", "changes", "sessions"];
+export const journalTables: readonly string[] = ["journal", "journal_checkpoints", "changes", "sessions", "ingest_outcomes", "partition_fences"];
 
 export const DEFAULT_CHECKPOINT_EVERY = 1000;
 

@@ -49,6 +49,18 @@ CREATE TABLE IF NOT EXISTS sessions (
   expires_at INTEGER NOT NULL,
   ended_at INTEGER
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ingest_outcomes (
+  receipt TEXT NOT NULL,
+  line INTEGER NOT NULL,
+  source TEXT,
+  record_id TEXT,
+  status TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (receipt, line)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ingest_outcomes_record ON ingest_outcomes(source, record_id, at);
+CREATE TABLE IF NOT EXISTS partition_fences (partition INTEGER PRIMARY KEY, epoch INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS subjects (id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS identifiers (
   scheme TEXT NOT NULL,

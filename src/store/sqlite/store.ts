@@ -5,6 +5,7 @@ import { StandingError } from "../../errors.js";
 import type { SubjectState } from "../../engine/types.js";
 import type {
   CatalogueRow,
+  OutcomeRow,
   ChangeRow,
   Identifier,
   JournalPort,
@@ -106,6 +107,10 @@ const toNotice = (r: Row): NoticeRow => ({
   createdAt: r.created_at as number,
   body: r.body as string,
 });
+
+function toOutcome(r: Row): OutcomeRow {
+  return { receipt: r.receipt as string, line: r.line as number, source: (r.source as string | null) ?? null, recordId: (r.record_id as string | null) ?? null, status: r.status as OutcomeRow["status"], detail: r.detail as string, at: r.at as number };
+}
 
 function toProposal(r: Row): PolicyProposalRow {
   return {
@@ -317,6 +322,31 @@ class SqliteOps implements StoreTx {
 
   async pruneSessions(before: number): Promise<number> {
     return this.lazy("DELETE FROM sessions WHERE expires_at < ? OR (ended_at IS NOT NULL AND ended_at < ?)").run(before, before).changes;
+  }
+
+  async outcomesOf(receipt: string, afterLine: number, limit: number): Promise<OutcomeRow[]> {
+    return this.orEmpty(() => (this.lazy("SELECT * FROM ingest_outcomes WHERE receipt = ? AND line > ? ORDER BY line LIMIT ?").all(receipt, afterLine, limit) as Row[]).map(toOutcome), []);
+  }
+
+  async outcomesFor(receipt: string, lines: readonly number[]): Promise<OutcomeRow[]> {
+    if (lines.length === 0) return [];
+    return this.orEmpty(() => (this.lazy("SELECT * FROM ingest_outcomes WHERE receipt = ? AND line IN (SELECT value FROM json_each(?)) ORDER BY line").all(receipt, JSON.stringify(lines)) as Row[]).map(toOutcome), []);
+  }
+
+  async outcomeOfRecord(source: string, recordId: string): Promise<OutcomeRow | undefined> {
+    const r = this.orEmpty(() => this.lazy("SELECT * FROM ingest_outcomes WHERE source = ? AND record_id = ? ORDER BY at DESC, receipt DESC, line DESC LIMIT 1").get(source, recordId) as Row | undefined, undefined);
+    return r === undefined ? undefined : toOutcome(r);
+  }
+
+  async putOutcomes(rows: readonly OutcomeRow[]): Promise<void> {
+    const st = this.lazy("INSERT OR IGNORE INTO ingest_outcomes (receipt, line, source, record_id, status, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    for (const r of rows) st.run(r.receipt, r.line, r.source, r.recordId, r.status, r.detail, r.at);
+  }
+
+  async fencePartition(partition: number, epoch: number): Promise<boolean> {
+    return (
+      this.lazy("INSERT INTO partition_fences (partition, epoch) VALUES (?, ?) ON CONFLICT(partition) DO UPDATE SET epoch = excluded.epoch WHERE partition_fences.epoch <= excluded.epoch").run(partition, epoch).changes > 0
+    );
   }
 
   // Every subject a transaction evaluates is already under SQLite's one write lock,
@@ -894,6 +924,15 @@ export class SqliteStore implements Store {
   }
   sessionByHash(hash: string): ReturnType<StoreReads["sessionByHash"]> {
     return this.read((r) => r.sessionByHash(hash));
+  }
+  outcomesOf(receipt: string, afterLine: number, limit: number): ReturnType<StoreReads["outcomesOf"]> {
+    return this.read((r) => r.outcomesOf(receipt, afterLine, limit));
+  }
+  outcomesFor(receipt: string, lines: readonly number[]): ReturnType<StoreReads["outcomesFor"]> {
+    return this.read((r) => r.outcomesFor(receipt, lines));
+  }
+  outcomeOfRecord(source: string, recordId: string): ReturnType<StoreReads["outcomeOfRecord"]> {
+    return this.read((r) => r.outcomeOfRecord(source, recordId));
   }
   resolve(id: Identifier): ReturnType<StoreReads["resolve"]> {
     return this.read((r) => r.resolve(id));
