@@ -2,8 +2,12 @@
 // NATS server: the pages of a run go to several workers through one durable consumer,
 // a page is counted once however often it is worked, a page a dead worker held is
 // given to another, and a run every evaluator left part way is finished by the next.
-import { readFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { Standing, type SharedPage } from "../standing.js";
 import { PgStore } from "../store/postgres/store.js";
@@ -23,6 +27,7 @@ const NOW = Date.UTC(2026, 2, 1);
 const SUBJECTS = 23;
 const PAGE = 5; // 23 subjects: pages of 5, 5, 5, 5 and the rest
 
+const dir = mkdtempSync(join(tmpdir(), "standing-reeval-"));
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
@@ -31,16 +36,19 @@ afterEach(async () => {
 afterAll(async () => {
   await dropClusters();
   await dropCreated();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 interface Setup {
   readonly cluster: Cluster;
+  readonly url: string;
+  readonly keyFile: string;
   readonly store: PgStore;
   /** A process of the cluster: its own store connections, re-evaluations shared. */
   process(): Standing;
 }
 
-async function setup(label: string): Promise<Setup> {
+async function setup(label: string, subjects = SUBJECTS): Promise<Setup> {
   const db = await freshDatabase(label);
   const cluster = await openCluster(clusterSettings({ STANDING_NATS_URL: TEST_NATS_URL, STANDING_CLUSTER: freshClusterName(label), STANDING_ACK_WAIT_MS: "1500" }));
   closers.push(() => cluster.close());
@@ -54,11 +62,11 @@ async function setup(label: string): Promise<Setup> {
   // The first version and the population, as a single process would have them.
   const first = open(false);
   expect((await first.publish(V1, "municipal-credit.yaml")).status).toBe("published");
-  const records = Array.from({ length: SUBJECTS }, (_, i) => ({ source: "traffic-police", id: `j${i}`, type: "traffic.jaywalking", subject: { scheme: "national-id", value: `P${i}` }, occurredAt: new Date(NOW - 86_400_000).toISOString(), evidence: `camera://${i}` }));
+  const records = Array.from({ length: subjects }, (_, i) => ({ source: "traffic-police", id: `j${i}`, type: "traffic.jaywalking", subject: { scheme: "national-id", value: `P${i}` }, occurredAt: new Date(NOW - 86_400_000).toISOString(), evidence: `camera://${i}` }));
   expect((await first.ingest(records)).every((r) => r.status === "accepted")).toBe(true);
   const store = new PgStore(db.url, { keyFile: db.keyFile });
   closers.push(() => store.close());
-  return { cluster, store, process: () => open(true) };
+  return { cluster, url: db.url, keyFile: db.keyFile, store, process: () => open(true) };
 }
 
 async function policyRefs(store: PgStore): Promise<string[]> {
@@ -170,5 +178,55 @@ describe("a re-evaluation shared by evaluators", () => {
     expect(new Set([...first.pages, ...second.pages])).toEqual(new Set([0, 1, 2, 3, 4]));
     expect(await policyRefs(store)).toEqual(Array.from({ length: SUBJECTS }, () => V2_REF));
     expect(await store.getMeta("active_policy")).toBe(V2_REF);
+  });
+});
+
+/** An evaluator process that works re-evaluation pages and reports each on stdout. */
+function evaluatorProcess(c: Setup): { proc: ChildProcess; pages: number[] } {
+  const src = (p: string): string => JSON.stringify(pathToFileURL(join(root, "src", p)).href);
+  const script = join(dir, "evaluator.mts");
+  writeFileSync(
+    script,
+    `import { openStanding } from ${src("standing.ts")};
+     import { openCluster } from ${src("cluster/nats.ts")};
+     import { clusterSettings } from ${src("cluster/settings.ts")};
+     import { workReevaluations } from ${src("cluster/reevaluation.ts")};
+     const cluster = await openCluster(clusterSettings());
+     const s = openStanding({ store: process.env.TEST_STORE, reevaluationPage: ${PAGE}, reevaluationWorkers: 0 });
+     await s.start();
+     await workReevaluations(cluster, s, { signal: new AbortController().signal, onPage: (p) => process.stdout.write(JSON.stringify({ page: p.index }) + "\\n") });
+    `,
+  );
+  const proc = spawn(process.execPath, ["--import", "tsx", script], {
+    cwd: root,
+    env: { ...process.env, TEST_STORE: c.url, STANDING_JOURNAL_KEY_FILE: c.keyFile, STANDING_NATS_URL: TEST_NATS_URL, STANDING_CLUSTER: c.cluster.settings.name, STANDING_ACK_WAIT_MS: String(c.cluster.settings.ackWaitMs) },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const pages: number[] = [];
+  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on("line", (line) => pages.push((JSON.parse(line) as { page: number }).page));
+  closers.push(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+  });
+  return { proc, pages };
+}
+
+describe("evaluator processes sharing a run", () => {
+  it("given two evaluator processes working a run, when one is killed with -9 part way, then the other finishes the run and every subject is under the new version", async () => {
+    const c = await setup("kill", 120);
+    const publisher = c.process();
+    const plan = await publisher.publish(V2, "municipal-credit.yaml");
+    expect(plan.shared?.pages).toBe(24);
+    const [a, b] = [evaluatorProcess(c), evaluatorProcess(c)];
+    await until("the first evaluator worked a page", async () => a.pages.length > 0);
+    a.proc.kill("SIGKILL");
+    const killedAfter = [...a.pages];
+    await until("the run finished", async () => (await reevaluationProgress(publisher))?.finished === true, 60_000);
+    expect(await reevaluationProgress(publisher)).toMatchObject({ pages: 24, done: 24, finished: true });
+    // The survivor worked every page the killed one had not reported done.
+    const survivor = new Set(b.pages);
+    for (let i = 0; i < 24; i++) if (!killedAfter.includes(i)) expect(survivor.has(i)).toBe(true);
+    expect(await policyRefs(c.store)).toEqual(Array.from({ length: 120 }, () => V2_REF));
+    expect(await c.store.getMeta("active_policy")).toBe(V2_REF);
+    expect((await publisher.verifyJournal()).ok).toBe(true);
   });
 });
