@@ -15,6 +15,7 @@ import { behindTheBack, dropCreated, dropDatabases, freshDatabase } from "../sto
 import type { Identifier } from "../store/types.js";
 import { ManualClock } from "../time.js";
 import { Leadership } from "./leader.js";
+import { clusterSettings } from "./settings.js";
 
 const root = resolve(import.meta.dirname, "..", "..");
 const POLICY = readFileSync(join(root, "policies", "municipal-credit.yaml"), "utf8");
@@ -93,6 +94,12 @@ describe("Leadership", () => {
     expect(a.leadership.isLeader).toBe(false);
     await until("the waiting scheduler contender leads", () => c.leadership.isLeader);
     expect(b.leadership.isLeader).toBe(true);
+  });
+
+  it("given STANDING_LEADER_RETRY_MS, when the settings are read, then it sets the retry interval, 1 s by default, and a bad value is named", () => {
+    expect(clusterSettings({}).leaderRetryMs).toBe(1_000);
+    expect(clusterSettings({ STANDING_LEADER_RETRY_MS: "250" }).leaderRetryMs).toBe(250);
+    expect(() => clusterSettings({ STANDING_LEADER_RETRY_MS: "0" })).toThrow(/STANDING_LEADER_RETRY_MS=0/);
   });
 
   it("given an embedded store, when asked for leadership, then it is refused naming PostgreSQL", () => {

@@ -104,6 +104,8 @@ export async function workReevaluations(cluster: Cluster, standing: Standing, op
     try {
       m = await consumer.next({ expires: Math.max(1_000, options.pullMs ?? 1_000) });
     } catch (e) {
+      // The connection was closed under it (a shutdown that forgot the signal): nothing more can come.
+      if (cluster.nc.isClosed()) return;
       report(e);
       await pause(500);
       continue;
