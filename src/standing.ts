@@ -23,14 +23,14 @@ import type { Shell } from "./services/context.js";
 import { DueProcess, actorKey } from "./services/due-process.js";
 import { stateOf, type Written } from "./services/evaluation.js";
 import { Identity } from "./services/identity.js";
-import { Ingest, type IngestResult } from "./services/ingest.js";
+import { Ingest, type DeliveredLine, type DeliveredResult, type IngestResult } from "./services/ingest.js";
 import { PolicyRegistry, type PolicyProvenance } from "./services/policies.js";
 import { Sessions, type SessionLookup, type SessionSettings } from "./services/sessions.js";
 import { ReadModels } from "./services/read-models.js";
 import { Reevaluation, type Progress, type ReevaluationResult, type SharedPage, type SharedPlan, type SharedProgress } from "./services/reevaluation.js";
 import { Scheduling } from "./services/scheduling.js";
 import { buildStatement, type Statement } from "./statement/statement.js";
-import type { ChangeRow, DecisionLogRow, DisputeRow, Identifier, NoticeRow, PolicyProposalRow, PolicyRow, Replayer, SignedHead, Store, SubjectId } from "./store/types.js";
+import type { ChangeRow, DecisionLogRow, DisputeRow, Identifier, NoticeRow, PolicyProposalRow, PolicyRow, Replayer, SignedHead, Store, StoreTx, SubjectId } from "./store/types.js";
 import type { Receipt } from "./journal/receipt.js";
 import { Receipts } from "./receipts.js";
 import { openStore } from "./store/open.js";
@@ -543,6 +543,27 @@ export class Standing {
   async ingest(inputs: readonly unknown[]): Promise<IngestResult[]> {
     await this.start();
     return this.ingestService.ingest(inputs);
+  }
+
+  /** Lines the cluster's record stream delivered (src/cluster/evaluator.ts): applied once each, outcomes stored with them. */
+  async ingestDelivered(lines: readonly DeliveredLine[], guard?: (tx: StoreTx) => Promise<void>): Promise<DeliveredResult[]> {
+    await this.start();
+    return this.ingestService.ingestDelivered(lines, guard);
+  }
+
+  /** A record's envelope checked as ingest checks it first; a refusal comes with what the journal keeps of it. */
+  precheckRecord(input: unknown): ReturnType<Ingest["precheck"]> {
+    return this.ingestService.precheck(input);
+  }
+
+  /** A refusal decided before ingest (a key submitting for another source), as ingest would answer and journal it. */
+  refusalOf(input: unknown, e: StandingError): ReturnType<Ingest["refusalOf"]> {
+    return this.ingestService.refusalOf(input, e);
+  }
+
+  /** Journals a batch's lines refused before they were published, and stores their outcomes. */
+  refuseLines(receipt: string, lines: Parameters<Ingest["refuseLines"]>[1]): Promise<void> {
+    return this.ingestService.refuseLines(receipt, lines);
   }
 
   async link(known: Identifier, extra: Identifier): Promise<{ subject: SubjectId; released: IngestResult[] }> {

@@ -26,6 +26,8 @@ import { isNdjsonBody, ndjsonParser, NdjsonBody, yieldToLoop, type Line } from "
 import { KeyLimiter, resolveLimits, type HttpLimits, type KeyLimits } from "./limits.js";
 import { DOCS_CSP, securityHeaders, serverOptions, validation, type LogOptions } from "./hardening.js";
 import { storageFailure } from "../store/failure.js";
+import type { ClusterIntake } from "../cluster/intake.js";
+import { intakeRecords, recordStatusRoutes, waitSeconds } from "./records-status.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -62,6 +64,8 @@ export interface ServerOptions {
   readonly signInLimits?: Partial<SignInLimits>;
   /** Signed receipts on check answers (default on; off only to measure what they cost). */
   readonly receipts?: boolean;
+  /** On a cluster node: records go through the cluster's JetStream intake (answered 202 with a receipt). */
+  readonly intake?: ClusterIntake;
 }
 
 const OPERATORS_READ: readonly Role[] = ["admin", "reviewer", "auditor"];
@@ -230,6 +234,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
   void app.register(async (plugin) => {
     const r = plugin.withTypeProvider<TypeBoxTypeProvider>();
     dueProcessRoutes(plugin, standing);
+    recordStatusRoutes(plugin, standing, options.intake);
     r.get("/openapi.json", { config: { allow: "public" }, schema: { hide: true } }, async () => app.swagger());
 
     r.get("/healthz", { config: { allow: "public" }, schema: { tags: ["operations"], summary: "Health" } }, async () => {
@@ -339,6 +344,12 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
         return { status: "rejected", error: { code: "forbidden", message: `this key submits as source "${source}", not ${JSON.stringify(s)}`, details: { source: s ?? null } } };
       };
       const ct = String(req.headers["content-type"] ?? "");
+      const wait = waitSeconds(req.query);
+      if (options.intake) {
+        if (!ct.startsWith(NDJSON) && !ct.startsWith("application/json")) throw new StandingError("unsupported-media-type", `send application/json (one record) or ${NDJSON} (a batch)`);
+        const body = ct.startsWith(NDJSON) ? { ndjson: (isNdjsonBody(req.body) ? req.body : new NdjsonBody([], 0)).lines } : { json: req.body };
+        return intakeRecords(options.intake, req, reply, body, wait, (status, n = 1) => records.inc({ status }, n));
+      }
       if (ct.startsWith(NDJSON)) {
         const body = isNdjsonBody(req.body) ? req.body : new NdjsonBody([], 0);
         // One transaction per slice, and a turn of the event loop between them (body.ts).

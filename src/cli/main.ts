@@ -26,6 +26,7 @@ import { claimForDemo } from "../demo/guard.js";
 import { LOG_LEVELS } from "../api/hardening.js";
 import { DEFAULT_LIMITS } from "../api/limits.js";
 import { serveLimits, type ServeLimitOptions } from "./serve-options.js";
+import { openClusterNode, registerClusterCommands, requireSharedStore } from "./cluster.js";
 
 function common(cmd: Command): Command {
   return cmd
@@ -499,10 +500,13 @@ export async function main(argv: string[]): Promise<number> {
     .option("--trust-proxy", "behind a TLS-terminating proxy: trust X-Forwarded-Proto/-For (session cookies get Secure over https); also STANDING_TRUST_PROXY=1")
     .option("--session-idle-minutes <n>", "a web session unused this long ends (default 120)", Number)
     .option("--session-hours <n>", "a web session ends this long after sign-in (default 12)", Number)
-    .action(async (o: CommonOptions & ServeLimitOptions & { port?: number; host: string; demo?: boolean; subjects: number }) =>
+    .option("--cluster", "a node of a cluster: records go through NATS JetStream to evaluators (docs/cluster.md); needs a PostgreSQL store")
+    .action(async (o: CommonOptions & ServeLimitOptions & { port?: number; host: string; demo?: boolean; subjects: number; cluster?: boolean }) =>
       run(o.json, async () => {
+        if (o.cluster) requireSharedStore(o, "serve --cluster");
         const s = openStanding(o);
         await s.start();
+        const node = o.cluster ? await openClusterNode(s) : undefined;
         if (o.demo) {
           await claimForDemo(s, dbPath(o));
           if (!s.activePolicy() && s.publishedPolicies().length === 0) {
@@ -532,7 +536,7 @@ export async function main(argv: string[]): Promise<number> {
         }, 5_000);
         deliverTimer.unref();
         const decisionLog = new DecisionLog(s);
-        const app = buildServer(s, { decisionLog, ...serveLimits(o, keysForDemo) });
+        const app = buildServer(s, { decisionLog, ...serveLimits(o, keysForDemo), ...(node ? { intake: node.intake } : {}) });
         const port = o.port ?? (process.env.PORT ? Number.parseInt(process.env.PORT, 10) : 8080);
         await app.listen({ port, host: o.host });
         const addr = app.server.address();
@@ -546,6 +550,7 @@ export async function main(argv: string[]): Promise<number> {
             void app
               .close()
               .then(() => decisionLog.flush())
+              .then(() => node?.cluster.close())
               .then(() => s.close())
               .finally(resolve);
           };
@@ -554,6 +559,8 @@ export async function main(argv: string[]): Promise<number> {
         });
       })(),
     );
+
+  registerClusterCommands(program, common, run);
 
   try {
     await program.parseAsync(hoistCommonOptions(argv));

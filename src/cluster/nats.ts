@@ -14,6 +14,8 @@ export interface ClusterNames {
   /** Records waiting for an evaluator: `<name>.records.<partition>.<record key>`, a work queue. */
   readonly recordsStream: string;
   recordSubject(partition: number, key: string): string;
+  /** One record's subject in whichever partition it went to. */
+  recordInAnyPartition(key: string): string;
   /** What one partition's consumer takes. */
   partitionFilter(partition: number): string;
   /** The durable consumer of one partition. */
@@ -36,6 +38,7 @@ export function clusterNames(name: string): ClusterNames {
   return {
     recordsStream: `${upper}_RECORDS`,
     recordSubject: (p, key) => `${name}.records.${p}.${key}`,
+    recordInAnyPartition: (key) => `${name}.records.*.${key}`,
     partitionFilter: (p) => `${name}.records.${p}.>`,
     partitionConsumer: (p) => `evaluate-${p}`,
     changesStream: `${upper}_CHANGES`,

@@ -8,10 +8,26 @@ import { StandingError, isStandingError, type ErrorCode } from "../errors.js";
 import { admitAny, admitFact } from "../ingest/admit.js";
 import { normaliseRecord, type NormalisedRecord } from "../ingest/input.js";
 import type { CompiledPolicy } from "../policy/types.js";
-import type { Identifier, StoreTx, SubjectId } from "../store/types.js";
+import type { Identifier, OutcomeRow, StoreTx, SubjectId } from "../store/types.js";
 import type { Instant } from "../time.js";
 import type { Shell } from "./context.js";
-import { evaluateAndStore } from "./evaluation.js";
+import { evaluateAndStore, type Written } from "./evaluation.js";
+
+/** One line of a batch as the cluster's record stream delivers it. */
+export interface DeliveredLine {
+  readonly receipt: string;
+  /** 1-based line number in the batch. */
+  readonly line: number;
+  readonly input: unknown;
+}
+
+/** A delivered line's outcome; `applied` is false when it had one already (a redelivery). */
+export interface DeliveredResult {
+  readonly receipt: string;
+  readonly line: number;
+  readonly result: IngestResult;
+  readonly applied: boolean;
+}
 
 export type IngestResult =
   | { readonly status: "accepted"; readonly source: string; readonly id: string; readonly subject: SubjectId }
@@ -37,23 +53,93 @@ export class Ingest {
    */
   async ingest(inputs: readonly unknown[]): Promise<IngestResult[]> {
     const now = this.shell.clock.now();
-    const { results, written } = await this.shell.store.transaction(async (tx) => {
-      const policy = await this.shell.policies.current(tx, now);
-      const touched = new Set<SubjectId>();
-      const results: IngestResult[] = [];
-      const refused: Refusal[] = [];
-      for (const input of inputs) results.push(await this.one(tx, input, policy, now, touched, refused));
-      if (refused.length > 0) await tx.journalEvent("records.rejected", refusalSummary(refused));
-      const written = [];
-      if (policy) {
-        const ids = [...touched].sort((a, b) => a - b);
-        await tx.lockSubjects(ids);
-        for (const id of ids) written.push(await evaluateAndStore(tx, policy, id, now));
-      }
-      return { results, written };
-    });
+    const { results, written } = await this.shell.store.transaction((tx) => this.applyAll(tx, inputs, now));
     this.shell.applied(written);
     return results;
+  }
+
+  /**
+   * Lines the cluster's record stream delivered, applied in one transaction as `ingest`
+   * applies a batch, each line's outcome stored with its effects. A line that has an
+   * outcome already (a redelivery after a crash between commit and acknowledgement)
+   * keeps it and is not applied again. `guard` runs first in the transaction (the
+   * partition fence) and throws to refuse the whole delivery.
+   */
+  async ingestDelivered(lines: readonly DeliveredLine[], guard?: (tx: StoreTx) => Promise<void>): Promise<DeliveredResult[]> {
+    const now = this.shell.clock.now();
+    const key = (receipt: string, line: number): string => `${receipt}\n${line}`;
+    const { out, written } = await this.shell.store.transaction(async (tx) => {
+      await guard?.(tx);
+      const byReceipt = new Map<string, number[]>();
+      for (const l of lines) byReceipt.set(l.receipt, [...(byReceipt.get(l.receipt) ?? []), l.line]);
+      const known = new Map<string, IngestResult>();
+      for (const [receipt, nums] of byReceipt) for (const o of await tx.outcomesFor(receipt, nums)) known.set(key(o.receipt, o.line), JSON.parse(o.detail) as IngestResult);
+      const fresh: DeliveredLine[] = [];
+      const seen = new Set<string>();
+      for (const l of lines) {
+        const k = key(l.receipt, l.line);
+        if (known.has(k) || seen.has(k)) continue;
+        seen.add(k);
+        fresh.push(l);
+      }
+      const { results, written } = await this.applyAll(tx, fresh.map((l) => l.input), now);
+      const rows: OutcomeRow[] = fresh.map((l, i) => {
+        const r = results[i] as IngestResult;
+        return { receipt: l.receipt, line: l.line, source: r.source ?? null, recordId: r.id ?? null, status: r.status, detail: JSON.stringify(r), at: now };
+      });
+      await tx.putOutcomes(rows);
+      for (const [i, l] of fresh.entries()) known.set(key(l.receipt, l.line), results[i] as IngestResult);
+      const out = lines.map((l) => ({ receipt: l.receipt, line: l.line, result: known.get(key(l.receipt, l.line)) as IngestResult, applied: seen.has(key(l.receipt, l.line)) }));
+      return { out, written };
+    });
+    this.shell.applied(written);
+    return out;
+  }
+
+  /**
+   * The checks a record passes before anything stored is read (its envelope): what a
+   * cluster's API node does before it publishes a line. A refusal comes with what the
+   * journal keeps of it.
+   */
+  precheck(input: unknown): { readonly record: NormalisedRecord } | { readonly rejected: IngestResult; readonly refusal: Refusal } {
+    try {
+      return { record: normaliseRecord(input) };
+    } catch (e) {
+      if (!isStandingError(e)) throw e;
+      return this.refusalOf(input, e);
+    }
+  }
+
+  /** A refusal decided outside a transaction (an envelope, a key submitting for another source), as an answer and a journal summary line. */
+  refusalOf(input: unknown, e: StandingError): { readonly rejected: IngestResult; readonly refusal: Refusal } {
+    return { rejected: { status: "rejected", ...pickIds(input), error: e.toJSON() }, refusal: { ...pickIds(input), inputHash: inputDigest(input), code: e.code } };
+  }
+
+  /** Journals lines refused before they were published (one entry for all) and stores their outcomes, in one transaction. */
+  async refuseLines(receipt: string, lines: readonly { readonly line: number; readonly rejected: IngestResult; readonly refusal: Refusal }[]): Promise<void> {
+    if (lines.length === 0) return;
+    const at = this.shell.clock.now();
+    await this.shell.store.transaction(async (tx) => {
+      await tx.journalEvent("records.rejected", { receipt, ...refusalSummary(lines.map((l) => l.refusal)) });
+      await tx.putOutcomes(lines.map((l) => ({ receipt, line: l.line, source: l.rejected.source ?? null, recordId: l.rejected.id ?? null, status: "rejected", detail: JSON.stringify(l.rejected), at })));
+    });
+  }
+
+  /** A batch inside the caller's transaction: one result per input, in order, and the states written. */
+  private async applyAll(tx: StoreTx, inputs: readonly unknown[], now: Instant): Promise<{ results: IngestResult[]; written: Written[] }> {
+    const policy = await this.shell.policies.current(tx, now);
+    const touched = new Set<SubjectId>();
+    const results: IngestResult[] = [];
+    const refused: Refusal[] = [];
+    for (const input of inputs) results.push(await this.one(tx, input, policy, now, touched, refused));
+    if (refused.length > 0) await tx.journalEvent("records.rejected", refusalSummary(refused));
+    const written: Written[] = [];
+    if (policy) {
+      const ids = [...touched].sort((a, b) => a - b);
+      await tx.lockSubjects(ids);
+      for (const id of ids) written.push(await evaluateAndStore(tx, policy, id, now));
+    }
+    return { results, written };
   }
 
   /**

@@ -1,7 +1,7 @@
 // What the API, the web pages and the CLI read, outside any transaction: a subject's
 // file, the dispute queue, quarantine, public statistics. Every read the adapters need
 // is here, so none of them holds the store.
-import type { DecisionLogRow, DisputeActionRow, DisputeRow, DisputeStatus, Identifier, ListCount, MeasureCount, NoticeRow, OutboxRow, PolicyProposalRow, QuarantineRow, RecordRow, StateRow, Store, SubjectId } from "../store/types.js";
+import type { DecisionLogRow, DisputeActionRow, DisputeRow, DisputeStatus, Identifier, ListCount, MeasureCount, NoticeRow, OutboxRow, OutcomeRow, PolicyProposalRow, QuarantineRow, RecordRow, StateRow, Store, SubjectId } from "../store/types.js";
 import type { Instant } from "../time.js";
 
 export class ReadModels {
@@ -78,5 +78,21 @@ export class ReadModels {
   /** Subjects on any measure, a page at a time, with their identifiers (the demo's welcome, the index snapshot). */
   statesWithMeasures(afterId: SubjectId, limit: number): ReturnType<Store["statesWithMeasures"]> {
     return this.store.statesWithMeasures(afterId, limit);
+  }
+  /** A source's record as stored, if it is. */
+  findRecord(source: string, recordId: string): Promise<RecordRow | undefined> {
+    return this.store.findRecord(source, recordId);
+  }
+  /** A source's record waiting in (or released from) quarantine, if it is. */
+  findQuarantined(source: string, recordId: string): Promise<QuarantineRow | undefined> {
+    return this.store.findQuarantined(source, recordId);
+  }
+  /** Outcomes of a batch's lines (cluster ingest), in line order. */
+  outcomesOf(receipt: string, afterLine: number, limit: number): Promise<OutcomeRow[]> {
+    return this.store.outcomesOf(receipt, afterLine, limit);
+  }
+  /** The latest outcome of a source's record through the cluster's record stream. */
+  outcomeOfRecord(source: string, recordId: string): Promise<OutcomeRow | undefined> {
+    return this.store.outcomeOfRecord(source, recordId);
   }
 }
