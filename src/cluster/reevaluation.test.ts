@@ -219,12 +219,11 @@ describe("evaluator processes sharing a run", () => {
     const [a, b] = [evaluatorProcess(c), evaluatorProcess(c)];
     await until("the first evaluator worked a page", async () => a.pages.length > 0);
     a.proc.kill("SIGKILL");
-    const killedAfter = [...a.pages];
     await until("the run finished", async () => (await reevaluationProgress(publisher))?.finished === true, 60_000);
+    // The store counts what committed: every page, whoever worked it (a page the killed
+    // process committed may never have been reported on its pipe).
     expect(await reevaluationProgress(publisher)).toMatchObject({ pages: 24, done: 24, finished: true });
-    // The survivor worked every page the killed one had not reported done.
-    const survivor = new Set(b.pages);
-    for (let i = 0; i < 24; i++) if (!killedAfter.includes(i)) expect(survivor.has(i)).toBe(true);
+    expect(b.pages.length).toBeGreaterThan(0);
     expect(await policyRefs(c.store)).toEqual(Array.from({ length: 120 }, () => V2_REF));
     expect(await c.store.getMeta("active_policy")).toBe(V2_REF);
     expect((await publisher.verifyJournal()).ok).toBe(true);
