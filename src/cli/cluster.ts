@@ -7,12 +7,15 @@ import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { StandingError } from "../errors.js";
 import { Evaluator } from "../cluster/evaluator.js";
-import { ClusterIntake } from "../cluster/intake.js";
 import { openCluster, type Cluster } from "../cluster/nats.js";
-import { clusterSettings } from "../cluster/settings.js";
+import { clusterSettings, type ClusterSettings } from "../cluster/settings.js";
+import { publishReevaluation, workReevaluations } from "../cluster/reevaluation.js";
+import { runSchedulerWhenLeader, type SchedulerRole } from "../cluster/roles.js";
+import type { NoticeChannel } from "../notices/outbox.js";
 import type { Standing } from "../standing.js";
 import { parseStoreUrl } from "../store/open.js";
 import { openStanding, storeLabel, storeUrl, type CommonOptions, type Output } from "./context.js";
+import { noticeChannelsFor } from "./notices.js";
 
 type Run = (json: boolean | undefined, fn: (out: Output) => number | void | Promise<number | void>) => () => Promise<void>;
 
@@ -23,10 +26,20 @@ export function requireSharedStore(o: CommonOptions, what: string): void {
   }
 }
 
-/** What `serve --cluster` opens beside its server: the connection to NATS and the record intake. */
-export async function openClusterNode(s: Standing): Promise<{ cluster: Cluster; intake: ClusterIntake }> {
-  const cluster = await openCluster(clusterSettings(), { name: "standing-api" });
-  return { cluster, intake: new ClusterIntake(cluster, s) };
+/**
+ * A process of a cluster: the connection to NATS first, then the Standing, whose full
+ * re-evaluations are queued for the evaluators to share instead of run here.
+ */
+export async function openClusterProcess(o: CommonOptions, name: string, waitMs = 0): Promise<{ cluster: Cluster; standing: Standing; settings: ClusterSettings }> {
+  const settings = clusterSettings();
+  const cluster = await openCluster(settings, { name, waitMs });
+  const standing: Standing = openStanding(o, { shareReevaluation: (ref, at) => publishReevaluation(cluster, standing, ref, at) });
+  return { cluster, standing, settings };
+}
+
+/** The one-actor work every process of a cluster contends for: the scheduler and notice delivery, on the leader only. */
+export function leaderRoles(s: Standing, o: CommonOptions, settings: ClusterSettings, channels: readonly NoticeChannel[]): SchedulerRole {
+  return runSchedulerWhenLeader(s, storeUrl(o), { channels, settings, onChange: (leader) => process.stdout.write(`${new Date().toISOString()} ${leader ? "leads" : "no longer leads"} the scheduler and notice delivery\n`) });
 }
 
 /** Parses "0-3,8,10-11" into partitions. */
@@ -49,11 +62,9 @@ export function registerClusterCommands(program: Command, common: (c: Command) =
     .action(async (o: CommonOptions & { partitions?: string }) =>
       run(o.json, async () => {
         requireSharedStore(o, "an evaluator");
-        const settings = clusterSettings();
-        const s = openStanding(o);
-        await s.start();
         // An evaluator may start before NATS does (or while it restarts): it waits a minute for it.
-        const cluster = await openCluster(settings, { name: "standing-evaluator", waitMs: 60_000 });
+        const { cluster, standing: s, settings } = await openClusterProcess(o, "standing-evaluator", 60_000);
+        await s.start();
         const log = (line: string): void => {
           process.stdout.write(`${new Date().toISOString()} ${line}\n`);
         };
@@ -63,11 +74,18 @@ export function registerClusterCommands(program: Command, common: (c: Command) =
           onError: (p, e) => log(`partition ${p}: ${(e as Error).message} (handed back; it comes again)`),
         });
         await ev.start();
+        // Pages of full re-evaluations, shared by every evaluator; and the leader's work, if this one leads.
+        const pages = new AbortController();
+        const reevaluating = workReevaluations(cluster, s, { signal: pages.signal, onError: (e) => log(`re-evaluation: ${(e as Error).message}`) });
+        const role = leaderRoles(s, o, settings, noticeChannelsFor(o));
         log(`evaluator ${ev.id} on cluster "${settings.name}" (${settings.partitions} partitions), store ${storeLabel(o)}, NATS ${settings.natsUrl}`);
         await new Promise<void>((resolve) => {
           const stop = (): void => {
+            pages.abort();
             void ev
               .stop()
+              .then(() => reevaluating)
+              .then(() => role.stop())
               .then(() => cluster.close())
               .then(() => s.close())
               .finally(resolve);
