@@ -129,7 +129,7 @@ describe("serve --cluster", () => {
 
       // One relay across both processes: one lease among the database's advisory locks, held by one of the two.
       const holders = async (): Promise<number[]> =>
-        (await behindTheBack(db.url, "SELECT a.application_name AS name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.granted", [0x534c])).rows.map((r) => Number(/pid (\d+)/.exec(String(r.name))?.[1]));
+        (await behindTheBack(db.url, "SELECT a.application_name AS name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.granted", [0x5352])).rows.map((r) => Number(/pid (\d+)/.exec(String(r.name))?.[1]));
       await expect.poll(async () => (await holders()).length, WAIT).toBe(1);
       const [leader] = await holders();
       expect([a.pid, b.pid]).toContain(leader);

@@ -4,7 +4,7 @@
 // and starts it with `startCheckpointNode` once the server is loaded.
 import { StandingError } from "../errors.js";
 import { ChangeRelay, JetStreamChangeFeed, type RelayOptions } from "../feed/jetstream.js";
-import { openStanding, type Standing, type StandingConfig } from "../standing.js";
+import { openStanding, type Standing, type StandingConfig, type StandingOptions } from "../standing.js";
 import { openStore, parseStoreUrl } from "../store/open.js";
 import type { Store } from "../store/types.js";
 import { openCluster, type Cluster } from "./nats.js";
@@ -45,6 +45,15 @@ function clusterStore(store: string | Store): Store {
   return opened;
 }
 
+/** What a checkpoint node's Standing is opened with: the JetStream feed, read every 50 ms, and the cluster's staleness bound. */
+export function checkpointOptions(cluster: Cluster): Pick<StandingOptions, "feed" | "feedPollMs" | "staleness"> {
+  return {
+    feed: new JetStreamChangeFeed(cluster, { onError: throttled("following the change stream") }),
+    feedPollMs: CHECKPOINT_FEED_POLL_MS,
+    staleness: { maxMs: cluster.settings.maxStalenessMs, mode: cluster.settings.staleMode },
+  };
+}
+
 /**
  * Connects to the cluster (settings from the environment unless given) and builds a
  * Standing over the PostgreSQL store that follows the JetStream change feed, with the
@@ -59,11 +68,11 @@ export async function openCheckpointNode(config: StandingConfig, settings: Clust
     if (typeof config.store === "string") await store.close();
     throw e;
   }
-  const feed = new JetStreamChangeFeed(cluster, { onError: throttled("following the change stream") });
+  const node = checkpointOptions(cluster);
   const standing = openStanding({
     ...config,
     store,
-    feed,
+    feed: node.feed,
     feedPollMs: config.feedPollMs ?? CHECKPOINT_FEED_POLL_MS,
     staleness: config.staleness ?? { maxMs: settings.maxStalenessMs, mode: settings.staleMode },
   });
@@ -72,15 +81,18 @@ export async function openCheckpointNode(config: StandingConfig, settings: Clust
 
 /**
  * Starts a node's part in the feed: a relay candidate (the one holding the lease copies
- * the outbox onto the stream) and the follower. Returns a stop function that stops the
- * relay, gives up its lease and closes the NATS connection; close the Standing after it.
+ * the outbox onto the stream) and the follower. `store` is the node's store, or its URL
+ * (the relay then reads the outbox through a store of its own, closed with it). Returns a
+ * stop function that stops the relay and gives up its lease; close the NATS connection
+ * and the Standing after it.
  */
-export async function startCheckpointNode(standing: Standing, cluster: Cluster, store: Store, options: RelayOptions = {}): Promise<() => Promise<void>> {
-  const relay = new ChangeRelay(cluster, store, { onError: throttled("relaying the outbox to the change stream"), ...options });
+export async function startCheckpointNode(standing: Standing, cluster: Cluster, store: Store | string, options: RelayOptions = {}): Promise<() => Promise<void>> {
+  const own = typeof store === "string" ? clusterStore(store) : undefined;
+  const relay = new ChangeRelay(cluster, own ?? (store as Store), { onError: throttled("relaying the outbox to the change stream"), ...options });
   relay.start();
   await standing.follow();
   return async () => {
     await relay.stop();
-    await cluster.close();
+    await own?.close();
   };
 }

@@ -335,7 +335,7 @@ describe("serve --cluster's node", () => {
     const settings = clusterSettings({ STANDING_NATS_URL: TEST_NATS_URL, STANDING_CLUSTER: freshClusterName("nodes"), STANDING_PARTITIONS: "1" });
     const a = await openCheckpointNode({ store: new PgStore(db.url, { keyFile: db.keyFile, poolSize: 4 }), clock: new ManualClock(NOW) }, settings);
     const b = await openCheckpointNode({ store: new PgStore(db.url, { keyFile: db.keyFile, poolSize: 4 }), clock: new ManualClock(LATER) }, settings);
-    closers.push(() => a.standing.close(), () => b.standing.close());
+    closers.push(() => a.cluster.close(), () => b.cluster.close(), () => a.standing.close(), () => b.standing.close());
     expect((await a.standing.publish(POLICY_TEXT, "municipal-credit.yaml")).status).toBe("published");
     const stopA = await startCheckpointNode(a.standing, a.cluster, a.store);
     const stopB = await startCheckpointNode(b.standing, b.cluster, b.store);

@@ -5,8 +5,8 @@
 import pg from "pg";
 import type { ExclusiveLease } from "../types.js";
 
-/** The advisory lock class of leases ("SL"); the second key is the lease name's hashtext. */
-const LEASE_CLASS = 0x534c;
+/** The advisory lock class of leases ("SR", apart from the leader locks' "SL"); the second key is the lease name's hashtext. */
+export const LEASE_CLASS = 0x5352;
 
 export class PgLease implements ExclusiveLease {
   private client: pg.Client | undefined;
