@@ -130,6 +130,30 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
   const records = new Counter({ name: "standing_records_total", help: "Records received, by outcome", labelNames: ["status"], registers: [registry] });
   new Gauge({ name: "standing_decision_log_dropped", help: "Decision log entries dropped while writes were failing", registers: [registry], collect() { this.set(log.droppedEntries); } });
   new Gauge({ name: "standing_index_subjects", help: "Subjects in the decision index", registers: [registry], collect() { this.set(standing.indexedSubjects); } });
+  const intake = options.intake;
+  if (intake) {
+    // A cluster node: how far the evaluators are behind, per partition of the record stream.
+    // The three gauges of one scrape share one reading of the consumers.
+    let reading: ReturnType<typeof intake.consumerLag> | undefined;
+    const lagNow = (): ReturnType<typeof intake.consumerLag> => {
+      reading ??= intake.consumerLag().finally(() => setTimeout(() => (reading = undefined), 100));
+      return reading;
+    };
+    const perPartition = (name: string, help: string, value: (c: Awaited<ReturnType<typeof lagNow>>[number]) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ["partition"],
+        registers: [registry],
+        async collect() {
+          for (const c of await lagNow()) this.set({ partition: String(c.partition) }, value(c));
+        },
+      });
+    };
+    perPartition("standing_cluster_records_pending", "Records in the stream not yet delivered to an evaluator, by partition", (c) => c.pending);
+    perPartition("standing_cluster_records_in_flight", "Records delivered to an evaluator and not yet acknowledged, by partition", (c) => c.inFlight);
+    perPartition("standing_cluster_records_redelivered", "Records delivered more than once and not yet acknowledged, by partition", (c) => c.redelivered);
+  }
 
   // ---- body parsers: NDJSON and YAML arrive as text. Every body must be valid UTF-8:
   // decoding invalid bytes to U+FFFD would silently change what a source asserted
