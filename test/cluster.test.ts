@@ -73,6 +73,12 @@ describe("standing serve --cluster and standing evaluator", () => {
     } while (differ.length > 0 && Date.now() < deadline);
     expect(differ).toEqual([]);
 
+    // The evaluators' lag per partition is in the node's metrics.
+    const metrics = await fetch(`${a.base}/metrics`, { headers: { authorization: `Bearer ${c.keys.admin}` } });
+    const text = await metrics.text();
+    expect(text, text.split("\n").filter((l) => l.includes("cluster")).join("\n")).toMatch(/standing_cluster_records_pending\{partition="0"\} 0/);
+    expect(text).toMatch(/standing_cluster_records_redelivered\{partition="7"\} \d+/);
+
     const verify = cli(["audit", "verify", "--store", c.url, "--json"], c.env);
     expect(verify.stderr).toBe("");
     expect((JSON.parse(verify.stdout) as { ok: boolean }).ok).toBe(true);

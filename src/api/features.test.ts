@@ -64,6 +64,38 @@ const lines = (body: string): Record<string, unknown>[] =>
     .filter((l) => l !== "")
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
+describe("GET /v1/records/{source}/{id} on a single node", () => {
+  it("given records stored, quarantined and never sent, when a source asks, then each says where it stands, and another source's are refused", async () => {
+    const w = await world("2026-10-01T12:00:00Z");
+    try {
+      const court = (await w.key({ role: "source", source: "court" })).auth;
+      const airline = (await w.key({ role: "source", source: "airline" })).auth;
+      const auditor = (await w.key({ role: "auditor" })).auth;
+      const stored = debtRecord(nid("rs-1"), "2026-09-01T00:00:00Z");
+      await w.app.inject({ method: "POST", url: "/v1/records", headers: { authorization: court, ...json }, payload: stored });
+      const waiting = { source: "airline", id: "rs-q", type: "aviation.onboard-misconduct", subject: { scheme: "passport", value: "RS-P1" }, occurredAt: "2026-09-20T00:00:00Z", fields: { flight: "CA1" }, evidence: "report://rs-q" };
+      expect((await w.app.inject({ method: "POST", url: "/v1/records", headers: { authorization: airline, ...json }, payload: waiting })).statusCode).toBe(202);
+
+      const a = await w.app.inject({ method: "GET", url: `/v1/records/court/${String(stored.id)}`, headers: { authorization: court } });
+      expect(a.statusCode).toBe(200);
+      expect(a.json()).toMatchObject({ status: "accepted", source: "court", id: stored.id, receipt: null });
+      const q = await w.app.inject({ method: "GET", url: "/v1/records/airline/rs-q", headers: { authorization: auditor } });
+      expect(q.json()).toMatchObject({ status: "quarantined", reason: expect.stringContaining("passport:RS-P1") });
+      const none = await w.app.inject({ method: "GET", url: "/v1/records/court/never-sent", headers: { authorization: court } });
+      expect(none.statusCode).toBe(404);
+      expect(none.json().error.code).toBe("not-found");
+      const other = await w.app.inject({ method: "GET", url: `/v1/records/court/${String(stored.id)}`, headers: { authorization: airline } });
+      expect(other.statusCode).toBe(403);
+      expect(other.json().error.message).toMatch(/source "airline" only/);
+      const wait = await w.app.inject({ method: "POST", url: "/v1/records?wait=many", headers: { authorization: court, ...json }, payload: debtRecord(nid("rs-2"), "2026-09-01T00:00:00Z") });
+      expect(wait.statusCode).toBe(400);
+      expect(wait.json().error.message).toMatch(/wait is a whole number of seconds/);
+    } finally {
+      await w.close();
+    }
+  });
+});
+
 describe("POST /v1/records", () => {
   let w: World;
   let court: string;

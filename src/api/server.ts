@@ -133,6 +133,30 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
   // How far behind the change feed this process is (docs/cluster.md), and how many of its events it applied.
   new Gauge({ name: "standing_feed_staleness_seconds", help: "Time since everything committed was last known applied here", registers: [registry], collect() { const s = standing.feedStatus().stalenessMs; this.set(s === null ? Number.NaN : s / 1000); } });
   new Counter({ name: "standing_feed_events_applied_total", help: "Change feed events applied to this process's projections", registers: [registry], collect() { this.reset(); this.inc(standing.feedStatus().eventsApplied); } });
+  const intake = options.intake;
+  if (intake) {
+    // A cluster node: how far the evaluators are behind, per partition of the record stream.
+    // The three gauges of one scrape share one reading of the consumers.
+    let reading: ReturnType<typeof intake.consumerLag> | undefined;
+    const lagNow = (): ReturnType<typeof intake.consumerLag> => {
+      reading ??= intake.consumerLag().finally(() => setTimeout(() => (reading = undefined), 100));
+      return reading;
+    };
+    const perPartition = (name: string, help: string, value: (c: Awaited<ReturnType<typeof lagNow>>[number]) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ["partition"],
+        registers: [registry],
+        async collect() {
+          for (const c of await lagNow()) this.set({ partition: String(c.partition) }, value(c));
+        },
+      });
+    };
+    perPartition("standing_cluster_records_pending", "Records in the stream not yet delivered to an evaluator, by partition", (c) => c.pending);
+    perPartition("standing_cluster_records_in_flight", "Records delivered to an evaluator and not yet acknowledged, by partition", (c) => c.inFlight);
+    perPartition("standing_cluster_records_redelivered", "Records delivered more than once and not yet acknowledged, by partition", (c) => c.redelivered);
+  }
 
   // ---- body parsers: NDJSON and YAML arrive as text. Every body must be valid UTF-8:
   // decoding invalid bytes to U+FFFD would silently change what a source asserted

@@ -176,6 +176,11 @@ export class ClusterIntake {
     return { receipt: manifest.receipt, at: manifest.at, lines: manifest.lines, counts, done: counts.pending === 0, results, ...(line < manifest.lines ? { next: line } : {}) };
   }
 
+  /** Per partition: lines waiting, in flight, delivered again (for /metrics). */
+  consumerLag(): ReturnType<typeof consumerLag> {
+    return consumerLag(this.cluster);
+  }
+
   /** A record still waiting in the stream for an evaluator, if it is. */
   async pending(source: string, id: string): Promise<{ receipt: string | null; line: number | null } | undefined> {
     const { names, jsm } = this.cluster;
@@ -199,3 +204,15 @@ export async function recordStatus(standing: Standing, intake: ClusterIntake | u
   if (q) return { receipt: null, line: null, status: "quarantined", source, id, reason: q.reason };
   return undefined;
 }
+
+/** What the record stream's consumers hold, per partition: lines waiting, lines delivered and not yet acknowledged, and deliveries made again. */
+export async function consumerLag(cluster: Cluster): Promise<{ partition: number; pending: number; inFlight: number; redelivered: number }[]> {
+  const { jsm, names, settings } = cluster;
+  const out = [];
+  for (let p = 0; p < settings.partitions; p++) {
+    const info = await jsm.consumers.info(names.recordsStream, names.partitionConsumer(p)).catch(() => undefined);
+    if (info) out.push({ partition: p, pending: info.num_pending, inFlight: info.num_ack_pending, redelivered: info.num_redelivered });
+  }
+  return out;
+}
+
