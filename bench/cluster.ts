@@ -74,6 +74,33 @@ async function singleProcessIngest(): Promise<number> {
   }
 }
 
+/**
+ * Staleness: from a record's commit (the synchronous POST returning, so the commit is
+ * behind it) to every node answering a check accordingly (a judgment past its notice
+ * period: deny), in ms.
+ */
+async function staleness(c: TestCluster, nodes: readonly Proc[], samples: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let k = 0; k < samples; k++) {
+    const who = `stale-${k}`;
+    const r = await post(nodes[k % nodes.length]?.base as string, c.keys.source, "/v1/records?wait=30", JSON.stringify(judgment(`st-${k}`, who)), { "content-type": "application/json" });
+    if (r.status !== 201) throw new Error(`staleness sample refused: ${r.status} ${r.text}`);
+    const committed = performance.now();
+    const pending = new Set(nodes);
+    while (pending.size > 0) {
+      for (const n of [...pending]) {
+        const res = await fetch(`${n.base}/v1/checks?subject=national-id:${who}&context=air-travel`, { headers: { authorization: `Bearer ${c.keys.checkpoint}` } });
+        if (((await res.json()) as { decision?: string }).decision === "deny") pending.delete(n);
+      }
+      if (performance.now() - committed > 30_000) throw new Error("a node did not follow within 30 s");
+    }
+    out.push(performance.now() - committed);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+const pct = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+
 async function checksPerSecond(c: TestCluster, nodes: readonly Proc[]): Promise<number> {
   const request = (i: number) => ({ method: "POST" as const, path: "/v1/checks", headers: { authorization: `Bearer ${c.keys.checkpoint}`, "content-type": "application/json" }, body: JSON.stringify({ subject: { scheme: "national-id", value: `B${i % SUBJECTS}` }, context: "air-travel" }) });
   const runs = nodes.map((n) => autocannon({ url: n.base as string, connections: 20, duration: CHECK_SECONDS, pipelining: 1, requests: Array.from({ length: 16 }, (_, i) => request(i * 97)) }));
@@ -92,6 +119,7 @@ try {
   const ingest: IngestFigure[] = [];
   let checks1 = 0;
   let checks2 = 0;
+  let stale: number[] = [];
   for (const n of [1, 2]) {
     log(`cluster ingest with ${n} evaluator${n === 1 ? "" : "s"}`);
     const c = await testCluster(`bench${n}`, { STANDING_PARTITIONS: "16", STANDING_LEASE_MS: "6000", STANDING_ACK_WAIT_MS: "30000" });
@@ -103,6 +131,8 @@ try {
       log("checks against one API node, then two at once");
       checks1 = await checksPerSecond(c, [a]);
       checks2 = await checksPerSecond(c, [a, b]);
+      log("staleness: a record's commit to both nodes answering accordingly");
+      stale = await staleness(c, [a, b], quick ? 10 : 40);
     }
     await c.stopAll();
   }
@@ -136,6 +166,8 @@ try {
     `| one API node | ${fmt(checks1)} |`,
     `| two API nodes at once | ${fmt(checks2)} |`,
     "",
+    `staleness (commit → both API nodes answer accordingly, ${stale.length} samples): p50 ${fmt(pct(stale, 50))} ms, p99 ${fmt(pct(stale, 99))} ms, max ${fmt(stale[stale.length - 1] ?? 0)} ms`,
+    "",
     `sizing (5 bn records a year, bursts of 20× the average): ${fmt(average)} records/s on average, ${fmt(burst)} in a burst;`,
     `  at the measured rate that is ${sizing.databasesAtMeasuredRate} PostgreSQL primaries (subjects sharded by partition) with ${sizing.evaluatorsPerDatabase} evaluators each, ${partitions} partitions;`,
     `  ${sizing.checkpointNodesFor100kChecksPerSecond} checkpoint nodes per 100 k checks/s at the measured per-node rate.`,
@@ -143,7 +175,7 @@ try {
   process.stdout.write(table + "\n");
   const results = new URL("./results/", import.meta.url);
   mkdirSync(results, { recursive: true });
-  writeFileSync(new URL(`cluster${quick ? "-quick" : ""}.json`, results), JSON.stringify({ at: new Date().toISOString(), cpus: cpus().length, load: loadavg(), records: RECORDS, single, ingest, checks: { one: checks1, two: checks2 }, sizing }, null, 2) + "\n");
+  writeFileSync(new URL(`cluster${quick ? "-quick" : ""}.json`, results), JSON.stringify({ at: new Date().toISOString(), cpus: cpus().length, load: loadavg(), records: RECORDS, single, ingest, checks: { one: checks1, two: checks2 }, stalenessMs: { p50: pct(stale, 50), p99: pct(stale, 99), max: stale[stale.length - 1] ?? 0 }, sizing }, null, 2) + "\n");
 } finally {
   for (const c of clusters) await c.stopAll();
   await dropClusters();
