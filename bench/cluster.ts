@@ -7,15 +7,16 @@
 // - checks/s against one API node and against two at once;
 // - the sizing for 1.4 bn subjects recomputed from these figures.
 // Results: bench/results/cluster.json.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import autocannon from "autocannon";
 import { Standing } from "../src/standing.js";
 import { PgStore } from "../src/store/postgres/store.js";
 import { dropCreated, freshDatabase } from "../src/store/postgres/test-helpers.js";
 import { dropClusters } from "../src/cluster/test-helpers.js";
 import { systemClock } from "../src/time.js";
-import { build, judgment, post, settled, testCluster, type Proc, type TestCluster } from "../test/cluster-process.js";
+import { build, cli, judgment, post, settled, testCluster, type Proc, type TestCluster } from "../test/cluster-process.js";
 import { log } from "./util.js";
 
 const quick = process.argv.includes("--quick");
@@ -75,27 +76,42 @@ async function singleProcessIngest(): Promise<number> {
 }
 
 /**
- * Staleness: from a record's commit (the synchronous POST returning, so the commit is
- * behind it) to every node answering a check accordingly (a judgment past its notice
- * period: deny), in ms.
+ * Staleness: from a commit (the synchronous POST of a retraction returning, so the
+ * commit is behind it) to every node answering a check accordingly, in ms. The
+ * subjects are restricted first: their judgments are ingested as of ten days ago
+ * (notice given then, so the restriction is in force) and `tick` moves them on.
  */
 async function staleness(c: TestCluster, nodes: readonly Proc[], samples: number): Promise<number[]> {
+  const dir = mkdtempSync(join(tmpdir(), "standing-bench-stale-"));
+  const file = join(dir, "judgments.ndjson");
+  writeFileSync(file, Array.from({ length: samples }, (_, k) => JSON.stringify(judgment(`st-${k}`, `stale-${k}`))).join("\n") + "\n");
+  const past = new Date(Date.now() - 10 * 86_400_000).toISOString();
+  for (const args of [["ingest", file], ["tick"]]) {
+    const r = cli([...args, "--store", c.url], args[0] === "ingest" ? { ...c.env, STANDING_NOW: past } : c.env);
+    if (r.code !== 0) throw new Error(`${args[0]}: ${r.stdout}${r.stderr}`);
+  }
+  const decision = async (n: Proc, who: string): Promise<string | undefined> => {
+    const res = await fetch(`${n.base}/v1/checks?subject=national-id:${who}&context=air-travel`, { headers: { authorization: `Bearer ${c.keys.checkpoint}` } });
+    return ((await res.json()) as { decision?: string }).decision;
+  };
+  const until = async (who: string, want: string, from: number): Promise<number> => {
+    const pending = new Set(nodes);
+    while (pending.size > 0) {
+      for (const n of [...pending]) if ((await decision(n, who)) === want) pending.delete(n);
+      if (performance.now() - from > 30_000) throw new Error(`a node did not answer ${want} for ${who} within 30 s`);
+    }
+    return performance.now() - from;
+  };
   const out: number[] = [];
   for (let k = 0; k < samples; k++) {
     const who = `stale-${k}`;
-    const r = await post(nodes[k % nodes.length]?.base as string, c.keys.source, "/v1/records?wait=30", JSON.stringify(judgment(`st-${k}`, who)), { "content-type": "application/json" });
+    await until(who, "deny", performance.now());
+    const retraction = { source: "court", id: `st-${k}-paid`, retracts: `st-${k}`, occurredAt: new Date().toISOString(), reason: "the judgment was paid" };
+    const r = await post(nodes[k % nodes.length]?.base as string, c.keys.source, "/v1/records?wait=30", JSON.stringify(retraction), { "content-type": "application/json" });
     if (r.status !== 201) throw new Error(`staleness sample refused: ${r.status} ${r.text}`);
-    const committed = performance.now();
-    const pending = new Set(nodes);
-    while (pending.size > 0) {
-      for (const n of [...pending]) {
-        const res = await fetch(`${n.base}/v1/checks?subject=national-id:${who}&context=air-travel`, { headers: { authorization: `Bearer ${c.keys.checkpoint}` } });
-        if (((await res.json()) as { decision?: string }).decision === "deny") pending.delete(n);
-      }
-      if (performance.now() - committed > 30_000) throw new Error("a node did not follow within 30 s");
-    }
-    out.push(performance.now() - committed);
+    out.push(await until(who, "allow", performance.now()));
   }
+  rmSync(dir, { recursive: true, force: true });
   return out.sort((a, b) => a - b);
 }
 

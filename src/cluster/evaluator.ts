@@ -174,8 +174,17 @@ export class Evaluator {
       let msgs: JsMsg[] = [];
       try {
         const consumer = await js.consumers.get(names.recordsStream, names.partitionConsumer(l.partition));
-        const it = await consumer.fetch({ max_messages: settings.evaluatorBatch, expires: 1_000 });
-        for await (const m of it) msgs.push(m);
+        // A fetch returns when it has as many lines as it asked for, or after a second:
+        // ask for what is waiting (up to a batch), so a batch is never held for lines that
+        // are not there; with nothing waiting, wait for the next line alone.
+        const waiting = (await consumer.info()).num_pending;
+        if (waiting === 0) {
+          const m = await consumer.next({ expires: 1_000 });
+          if (m) msgs.push(m);
+        } else {
+          const it = await consumer.fetch({ max_messages: Math.min(settings.evaluatorBatch, waiting), expires: 1_000 });
+          for await (const m of it) msgs.push(m);
+        }
       } catch (e) {
         // NATS away (restarting): wait and try again; nothing was taken.
         this.options.onError?.(l.partition, e);
