@@ -27,7 +27,7 @@ import { Ingest, type DeliveredLine, type DeliveredResult, type IngestResult } f
 import { PolicyRegistry, type PolicyProvenance } from "./services/policies.js";
 import { Sessions, type SessionLookup, type SessionSettings } from "./services/sessions.js";
 import { ReadModels } from "./services/read-models.js";
-import { Reevaluation, type Progress, type ReevaluationResult } from "./services/reevaluation.js";
+import { Reevaluation, type Progress, type ReevaluationResult, type SharedPage, type SharedPlan, type SharedProgress } from "./services/reevaluation.js";
 import { Scheduling } from "./services/scheduling.js";
 import { buildStatement, type Statement } from "./statement/statement.js";
 import type { ChangeRow, DecisionLogRow, DisputeRow, Identifier, NoticeRow, PolicyProposalRow, PolicyRow, Replayer, SignedHead, Store, StoreTx, SubjectId } from "./store/types.js";
@@ -37,7 +37,7 @@ import { openStore } from "./store/open.js";
 import { systemClock, type Clock, type Instant } from "./time.js";
 
 export { DISPUTE_LIMITS } from "./services/due-process.js";
-export { defaultWorkerCount, type Progress } from "./services/reevaluation.js";
+export { defaultWorkerCount, type Progress, type SharedPage, type SharedPlan, type SharedProgress } from "./services/reevaluation.js";
 export type { IngestResult } from "./services/ingest.js";
 
 export interface PublishResult {
@@ -46,6 +46,8 @@ export interface PublishResult {
   readonly effective: string;
   readonly reevaluated: number;
   readonly changed: { readonly tier: number; readonly lists: number; readonly measures: number };
+  /** In a cluster: the re-evaluation was queued for the evaluators (its run and page count), not done here. */
+  readonly shared?: { readonly run: string; readonly pages: number };
   readonly warnings: readonly PolicyDiagnostic[];
 }
 
@@ -78,6 +80,12 @@ export interface StandingOptions {
   readonly feed?: ChangeFeed;
   /** How often the feed is polled, in ms (default 200). */
   readonly feedPollMs?: number;
+  /**
+   * A cluster: full re-evaluations (a publish, a version whose date comes, one left
+   * unfinished) are handed to this instead of run here; src/cluster/reevaluation.ts
+   * queues their pages for every evaluator (publishReevaluation).
+   */
+  readonly shareReevaluation?: (ref: string, at: Instant) => Promise<SharedPlan>;
 }
 
 export interface CheckResult extends Decision {
@@ -142,6 +150,7 @@ export class Standing {
       ...(options.reevaluationWorkers !== undefined ? { workers: options.reevaluationWorkers } : {}),
       ...(options.parallelFrom !== undefined ? { parallelFrom: options.parallelFrom } : {}),
       ...(options.reevaluationPage !== undefined ? { page: options.reevaluationPage } : {}),
+      ...(options.shareReevaluation ? { share: options.shareReevaluation } : {}),
     });
     this.scheduling = new Scheduling(this.shell, this.reevaluation);
     this.keys = new Authenticator(store);
@@ -326,7 +335,7 @@ export class Standing {
       if (finished) return { policy: p.ref, status: "published", effective, ...finished, warnings: r.warnings };
     }
     if (status !== "published") return { policy: p.ref, status, effective, ...unchanged, warnings: r.warnings };
-    const res = await this.reevaluation.all(now, onProgress);
+    const res = await this.reevaluation.run(now, onProgress);
     return { policy: p.ref, status, effective, ...res, warnings: r.warnings };
   }
 
@@ -505,6 +514,28 @@ export class Standing {
   async reevaluateAll(at: Instant, onProgress?: Progress): Promise<ReevaluationResult> {
     await this.start();
     return this.reevaluation.all(at, onProgress);
+  }
+
+  /**
+   * A cluster's shared re-evaluation of `ref` at `at`: plans its pages (or takes up the
+   * unfinished run of the same version) and returns those still to do; null when `ref`
+   * is not in force at `at`. `newRun` names a new run. See src/cluster/reevaluation.ts.
+   */
+  async planSharedReevaluation(ref: string, at: Instant, newRun: () => string): Promise<SharedPlan | null> {
+    await this.start();
+    return this.reevaluation.planShared(ref, at, newRun);
+  }
+
+  /** Works one page of a shared re-evaluation in one transaction that counts it done (idempotent). */
+  async reevaluateSharedPage(page: SharedPage): Promise<{ outcome: "done" | "finished" | "superseded"; progress: SharedProgress | null }> {
+    await this.start();
+    return this.reevaluation.sharedPage(page);
+  }
+
+  /** The last shared re-evaluation: pages done of all, and whether it finished. */
+  async sharedReevaluation(): Promise<SharedProgress | null> {
+    await this.start();
+    return this.reevaluation.sharedProgress();
   }
 
   // ---------------------------------------------------------------- ingest and identity

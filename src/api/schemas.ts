@@ -83,6 +83,17 @@ export const IngestResult = Type.Object({
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), details: Type.Record(Type.String(), Type.Unknown()) })),
 });
 
+/** A cluster node's answer to records it published: the receipt, and the lines refused at once. */
+export const BatchReceipt = Type.Object({
+  receipt: Type.String(),
+  status: Type.Literal("pending"),
+  lines: Type.Integer(),
+  published: Type.Integer(),
+  rejected: Type.Integer(),
+  errors: Type.Array(IngestResult),
+  links: Type.Object({ batch: Type.String() }),
+});
+
 // At most 15 digits: every such id is a safe integer, so Number(id) never rounds to another subject's id.
 export const SubjectParams = Type.Object({ id: Type.String({ pattern: "^[1-9][0-9]{0,14}$" }) });
 export const SubjectQuery = Type.Object({ identifier: Type.String({ minLength: 3, maxLength: 401 }) }, { additionalProperties: false });

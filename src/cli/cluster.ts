@@ -2,15 +2,20 @@
 // and `standing cluster up` (a local cluster of API nodes and evaluators), and what
 // `serve --cluster` adds to a server. Registered by cli/main.ts; settings come from the
 // environment (src/cluster/settings.ts, docs/cluster.md).
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { StandingError } from "../errors.js";
 import { Evaluator } from "../cluster/evaluator.js";
-import { ClusterIntake } from "../cluster/intake.js";
 import { openCluster, type Cluster } from "../cluster/nats.js";
-import { clusterSettings } from "../cluster/settings.js";
+import { clusterSettings, type ClusterSettings } from "../cluster/settings.js";
+import { publishReevaluation, workReevaluations } from "../cluster/reevaluation.js";
+import { runSchedulerWhenLeader, type SchedulerRole } from "../cluster/roles.js";
+import type { NoticeChannel } from "../notices/outbox.js";
 import type { Standing } from "../standing.js";
 import { parseStoreUrl } from "../store/open.js";
 import { openStanding, storeLabel, storeUrl, type CommonOptions, type Output } from "./context.js";
+import { noticeChannelsFor } from "./notices.js";
 
 type Run = (json: boolean | undefined, fn: (out: Output) => number | void | Promise<number | void>) => () => Promise<void>;
 
@@ -21,10 +26,20 @@ export function requireSharedStore(o: CommonOptions, what: string): void {
   }
 }
 
-/** What `serve --cluster` opens beside its server: the connection to NATS and the record intake. */
-export async function openClusterNode(s: Standing): Promise<{ cluster: Cluster; intake: ClusterIntake }> {
-  const cluster = await openCluster(clusterSettings(), { name: "standing-api" });
-  return { cluster, intake: new ClusterIntake(cluster, s) };
+/**
+ * A process of a cluster: the connection to NATS first, then the Standing, whose full
+ * re-evaluations are queued for the evaluators to share instead of run here.
+ */
+export async function openClusterProcess(o: CommonOptions, name: string, waitMs = 0): Promise<{ cluster: Cluster; standing: Standing; settings: ClusterSettings }> {
+  const settings = clusterSettings();
+  const cluster = await openCluster(settings, { name, waitMs });
+  const standing: Standing = openStanding(o, { shareReevaluation: (ref, at) => publishReevaluation(cluster, standing, ref, at) });
+  return { cluster, standing, settings };
+}
+
+/** The one-actor work every process of a cluster contends for: the scheduler and notice delivery, on the leader only. */
+export function leaderRoles(s: Standing, o: CommonOptions, settings: ClusterSettings, channels: readonly NoticeChannel[]): SchedulerRole {
+  return runSchedulerWhenLeader(s, storeUrl(o), { channels, settings, onChange: (leader) => process.stdout.write(`${new Date().toISOString()} ${leader ? "leads" : "no longer leads"} the scheduler and notice delivery\n`) });
 }
 
 /** Parses "0-3,8,10-11" into partitions. */
@@ -47,10 +62,9 @@ export function registerClusterCommands(program: Command, common: (c: Command) =
     .action(async (o: CommonOptions & { partitions?: string }) =>
       run(o.json, async () => {
         requireSharedStore(o, "an evaluator");
-        const settings = clusterSettings();
-        const s = openStanding(o);
+        // An evaluator may start before NATS does (or while it restarts): it waits a minute for it.
+        const { cluster, standing: s, settings } = await openClusterProcess(o, "standing-evaluator", 60_000);
         await s.start();
-        const cluster = await openCluster(settings, { name: "standing-evaluator" });
         const log = (line: string): void => {
           process.stdout.write(`${new Date().toISOString()} ${line}\n`);
         };
@@ -60,11 +74,18 @@ export function registerClusterCommands(program: Command, common: (c: Command) =
           onError: (p, e) => log(`partition ${p}: ${(e as Error).message} (handed back; it comes again)`),
         });
         await ev.start();
+        // Pages of full re-evaluations, shared by every evaluator; and the leader's work, if this one leads.
+        const pages = new AbortController();
+        const reevaluating = workReevaluations(cluster, s, { signal: pages.signal, onError: (e) => log(`re-evaluation: ${(e as Error).message}`) });
+        const role = leaderRoles(s, o, settings, noticeChannelsFor(o));
         log(`evaluator ${ev.id} on cluster "${settings.name}" (${settings.partitions} partitions), store ${storeLabel(o)}, NATS ${settings.natsUrl}`);
         await new Promise<void>((resolve) => {
           const stop = (): void => {
+            pages.abort();
             void ev
               .stop()
+              .then(() => reevaluating)
+              .then(() => role.stop())
               .then(() => cluster.close())
               .then(() => s.close())
               .finally(resolve);
@@ -76,4 +97,90 @@ export function registerClusterCommands(program: Command, common: (c: Command) =
         log(`stopped: ${st.applied} lines applied in ${st.batches} batches, ${st.redelivered} redelivered lines recognised`);
       })(),
     );
+
+  const cluster = program.command("cluster").description("a local cluster: API nodes and evaluators on one PostgreSQL database and the local NATS");
+  common(cluster.command("up"))
+    .description("start API nodes and evaluators against the store and NATS (settings from the environment, docs/cluster.md), with the demo loaded; Ctrl-C stops them all")
+    .option("--api <n>", "API nodes", (v) => Number.parseInt(v, 10), 2)
+    .option("--evaluators <n>", "evaluators", (v) => Number.parseInt(v, 10), 2)
+    .option("--port <n>", "the first API node's port; the others follow it", (v) => Number.parseInt(v, 10), 8080)
+    .option("--host <host>", "interface the API nodes listen on", "127.0.0.1")
+    .option("--subjects <n>", "demo population size (on a new database)", (v) => Number.parseInt(v, 10), 2_000)
+    .option("--no-demo", "no demo: the database must have a policy already")
+    .action(async (o: CommonOptions & { api: number; evaluators: number; port: number; host: string; subjects: number; demo: boolean }) =>
+      run(o.json, async () => {
+        requireSharedStore(o, "cluster up");
+        for (const [name, n] of [["--api", o.api], ["--evaluators", o.evaluators]] as const) {
+          if (!Number.isInteger(n) || n < 0 || n > 32) throw new StandingError("bad-request", `${name} ${String(n)}: give 0 to 32`, { [name]: n });
+        }
+        if (o.api < 1) throw new StandingError("bad-request", "--api: a cluster needs at least one API node", {});
+        const settings = clusterSettings();
+        // Reachable before anything starts, so a missing NATS is said once, plainly.
+        await (await openCluster(settings, { name: "standing-cluster-up" })).close();
+        const url = storeUrl(o);
+        const children: { name: string; child: ChildProcess }[] = [];
+        let stopping = false;
+        const start = (name: string, args: string[]): ChildProcess => {
+          const child = spawn(process.execPath, [BIN, ...args, "--store", url], { stdio: ["ignore", "pipe", "pipe"], env: process.env });
+          children.push({ name, child });
+          const prefix = (chunk: Buffer, to: NodeJS.WriteStream): void => {
+            for (const line of chunk.toString("utf8").split("\n")) if (line.trim() !== "") to.write(`${name.padEnd(12)}| ${line}\n`);
+          };
+          child.stdout?.on("data", (d: Buffer) => prefix(d, process.stdout));
+          child.stderr?.on("data", (d: Buffer) => prefix(d, process.stderr));
+          child.once("exit", (code, signal) => {
+            if (!stopping) process.stderr.write(`${name.padEnd(12)}| exited (${signal ?? `code ${code}`})\n`);
+          });
+          return child;
+        };
+        const serving = (child: ChildProcess): Promise<string> =>
+          new Promise((resolve, reject) => {
+            let seen = "";
+            child.stdout?.on("data", (d: Buffer) => {
+              seen += d.toString("utf8");
+              const m = /serving at (http:\/\/\S+)/.exec(seen);
+              if (m) resolve(m[1] as string);
+            });
+            child.once("exit", () => reject(new StandingError("storage-unavailable", "an API node stopped before it served: see its lines above", {})));
+          });
+        const urls: string[] = [];
+        try {
+          // The first node loads the demo (on a new database) before the others start.
+          const first = start("api-1", ["serve", "--cluster", "--port", String(o.port), "--host", o.host, "--log-level", "warn", ...(o.demo ? ["--demo", "--subjects", String(o.subjects)] : [])]);
+          urls.push(await serving(first));
+          const rest = [];
+          for (let i = 2; i <= o.api; i++) rest.push(serving(start(`api-${i}`, ["serve", "--cluster", "--port", String(o.port + i - 1), "--host", o.host, "--log-level", "warn"])));
+          for (let i = 1; i <= o.evaluators; i++) start(`evaluator-${i}`, ["evaluator"]);
+          urls.push(...(await Promise.all(rest)));
+        } catch (e) {
+          stopping = true;
+          for (const c of children) c.child.kill("SIGTERM");
+          throw e;
+        }
+        process.stdout.write(
+          [
+            "",
+            `cluster "${settings.name}" is up: ${o.api} API node${o.api === 1 ? "" : "s"}, ${o.evaluators} evaluator${o.evaluators === 1 ? "" : "s"}, ${settings.partitions} partitions`,
+            ...urls.map((u, i) => `  api-${i + 1}: ${u}   (health ${u}/healthz, records POST ${u}/v1/records answer 202 with a receipt)`),
+            `  store: ${storeLabel(o)}   NATS: ${settings.natsUrl}`,
+            "  keys: printed by api-1 above (the demo's), or create them with standing keys create --store …",
+            "  Ctrl-C stops every node.",
+            "",
+          ].join("\n"),
+        );
+        await new Promise<void>((resolve) => {
+          const stop = (): void => {
+            stopping = true;
+            const exits = children.map((c) => (c.child.exitCode !== null || c.child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.child.once("exit", () => r()))));
+            for (const c of children) c.child.kill("SIGTERM");
+            void Promise.all(exits).then(() => resolve());
+          };
+          process.once("SIGINT", stop);
+          process.once("SIGTERM", stop);
+        });
+      })(),
+    );
 }
+
+/** The CLI's own entry point, which cluster up starts again for each node. */
+const BIN = fileURLToPath(new URL("../../bin/standing.js", import.meta.url));

@@ -3,7 +3,7 @@
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join, resolve } from "node:path";
-import { openStanding as compose, type Standing } from "../standing.js";
+import { openStanding as compose, type Standing, type StandingOptions } from "../standing.js";
 import { StandingError, isStandingError } from "../errors.js";
 import { parseStoreUrl } from "../store/open.js";
 import { parseInstant, systemClock, type Clock } from "../time.js";
@@ -73,8 +73,8 @@ export function clockFromEnv(): Clock {
 }
 
 /** `readOnly`: the command only reads (statement): a snapshot on a read-only mount will do. */
-export function openStanding(o: CommonOptions, mode: { readOnly?: boolean } = {}): Standing {
-  return compose({ store: storeUrl(o), clock: clockFromEnv(), ...(mode.readOnly ? { readOnly: true } : {}) });
+export function openStanding(o: CommonOptions, mode: { readOnly?: boolean; shareReevaluation?: StandingOptions["shareReevaluation"] } = {}): Standing {
+  return compose({ store: storeUrl(o), clock: clockFromEnv(), ...(mode.readOnly ? { readOnly: true } : {}), ...(mode.shareReevaluation ? { shareReevaluation: mode.shareReevaluation } : {}) });
 }
 
 export function parseAt(text: string | undefined): number | undefined {

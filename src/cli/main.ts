@@ -16,8 +16,7 @@ import { Output, dbPath, storeLabel, storeUrl, openStanding, parseAt, seedPolicy
 import type { PolicyDiagnostic } from "../policy/types.js";
 import { roles } from "../auth/principals.js";
 import { DecisionLog } from "../decision-log.js";
-import { LogChannel, Outbox, WebhookChannel, type NoticeChannel } from "../notices/outbox.js";
-import { dirname, join } from "node:path";
+import { Outbox } from "../notices/outbox.js";
 import { demoKeys, printWelcome } from "./welcome.js";
 import { registerAuditCommands } from "./audit.js";
 import { registerStoreCommands } from "./store.js";
@@ -26,7 +25,9 @@ import { claimForDemo } from "../demo/guard.js";
 import { LOG_LEVELS } from "../api/hardening.js";
 import { DEFAULT_LIMITS } from "../api/limits.js";
 import { serveLimits, type ServeLimitOptions } from "./serve-options.js";
-import { openClusterNode, registerClusterCommands, requireSharedStore } from "./cluster.js";
+import { leaderRoles, openClusterProcess, registerClusterCommands, requireSharedStore } from "./cluster.js";
+import { noticeChannels, noticeChannelsFor } from "./notices.js";
+import { ClusterIntake } from "../cluster/intake.js";
 
 function common(cmd: Command): Command {
   return cmd
@@ -504,9 +505,10 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (o: CommonOptions & ServeLimitOptions & { port?: number; host: string; demo?: boolean; subjects: number; cluster?: boolean }) =>
       run(o.json, async () => {
         if (o.cluster) requireSharedStore(o, "serve --cluster");
-        const s = openStanding(o);
+        const node = o.cluster ? await openClusterProcess(o, "standing-api") : undefined;
+        const s = node?.standing ?? openStanding(o);
         await s.start();
-        const node = o.cluster ? await openClusterNode(s) : undefined;
+        const intake = node ? new ClusterIntake(node.cluster, s) : undefined;
         if (o.demo) {
           await claimForDemo(s, dbPath(o));
           if (!s.activePolicy() && s.publishedPolicies().length === 0) {
@@ -525,18 +527,20 @@ export async function main(argv: string[]): Promise<number> {
         await s.follow();
         const indexed = s.indexedSubjects;
         const keysForDemo = o.demo ? await demoKeys(s, dbPath(o)) : undefined;
-        const scheduler = new Scheduler(s);
-        scheduler.start();
-        const outbox = new Outbox(s.noticeOutbox(), noticeChannels(dbPath(o), undefined, process.env.STANDING_NOTICE_WEBHOOK));
+        // One process runs the scheduler and notice delivery: in a cluster, the elected leader; else this one.
+        const role = node ? leaderRoles(s, o, node.settings, noticeChannelsFor(o)) : undefined;
+        const scheduler = node ? undefined : new Scheduler(s);
+        scheduler?.start();
+        const outbox = new Outbox(s.noticeOutbox(), noticeChannelsFor(o));
         let delivering = false;
         const deliverTimer = setInterval(() => {
-          if (delivering) return;
+          if (delivering || node) return;
           delivering = true;
           outbox.deliverDue(s.now()).catch((e: unknown) => console.error("standing outbox:", e)).finally(() => (delivering = false));
         }, 5_000);
         deliverTimer.unref();
         const decisionLog = new DecisionLog(s);
-        const app = buildServer(s, { decisionLog, ...serveLimits(o, keysForDemo), ...(node ? { intake: node.intake } : {}) });
+        const app = buildServer(s, { decisionLog, ...serveLimits(o, keysForDemo), ...(intake ? { intake } : {}) });
         const port = o.port ?? (process.env.PORT ? Number.parseInt(process.env.PORT, 10) : 8080);
         await app.listen({ port, host: o.host });
         const addr = app.server.address();
@@ -545,11 +549,12 @@ export async function main(argv: string[]): Promise<number> {
         await printWelcome(s, url, where.includes("://") ? storeLabel(o) : dbPath(o), indexed, keysForDemo);
         await new Promise<void>((resolve) => {
           const stop = (): void => {
-            scheduler.stop();
+            scheduler?.stop();
             clearInterval(deliverTimer);
             void app
               .close()
               .then(() => decisionLog.flush())
+              .then(() => role?.stop())
               .then(() => node?.cluster.close())
               .then(() => s.close())
               .finally(resolve);
@@ -573,8 +578,3 @@ export async function main(argv: string[]): Promise<number> {
   return exitCode;
 }
 
-function noticeChannels(db: string, log: string | undefined, webhook: string | undefined): NoticeChannel[] {
-  const channels: NoticeChannel[] = [new LogChannel(log ?? join(dirname(db), "notices.ndjson"))];
-  if (webhook) channels.push(new WebhookChannel(webhook));
-  return channels;
-}

@@ -204,10 +204,16 @@ export class Evaluator {
         }
         lines.push({ receipt, line, input });
       }
+      // A batch waiting for the store's write lock behind others must not be handed to
+      // another evaluator meanwhile: tell JetStream it is being worked on.
+      const keepAlive = setInterval(() => {
+        for (const m of msgs) m.working();
+      }, Math.max(500, Math.floor(settings.ackWaitMs / 3)));
       try {
         const results = await this.standing.ingestDelivered(lines, async (tx) => {
           if (!(await tx.fencePartition(l.partition, l.epoch))) throw new FenceLost(`partition ${l.partition} was taken over`);
         });
+        clearInterval(keepAlive);
         // Only now, after the commit: a crash before this point means the batch comes again and is recognised.
         for (const m of msgs) m.ack();
         await this.cluster.nc.flush().catch(() => undefined);
@@ -219,6 +225,7 @@ export class Evaluator {
         msgs = [];
         this.options.onApplied?.(l.partition, results);
       } catch (e) {
+        clearInterval(keepAlive);
         for (const m of msgs) m.nak(e instanceof FenceLost ? 0 : 1_000);
         this.stats.failures += 1;
         this.options.onError?.(l.partition, e);

@@ -78,10 +78,22 @@ export interface Cluster {
 }
 
 /** Connects to NATS (waiting for it, up to `timeoutMs`) and makes sure the cluster's streams and buckets exist. */
-export async function openCluster(settings: ClusterSettings, options: { readonly name?: string; readonly timeoutMs?: number } = {}): Promise<Cluster> {
-  let nc: NatsConnection;
+export async function openCluster(settings: ClusterSettings, options: { readonly name?: string; readonly timeoutMs?: number; readonly waitMs?: number } = {}): Promise<Cluster> {
+  let nc: NatsConnection | undefined;
+  // A process that may start before NATS (an evaluator beside a restarting server) waits for it, up to `waitMs`.
+  const until = Date.now() + (options.waitMs ?? 0);
+  for (;;) {
+    nc = await tryConnect(settings, options);
+    if (nc || Date.now() >= until) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  if (!nc) throw new StandingError("storage-unavailable", `cannot reach NATS at ${settings.natsUrl} (connection refused); start nats-server -js, or set STANDING_NATS_URL`, { nats: settings.natsUrl });
+  return openOn(nc, settings, options);
+}
+
+async function tryConnect(settings: ClusterSettings, options: { readonly name?: string; readonly timeoutMs?: number }): Promise<NatsConnection | undefined> {
   try {
-    nc = await connect({
+    return await connect({
       servers: settings.natsUrl.split(",").map((s) => s.trim()),
       name: options.name ?? "standing",
       timeout: options.timeoutMs ?? 5_000,
@@ -90,9 +102,12 @@ export async function openCluster(settings: ClusterSettings, options: { readonly
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
     });
-  } catch (e) {
-    throw new StandingError("storage-unavailable", `cannot reach NATS at ${settings.natsUrl} (${(e as Error).message}); start nats-server -js, or set STANDING_NATS_URL`, { nats: settings.natsUrl });
+  } catch {
+    return undefined;
   }
+}
+
+async function openOn(nc: NatsConnection, settings: ClusterSettings, options: { readonly timeoutMs?: number }): Promise<Cluster> {
   const jsm = await jetstreamManager(nc, { timeout: options.timeoutMs ?? 5_000 });
   const js = jetstream(nc, { timeout: options.timeoutMs ?? 5_000 });
   const kvm = new Kvm(nc);

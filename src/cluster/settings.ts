@@ -24,6 +24,11 @@ export interface ClusterSettings {
   readonly maxStalenessMs: number;
   /** What a node behind by more than that does with checks: refuse them (503) or serve and flag them (STANDING_STALE). */
   readonly staleMode: StaleMode;
+  /**
+   * How often a process that is not the leader of a one-actor role (the scheduler) tries
+   * to become it, and how often the leader checks that it still is (STANDING_LEADER_RETRY_MS).
+   */
+  readonly leaderRetryMs: number;
 }
 
 export const CLUSTER_DEFAULTS = {
@@ -35,6 +40,7 @@ export const CLUSTER_DEFAULTS = {
   evaluatorBatch: 2_000,
   maxStalenessMs: 5_000,
   staleMode: "refuse",
+  leaderRetryMs: 1_000,
 } as const satisfies ClusterSettings;
 
 /** The environment variables, by setting (docs/cluster.md is generated from the same list by hand: keep them in step). */
@@ -47,6 +53,7 @@ export const CLUSTER_ENV = {
   evaluatorBatch: "STANDING_EVALUATOR_BATCH",
   maxStalenessMs: "STANDING_MAX_STALENESS_MS",
   staleMode: "STANDING_STALE",
+  leaderRetryMs: "STANDING_LEADER_RETRY_MS",
 } as const satisfies Record<keyof ClusterSettings, string>;
 
 function positive(env: NodeJS.ProcessEnv, key: keyof ClusterSettings, max: number): number {
@@ -74,6 +81,7 @@ export function clusterSettings(env: NodeJS.ProcessEnv = process.env, overrides:
     evaluatorBatch: positive(env, "evaluatorBatch", 100_000),
     maxStalenessMs: positive(env, "maxStalenessMs", 86_400_000),
     staleMode: stale,
+    leaderRetryMs: positive(env, "leaderRetryMs", 60_000),
     ...overrides,
   };
 }

@@ -73,11 +73,15 @@ export class Outbox {
     private readonly channels: readonly NoticeChannel[],
   ) {}
 
-  /** Delivers every due notice once; returns how many were delivered and how many failed. */
-  async deliverDue(now: number, limit = 500): Promise<{ delivered: number; failed: number }> {
+  /**
+   * Delivers every due notice once; returns how many were delivered and how many failed.
+   * With `signal`, stops before the next notice once it is aborted (a leader that lost its role).
+   */
+  async deliverDue(now: number, limit = 500, signal?: AbortSignal): Promise<{ delivered: number; failed: number }> {
     let delivered = 0;
     let failed = 0;
     for (const row of await this.port.due(now, limit)) {
+      if (signal?.aborted) break;
       const notice = await this.port.notice(row.noticeId);
       if (!notice) continue;
       try {

@@ -22,11 +22,51 @@ export interface ReevaluationOptions {
   readonly parallelFrom?: number;
   /** Subjects per page (default 1,000). */
   readonly page?: number;
+  /**
+   * A cluster's evaluators share full re-evaluations (src/cluster/reevaluation.ts): when
+   * set, `run` and `resume` hand the version to this instead of re-evaluating here. It
+   * plans the run (`planShared`) and queues its pages; each page is then worked by
+   * `sharedPage` in whichever process takes it.
+   */
+  readonly share?: (ref: string, at: Instant) => Promise<SharedPlan>;
+}
+
+/** A page of a shared run: the subjects with records whose ids are in (after, upTo], evaluated at the run's instant. */
+export interface SharedPage {
+  readonly run: string;
+  readonly ref: string;
+  readonly at: Instant;
+  /** 0-based; the run has `pages` of them. */
+  readonly index: number;
+  readonly pages: number;
+  readonly after: SubjectId;
+  readonly upTo: SubjectId;
+}
+
+/** A shared run as planned: its id, how many pages it has, and those not done yet. */
+export interface SharedPlan {
+  readonly run: string;
+  readonly ref: string;
+  readonly at: Instant;
+  readonly pages: number;
+  readonly todo: readonly SharedPage[];
+}
+
+/** Where a shared run stands: pages done of all, and whether its version is now the active one. */
+export interface SharedProgress {
+  readonly run: string;
+  readonly ref: string;
+  readonly at: Instant;
+  readonly pages: number;
+  readonly done: number;
+  readonly finished: boolean;
 }
 
 export interface ReevaluationResult {
   readonly reevaluated: number;
   readonly changed: { tier: number; lists: number; measures: number };
+  /** Handed to the cluster's evaluators (nothing was re-evaluated here yet): the run and its page count. */
+  readonly shared?: { readonly run: string; readonly pages: number };
 }
 
 const PAGE = 1000;
@@ -127,12 +167,99 @@ export class Reevaluation {
       await pool?.close();
     }
     if (superseded) return { reevaluated: done, changed };
-    await store.transaction(async (tx) => {
-      await tx.setMeta("active_policy", policy.ref);
-      await tx.setMeta(CURSOR, "{}"); // finished: a later run of the same version starts from the first subject
-      await tx.emit({ kind: "policy", ref: policy.ref });
-    });
+    await store.transaction((tx) => finish(tx, policy.ref));
     return { reevaluated: done, changed };
+  }
+
+  /** A full re-evaluation of the version in force at `at`: here (`all`), or handed to the cluster's evaluators when they share it. */
+  async run(at: Instant, onProgress?: Progress): Promise<ReevaluationResult> {
+    const share = this.options.share;
+    if (!share) return this.all(at, onProgress);
+    const plan = await share(this.shell.policies.require(at).ref, at);
+    return { reevaluated: 0, changed: { tier: 0, lists: 0, measures: 0 }, shared: { run: plan.run, pages: plan.pages } };
+  }
+
+  /**
+   * Plans a shared run of `ref` at `at`: pages of subject ids, the last one open-ended
+   * (subjects registered after the version was published were evaluated under it by
+   * ingest, and re-evaluating them again is harmless). The plan is recorded in meta,
+   * where every page's transaction counts itself done. An unfinished run of the same
+   * version is taken up again (its instant, pages and the pages still to do), so that
+   * queueing it twice is harmless. Null when `ref` is not the version in force at `at`.
+   */
+  async planShared(ref: string, at: Instant, newRun: () => string): Promise<SharedPlan | null> {
+    const { store, policies } = this.shell;
+    const existing = parseRun(await store.getMeta(RUN));
+    if (existing && existing.ref === ref && !existing.finished) return planOf(existing);
+    const pageSize = this.options.page ?? PAGE;
+    const bounds: number[] = [];
+    for (let after = 0; ; ) {
+      const ids = await store.subjectsWithRecords(after, pageSize);
+      if (ids.length === 0) break;
+      after = ids[ids.length - 1] as SubjectId;
+      bounds.push(after);
+    }
+    // The last page takes every id above the one before it.
+    if (bounds.length === 0) bounds.push(Number.MAX_SAFE_INTEGER);
+    else bounds[bounds.length - 1] = Number.MAX_SAFE_INTEGER;
+    return store.transaction(async (tx) => {
+      if ((await policies.current(tx, at))?.ref !== ref) return null;
+      const again = parseRun(await tx.getMeta(RUN));
+      // Another process planned it meanwhile.
+      if (again && again.ref === ref && !again.finished) return planOf(again);
+      const run: RunMeta = { run: newRun(), ref, at, bounds, done: [], finished: false };
+      await tx.setMeta(RUN, JSON.stringify(run));
+      return planOf(run);
+    });
+  }
+
+  /**
+   * Re-evaluates one page of a shared run in one transaction that also counts the page
+   * done; the transaction that counts the last page records the version as the active
+   * one, as `all` does at its end. Working a page twice writes the same states (the
+   * inputs and the instant are the same) and counts it once. A page of a run that a
+   * newer run or version replaced is skipped ("superseded"), as is one of a finished run.
+   */
+  async sharedPage(page: SharedPage): Promise<{ outcome: "done" | "finished" | "superseded"; progress: SharedProgress | null }> {
+    const { store, policies } = this.shell;
+    const count = (): void => undefined;
+    let outcome: "done" | "finished" | "superseded" = "done";
+    let progress: SharedProgress | null = null;
+    const written = await store.transaction(async (tx) => {
+      const out: Written[] = [];
+      const run = parseRun(await tx.getMeta(RUN));
+      const policy = await policies.current(tx, page.at);
+      if (!run || run.run !== page.run || run.finished || !policy || policy.ref !== page.ref) {
+        outcome = "superseded";
+        progress = run ? progressOf(run) : null;
+        return out;
+      }
+      const pageSize = this.options.page ?? PAGE;
+      for (let after = page.after; after < page.upTo; ) {
+        const ids = (await tx.subjectsWithRecords(after, pageSize)).filter((id) => id <= page.upTo);
+        if (ids.length === 0) break;
+        after = ids[ids.length - 1] as SubjectId;
+        await tx.lockSubjects(ids);
+        for (const p of await tx.evaluationInputs(ids)) out.push(await this.write(tx, policy, page.at, evaluateForStore(policy, p, page.at), count));
+      }
+      const done = run.done.includes(page.index) ? run.done : [...run.done, page.index];
+      const next: RunMeta = { ...run, done, finished: done.length >= run.bounds.length };
+      await tx.setMeta(RUN, JSON.stringify(next));
+      if (next.finished) {
+        await finish(tx, policy.ref);
+        outcome = "finished";
+      }
+      progress = progressOf(next);
+      return out;
+    });
+    this.shell.applied(written);
+    return { outcome, progress };
+  }
+
+  /** The shared run recorded last, and how far it has got (null: none was ever planned). */
+  async sharedProgress(): Promise<SharedProgress | null> {
+    const run = parseRun(await this.shell.store.getMeta(RUN));
+    return run ? progressOf(run) : null;
   }
 
   /**
@@ -145,7 +272,10 @@ export class Reevaluation {
     if (!policy) return null;
     if ((await this.shell.store.getMeta("active_policy")) === policy.ref) return null;
     const cursor = parseCursor(await this.shell.store.getMeta(CURSOR));
-    return { ref: policy.ref, busy: cursor?.ref === policy.ref && Date.now() - cursor.heartbeat < BUSY_MS };
+    // A shared run's pages wait in the cluster's work queue: its evaluators finish it, however long it takes.
+    const run = parseRun(await this.shell.store.getMeta(RUN));
+    const shared = run !== undefined && run.ref === policy.ref && !run.finished;
+    return { ref: policy.ref, busy: shared || (cursor?.ref === policy.ref && Date.now() - cursor.heartbeat < BUSY_MS) };
   }
 
   /**
@@ -158,7 +288,7 @@ export class Reevaluation {
     await this.shell.policies.reload(this.shell.store);
     const p = await this.pending(at);
     if (!p) return null;
-    return this.all(at, onProgress);
+    return this.run(at, onProgress);
   }
 
   private async write(tx: StoreTx, policy: CompiledPolicy, at: Instant, e: Evaluated, count: (c: StateChanges | null) => void): Promise<Written> {
@@ -193,4 +323,47 @@ function parseCursor(text: string | undefined): Cursor | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The end of a full re-evaluation, in the transaction of its last page: the version is now the active one. */
+async function finish(tx: StoreTx, ref: string): Promise<void> {
+  await tx.setMeta("active_policy", ref);
+  await tx.setMeta(CURSOR, "{}"); // finished: a later run of the same version starts from the first subject
+  await tx.emit({ kind: "policy", ref });
+}
+
+/** A shared run as meta keeps it: page i holds the ids in (bounds[i-1] ?? 0, bounds[i]]. */
+interface RunMeta {
+  readonly run: string;
+  readonly ref: string;
+  readonly at: Instant;
+  readonly bounds: readonly number[];
+  /** Indexes of the pages whose transaction committed. */
+  readonly done: readonly number[];
+  readonly finished: boolean;
+}
+
+const RUN = "reevaluation.shared";
+
+function parseRun(text: string | undefined): RunMeta | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const r = JSON.parse(text) as Partial<RunMeta>;
+    return typeof r.run === "string" && typeof r.ref === "string" && typeof r.at === "number" && Array.isArray(r.bounds) && Array.isArray(r.done) && typeof r.finished === "boolean" ? (r as RunMeta) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function progressOf(r: RunMeta): SharedProgress {
+  return { run: r.run, ref: r.ref, at: r.at, pages: r.bounds.length, done: r.done.length, finished: r.finished };
+}
+
+function planOf(r: RunMeta): SharedPlan {
+  const done = new Set(r.done);
+  const todo: SharedPage[] = [];
+  r.bounds.forEach((upTo, index) => {
+    if (!done.has(index)) todo.push({ run: r.run, ref: r.ref, at: r.at, index, pages: r.bounds.length, after: index === 0 ? 0 : (r.bounds[index - 1] as number), upTo });
+  });
+  return { run: r.run, ref: r.ref, at: r.at, pages: r.bounds.length, todo };
 }

@@ -30,7 +30,8 @@ export class Scheduling {
     // process is at it now (it records its progress with every page).
     const pending = await this.reevaluation.pending(at);
     if (pending && (takeOver || !pending.busy)) {
-      await this.reevaluation.all(at);
+      // In a cluster, the evaluators share it (the pages are queued, and this returns).
+      await this.reevaluation.run(at);
       policyActivated = policy.ref;
     }
     // Disputes left unanswered past their deadline close as expired: the record stops counting.

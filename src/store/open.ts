@@ -8,7 +8,8 @@ export type { AuditFileOptions };
 import { SqliteStore, type SqliteStoreOptions } from "./sqlite/store.js";
 import { auditPostgres } from "./postgres/audit.js";
 import { PgStore, type PgStoreOptions } from "./postgres/store.js";
-import type { Store } from "./types.js";
+import { PgLeaderLock } from "./postgres/leader-lock.js";
+import type { LeaderLock, Store } from "./types.js";
 
 export type StoreLocation =
   | {
@@ -55,6 +56,25 @@ export function openStore(url: string, options: OpenStoreOptions = {}): Store {
       return new SqliteStore(loc.path, options);
     case "postgres":
       return new PgStore(loc.url, { ...options.postgres, ...(options.readOnly ? { readOnly: true } : {}), ...(options.keyFile !== undefined ? { keyFile: options.keyFile } : {}) });
+    default: {
+      const never: never = loc;
+      throw new Error(`unknown store kind ${String(never)}`);
+    }
+  }
+}
+
+/**
+ * The lock that makes one process of a cluster the one to act in `role`
+ * (src/cluster/leader.ts). Only a PostgreSQL store can be shared by a cluster: an
+ * embedded store is refused, naming what to use instead.
+ */
+export function openLeaderLock(url: string, role: string): LeaderLock {
+  const loc = parseStoreUrl(url);
+  switch (loc.kind) {
+    case "sqlite":
+      throw new StandingError("bad-request", `a cluster shares one PostgreSQL store; ${loc.path} is an embedded one (use --store postgres://…)`, { store: "sqlite" });
+    case "postgres":
+      return new PgLeaderLock(loc.url, role);
     default: {
       const never: never = loc;
       throw new Error(`unknown store kind ${String(never)}`);

@@ -550,3 +550,24 @@ export function toSubjectRecord(r: RecordRow): SubjectRecord {
     receivedAt: r.receivedAt,
   };
 }
+
+/**
+ * An exclusive, named lock held by a live session, for work only one process of a
+ * cluster may do at a time (src/cluster/leader.ts). The holder keeps it for as long as
+ * its session lives: a process that dies loses it at once, without a lease to run out.
+ */
+export interface LeaderLock {
+  /** The role the lock is for ("scheduler"). */
+  readonly role: string;
+  /** One attempt: true when this session holds the lock now (already held: true). Rejects when the store cannot be reached. */
+  tryAcquire(): Promise<boolean>;
+  /**
+   * Checks that the session holding the lock is still alive, within `timeoutMs`;
+   * rejects otherwise (and the lock is then lost: the session is dropped).
+   */
+  probe(timeoutMs: number): Promise<void>;
+  /** Called once for each loss of a held lock: the session ended or failed. */
+  onLost(listener: (reason: Error) => void): void;
+  /** Gives the lock up and ends the session. */
+  close(): Promise<void>;
+}
