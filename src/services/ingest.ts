@@ -8,10 +8,10 @@ import { StandingError, isStandingError, type ErrorCode } from "../errors.js";
 import { admitAny, admitFact } from "../ingest/admit.js";
 import { normaliseRecord, type NormalisedRecord } from "../ingest/input.js";
 import type { CompiledPolicy } from "../policy/types.js";
-import type { Identifier, OutcomeRow, StoreTx, SubjectId } from "../store/types.js";
+import type { Identifier, LinkedIdentifier, NewQuarantine, NewRecord, OutcomeRow, RecordKey, StoreTx, SubjectId } from "../store/types.js";
 import type { Instant } from "../time.js";
 import type { Shell } from "./context.js";
-import { evaluateAndStore, type Written } from "./evaluation.js";
+import { evaluateAndStore, evaluateAndStoreAll, type Written } from "./evaluation.js";
 
 /** One line of a batch as the cluster's record stream delivers it. */
 export interface DeliveredLine {
@@ -125,8 +125,32 @@ export class Ingest {
     });
   }
 
-  /** A batch inside the caller's transaction: one result per input, in order, and the states written. */
+  /**
+   * A batch inside the caller's transaction: one result per input, in order, and the
+   * states written. Set-based (see ARCHITECTURE.md, "Batched ingest"): what the batch
+   * needs is read in a few reads, the records are decided in order against that cache
+   * (as `applyOneByOne` decides them against the store), and what they write is written
+   * a table at a time.
+   */
   private async applyAll(tx: StoreTx, inputs: readonly unknown[], now: Instant): Promise<{ results: IngestResult[]; written: Written[] }> {
+    const policy = await this.shell.policies.current(tx, now);
+    const batch = await BatchView.load(tx, inputs);
+    const refused: Refusal[] = [];
+    const results = batch.prepared.map((p, i) => this.decide(batch, inputs[i], p, policy, now, refused));
+    const subjects = await batch.write(tx, now);
+    const real = (id: SubjectId): SubjectId => (id < 0 ? (subjects[-id - 1] as SubjectId) : id);
+    const out = results.map((r) => (r.status === "accepted" && r.subject < 0 ? { ...r, subject: real(r.subject) } : r));
+    if (refused.length > 0) await tx.journalEvent("records.rejected", refusalSummary(refused));
+    const written = policy ? await evaluateAndStoreAll(tx, policy, [...new Set([...batch.touched].map(real))].sort((a, b) => a - b), now) : [];
+    return { results: out, written };
+  }
+
+  /**
+   * The reference the batched path is proven equal to (ingest.property.test.ts): the
+   * batch applied one record at a time, each reading and writing the store, then each
+   * touched subject evaluated on its own.
+   */
+  async applyOneByOne(tx: StoreTx, inputs: readonly unknown[], now: Instant): Promise<{ results: IngestResult[]; written: Written[] }> {
     const policy = await this.shell.policies.current(tx, now);
     const touched = new Set<SubjectId>();
     const results: IngestResult[] = [];
@@ -140,6 +164,34 @@ export class Ingest {
       for (const id of ids) written.push(await evaluateAndStore(tx, policy, id, now));
     }
     return { results, written };
+  }
+
+  /** `one`, against a batch's view instead of the store: the same checks in the same order, the same answers. */
+  private decide(b: BatchView, input: unknown, prepared: Prepared, policy: CompiledPolicy | undefined, now: Instant, refused: Refusal[]): IngestResult {
+    let rec: NormalisedRecord | undefined;
+    try {
+      if ("error" in prepared) throw prepared.error;
+      rec = prepared.record;
+      const known = b.records.get(recordKey(rec.source, rec.id)) ?? b.quarantined.get(recordKey(rec.source, rec.id));
+      if (known) {
+        if (known.hash === rec.hash) return { status: "duplicate", source: rec.source, id: rec.id };
+        throw new StandingError("record-conflict", `source "${rec.source}" already submitted a different record with id "${rec.id}"; records are never edited: retract it and submit a new id`, {
+          source: rec.source,
+          id: rec.id,
+        });
+      }
+      const p = admitAny(rec, policy, now, this.futureToleranceMs);
+      if (rec.retracts !== undefined) return b.retraction(rec, now);
+      return b.fact(rec, p, now);
+    } catch (e) {
+      if (!isStandingError(e)) throw e;
+      refused.push({ ...(rec ? { source: rec.source, id: rec.id, inputHash: rec.hash } : { ...pickIds(input), inputHash: inputDigest(input) }), code: e.code });
+      return {
+        status: "rejected",
+        ...(rec ? { source: rec.source, id: rec.id } : pickIds(input)),
+        error: e.toJSON(),
+      };
+    }
   }
 
   /**
@@ -220,6 +272,148 @@ export class Ingest {
     await tx.appendRecord({ source: rec.source, recordId: rec.id, subjectId: target.subjectId, type: target.type, occurredAt: rec.occurredAt, receivedAt: now, retracts: targetId, body: rec.body, hash: rec.hash });
     touched.add(target.subjectId);
     return { status: "accepted", source: rec.source, id: rec.id, subject: target.subjectId };
+  }
+}
+
+/** A batch's input normalised, or why it did not normalise (a refusal answered at its turn). */
+type Prepared = { readonly record: NormalisedRecord } | { readonly error: StandingError };
+
+const recordKey = (source: string, id: string): string => `${source}\u0000${id}`;
+const identifierKey = (scheme: string, value: string): string => `${scheme}\u0000${value}`;
+
+/** What a stored or just-decided record tells a later record of the batch. */
+interface KnownRecord {
+  readonly hash: string;
+  readonly retracts: string | null;
+  readonly subjectId: SubjectId;
+  readonly type: string;
+}
+
+interface KnownQuarantine {
+  readonly hash: string;
+  readonly scheme: string;
+  readonly value: string;
+  readonly releasedAt: Instant | null;
+}
+
+/**
+ * A batch's view of the store: every record, quarantine entry and identifier its records
+ * can ask about, read in one set-based read each, and what the batch decided so far laid
+ * over them, so that a record sees its predecessors in the batch exactly as it would see
+ * them stored. Subjects the batch creates have placeholder ids (-1, -2, … in order of
+ * creation) until `write` creates them, in that order.
+ */
+class BatchView {
+  readonly touched = new Set<SubjectId>();
+  private readonly newRecords: NewRecord[] = [];
+  private readonly newQuarantine: NewQuarantine[] = [];
+  private readonly newLinks: LinkedIdentifier[] = [];
+  private created = 0;
+
+  private constructor(
+    readonly prepared: readonly Prepared[],
+    readonly records: Map<string, KnownRecord>,
+    readonly quarantined: Map<string, KnownQuarantine>,
+    private readonly identifiers: Map<string, SubjectId>,
+  ) {}
+
+  static async load(tx: StoreTx, inputs: readonly unknown[]): Promise<BatchView> {
+    const prepared: Prepared[] = inputs.map((input) => {
+      try {
+        return { record: normaliseRecord(input) };
+      } catch (e) {
+        if (!isStandingError(e)) throw e;
+        return { error: e };
+      }
+    });
+    const keys: RecordKey[] = [];
+    const subjects: Identifier[] = [];
+    for (const p of prepared) {
+      if (!("record" in p)) continue;
+      const r = p.record;
+      keys.push({ source: r.source, recordId: r.id });
+      if (r.retracts !== undefined) keys.push({ source: r.source, recordId: r.retracts });
+      if (r.supersedes !== undefined) keys.push({ source: r.source, recordId: r.supersedes });
+      if (r.subject !== undefined) subjects.push(r.subject);
+    }
+    const records = new Map<string, KnownRecord>();
+    const quarantined = new Map<string, KnownQuarantine>();
+    const identifiers = new Map<string, SubjectId>();
+    if (keys.length > 0) {
+      for (const r of await tx.findRecords(keys)) records.set(recordKey(r.source, r.recordId), r);
+      for (const q of await tx.findQuarantinedAll(keys)) quarantined.set(recordKey(q.source, q.recordId), q);
+    }
+    if (subjects.length > 0) for (const l of await tx.resolveAll(subjects)) identifiers.set(identifierKey(l.scheme, l.value), l.subjectId);
+    return new BatchView(prepared, records, quarantined, identifiers);
+  }
+
+  /** Ingest.fact against the view. */
+  fact(rec: NormalisedRecord, policy: CompiledPolicy, now: Instant): IngestResult {
+    const { type, registers } = admitFact(rec, policy);
+    const subject = rec.subject as Identifier;
+    let subjectId = this.identifiers.get(identifierKey(subject.scheme, subject.value));
+    if (rec.supersedes !== undefined) {
+      const target = this.records.get(recordKey(rec.source, rec.supersedes));
+      if (!target || target.retracts !== null || target.subjectId !== subjectId) {
+        throw new StandingError("unknown-retraction-target", `source "${rec.source}" has no record "${rec.supersedes}" about ${subject.scheme}:${subject.value} to correct (a source may correct only its own records)`, { source: rec.source, supersedes: rec.supersedes });
+      }
+    }
+    if (subjectId === undefined) {
+      if (registers === false) {
+        const reason = `${subject.scheme}:${subject.value} is not linked to a subject yet; the record is kept and counts once the identifier is linked`;
+        this.keep({ source: rec.source, recordId: rec.id, scheme: subject.scheme, value: subject.value, body: rec.body, hash: rec.hash, receivedAt: now, reason });
+        return { status: "quarantined", source: rec.source, id: rec.id, reason };
+      }
+      subjectId = -++this.created;
+      this.identifiers.set(identifierKey(subject.scheme, subject.value), subjectId);
+      this.newLinks.push({ scheme: subject.scheme, value: subject.value, subjectId });
+    }
+    this.append({ source: rec.source, recordId: rec.id, subjectId, type, occurredAt: rec.occurredAt, receivedAt: now, retracts: null, body: rec.body, hash: rec.hash });
+    return { status: "accepted", source: rec.source, id: rec.id, subject: subjectId };
+  }
+
+  /** Ingest.retraction against the view. */
+  retraction(rec: NormalisedRecord, now: Instant): IngestResult {
+    const targetId = rec.retracts as string;
+    const target = this.records.get(recordKey(rec.source, targetId));
+    if (!target) {
+      const q = this.quarantined.get(recordKey(rec.source, targetId));
+      if (q && q.releasedAt === null) {
+        const reason = `retracts a record that is waiting for ${q.scheme}:${q.value} to be linked`;
+        this.keep({ source: rec.source, recordId: rec.id, scheme: q.scheme, value: q.value, body: rec.body, hash: rec.hash, receivedAt: now, reason });
+        return { status: "quarantined", source: rec.source, id: rec.id, reason };
+      }
+      throw new StandingError("unknown-retraction-target", `source "${rec.source}" has no record "${targetId}" to retract (a source may retract only its own records)`, { source: rec.source, retracts: targetId });
+    }
+    if (target.retracts !== null) {
+      throw new StandingError("unknown-retraction-target", `"${targetId}" is itself a retraction; submit the original record again under a new id instead`, { retracts: targetId });
+    }
+    this.append({ source: rec.source, recordId: rec.id, subjectId: target.subjectId, type: target.type, occurredAt: rec.occurredAt, receivedAt: now, retracts: targetId, body: rec.body, hash: rec.hash });
+    return { status: "accepted", source: rec.source, id: rec.id, subject: target.subjectId };
+  }
+
+  private append(r: NewRecord): void {
+    this.newRecords.push(r);
+    this.records.set(recordKey(r.source, r.recordId), r);
+    this.touched.add(r.subjectId);
+  }
+
+  private keep(q: NewQuarantine): void {
+    this.newQuarantine.push(q);
+    this.quarantined.set(recordKey(q.source, q.recordId), { ...q, releasedAt: null });
+  }
+
+  /** Writes what the batch decided, a table at a time; returns the ids of the subjects it created, in order of creation. */
+  async write(tx: StoreTx, now: Instant): Promise<SubjectId[]> {
+    const ids = await tx.createSubjects(this.created, now);
+    const real = (id: SubjectId): SubjectId => (id < 0 ? (ids[-id - 1] as SubjectId) : id);
+    await tx.linkAll(
+      this.newLinks.map((l) => ({ ...l, subjectId: real(l.subjectId) })),
+      now,
+    );
+    if (this.newRecords.length > 0) await tx.appendRecords(this.newRecords.map((r) => (r.subjectId < 0 ? { ...r, subjectId: real(r.subjectId) } : r)));
+    if (this.newQuarantine.length > 0) await tx.quarantineAll(this.newQuarantine);
+    return ids;
   }
 }
 

@@ -804,6 +804,141 @@ export function storeContract(name: string, makeStore: () => Store | Promise<Sto
       });
     });
 
+    // ------------------------------------------------------------ many rows at once (batched ingest)
+    describe("many rows at once (batched ingest)", () => {
+      it("given stored and unknown keys, some asked twice, when records and quarantine entries are found in bulk, then each stored one comes once, as the one-row reads return it", async () => {
+        const a = await subjectWith("A");
+        const r1 = await write((tx) => tx.appendRecord(newRecord(a, "court", "r1", T0)));
+        const r2 = await write((tx) => tx.appendRecord(newRecord(a, "airline", "r1", T0 + DAY)));
+        const q1 = await write((tx) => tx.quarantine(newQuarantine("court", "q1", passport("P1"), T0)));
+        const keys = [
+          { source: "court", recordId: "r1" },
+          { source: "court", recordId: "r1" },
+          { source: "airline", recordId: "r1" },
+          { source: "court", recordId: "nope" },
+          { source: "court", recordId: "q1" },
+        ];
+        const byKey = (x: { source: string; recordId: string }) => `${x.source}/${x.recordId}`;
+        expect((await store.findRecords(keys)).sort((x, y) => (byKey(x) < byKey(y) ? -1 : 1))).toEqual([r2, r1]);
+        expect(await store.findQuarantinedAll(keys)).toEqual([await store.findQuarantined("court", "q1")]);
+        expect((await store.findQuarantinedAll(keys))[0]?.seq).toBe(q1.seq);
+        expect(await store.findRecords([])).toEqual([]);
+        expect(await store.findQuarantinedAll([])).toEqual([]);
+        // the same reads inside a transaction see its own writes
+        const inTx = await write(async (tx) => {
+          await tx.appendRecord(newRecord(a, "court", "r3", T0));
+          return tx.findRecords([{ source: "court", recordId: "r3" }]);
+        });
+        expect(inTx.map((r) => r.recordId)).toEqual(["r3"]);
+      });
+
+      it("given subjects created in bulk, when identifiers are linked in bulk, then they resolve in bulk and per subject, in order; one naming another subject links none", async () => {
+        const ids = await write((tx) => tx.createSubjects(3, T0));
+        expect(ids).toHaveLength(3);
+        expect([...ids].sort((x, y) => x - y)).toEqual(ids);
+        expect(new Set(ids).size).toBe(3);
+        for (const id of ids) expect(await store.subjectExists(id)).toBe(true);
+        expect(await write((tx) => tx.createSubjects(0, T0))).toEqual([]);
+        const next = await write((tx) => tx.createSubject(T0));
+        expect(next).toBeGreaterThan(ids[2] as number);
+        const [a, b, c] = ids as [number, number, number];
+        await write((tx) =>
+          tx.linkAll(
+            [
+              { ...nid("B"), subjectId: b },
+              { ...nid("A"), subjectId: a },
+              { ...passport("PA"), subjectId: a },
+            ],
+            T0,
+          ),
+        );
+        expect(await store.resolve(nid("A"))).toBe(a);
+        expect(await store.identifiersOf(a)).toEqual([nid("A"), passport("PA")]);
+        const resolved = await store.resolveAll([nid("A"), nid("A"), nid("B"), nid("NOPE")]);
+        expect(resolved.sort((x, y) => x.subjectId - y.subjectId)).toEqual([
+          { ...nid("A"), subjectId: a },
+          { ...nid("B"), subjectId: b },
+        ]);
+        expect(await store.resolveAll([])).toEqual([]);
+        expect(await store.identifiersOfAll([c, b, a, b])).toEqual([
+          { ...nid("A"), subjectId: a },
+          { ...passport("PA"), subjectId: a },
+          { ...nid("B"), subjectId: b },
+        ]);
+        expect(await store.identifiersOfAll([])).toEqual([]);
+        // linking again to the same subject is nothing; to another, a conflict that links none of the call's identifiers
+        await write((tx) => tx.linkAll([{ ...nid("A"), subjectId: a }], T0));
+        const err = await write((tx) => tx.linkAll([{ ...nid("C"), subjectId: c }, { ...nid("A"), subjectId: c }], T0).then(() => undefined, (e: unknown) => e));
+        expect(err).toBeInstanceOf(StandingError);
+        expect((err as StandingError).code).toBe("identifier-conflict");
+        expect(await store.resolve(nid("C"))).toBeUndefined();
+        expect(await store.resolve(nid("A"))).toBe(a);
+        expect((await store.journal.verify({})).ok).toBe(true);
+      });
+
+      it("given records and quarantine entries written in bulk, when read back, then each is as given, with ascending seqs in the order given", async () => {
+        const a = await subjectWith("A");
+        const b = await subjectWith("B");
+        const input = [newRecord(a, "court", "x2", T0 + DAY), newRecord(b, "court", "x1", T0), newRecord(a, "court", "x3", T0 - DAY, "x2"), { ...newRecord(a, "airline", "u", T0), body: JSON.stringify({ note: "债务人 \"quoted\" \\ {a,b} NULL" }) }];
+        const rows = await write((tx) => tx.appendRecords(input));
+        expect(rows.map(({ seq: _seq, ...r }) => r)).toEqual(input);
+        const seqs = rows.map((r) => r.seq);
+        expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
+        expect(new Set(seqs).size).toBe(4);
+        for (const r of rows) expect(await store.findRecord(r.source, r.recordId)).toEqual(r);
+        expect((await store.recordsOf(a)).map((r) => r.recordId)).toEqual(["x2", "x3", "u"]);
+        expect(await write((tx) => tx.appendRecords([]))).toEqual([]);
+        const qs = [newQuarantine("court", "q2", passport("P2"), T0), newQuarantine("court", "q1", passport("P1"), T0 + MIN)];
+        const kept = await write((tx) => tx.quarantineAll(qs));
+        expect(kept.map(({ seq: _seq, ...q }) => q)).toEqual(qs.map((q) => ({ ...q, releasedAt: null })));
+        expect((kept[0]?.seq as number) < (kept[1]?.seq as number)).toBe(true);
+        for (const q of kept) expect(await store.findQuarantined(q.source, q.recordId)).toEqual(q);
+        expect(await write((tx) => tx.quarantineAll([]))).toEqual([]);
+        // a pair already stored throws, and the call's other rows are not kept
+        await expect(write((tx) => tx.appendRecords([newRecord(b, "court", "x4", T0), newRecord(b, "court", "x1", T0)]))).rejects.toThrow();
+        expect(await store.findRecord("court", "x4")).toBeUndefined();
+      });
+
+      it("given states and notices written in bulk, new and replacing, when read back, then each is as putState and addNotice would leave it, and the journal verifies", async () => {
+        const a = await subjectWith("A");
+        const b = await subjectWith("B");
+        await putStateFor(a, T0 + DAY);
+        await write((tx) => tx.putStates([stateRow(a, null, [denyMeasure]), stateRow(b, T0 + 2 * DAY)]));
+        expect(await store.getState(a)).toEqual(stateRow(a, null, [denyMeasure]));
+        expect(await store.getState(b)).toEqual(stateRow(b, T0 + 2 * DAY));
+        expect((await allWithMeasures()).map((x) => x.subjectId)).toEqual([a]);
+        expect(await store.dueSubjects(T0 + 3 * DAY, 10)).toEqual([b]);
+        await write((tx) => tx.putStates([]));
+        const added = await write((tx) => tx.addNotices([notice(a, "n1", T0), notice(b, "n2", T0 + MIN)]));
+        expect(added).toBe(2);
+        expect(await write((tx) => tx.addNotices([notice(a, "n1", T0), notice(a, "n3", T0 + 2 * MIN)]))).toBe(1);
+        expect(await write((tx) => tx.addNotices([]))).toBe(0);
+        expect(await store.noticesOf(a)).toEqual([notice(a, "n1", T0), notice(a, "n3", T0 + 2 * MIN)]);
+        expect((await store.outboxOf("n2"))?.nextAttemptAt).toBe(T0 + MIN);
+        expect((await store.dueOutbox(T0 + DAY, 10)).map((o) => o.noticeId)).toEqual(["n1", "n2", "n3"]);
+        const r = await store.journal.verify({});
+        expect(r.problems).toEqual([]);
+        expect(r.ok).toBe(true);
+      });
+
+      it("given scattered subjects (far apart ids), when their inputs are read as one page, then each holds what the per-subject reads return, and those between are not in it", async () => {
+        const ids = await write((tx) => tx.createSubjects(300, T0));
+        const pick = [ids[0], ids[150], ids[299]] as number[];
+        await write(async (tx) => {
+          for (const id of ids) await tx.appendRecord(newRecord(id, "court", `r-${id}`, T0));
+          await tx.putState(stateRow(pick[1] as number, null));
+          await tx.putDispute(dispute(pick[2] as number, "d1", T0, { recordId: `r-${pick[2]}` }));
+        });
+        const page = await store.evaluationInputs(pick);
+        expect(page.map((p) => p.subjectId)).toEqual(pick);
+        for (const p of page) {
+          expect(p.records).toEqual(await store.recordsOf(p.subjectId));
+          expect(p.disputes).toEqual(await store.disputesOf(p.subjectId));
+          expect(p.state).toEqual(await store.getState(p.subjectId));
+        }
+      });
+    });
+
     // ------------------------------------------------------------ quarantine
 
     describe("quarantine", () => {

@@ -146,6 +146,17 @@ export interface OutcomeRow {
   readonly at: Instant;
 }
 
+/** A record named by its idempotency key: the source and the source's own id. */
+export interface RecordKey {
+  readonly source: string;
+  readonly recordId: string;
+}
+
+/** An identifier and the subject it names. */
+export interface LinkedIdentifier extends Identifier {
+  readonly subjectId: SubjectId;
+}
+
 /** A record to append: everything but the sequence number the store assigns. */
 export type NewRecord = Omit<RecordRow, "seq">;
 
@@ -167,15 +178,23 @@ export interface StoreReads {
   sessionByHash(hash: string): Promise<SessionRow | undefined>;
 
   resolve(id: Identifier): Promise<SubjectId | undefined>;
+  /** The linked ones of `ids`, each with its subject (in no particular order; an identifier asked twice comes once). */
+  resolveAll(ids: readonly Identifier[]): Promise<LinkedIdentifier[]>;
   identifiersOf(subjectId: SubjectId): Promise<Identifier[]>;
+  /** The identifiers of each of `ids`, ordered by subject, scheme and value (identifiersOf for many subjects in one read). */
+  identifiersOfAll(ids: readonly SubjectId[]): Promise<LinkedIdentifier[]>;
   subjectExists(subjectId: SubjectId): Promise<boolean>;
   countSubjects(): Promise<number>;
 
   findRecord(source: string, recordId: string): Promise<RecordRow | undefined>;
+  /** The stored ones of these records (findRecord for many keys in one read; in no particular order, each once). */
+  findRecords(keys: readonly RecordKey[]): Promise<RecordRow[]>;
   recordsOf(subjectId: SubjectId): Promise<RecordRow[]>;
   countRecords(): Promise<number>;
 
   findQuarantined(source: string, recordId: string): Promise<QuarantineRow | undefined>;
+  /** The quarantined ones of these records, released or not (findQuarantined for many keys in one read; in no particular order, each once). */
+  findQuarantinedAll(keys: readonly RecordKey[]): Promise<QuarantineRow[]>;
   quarantinedFor(id: Identifier): Promise<QuarantineRow[]>;
   listQuarantine(limit: number): Promise<QuarantineRow[]>;
 
@@ -256,12 +275,22 @@ export interface StoreTx extends StoreReads {
   pruneSessions(before: Instant): Promise<number>;
   setMeta(key: string, value: string): Promise<void>;
   createSubject(at: Instant): Promise<SubjectId>;
+  /** Creates `count` subjects; their ids, ascending, in the order createSubject would have given them. */
+  createSubjects(count: number, at: Instant): Promise<SubjectId[]>;
   /** Links an identifier to a subject; throws identifier-conflict if it names another subject. */
   link(subjectId: SubjectId, id: Identifier, at: Instant): Promise<void>;
+  /** `link` for many identifiers at once (each named once); throws identifier-conflict, and links none, if one names another subject. */
+  linkAll(ids: readonly LinkedIdentifier[], at: Instant): Promise<void>;
   appendRecord(r: NewRecord): Promise<RecordRow>;
+  /** Appends records in the order given, as one appendRecord after another would (ascending seqs). */
+  appendRecords(rs: readonly NewRecord[]): Promise<RecordRow[]>;
   quarantine(q: NewQuarantine): Promise<QuarantineRow>;
+  /** Quarantines records in the order given, as one quarantine after another would. */
+  quarantineAll(qs: readonly NewQuarantine[]): Promise<QuarantineRow[]>;
   releaseQuarantined(seq: number, at: Instant): Promise<void>;
   putState(row: StateRow): Promise<void>;
+  /** putState for many subjects (each named once). */
+  putStates(rows: readonly StateRow[]): Promise<void>;
   /** Stores a state already serialised (by a re-evaluation worker); read back by getState like any other. */
   putStateText(row: StateText): Promise<void>;
   addKey(row: KeyRow): Promise<void>;
@@ -272,6 +301,8 @@ export interface StoreTx extends StoreReads {
   addApplication(row: ApplicationRow): Promise<void>;
   /** Inserts a notice and its outbox entry; returns false if that notice already exists. */
   addNotice(row: NoticeRow): Promise<boolean>;
+  /** addNotice for many notices; returns how many were new. */
+  addNotices(rows: readonly NoticeRow[]): Promise<number>;
   markDelivered(noticeId: string, at: Instant): Promise<void>;
   /** Records that one channel delivered the notice (idempotent). */
   markChannelDelivered(noticeId: string, channel: string, at: Instant): Promise<void>;

@@ -214,11 +214,13 @@ export class PgJournal {
       rows.push([seq, e.kind, e.tbl, e.key, e.rowHash, e.data, prev, hash]);
       prev = hash;
     }
-    // Multi-row inserts of at most 1,000 entries (8,000 parameters) each.
-    for (let i = 0; i < rows.length; i += 1000) {
-      const chunk = rows.slice(i, i + 1000);
-      const values = chunk.map((_, j) => `(${Array.from({ length: 8 }, (_, k) => `$${j * 8 + k + 1}`).join(", ")})`).join(", ");
-      await db.query(`INSERT INTO journal (seq, kind, tbl, key, row_hash, data, prev, hash) VALUES ${values}`, chunk.flat());
+    // One statement per 10,000 entries, their columns as arrays (a batch of records journals thousands).
+    for (let i = 0; i < rows.length; i += 10_000) {
+      const chunk = rows.slice(i, i + 10_000);
+      await db.query(
+        "INSERT INTO journal (seq, kind, tbl, key, row_hash, data, prev, hash) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
+        Array.from({ length: 8 }, (_, k) => chunk.map((r) => r[k])),
+      );
     }
     const signature = sign(null, Buffer.from(headPayload(seq, prev, at, lastSigned), "utf8"), this.privateKey).toString("base64");
     await db.query("INSERT INTO journal_checkpoints (seq, head_hash, at, signature, public_key) VALUES ($1, $2, $3, $4, $5)", [seq, prev, at, signature, this.publicKeyPem]);

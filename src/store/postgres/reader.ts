@@ -15,11 +15,16 @@ export async function readPage(db: Queryable, ids: readonly SubjectId[]): Promis
   const hi = ids[ids.length - 1] as number;
   const page = new Map<SubjectId, { subjectId: SubjectId; records: RecordRow[]; disputes: DisputeRow[]; applications: ApplicationRow[]; state: StateRow | undefined }>();
   for (const id of ids) page.set(id, { subjectId: id, records: [], disputes: [], applications: [], state: undefined });
+  // A page of consecutive subjects is read by its id range; scattered ones (the subjects
+  // an ingest batch touched) by their ids, so that the subjects in between are not read.
+  const sparse = hi - lo + 1 > 2 * ids.length + 64;
+  const where = sparse ? "subject_id = ANY($1::bigint[])" : "subject_id BETWEEN $1 AND $2";
+  const params = sparse ? [[...ids]] : [lo, hi];
   const [records, disputes, applications, states] = [
-    await db.query<Row>(`SELECT ${recordCols} FROM records WHERE subject_id BETWEEN $1 AND $2 ORDER BY subject_id, seq`, [lo, hi]),
-    await db.query<Row>("SELECT * FROM disputes WHERE subject_id BETWEEN $1 AND $2 ORDER BY subject_id, opened_at, id", [lo, hi]),
-    await db.query<Row>("SELECT * FROM applications WHERE subject_id BETWEEN $1 AND $2 ORDER BY subject_id, applied_at, id", [lo, hi]),
-    await db.query<Row>("SELECT * FROM states WHERE subject_id BETWEEN $1 AND $2", [lo, hi]),
+    await db.query<Row>(`SELECT ${recordCols} FROM records WHERE ${where} ORDER BY subject_id, seq`, params),
+    await db.query<Row>(`SELECT * FROM disputes WHERE ${where} ORDER BY subject_id, opened_at, id`, params),
+    await db.query<Row>(`SELECT * FROM applications WHERE ${where} ORDER BY subject_id, applied_at, id`, params),
+    await db.query<Row>(`SELECT * FROM states WHERE ${where}`, params),
   ];
   for (const r of records.rows) page.get(Number(r.subject_id))?.records.push(toRecord(r));
   for (const r of disputes.rows) page.get(Number(r.subject_id))?.disputes.push(toDispute(r));

@@ -52,6 +52,8 @@ import type {
   SignedHead,
   StateRow,
   StateText,
+  LinkedIdentifier,
+  RecordKey,
   Store,
   StoredInputs,
   StoreReads,
@@ -153,9 +155,11 @@ class PgOps implements StoreTx {
   }
 
   /** Runs a write that RETURNs the rows it wrote (all columns, plus `inserted__` for an upsert), and journals each. */
-  private async journaled(table: string, op: RowOp | "upsert", sql: string, params: unknown[]): Promise<Row[]> {
+  private async journaled(table: string, op: RowOp | "upsert", sql: string, params: unknown[], orderBy?: string): Promise<Row[]> {
     const st = this.state();
     const written = await this.rows(sql, params);
+    // A multi-row write's RETURNING order is not promised: its entries follow the given column.
+    if (orderBy !== undefined) written.sort((a, b) => Number(a[orderBy]) - Number(b[orderBy]));
     const t = this.tables.get(table);
     if (!t) throw new Error(`table ${table} is not known to the journal`);
     for (const row of written) {
@@ -323,6 +327,53 @@ class PgOps implements StoreTx {
     ]);
   }
 
+  async resolveAll(ids: readonly Identifier[]): Promise<LinkedIdentifier[]> {
+    if (ids.length === 0) return [];
+    return (
+      await this.rows("SELECT i.scheme, i.value, i.subject_id FROM identifiers i JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) AS u(scheme, value)) u USING (scheme, value)", [
+        ids.map((i) => i.scheme),
+        ids.map((i) => i.value),
+      ])
+    ).map((r) => ({ scheme: r.scheme as string, value: r.value as string, subjectId: Number(r.subject_id) }));
+  }
+
+  async identifiersOfAll(ids: readonly SubjectId[]): Promise<LinkedIdentifier[]> {
+    if (ids.length === 0) return [];
+    return (await this.rows("SELECT scheme, value, subject_id FROM identifiers WHERE subject_id = ANY($1::bigint[]) ORDER BY subject_id, scheme, value", [[...new Set(ids)]])).map((r) => ({
+      scheme: r.scheme as string,
+      value: r.value as string,
+      subjectId: Number(r.subject_id),
+    }));
+  }
+
+  async createSubjects(count: number, at: number): Promise<SubjectId[]> {
+    if (count <= 0) return [];
+    const rows = await this.journaled("subjects", "insert", "INSERT INTO subjects (created_at) SELECT $1::bigint FROM generate_series(1, $2::int) RETURNING *", [at, count], "id");
+    return rows.map((r) => Number(r.id));
+  }
+
+  async linkAll(ids: readonly LinkedIdentifier[], at: number): Promise<void> {
+    if (ids.length === 0) return;
+    const known = new Map((await this.resolveAll(ids)).map((l) => [`${l.scheme}\u0000${l.value}`, l.subjectId]));
+    const fresh: LinkedIdentifier[] = [];
+    for (const id of ids) {
+      const k = `${id.scheme}\u0000${id.value}`;
+      const existing = known.get(k);
+      if (existing === id.subjectId) continue;
+      if (existing !== undefined) throw new StandingError("identifier-conflict", `${id.scheme}:${id.value} already belongs to another subject`, { identifier: { scheme: id.scheme, value: id.value } });
+      known.set(k, id.subjectId);
+      fresh.push(id);
+    }
+    if (fresh.length === 0) return;
+    await this.journaled(
+      "identifiers",
+      "insert",
+      `INSERT INTO identifiers (scheme, value, subject_id, linked_at)
+       SELECT scheme, value, subject_id, $4 FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS u(scheme, value, subject_id, n) ORDER BY n RETURNING *`,
+      [fresh.map((i) => i.scheme), fresh.map((i) => i.value), fresh.map((i) => i.subjectId), at],
+    );
+  }
+
   async identifiersOf(subjectId: SubjectId): Promise<Identifier[]> {
     return (await this.rows("SELECT scheme, value FROM identifiers WHERE subject_id = $1 ORDER BY scheme, value", [subjectId])) as unknown as Identifier[];
   }
@@ -350,6 +401,53 @@ class PgOps implements StoreTx {
     return { ...r, seq: Number(row?.seq) };
   }
 
+  async findRecords(keys: readonly RecordKey[]): Promise<RecordRow[]> {
+    if (keys.length === 0) return [];
+    return (
+      await this.rows(
+        `SELECT ${recordCols.split(", ").map((c) => `r.${c}`).join(", ")} FROM records r JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) AS u(source, record_id)) u USING (source, record_id)`,
+        [keys.map((k) => k.source), keys.map((k) => k.recordId)],
+      )
+    ).map(toRecord);
+  }
+
+  async appendRecords(rs: readonly NewRecord[]): Promise<RecordRow[]> {
+    this.state();
+    const out: RecordRow[] = [];
+    // In chunks, so that one statement's arrays stay a reasonable size. Only the seqs come
+    // back: the rest of each row is what was sent, and is hashed from it.
+    for (let i = 0; i < rs.length; i += 5000) {
+      const chunk = rs.slice(i, i + 5000);
+      const seqs = await this.rows(
+        `INSERT INTO records (source, record_id, subject_id, type, occurred_at, received_at, retracts, body, hash)
+         SELECT source, record_id, subject_id, type, occurred_at, received_at, retracts, body, hash
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[])
+           WITH ORDINALITY AS u(source, record_id, subject_id, type, occurred_at, received_at, retracts, body, hash, n)
+         ORDER BY n RETURNING seq, source, record_id`,
+        [
+          chunk.map((r) => r.source),
+          chunk.map((r) => r.recordId),
+          chunk.map((r) => r.subjectId),
+          chunk.map((r) => r.type),
+          chunk.map((r) => r.occurredAt),
+          chunk.map((r) => r.receivedAt),
+          chunk.map((r) => r.retracts),
+          chunk.map((r) => r.body),
+          chunk.map((r) => r.hash),
+        ],
+      );
+      const seqOf = new Map(seqs.map((r) => [`${r.source as string}\u0000${r.record_id as string}`, Number(r.seq)]));
+      const rows = chunk.map((r) => ({ ...r, seq: seqOf.get(`${r.source}\u0000${r.recordId}`) as number }));
+      this.journalWritten(
+        "records",
+        "insert",
+        rows.map((r) => ({ seq: r.seq, source: r.source, record_id: r.recordId, subject_id: r.subjectId, type: r.type, occurred_at: r.occurredAt, received_at: r.receivedAt, retracts: r.retracts, body: r.body, hash: r.hash })),
+      );
+      out.push(...rows);
+    }
+    return out;
+  }
+
   async recordsOf(subjectId: SubjectId): Promise<RecordRow[]> {
     return (await this.rows(`SELECT ${recordCols} FROM records WHERE subject_id = $1 ORDER BY seq`, [subjectId])).map(toRecord);
   }
@@ -373,6 +471,32 @@ class PgOps implements StoreTx {
     return { ...q, seq: Number(r?.seq), releasedAt: null };
   }
 
+  async findQuarantinedAll(keys: readonly RecordKey[]): Promise<QuarantineRow[]> {
+    if (keys.length === 0) return [];
+    return (
+      await this.rows(
+        `SELECT ${quarantineCols.split(", ").map((c) => `q.${c}`).join(", ")} FROM quarantine q JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) AS u(source, record_id)) u USING (source, record_id)`,
+        [keys.map((k) => k.source), keys.map((k) => k.recordId)],
+      )
+    ).map(toQuarantine);
+  }
+
+  async quarantineAll(qs: readonly NewQuarantine[]): Promise<QuarantineRow[]> {
+    if (qs.length === 0) return [];
+    const rows = await this.journaled(
+      "quarantine",
+      "insert",
+      `INSERT INTO quarantine (source, record_id, scheme, value, body, hash, received_at, reason)
+       SELECT source, record_id, scheme, value, body, hash, received_at, reason
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])
+         WITH ORDINALITY AS u(source, record_id, scheme, value, body, hash, received_at, reason, n)
+       ORDER BY n RETURNING *`,
+      [qs.map((q) => q.source), qs.map((q) => q.recordId), qs.map((q) => q.scheme), qs.map((q) => q.value), qs.map((q) => q.body), qs.map((q) => q.hash), qs.map((q) => q.receivedAt), qs.map((q) => q.reason)],
+      "seq",
+    );
+    return rows.map(toQuarantine);
+  }
+
   async quarantinedFor(id: Identifier): Promise<QuarantineRow[]> {
     return (await this.rows(`SELECT ${quarantineCols} FROM quarantine WHERE scheme = $1 AND value = $2 AND released_at IS NULL ORDER BY seq`, [id.scheme, id.value])).map(toQuarantine);
   }
@@ -384,6 +508,14 @@ class PgOps implements StoreTx {
   async releaseQuarantined(seq: number, at: number): Promise<void> {
     const rows = await this.rows("UPDATE quarantine SET released_at = $1 WHERE seq = $2 AND released_at IS NULL RETURNING *", [at, seq]);
     this.journalRows("quarantine", "record.released", rows);
+  }
+
+  /** Journals rows a statement wrote, given as the columns and values written (all of them). */
+  private journalWritten(table: string, op: RowOp, rows: readonly Row[]): void {
+    const st = this.state();
+    const t = this.tables.get(table);
+    if (!t) throw new Error(`table ${table} is not known to the journal`);
+    for (const row of rows) st.entries.push({ kind: kindOf(table, op, row), tbl: table, key: keyOf(t, row), rowHash: hashRow(t, row), data: null });
   }
 
   /** Journals rows an UPDATE returned, under a kind the caller knows. */
@@ -407,6 +539,34 @@ class PgOps implements StoreTx {
 
   async putState(row: StateRow): Promise<void> {
     await this.upsertState(row.subjectId, row.policyRef, row.evaluatedAt, row.nextChangeAt, row.state.measures.length > 0 ? 1 : 0, JSON.stringify(row.state));
+  }
+
+  async putStates(rows: readonly StateRow[]): Promise<void> {
+    this.state();
+    for (let i = 0; i < rows.length; i += 5000) {
+      const chunk = rows.slice(i, i + 5000).map((r) => ({
+        subject_id: r.subjectId,
+        policy_ref: r.policyRef,
+        evaluated_at: r.evaluatedAt,
+        next_change_at: r.nextChangeAt,
+        has_measures: r.state.measures.length > 0 ? 1 : 0,
+        state: JSON.stringify(r.state),
+      }));
+      // Replaced as a delete and an insert: on the hash-partitioned table, an upsert or
+      // an UPDATE … FROM of thousands of rows costs about three times as much. Nothing
+      // comes back: each row is what was sent, and is hashed from it.
+      const ids = chunk.map((r) => r.subject_id);
+      await this.db.query("DELETE FROM states WHERE subject_id = ANY($1::bigint[])", [ids]);
+      // The states as parameters of their own (a text array would have every quote of their JSON escaped).
+      for (let j = 0; j < chunk.length; j += 1000) {
+        const part = chunk.slice(j, j + 1000);
+        await this.db.query(
+          `INSERT INTO states (subject_id, policy_ref, evaluated_at, next_change_at, has_measures, state) VALUES ${part.map((_, k) => `($${k * 6 + 1}::bigint, $${k * 6 + 2}, $${k * 6 + 3}::bigint, $${k * 6 + 4}::bigint, $${k * 6 + 5}::bigint, $${k * 6 + 6})`).join(", ")}`,
+          part.flatMap((r) => [r.subject_id, r.policy_ref, r.evaluated_at, r.next_change_at, r.has_measures, r.state]),
+        );
+      }
+      this.journalWritten("states", "update", chunk); // insert or update, both state.changed (as upsertState)
+    }
   }
 
   async putStateText(row: StateText): Promise<void> {
@@ -650,6 +810,27 @@ class PgOps implements StoreTx {
       row.createdAt,
     ]);
     return true;
+  }
+
+  async addNotices(rows: readonly NoticeRow[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    const added = await this.journaled(
+      "notices",
+      "insert",
+      `INSERT INTO notices (id, subject_id, measure, effective_from, created_at, body)
+       SELECT id, subject_id, measure, effective_from, created_at, body
+       FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::text[]) WITH ORDINALITY AS u(id, subject_id, measure, effective_from, created_at, body, n)
+       ORDER BY n ON CONFLICT DO NOTHING RETURNING *`,
+      [rows.map((r) => r.id), rows.map((r) => r.subjectId), rows.map((r) => r.measure), rows.map((r) => r.effectiveFrom), rows.map((r) => r.createdAt), rows.map((r) => r.body)],
+    );
+    if (added.length === 0) return 0;
+    await this.journaled(
+      "outbox",
+      "insert",
+      "INSERT INTO outbox (notice_id, attempts, next_attempt_at, delivered_at, last_error) SELECT id, 0, at, NULL, NULL FROM unnest($1::text[], $2::bigint[]) AS u(id, at) RETURNING *",
+      [added.map((r) => r.id), added.map((r) => Number(r.created_at))],
+    );
+    return added.length;
   }
 
   async noticesOf(subjectId: SubjectId): Promise<NoticeRow[]> {
@@ -964,6 +1145,18 @@ export class PgStore implements Store {
   }
   resolve(id: Identifier): ReturnType<StoreReads["resolve"]> {
     return this.reads().then((r) => r.resolve(id));
+  }
+  resolveAll(ids: readonly Identifier[]): ReturnType<StoreReads["resolveAll"]> {
+    return this.reads().then((r) => r.resolveAll(ids));
+  }
+  identifiersOfAll(ids: readonly SubjectId[]): ReturnType<StoreReads["identifiersOfAll"]> {
+    return this.reads().then((r) => r.identifiersOfAll(ids));
+  }
+  findRecords(keys: readonly RecordKey[]): ReturnType<StoreReads["findRecords"]> {
+    return this.reads().then((r) => r.findRecords(keys));
+  }
+  findQuarantinedAll(keys: readonly RecordKey[]): ReturnType<StoreReads["findQuarantinedAll"]> {
+    return this.reads().then((r) => r.findQuarantinedAll(keys));
   }
   identifiersOf(subjectId: SubjectId): ReturnType<StoreReads["identifiersOf"]> {
     return this.reads().then((r) => r.identifiersOf(subjectId));

@@ -89,12 +89,24 @@ export function readPage(stmts: PageStatements, ids: readonly SubjectId[]): Stor
   const page = new Map<SubjectId, { subjectId: SubjectId; records: RecordRow[]; disputes: DisputeRow[]; applications: ApplicationRow[]; state: StateRow | undefined }>();
   for (const id of ids) page.set(id, { subjectId: id, records: [], disputes: [], applications: [], state: undefined });
   // Subjects in [lo, hi] that are not in `ids` have no records; their rows are skipped.
-  for (const r of stmts.records.all(lo, hi) as Row[]) page.get(r.subject_id as number)?.records.push(toRecord(r));
-  for (const r of stmts.disputes.all(lo, hi) as Row[]) page.get(r.subject_id as number)?.disputes.push(toDispute(r));
-  for (const r of stmts.applications.all(lo, hi) as Row[]) page.get(r.subject_id as number)?.applications.push(toApplication(r));
-  for (const r of stmts.states.all(lo, hi) as Row[]) {
-    const p = page.get(r.subject_id as number);
-    if (p) p.state = toState(r);
+  // Scattered ids (the subjects an ingest batch touched) are read as runs of nearby ids,
+  // so that the subjects between the runs are not read.
+  const runs: [number, number][] = [];
+  if (hi - lo + 1 > 2 * ids.length + 64) {
+    for (const id of ids) {
+      const last = runs[runs.length - 1];
+      if (last && id - last[1] <= 64) last[1] = id;
+      else runs.push([id, id]);
+    }
+  } else runs.push([lo, hi]);
+  for (const [a, b] of runs) {
+    for (const r of stmts.records.all(a, b) as Row[]) page.get(r.subject_id as number)?.records.push(toRecord(r));
+    for (const r of stmts.disputes.all(a, b) as Row[]) page.get(r.subject_id as number)?.disputes.push(toDispute(r));
+    for (const r of stmts.applications.all(a, b) as Row[]) page.get(r.subject_id as number)?.applications.push(toApplication(r));
+    for (const r of stmts.states.all(a, b) as Row[]) {
+      const p = page.get(r.subject_id as number);
+      if (p) p.state = toState(r);
+    }
   }
   return [...page.values()];
 }

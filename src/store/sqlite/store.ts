@@ -20,6 +20,8 @@ import type {
   RecordRow,
   StateRow,
   StateText,
+  LinkedIdentifier,
+  RecordKey,
   StoredInputs,
   AuditOptions,
   Store,
@@ -408,6 +410,89 @@ class SqliteOps implements StoreTx {
 
   async identifiersOf(subjectId: SubjectId): Promise<Identifier[]> {
     return this.stmts.identifiersOf.all(subjectId) as Identifier[];
+  }
+
+  // The many-row methods below run the one-row statements in a loop: in-process, a
+  // statement costs microseconds, and each write fires its journal trigger as before.
+  async resolveAll(ids: readonly Identifier[]): Promise<LinkedIdentifier[]> {
+    const out = new Map<string, LinkedIdentifier>();
+    for (const id of ids) {
+      const k = `${id.scheme}\u0000${id.value}`;
+      if (out.has(k)) continue;
+      const subjectId = this.stmts.resolve.get(id.scheme, id.value) as number | undefined;
+      if (subjectId !== undefined) out.set(k, { scheme: id.scheme, value: id.value, subjectId });
+    }
+    return [...out.values()];
+  }
+
+  async identifiersOfAll(ids: readonly SubjectId[]): Promise<LinkedIdentifier[]> {
+    const out: LinkedIdentifier[] = [];
+    for (const subjectId of [...new Set(ids)].sort((a, b) => a - b)) for (const i of this.stmts.identifiersOf.all(subjectId) as Identifier[]) out.push({ scheme: i.scheme, value: i.value, subjectId });
+    return out;
+  }
+
+  async createSubjects(count: number, at: number): Promise<SubjectId[]> {
+    const out: SubjectId[] = [];
+    for (let i = 0; i < count; i++) out.push(Number(this.stmts.createSubject.run(at).lastInsertRowid));
+    return out;
+  }
+
+  async linkAll(ids: readonly LinkedIdentifier[], at: number): Promise<void> {
+    const known = new Map((await this.resolveAll(ids)).map((l) => [`${l.scheme}\u0000${l.value}`, l.subjectId]));
+    const fresh: LinkedIdentifier[] = [];
+    for (const id of ids) {
+      const k = `${id.scheme}\u0000${id.value}`;
+      const existing = known.get(k);
+      if (existing === id.subjectId) continue;
+      if (existing !== undefined) throw new StandingError("identifier-conflict", `${id.scheme}:${id.value} already belongs to another subject`, { identifier: { scheme: id.scheme, value: id.value } });
+      known.set(k, id.subjectId);
+      fresh.push(id);
+    }
+    for (const id of fresh) this.stmts.link.run(id.scheme, id.value, id.subjectId, at);
+  }
+
+  async findRecords(keys: readonly RecordKey[]): Promise<RecordRow[]> {
+    const out = new Map<string, RecordRow>();
+    for (const k of keys) {
+      const key = `${k.source}\u0000${k.recordId}`;
+      if (out.has(key)) continue;
+      const r = this.stmts.findRecord.get(k.source, k.recordId) as Row | undefined;
+      if (r) out.set(key, toRecord(r));
+    }
+    return [...out.values()];
+  }
+
+  async appendRecords(rs: readonly NewRecord[]): Promise<RecordRow[]> {
+    const out: RecordRow[] = [];
+    for (const r of rs) out.push(await this.appendRecord(r));
+    return out;
+  }
+
+  async findQuarantinedAll(keys: readonly RecordKey[]): Promise<QuarantineRow[]> {
+    const out = new Map<string, QuarantineRow>();
+    for (const k of keys) {
+      const key = `${k.source}\u0000${k.recordId}`;
+      if (out.has(key)) continue;
+      const r = this.stmts.findQuarantined.get(k.source, k.recordId) as Row | undefined;
+      if (r) out.set(key, toQuarantine(r));
+    }
+    return [...out.values()];
+  }
+
+  async quarantineAll(qs: readonly NewQuarantine[]): Promise<QuarantineRow[]> {
+    const out: QuarantineRow[] = [];
+    for (const q of qs) out.push(await this.quarantine(q));
+    return out;
+  }
+
+  async putStates(rows: readonly StateRow[]): Promise<void> {
+    for (const row of rows) await this.putState(row);
+  }
+
+  async addNotices(rows: readonly NoticeRow[]): Promise<number> {
+    let n = 0;
+    for (const row of rows) if (await this.addNotice(row)) n++;
+    return n;
   }
 
   async subjectExists(subjectId: SubjectId): Promise<boolean> {
@@ -936,6 +1021,18 @@ export class SqliteStore implements Store {
   }
   resolve(id: Identifier): ReturnType<StoreReads["resolve"]> {
     return this.read((r) => r.resolve(id));
+  }
+  resolveAll(ids: readonly Identifier[]): ReturnType<StoreReads["resolveAll"]> {
+    return this.read((r) => r.resolveAll(ids));
+  }
+  identifiersOfAll(ids: readonly SubjectId[]): ReturnType<StoreReads["identifiersOfAll"]> {
+    return this.read((r) => r.identifiersOfAll(ids));
+  }
+  findRecords(keys: readonly RecordKey[]): ReturnType<StoreReads["findRecords"]> {
+    return this.read((r) => r.findRecords(keys));
+  }
+  findQuarantinedAll(keys: readonly RecordKey[]): ReturnType<StoreReads["findQuarantinedAll"]> {
+    return this.read((r) => r.findQuarantinedAll(keys));
   }
   identifiersOf(subjectId: SubjectId): ReturnType<StoreReads["identifiersOf"]> {
     return this.read((r) => r.identifiersOf(subjectId));
