@@ -132,8 +132,16 @@ export async function post(base: string, key: string, path: string, body: string
 }
 
 export async function get(base: string, key: string, path: string): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key}` } });
-  return { status: res.status, json: (await res.json()) as unknown };
+  // A keep-alive socket the server closed just as it was reused fails the request
+  // (EPIPE, ECONNRESET) before the server saw it: a GET is sent again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key}` } });
+      return { status: res.status, json: (await res.json()) as unknown };
+    } catch (e) {
+      if (attempt >= 3) throw e;
+    }
+  }
 }
 
 /** Waits for a batch to be done, reading its receipt from `base`. */
