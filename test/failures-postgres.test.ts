@@ -137,5 +137,5 @@ describe("ingest through a server on PostgreSQL, under failures", () => {
     const v = cli(["audit", "verify", "--store", db.url, "--json"], env);
     expect((JSON.parse(v.stdout) as { problems: unknown[] }).problems).toEqual([]);
     expect(v.code).toBe(0);
-  }, 240_000);
+  }, 480_000);
 });

@@ -160,11 +160,22 @@ async function ensure(c: Cluster): Promise<void> {
   const { jsm, names, settings } = c;
   // The partition count is fixed when the cluster is set up: records already routed by one count must not be looked for under another.
   const config = await c.kv(names.configBucket);
-  const fixed = await config.get("partitions");
+  // A bucket another process has just created may not answer its first reads at once: asked again.
+  const read = async (): Promise<Awaited<ReturnType<typeof config.get>>> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await config.get("partitions");
+      } catch (e) {
+        if (attempt >= 4) throw e;
+        await new Promise((r) => setTimeout(r, 250 * attempt));
+      }
+    }
+  };
+  const fixed = await read();
   if (!fixed || fixed.operation !== "PUT") {
     await config.create("partitions", String(settings.partitions)).catch(() => undefined);
   }
-  const agreed = Number((await config.get("partitions"))?.string());
+  const agreed = Number((await read())?.string());
   if (agreed !== settings.partitions) {
     throw new StandingError("bad-request", `the cluster "${settings.name}" was set up with ${agreed} partitions; STANDING_PARTITIONS=${settings.partitions} differs`, { partitions: settings.partitions, cluster: agreed });
   }
