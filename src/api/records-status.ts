@@ -77,8 +77,8 @@ export function recordStatusRoutes(app: FastifyInstance, standing: Standing, int
   );
 }
 
-/** The answer to a single record once evaluated, as a single node gives it. */
-function singleAnswer(reply: FastifyReply, result: IngestResult): FastifyReply {
+/** The answer to a single record once evaluated: 201 accepted, 200 duplicate, 202 quarantined, or its error. */
+export function singleAnswer(reply: FastifyReply, result: IngestResult): FastifyReply {
   switch (result.status) {
     case "accepted":
       return reply.status(201).send(result);

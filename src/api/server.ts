@@ -27,7 +27,7 @@ import { KeyLimiter, resolveLimits, type HttpLimits, type KeyLimits } from "./li
 import { DOCS_CSP, securityHeaders, serverOptions, validation, type LogOptions } from "./hardening.js";
 import { storageFailure } from "../store/failure.js";
 import type { ClusterIntake } from "../cluster/intake.js";
-import { intakeRecords, recordStatusRoutes, waitSeconds } from "./records-status.js";
+import { intakeRecords, recordStatusRoutes, singleAnswer, waitSeconds } from "./records-status.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -440,20 +440,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       const [res] = await standing.ingest([req.body]);
       const result = res as IngestResult;
       records.inc({ status: result.status });
-      switch (result.status) {
-        case "accepted":
-          return reply.status(201).send(result);
-        case "duplicate":
-          return reply.status(200).send(result);
-        case "quarantined":
-          return reply.status(202).send(result);
-        case "rejected":
-          throw new StandingError(result.error.code, result.error.message, result.error.details);
-        default: {
-          const never: never = result;
-          throw new Error(`unexpected ${JSON.stringify(never)}`);
-        }
-      }
+      return singleAnswer(reply, result);
     });
 
     // ---- subjects
