@@ -5,9 +5,10 @@ import { configDefaults, defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
-    // The cluster's fault tests (minutes of real processes killed and restarted) run as a
-    // stage of their own (npm run test:faults), not beside the rest, whose timings they would swamp.
-    exclude: process.env.STANDING_FAULTS ? configDefaults.exclude : [...configDefaults.exclude, "test/cluster-faults.test.ts"],
+    // The fault tests that kill and restart real processes and connections (the cluster's,
+    // and PostgreSQL's killed connections) run as a stage of their own, one file at a time
+    // (npm run test:faults): beside the other suites they starve each other of the two cores.
+    exclude: process.env.STANDING_FAULTS ? configDefaults.exclude : [...configDefaults.exclude, "test/cluster-faults.test.ts", "test/failures-postgres.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
