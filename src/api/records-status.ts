@@ -63,7 +63,7 @@ export function recordStatusRoutes(app: FastifyInstance, standing: Standing, int
         tags: ["records"],
         summary: "Where each line of a batch taken by a cluster stands, a page at a time (?after=LINE&limit=N)",
         security,
-        params: Type.Object({ receipt: Type.String({ minLength: 1, maxLength: 64 }) }),
+        params: Type.Object({ receipt: Type.String({ pattern: "^[0-9a-f-]{1,64}$" }) }),
         querystring: Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false }),
       },
     },
