@@ -206,10 +206,14 @@ export class Standing {
    * Loads the policy registry and the decision index from the store (a snapshot), and
    * remembers the feed's position before reading, so that following the feed from there
    * misses nothing committed meanwhile. Idempotent; every other method awaits it.
-   * Resolves to the number of subjects indexed.
+   * Resolves to the number of subjects indexed. A load that failed (the database went
+   * away) is forgotten, so that calling start() again tries again from the beginning.
    */
   start(): Promise<number> {
-    this.started ??= this.load();
+    this.started ??= this.load().catch((e: unknown) => {
+      this.started = undefined;
+      throw e;
+    });
     return this.started;
   }
 

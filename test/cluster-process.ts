@@ -1,23 +1,14 @@
 // Real processes of a cluster for the tests: API nodes (`serve --cluster`) and
 // evaluators on one fresh PostgreSQL database and a cluster name of their own, with
 // keys made through the CLI. Each process can be killed (-9) and started again.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { join, resolve } from "node:path";
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
 import { freshDatabase } from "../src/store/postgres/test-helpers.js";
 import { freshClusterName, TEST_NATS_URL } from "../src/cluster/test-helpers.js";
+import { build, cli, root } from "./pg-process.js";
 
-export const root = resolve(import.meta.dirname, "..");
+export { build, cli, root };
 const bin = join(root, "bin", "standing.js");
-
-export function build(): void {
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
-}
-
-export function cli(args: string[], env: Record<string, string>): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: "utf8", env: { ...process.env, ...env } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 export interface Proc {
   readonly name: string;

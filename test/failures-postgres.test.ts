@@ -2,55 +2,20 @@
 // killed mid-transaction (pg_terminate_backend), and the server process itself killed
 // and started again, while a client keeps sending batches and retries what was not
 // acknowledged. No acknowledged record is lost; none is stored or accepted twice.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { join, resolve } from "node:path";
+import { createServer, connect, type Server as NetServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { behindTheBack, dropCreated, freshDatabase } from "../src/store/postgres/test-helpers.js";
+import { build, cli, exited, killServers, publish, serve, unexpectedExits } from "./pg-process.js";
 
-const root = resolve(import.meta.dirname, "..");
-const bin = join(root, "bin", "standing.js");
 const NOW = Date.parse("2026-11-26T12:00:00Z");
 const DAY = 86_400_000;
 const iso = (t: number): string => new Date(t).toISOString();
 
-beforeAll(() => {
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
-}, 120_000);
-
-const children: ChildProcess[] = [];
+beforeAll(build, 120_000);
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+  killServers();
   await dropCreated();
 }, 300_000);
-
-function cli(args: string[], env: Record<string, string>): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: "utf8", env: { ...process.env, ...env } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Publishes a policy as an operator does: one person proposes it, another approves it. */
-function publish(url: string, env: Record<string, string>): number {
-  const p = cli(["policy", "propose", "policies/municipal-credit.yaml", "--by", "test author", "--store", url, "--json"], env);
-  if (p.code !== 0) return p.code;
-  const id = (JSON.parse(p.stdout) as { proposal: { id: string } }).proposal.id;
-  return cli(["policy", "approve", id, "--by", "test approver", "--store", url, "--json"], env).code;
-}
-
-async function serve(url: string, env: Record<string, string>): Promise<{ base: string; child: ChildProcess; stderr: () => string }> {
-  const child = spawn(process.execPath, [bin, "serve", "--store", url, "--port", "0", "--log-level", "warn"], { cwd: root, env: { ...process.env, ...env } });
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stdout?.setEncoding("utf8");
-  child.stdout?.on("data", (d: string) => (out += d));
-  child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
-  const deadline = Date.now() + 30_000;
-  while (!/serving at (http:\/\/\S+)/.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
-  const base = /serving at (http:\/\/\S+)/.exec(out)?.[1];
-  if (!base) throw new Error(`serve did not start: ${out}${err}`);
-  return { base, child, stderr: () => err };
-}
 
 const debt = (id: string, who: string) => ({ source: "court", id, type: "court.judgment.default", subject: { scheme: "national-id", value: who }, occurredAt: iso(NOW - DAY), fields: { case: `K-${id}`, amount: 9000 }, evidence: "file://k" });
 
@@ -85,23 +50,25 @@ describe("ingest through a server on PostgreSQL, under failures", () => {
         const batch = records.slice(i, i + 50);
         if (i === total / 2) {
           // The server process dies in the middle of the run, and a new one takes over.
-          server.child.kill("SIGKILL");
-          await new Promise((res) => server.child.once("exit", res));
+          await server.stop("SIGKILL");
           server = await serve(db.url, env);
         }
         for (let attempt = 0; ; attempt++) {
           expect(attempt).toBeLessThan(200);
+          expect(unexpectedExits).toEqual([]);
           let statuses: { status?: string; id?: string; error?: { code?: string } }[] | undefined;
           try {
-            const r = await fetch(`${server.base}/v1/records`, { method: "POST", headers: court, body: batch.map((x) => JSON.stringify(x)).join("\n") + "\n" });
+            const r = await fetch(`${server.base}/v1/records`, { method: "POST", headers: court, body: batch.map((x) => JSON.stringify(x)).join("\n") + "\n", signal: AbortSignal.timeout(60_000) });
             if (r.status === 200) statuses = (await r.text()).trim().split("\n").map((l) => JSON.parse(l) as { status: string; id?: string });
             else {
               const body = (await r.json()) as { error?: { code?: string } };
               expect(r.status, JSON.stringify(body)).toBe(503); // a storage error, never a 500
               expect(body.error?.code).toBe("storage-unavailable");
             }
-          } catch {
-            // the connection to the server failed: not acknowledged
+          } catch (e) {
+            // The connection to the server failed: not acknowledged. A request the server
+            // holds without answering is a fault of its own, not a failure to retry.
+            expect((e as Error).name).not.toBe("TimeoutError");
           }
           if (statuses) {
             // A batch is answered slice by slice: a failure after the first slice ends the
@@ -124,9 +91,9 @@ describe("ingest through a server on PostgreSQL, under failures", () => {
     } finally {
       stop = true;
       await killer;
-      server.child.kill("SIGTERM");
-      await new Promise((res) => server.child.once("exit", res));
+      await server.stop("SIGTERM");
     }
+    expect(unexpectedExits).toEqual([]);
     expect(killed).toBeGreaterThan(0);
     expect(failures).toBeGreaterThan(0);
     expect(acknowledged.size).toBe(total);
@@ -138,4 +105,45 @@ describe("ingest through a server on PostgreSQL, under failures", () => {
     expect((JSON.parse(v.stdout) as { problems: unknown[] }).problems).toEqual([]);
     expect(v.code).toBe(0);
   }, 480_000);
+
+  it("given a server started while its database cannot be reached, when the database comes back within the start wait, then it serves; with no wait it ends with one line, exit 1", async () => {
+    const db = await freshDatabase("start-wait");
+    const env = { STANDING_JOURNAL_KEY_FILE: db.keyFile, STANDING_NOW: iso(NOW) };
+    expect(publish(db.url, env)).toBe(0);
+    // A port where nothing listens yet: the way to the database, opened later as a plain TCP relay.
+    const port = await new Promise<number>((res) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const a = probe.address();
+        probe.close(() => res(typeof a === "object" && a ? a.port : 0));
+      });
+    });
+    const target = new URL(db.url);
+    const via = new URL(db.url);
+    via.port = String(port);
+
+    const refused = cli(["serve", "--store", via.toString(), "--port", "0"], { ...env, STANDING_START_WAIT_MS: "0" });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^standing: error \[storage-unavailable\] .*\n$/);
+
+    const starting = serve(via.toString(), { ...env, STANDING_START_WAIT_MS: "60000" });
+    await new Promise((r) => setTimeout(r, 1_500));
+    const relay: NetServer = createServer((inbound) => {
+      const outbound = connect(Number(target.port || 5432), target.hostname);
+      inbound.pipe(outbound).pipe(inbound);
+      inbound.on("error", () => outbound.destroy());
+      outbound.on("error", () => inbound.destroy());
+    });
+    await new Promise<void>((res) => relay.listen(port, "127.0.0.1", () => res()));
+    try {
+      const server = await starting;
+      expect(server.stderr()).toMatch(/trying again in \d+ ms/);
+      const health = await fetch(`${server.base}/healthz`);
+      expect(health.status).toBe(200);
+      await server.stop();
+      await exited(server.child);
+    } finally {
+      relay.close();
+    }
+    expect(unexpectedExits).toEqual([]);
+  }, 120_000);
 });

@@ -2,65 +2,22 @@
 // runs them: real processes, concurrent ingest about overlapping subjects through both,
 // no lost update and no duplicate, every state equal to its replay, and each server's
 // checks following the other's writes through the change feed.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { behindTheBack, dropCreated, freshDatabase } from "../src/store/postgres/test-helpers.js";
+import { build, cli, killServers, publish, serve, unexpectedExits } from "./pg-process.js";
 
-const root = resolve(import.meta.dirname, "..");
-const bin = join(root, "bin", "standing.js");
 const NOW = Date.parse("2026-11-26T12:00:00Z");
 const DAY = 86_400_000;
 const iso = (t: number): string => new Date(t).toISOString();
 
-beforeAll(() => {
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
-}, 120_000);
-
-const children: ChildProcess[] = [];
+beforeAll(build, 120_000);
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+  killServers();
   await dropCreated();
 }, 300_000);
-
-function cli(args: string[], env: Record<string, string>): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: "utf8", env: { ...process.env, ...env } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Publishes a policy as an operator does: one person proposes it, another approves it. */
-function publish(url: string, env: Record<string, string>): number {
-  const p = cli(["policy", "propose", "policies/municipal-credit.yaml", "--by", "test author", "--store", url, "--json"], env);
-  if (p.code !== 0) return p.code;
-  const id = (JSON.parse(p.stdout) as { proposal: { id: string } }).proposal.id;
-  return cli(["policy", "approve", id, "--by", "test approver", "--store", url, "--json"], env).code;
-}
-
-async function serve(url: string, env: Record<string, string>): Promise<{ base: string; child: ChildProcess; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [bin, "serve", "--store", url, "--port", "0", "--log-level", "warn"], { cwd: root, env: { ...process.env, ...env } });
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stdout?.setEncoding("utf8");
-  child.stdout?.on("data", (d: string) => (out += d));
-  child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
-  const deadline = Date.now() + 30_000;
-  while (!/serving at (http:\/\/\S+)/.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
-  const base = /serving at (http:\/\/\S+)/.exec(out)?.[1];
-  if (!base) throw new Error(`serve did not start: ${out}${err}`);
-  return {
-    base,
-    child,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
-    },
-  };
-}
 
 const debt = (id: string, who: string, at: number) => ({ source: "court", id, type: "court.judgment.default", subject: { scheme: "national-id", value: who }, occurredAt: iso(at), fields: { case: `K-${id}`, amount: 9000 }, evidence: "file://k" });
 
@@ -132,6 +89,7 @@ describe("two servers on one PostgreSQL database", () => {
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }
+    expect(unexpectedExits).toEqual([]);
     const v = cli(["audit", "verify", "--store", db.url, "--json"], env);
     const report = JSON.parse(v.stdout) as { ok: boolean; problems: unknown[]; states: { checked: number } };
     expect(report.problems).toEqual([]);

@@ -24,7 +24,7 @@ import { forOperator, hoistCommonOptions } from "./failure.js";
 import { claimForDemo } from "../demo/guard.js";
 import { LOG_LEVELS } from "../api/hardening.js";
 import { DEFAULT_LIMITS } from "../api/limits.js";
-import { serveLimits, type ServeLimitOptions } from "./serve-options.js";
+import { serveLimits, whileStorageStarts, type ServeLimitOptions } from "./serve-options.js";
 import { checkpointOptions, startCheckpointNode } from "../cluster/node.js";
 import { leaderRoles, openClusterProcess, registerClusterCommands, requireSharedStore } from "./cluster.js";
 import { noticeChannels, noticeChannelsFor } from "./notices.js";
@@ -508,7 +508,7 @@ export async function main(argv: string[]): Promise<number> {
         if (o.cluster) requireSharedStore(o, "serve --cluster");
         const node = o.cluster ? await openClusterProcess(o, "standing-api", 0, checkpointOptions) : undefined;
         const s = node?.standing ?? openStanding(o);
-        await s.start();
+        await whileStorageStarts("loading the index", () => s.start());
         const intake = node ? new ClusterIntake(node.cluster, s) : undefined;
         if (o.demo) {
           await claimForDemo(s, dbPath(o));
@@ -523,7 +523,7 @@ export async function main(argv: string[]): Promise<number> {
           }
         }
         // Starting after a crash: finish what a killed publish left (no other server can be mid-way in it for long).
-        await s.advance(undefined, true);
+        await whileStorageStarts("finishing a publish left under way", () => s.advance(undefined, true));
         // Follow what other processes commit (the CLI beside this server): see ARCHITECTURE.md.
         await s.follow();
         const stopNode = node ? await startCheckpointNode(s, node.cluster, storeUrl(o)) : undefined;

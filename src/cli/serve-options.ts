@@ -5,6 +5,7 @@ import type { ServerOptions } from "../api/server.js";
 import type { DemoKeys } from "./welcome.js";
 import { DEFAULT_SESSIONS, type SessionSettings } from "../services/sessions.js";
 import { StandingError } from "../errors.js";
+import { forOperator } from "./failure.js";
 
 export interface ServeLimitOptions {
   logLevel: string;
@@ -14,6 +15,38 @@ export interface ServeLimitOptions {
   trustProxy?: boolean;
   sessionIdleMinutes?: number;
   sessionHours?: number;
+}
+
+/**
+ * How long a starting server waits for its database (STANDING_START_WAIT_MS, default
+ * 60 s): a server started while PostgreSQL restarts, or whose first connections are cut,
+ * waits and tries again instead of ending, as a service beside its database is expected to.
+ */
+export function startWaitMs(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.STANDING_START_WAIT_MS;
+  if (v === undefined || v === "") return 60_000;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new StandingError("bad-request", "STANDING_START_WAIT_MS must be a number of milliseconds, 0 or more", { STANDING_START_WAIT_MS: v });
+  return n;
+}
+
+/**
+ * Runs a start-up step again while the storage is unavailable, up to `waitMs` in all,
+ * saying each retry on stderr; any other error, or the last one, is thrown. The step
+ * must be safe to run again after a failure (each is a transaction, or a re-read).
+ */
+export async function whileStorageStarts<T>(what: string, step: () => Promise<T>, waitMs: number = startWaitMs()): Promise<T> {
+  const until = Date.now() + waitMs;
+  for (let pause = 100; ; pause = Math.min(pause * 2, 2_000)) {
+    try {
+      return await step();
+    } catch (e) {
+      const failure = forOperator(e);
+      if (!(failure instanceof StandingError) || failure.code !== "storage-unavailable" || Date.now() + pause > until) throw e;
+      console.error(`standing: ${what}: ${failure.message}; trying again in ${pause} ms`);
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
 }
 
 /** STANDING_TRUST_PROXY=1 (or true/yes) as --trust-proxy. */

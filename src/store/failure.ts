@@ -13,6 +13,11 @@ interface Coded {
 /** The StandingError for an error the storage medium raised, or undefined for anything else. */
 export function storageFailure(e: unknown): StandingError | undefined {
   if (typeof e !== "object" || e === null) return undefined;
+  // The PostgreSQL driver reports a connection that ended under a query without a code.
+  const message = (e as Coded).message;
+  if (e instanceof Error && (e as Coded).code === undefined && typeof message === "string" && /^Connection terminated( unexpectedly| due to connection timeout)?$|^Client has encountered a connection error and is not queryable$/.test(message)) {
+    return new StandingError("storage-unavailable", `the database connection ended (${message}); nothing after the last completed step was written`, { cause: "connection-ended" });
+  }
   const code = (e as Coded).code;
   if (typeof code !== "string") return undefined;
   const raw = typeof (e as Coded).message === "string" ? ((e as Coded).message as string) : code;

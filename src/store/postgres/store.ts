@@ -938,7 +938,20 @@ class Mutex {
 export class PgStore implements Store {
   private readonly pool: pg.Pool;
   private readonly ownJournal: PgJournal;
-  private readonly ready: Promise<ReadonlyMap<string, JournaledTable>>;
+  private startup: Promise<ReadonlyMap<string, JournaledTable>> | undefined;
+
+  /**
+   * Connected and migrated; awaited by every operation. A start that failed (the server
+   * restarting, a connection cut while migrating) is forgotten, so that the next
+   * operation tries again rather than failing for the life of the process.
+   */
+  private get ready(): Promise<ReadonlyMap<string, JournaledTable>> {
+    this.startup ??= this.start().catch((e: unknown) => {
+      this.startup = undefined;
+      throw e;
+    });
+    return this.startup;
+  }
   /** One writing transaction at a time from this process: the rest of the pool stays free for reads. */
   private readonly mutex = new Mutex();
   readonly origin = randomUUID();
@@ -960,8 +973,7 @@ export class PgStore implements Store {
     this.pool.on("connect", (client) => client.on("error", () => undefined));
     const keyFile = options.keyFile ?? defaultKeyFile(url);
     this.ownJournal = PgJournal.open({ keyFile, readOnly: options.readOnly ?? false });
-    this.ready = this.start();
-    // Awaited by every operation; an unused store that cannot connect must not crash the process.
+    // Started at once; an unused store that cannot connect must not crash the process.
     this.ready.catch(() => undefined);
     const journal = this.ownJournal;
     this.journal = {
