@@ -12,6 +12,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Two files at a time even on two cores: most suites wait on processes, PostgreSQL or
+    // NATS, so two workers halve the run (one worker per core less one would mean one here).
+    maxWorkers: 2,
     // `audit verify` pins a database's journal key outside its folder on the first run:
     // tests keep their pins in a folder of their own, never in the user's config.
     env: { STANDING_PIN_DIR: join(tmpdir(), `standing-test-pins-${process.pid}`) },
