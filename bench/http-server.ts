@@ -33,10 +33,10 @@ await standing.advance(NOW);
 const { key } = await standing.createKey({ role: "checkpoint", label: "bench", contexts: ["air-travel"] });
 // The record batch of bench/batch-latency.ts is sent as the court.
 const sourceKey = (await standing.createKey({ role: "source", label: "bench court", source: "court" })).key;
-// The body of a record batch is read as fast as it is ingested (a slice at a time), so a
-// 1 M-line batch arrives whole only when it is done: tens of minutes here, far past the
-// default one-minute request limit. The bench server allows two hours, as an operator
-// would with `serve --request-timeout` for such uploads.
+// A record batch's body is read whole (within the one-minute request limit) and then
+// worked slice by slice, its answer streamed as each slice commits; a 1 M-line batch
+// takes many minutes here. The bench server allows two hours for the connection, as an
+// operator would with `serve --request-timeout` for such uploads.
 // BENCH_RECEIPTS=off: answers without signed receipts, to measure what they cost.
 const app = buildServer(standing, { limits: { requestTimeout: 7_200_000, connectionTimeout: 7_200_000 }, receipts: process.env.BENCH_RECEIPTS !== "off" });
 await app.listen({ port: 0, host: "127.0.0.1" });

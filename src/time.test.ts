@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { DateTime } from "luxon";
-import { addDuration, isoUtc, parseDuration, parseInstant, subtractDuration, type IsoDuration } from "./time.js";
+import { addDuration, humanDate, isoUtc, parseDuration, parseInstant, subtractDuration, type IsoDuration } from "./time.js";
 
 // The fast calendar arithmetic must give exactly what luxon gives, in every zone,
 // including across DST changes, skipped and repeated wall-clock hours and month ends.
@@ -122,5 +122,23 @@ describe("parseInstant", () => {
     expect(parseInstant("2026-02-30T10:00:00Z")).toBeUndefined();
     expect(parseInstant("2026-11-26T10:00:00.123456789+08:00")).toBe(Date.UTC(2026, 10, 26, 2, 0, 0, 123));
     expect(parseInstant("2026-11-26T10:00-0530")).toBe(Date.UTC(2026, 10, 26, 15, 30));
+  });
+});
+
+describe("instants written for people", () => {
+  it("writes an instant in a zone, with the zone's name for it, exactly as luxon does uncached, in any zone and across transitions", () => {
+    fc.assert(
+      fc.property(instant, fc.constantFrom(...ZONES), (t, zone) => {
+        expect(humanDate(t, zone)).toBe(DateTime.fromMillis(t, { zone }).toFormat("yyyy-LL-dd HH:mm ZZZZ"));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it("names a zone's summer and winter time apart in one year", () => {
+    expect(humanDate(Date.UTC(2026, 0, 15, 12), "Europe/London")).toBe("2026-01-15 12:00 GMT");
+    expect(humanDate(Date.UTC(2026, 6, 15, 12), "Europe/London")).toBe("2026-07-15 13:00 GMT+1");
+    expect(humanDate(Date.UTC(2026, 0, 15, 12), "America/New_York")).toBe("2026-01-15 07:00 EST");
+    expect(humanDate(Date.UTC(2026, 6, 15, 12), "America/New_York")).toBe("2026-07-15 08:00 EDT");
   });
 });

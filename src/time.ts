@@ -71,11 +71,14 @@ const QUARTER_HOUR = 900_000;
 const DAY_SPAN = 86_400_000;
 const SAMPLES = [0, 6 * 3_600_000, 12 * 3_600_000, 18 * 3_600_000, DAY_SPAN - QUARTER_HOUR];
 const MIXED = -100_000; // no real offset (in minutes) is this
+// A year's worth of UTC time, the span over which a zone's name for one offset is taken as fixed.
+const YEAR_SPAN = 365.25 * DAY_SPAN;
 
 class CachedZone extends Zone {
   /** UTC day number → the day's offset, or MIXED when it changes during that day. */
   private readonly days = new Map<number, number>();
   private readonly quarters = new Map<number, number>();
+  private readonly names = new Map<string, string | null>();
   constructor(private readonly inner: IANAZone) {
     super();
   }
@@ -91,8 +94,20 @@ class CachedZone extends Zone {
   override get isValid(): boolean {
     return this.inner.isValid;
   }
+  /**
+   * A zone's name for an instant ("CET", "EDT") is asked of Intl, which takes longer
+   * than the rest of a notice's text together; it is the same for every instant of a
+   * year at which the zone has the same offset, so it is cached by those.
+   */
   override offsetName(ts: number, opts: Parameters<Zone["offsetName"]>[1]): string | null {
-    return this.inner.offsetName(ts, opts);
+    const key = `${opts.format ?? ""}|${opts.locale ?? ""}|${this.offset(ts)}|${Math.floor(ts / YEAR_SPAN)}`;
+    let name = this.names.get(key);
+    if (name === undefined) {
+      name = this.inner.offsetName(ts, opts);
+      if (this.names.size > 10_000) this.names.clear();
+      this.names.set(key, name);
+    }
+    return name;
   }
   override formatOffset(ts: number, format: Parameters<Zone["formatOffset"]>[1]): string {
     return this.inner.formatOffset(ts, format);
@@ -286,6 +301,7 @@ export function isoInZone(t: Instant, zone: string): string {
   return DateTime.fromMillis(t, { zone }).toISO({ suppressMilliseconds: true }) ?? isoUtc(t);
 }
 
+/** "2026-11-26 13:00 CET": how notices and statements write an instant for people. */
 export function humanDate(t: Instant, zone: string): string {
-  return DateTime.fromMillis(t, { zone }).toFormat("yyyy-LL-dd HH:mm ZZZZ");
+  return DateTime.fromMillis(t, { zone: zoneFor(zone) }).toFormat("yyyy-LL-dd HH:mm ZZZZ");
 }

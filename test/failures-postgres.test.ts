@@ -5,7 +5,7 @@
 import { createServer, connect, type Server as NetServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { behindTheBack, dropCreated, freshDatabase } from "../src/store/postgres/test-helpers.js";
-import { build, cli, exited, killServers, publish, serve, unexpectedExits } from "./pg-process.js";
+import { build, cli, killServers, publish, serve, unexpectedExits } from "./pg-process.js";
 
 const NOW = Date.parse("2026-11-26T12:00:00Z");
 const DAY = 86_400_000;
@@ -106,44 +106,92 @@ describe("ingest through a server on PostgreSQL, under failures", () => {
     expect(v.code).toBe(0);
   }, 480_000);
 
-  it("given a server started while its database cannot be reached, when the database comes back within the start wait, then it serves; with no wait it ends with one line, exit 1", async () => {
+  it("given a server started while its database cannot be reached, then by default it ends with one line, exit 1, and with STANDING_START_WAIT_MS it serves once the database comes back", async () => {
     const db = await freshDatabase("start-wait");
     const env = { STANDING_JOURNAL_KEY_FILE: db.keyFile, STANDING_NOW: iso(NOW) };
     expect(publish(db.url, env)).toBe(0);
-    // A port where nothing listens yet: the way to the database, opened later as a plain TCP relay.
-    const port = await new Promise<number>((res) => {
-      const probe = createServer().listen(0, "127.0.0.1", () => {
-        const a = probe.address();
-        probe.close(() => res(typeof a === "object" && a ? a.port : 0));
-      });
-    });
-    const target = new URL(db.url);
-    const via = new URL(db.url);
-    via.port = String(port);
+    const relay = await relayTo(db.url);
 
-    const refused = cli(["serve", "--store", via.toString(), "--port", "0"], { ...env, STANDING_START_WAIT_MS: "0" });
+    const refused = cli(["serve", "--store", relay.url, "--port", "0"], env);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^standing: error \[storage-unavailable\] .*\n$/);
+    expect(refused.stderr).toMatch(/^standing: error \[storage-unavailable\] cannot reach the PostgreSQL database .*\n$/);
 
-    const starting = serve(via.toString(), { ...env, STANDING_START_WAIT_MS: "60000" });
+    const starting = serve(relay.url, { ...env, STANDING_START_WAIT_MS: "60000" });
     await new Promise((r) => setTimeout(r, 1_500));
-    const relay: NetServer = createServer((inbound) => {
-      const outbound = connect(Number(target.port || 5432), target.hostname);
-      inbound.pipe(outbound).pipe(inbound);
-      inbound.on("error", () => outbound.destroy());
-      outbound.on("error", () => inbound.destroy());
-    });
-    await new Promise<void>((res) => relay.listen(port, "127.0.0.1", () => res()));
+    await relay.open(0);
     try {
       const server = await starting;
       expect(server.stderr()).toMatch(/trying again in \d+ ms/);
-      const health = await fetch(`${server.base}/healthz`);
-      expect(health.status).toBe(200);
+      expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
       await server.stop();
-      await exited(server.child);
     } finally {
-      relay.close();
+      await relay.close();
+    }
+    expect(unexpectedExits).toEqual([]);
+  }, 120_000);
+
+  it("given a server whose first connections are cut while it loads, when started with the default settings, then it tries again and serves", async () => {
+    const db = await freshDatabase("start-cut");
+    const env = { STANDING_JOURNAL_KEY_FILE: db.keyFile, STANDING_NOW: iso(NOW) };
+    expect(publish(db.url, env)).toBe(0);
+    const relay = await relayTo(db.url);
+    // The first three connections are cut once the database has sent 2 KB on each: after
+    // the sign-in, in the middle of the start-up's queries.
+    await relay.open(3);
+    try {
+      const server = await serve(relay.url, env);
+      expect(relay.cut()).toBe(3);
+      expect(server.stderr()).toMatch(/trying again in \d+ ms/);
+      expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
+      await server.stop();
+    } finally {
+      await relay.close();
     }
     expect(unexpectedExits).toEqual([]);
   }, 120_000);
 });
+
+/**
+ * A plain TCP relay to the database's port, on a port of its own that is closed until
+ * open() is called; open(n) cuts the first n connections after 2 KB from the database.
+ */
+async function relayTo(dbUrl: string): Promise<{ url: string; open: (cutFirst: number) => Promise<void>; cut: () => number; close: () => Promise<void> }> {
+  const port = await new Promise<number>((res) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const a = probe.address();
+      probe.close(() => res(typeof a === "object" && a ? a.port : 0));
+    });
+  });
+  const target = new URL(dbUrl);
+  const via = new URL(dbUrl);
+  via.port = String(port);
+  let server: NetServer | undefined;
+  let cut = 0;
+  return {
+    url: via.toString(),
+    cut: () => cut,
+    open: (cutFirst) =>
+      new Promise<void>((res) => {
+        let seen = 0;
+        server = createServer((inbound) => {
+          const outbound = connect(Number(target.port || 5432), target.hostname);
+          const doomed = seen++ < cutFirst;
+          let carried = 0;
+          inbound.pipe(outbound);
+          outbound.on("data", (chunk: Buffer) => {
+            carried += chunk.length;
+            if (doomed && carried > 2048) {
+              cut++;
+              inbound.destroy();
+              outbound.destroy();
+            } else inbound.write(chunk);
+          });
+          inbound.on("error", () => outbound.destroy());
+          outbound.on("error", () => inbound.destroy());
+          inbound.on("close", () => outbound.destroy());
+        });
+        server.listen(port, "127.0.0.1", () => res());
+      }),
+    close: () => new Promise<void>((res) => (server ? server.close(() => res()) : res())),
+  };
+}

@@ -18,31 +18,36 @@ export interface ServeLimitOptions {
 }
 
 /**
- * How long a starting server waits for its database (STANDING_START_WAIT_MS, default
- * 60 s): a server started while PostgreSQL restarts, or whose first connections are cut,
- * waits and tries again instead of ending, as a service beside its database is expected to.
+ * How long a starting server tries its start-up steps again. A connection cut while it
+ * loads (the database restarting, a backend ended under it) is retried for up to 60 s by
+ * default: the database was there a moment ago, and ending would only hand the same
+ * start to a supervisor. A database that cannot be reached at all is one line and exit 1
+ * at once, unless STANDING_START_WAIT_MS asks to wait for it (a server started together
+ * with its database); that setting bounds both.
  */
-export function startWaitMs(env: NodeJS.ProcessEnv = process.env): number {
+export function startWait(env: NodeJS.ProcessEnv = process.env): { readonly unreachableMs: number; readonly cutMs: number } {
   const v = env.STANDING_START_WAIT_MS;
-  if (v === undefined || v === "") return 60_000;
+  if (v === undefined || v === "") return { unreachableMs: 0, cutMs: 60_000 };
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) throw new StandingError("bad-request", "STANDING_START_WAIT_MS must be a number of milliseconds, 0 or more", { STANDING_START_WAIT_MS: v });
-  return n;
+  return { unreachableMs: n, cutMs: n };
 }
 
 /**
- * Runs a start-up step again while the storage is unavailable, up to `waitMs` in all,
- * saying each retry on stderr; any other error, or the last one, is thrown. The step
- * must be safe to run again after a failure (each is a transaction, or a re-read).
+ * Runs a start-up step again while the storage is unavailable, within `wait`, saying
+ * each retry on stderr; any other error, or the last one, is thrown. The step must be
+ * safe to run again after a failure (each is a transaction, or a re-read).
  */
-export async function whileStorageStarts<T>(what: string, step: () => Promise<T>, waitMs: number = startWaitMs()): Promise<T> {
-  const until = Date.now() + waitMs;
+export async function whileStorageStarts<T>(what: string, step: () => Promise<T>, wait = startWait()): Promise<T> {
+  const started = Date.now();
   for (let pause = 100; ; pause = Math.min(pause * 2, 2_000)) {
     try {
       return await step();
     } catch (e) {
       const failure = forOperator(e);
-      if (!(failure instanceof StandingError) || failure.code !== "storage-unavailable" || Date.now() + pause > until) throw e;
+      if (!(failure instanceof StandingError) || failure.code !== "storage-unavailable") throw e;
+      const unreachable = (failure.details as { stage?: unknown }).stage === "connect";
+      if (Date.now() + pause - started > (unreachable ? wait.unreachableMs : wait.cutMs)) throw e;
       console.error(`standing: ${what}: ${failure.message}; trying again in ${pause} ms`);
       await new Promise((r) => setTimeout(r, pause));
     }

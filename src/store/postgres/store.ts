@@ -1319,5 +1319,5 @@ async function createDatabase(url: string): Promise<void> {
 function unreachable(url: string, e: unknown): StandingError {
   const msg = (e as Error)?.message ?? String(e);
   const code = (e as { code?: unknown })?.code;
-  return new StandingError("storage-unavailable", `cannot reach the PostgreSQL database ${redact(url)}: ${msg}`, { cause: typeof code === "string" ? code : "connect" });
+  return new StandingError("storage-unavailable", `cannot reach the PostgreSQL database ${redact(url)}: ${msg}`, { cause: typeof code === "string" ? code : "connect", stage: "connect" });
 }
