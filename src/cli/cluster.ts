@@ -16,6 +16,7 @@ import type { Standing, StandingOptions } from "../standing.js";
 import { parseStoreUrl } from "../store/open.js";
 import { openStanding, storeLabel, storeUrl, type CommonOptions, type Output } from "./context.js";
 import { noticeChannelsFor } from "./notices.js";
+import { whileStorageStarts } from "./serve-options.js";
 
 type Run = (json: boolean | undefined, fn: (out: Output) => number | void | Promise<number | void>) => () => Promise<void>;
 
@@ -70,7 +71,7 @@ export function registerClusterCommands(program: Command, common: (c: Command) =
         requireSharedStore(o, "an evaluator");
         // An evaluator may start before NATS does (or while it restarts): it waits a minute for it.
         const { cluster, standing: s, settings } = await openClusterProcess(o, "standing-evaluator", 60_000);
-        await s.start();
+        await whileStorageStarts("loading the index", () => s.start());
         const log = (line: string): void => {
           process.stdout.write(`${new Date().toISOString()} ${line}\n`);
         };
