@@ -5,13 +5,12 @@
 // written down in docs/journal.md.
 import type Database from "better-sqlite3";
 import { createPublicKey, verify as verifySignature, type KeyObject } from "node:crypto";
-import { firstDifference, type Finding, type ProblemKind, type VerifyReport } from "../../journal/report.js";
+import { firstDifference, type ProblemKind, type VerifyReport } from "../../journal/report.js";
 import type { Replayer, StoredInputs, WitnessedHead } from "../types.js";
 import { pageStatements, readPage } from "./rows.js";
 import { checkSchema } from "./schema-check.js";
+import { Findings, checkPolicy, describeRow, fmt, iso, keyValues, parsePublicKey, text, type PolicyCheckRow } from "../../journal/verify-core.js";
 import { StandingError } from "../../errors.js";
-import { defaultCatalogue, parseCatalogue } from "../../policy/catalogue.js";
-import { compilePolicy } from "../../policy/compile.js";
 import { BATCH_DIGEST_CHARS, GENESIS, batchEntry, batchRow, checkpointPayload, entryHash, headPayload, rotationPayload, sha256Hex, sortBatch, type SqlValue } from "../../journal/hash.js";
 import {
   batchedTables,
@@ -51,66 +50,9 @@ export interface VerifyOptions {
   readonly witnessHeads?: readonly WitnessedHead[];
 }
 
-class Findings {
-  readonly problems: Finding[] = [];
-  readonly warnings: Finding[] = [];
-  omitted = 0;
-  constructor(private readonly max: number) {}
-  /** Every message starts with its place, so it reads alone (a log line, a JSON field). */
-  private placed(f: Finding): Finding {
-    return f.message.startsWith(f.where) ? f : { ...f, message: `${f.where}: ${f.message}` };
-  }
-  problem(f: Finding): void {
-    if (this.problems.length < this.max) this.problems.push(this.placed(f));
-    else this.omitted++;
-  }
-  warn(f: Finding): void {
-    if (this.warnings.length < this.max) this.warnings.push(this.placed(f));
-  }
-}
-
-function text(v: unknown): string | null {
-  if (v === null || v === undefined) return null;
-  return typeof v === "string" ? v : String(v);
-}
-
-function fmt(v: unknown): string {
-  return typeof v === "string" && /^[\w.:@/+-]+$/.test(v) ? v : JSON.stringify(v);
-}
-
-function keyValues(keyJson: string): unknown[] {
-  try {
-    const k = JSON.parse(keyJson) as unknown;
-    return Array.isArray(k) ? k : [k];
-  } catch {
-    return [keyJson];
-  }
-}
-
-/** "records seq=3", "identifiers scheme=passport value=E1234567". */
-export function describeRow(t: { readonly name: string; readonly key: readonly string[] }, key: readonly unknown[]): string {
-  return `${t.name} ${t.key.map((c, i) => `${c}=${fmt(key[i])}`).join(" ")}`;
-}
-
-function iso(ms: unknown): string {
-  const n = Number(ms);
-  return Number.isFinite(n) ? new Date(n).toISOString() : String(ms);
-}
-
 /** Enough of a hash to tell two apart in a message (16 hex digits, 64 bits). */
 function short(hash: unknown): string {
   return typeof hash === "string" ? (hash.length > 16 ? `${hash.slice(0, 16)}…` : hash) : String(hash);
-}
-
-function parsePublicKey(k: string | KeyObject): KeyObject {
-  if (typeof k !== "string") return k.type === "private" ? createPublicKey(k) : k;
-  const trimmed = k.trim();
-  if (trimmed.startsWith("{")) {
-    const o = JSON.parse(trimmed) as { publicKey?: unknown };
-    if (typeof o.publicKey !== "string") throw new Error("the key JSON has no publicKey");
-    return createPublicKey(o.publicKey);
-  }
-  return createPublicKey(trimmed);
 }
 
 function tableExists(db: Db, name: string): boolean {
@@ -665,37 +607,8 @@ function checkPolicies(db: Db, f: Findings, bad: Set<string>): void {
   const cols = columnsOf(db, "policies");
   if (!["seq", "ref", "text", "hash", "effective", "published_at"].every((c) => cols.includes(c))) return;
   const catalogueAt = cataloguesOf(db);
-  for (const p of db.prepare("SELECT seq, ref, text, hash, effective, published_at FROM main.policies ORDER BY seq").all() as Row[]) {
-    const ref = String(p.ref);
-    const where = `policies seq=${String(p.seq)} (${ref})`;
-    const base = { kind: "policy", where, table: "policies", key: [p.seq] };
-    // Compiled under the catalogue it was published under, as it was at publication.
-    const adopted = catalogueAt(Number(p.published_at));
-    let catalogue = defaultCatalogue;
-    if (adopted) {
-      const parsed = parseCatalogue(adopted.text, `catalogue ${adopted.version}`);
-      if (!parsed.ok) {
-        bad.add(ref);
-        f.problem({ ...base, message: `${where}: the catalogue it was published under (${adopted.version}) no longer parses: it was altered after adoption` });
-        continue;
-      }
-      catalogue = parsed.catalogue;
-    }
-    const r = compilePolicy(String(p.text), ref, catalogue);
-    if (!r.ok) {
-      bad.add(ref);
-      f.problem({ ...base, message: `${where}: the stored policy text no longer compiles (${r.errors[0]?.message ?? "error"}): it was altered after publication` });
-      continue;
-    }
-    const wrong: string[] = [];
-    if (r.policy.hash !== p.hash) wrong.push("its text does not hash to the published hash");
-    if (r.policy.ref !== ref) wrong.push(`its text says ${r.policy.ref}`);
-    if (r.policy.effective !== Number(p.effective)) wrong.push(`its text takes effect ${iso(r.policy.effective)}, the row says ${iso(p.effective)}`);
-    if (wrong.length > 0) {
-      bad.add(ref);
-      f.problem({ ...base, message: `${where}: ${wrong.join("; ")}: the policy was altered after publication` });
-    }
-  }
+  // Each compiled under the catalogue it was published under, as the PostgreSQL verifier does.
+  for (const p of db.prepare("SELECT seq, ref, text, hash, effective, published_at FROM main.policies ORDER BY seq").all() as PolicyCheckRow[]) checkPolicy(f, p, catalogueAt, bad);
 }
 
 function replayStates(db: Db, replayer: Replayer, f: Findings, badPolicies: Set<string>): number {
