@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { freshDatabase } from "../src/store/postgres/test-helpers.js";
 import { freshClusterName, TEST_NATS_URL } from "../src/cluster/test-helpers.js";
-import { build, cli, root } from "./pg-process.js";
+import { build, cli, exited, root } from "./pg-process.js";
 
 export { build, cli, root };
 const bin = join(root, "bin", "standing.js");
@@ -28,10 +28,6 @@ export interface TestCluster {
   evaluatorReady(name: string, extra?: Record<string, string>): Promise<Proc>;
   kill(p: Proc): Promise<void>;
   stopAll(): Promise<void>;
-}
-
-function exited(c: ChildProcess): Promise<void> {
-  return new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once("exit", () => r())));
 }
 
 /** A database with the policy published and keys made, and a cluster name; no process started yet. */

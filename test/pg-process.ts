@@ -1,7 +1,8 @@
-// For process tests on PostgreSQL: the built CLI run as an operator runs it, and
-// `standing serve` started as a real process on a test database. Servers that end
-// without being told to are remembered with what they printed, so that a test can say
-// "no storage failure ended a server" instead of waiting on a process already gone.
+// For process tests: the built CLI run as an operator runs it, and `standing serve`
+// started as a real process on a PostgreSQL test database. Servers that end without being
+// told to are remembered with what they printed, so that a test can say "no storage
+// failure ended a server" instead of waiting on a process already gone (`exited`, which
+// any test's child process may use).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { join, resolve } from "node:path";
 

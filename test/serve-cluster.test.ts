@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropClusters, freshClusterName, TEST_NATS_URL } from "../src/cluster/test-helpers.js";
 import { behindTheBack, dropCreated, freshDatabase } from "../src/store/postgres/test-helpers.js";
+import { exited } from "./pg-process.js";
 
 const root = resolve(import.meta.dirname, "..");
 const bin = join(root, "bin", "standing.js");
@@ -58,9 +59,8 @@ async function serveNode(url: string, env: Record<string, string>): Promise<{ ba
     base,
     pid: child.pid ?? 0,
     stop: async () => {
-      if (child.exitCode !== null) return;
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited(child);
     },
   };
 }

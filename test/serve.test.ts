@@ -4,6 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { exited } from "./pg-process.js";
 
 const root = resolve(import.meta.dirname, "..");
 const bin = join(root, "bin", "standing.js");
@@ -31,8 +32,8 @@ async function serveAndAsk(level: string): Promise<string> {
     await new Promise((r) => setTimeout(r, 300));
     return out;
   } finally {
-    child.kill("SIGTERM");
-    await new Promise((r) => child.once("exit", r));
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await exited(child);
   }
 }
 
