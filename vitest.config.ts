@@ -18,6 +18,6 @@ export default defineConfig({
     // `audit verify` pins a database's journal key outside its folder on the first run:
     // tests keep their pins in a folder of their own, never in the user's config.
     env: { STANDING_PIN_DIR: join(tmpdir(), `standing-test-pins-${process.pid}`) },
-    globalSetup: ["test/pg-setup.ts"],
+    globalSetup: ["test/build-setup.ts", "test/pg-setup.ts"],
   },
 });

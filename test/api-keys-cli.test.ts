@@ -35,9 +35,6 @@ const dir = mkdtempSync(join(tmpdir(), "standing-keys-"));
 const db = join(dir, "s.db");
 
 beforeAll(() => {
-  // The CLI runs compiled code; build once so the tests see the current source.
-  const build = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, encoding: "utf8" });
-  if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
   const pub = publishPolicy("policies/municipal-credit.yaml", db);
   if (pub.code !== 0) throw new Error(`policy publish failed: ${pub.stdout}${pub.stderr}`);
 }, 180_000);

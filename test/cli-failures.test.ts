@@ -36,10 +36,6 @@ function limited(kib: number, args: string[]): { code: number; stdout: string; s
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-beforeAll(() => {
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
-}, 120_000);
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), "standing-failures-"));
 

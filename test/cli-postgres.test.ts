@@ -25,10 +25,6 @@ function publish(url: string, env: Record<string, string>): number {
   return standing(["policy", "approve", id, "--by", "test approver", "--store", url, "--json"], env).code;
 }
 
-beforeAll(() => {
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
-}, 120_000);
 
 afterAll(async () => {
   await dropCreated();

@@ -22,11 +22,6 @@ function publishPolicy(file: string, db: string): { code: number; stdout: string
   return standing(["policy", "approve", id, "--by", "test approver", "--db", db, "--json"]);
 }
 
-beforeAll(() => {
-  // The CLI runs compiled code; build once so the tests see the current source.
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
-}, 120_000);
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), "standing-cli-"));

@@ -9,11 +9,11 @@
 // the default sizes (npm run test:faults), as the issue asks.
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { clusterNames } from "../src/cluster/nats.js";
 import { dropClusters, startOwnNats, type OwnNats } from "../src/cluster/test-helpers.js";
 import { behindTheBack, dropCreated } from "../src/store/postgres/test-helpers.js";
-import { build, cli, get, judgment, post, settled, testCluster, type Proc, type TestCluster } from "./cluster-process.js";
+import { cli, get, judgment, post, settled, testCluster, type Proc, type TestCluster } from "./cluster-process.js";
 
 const RECORDS = Number(process.env.STANDING_FAULT_RECORDS ?? 100_000);
 const KILLS = Number(process.env.STANDING_FAULT_KILLS ?? 100);
@@ -21,7 +21,6 @@ const BATCH = 5_000;
 
 const clusters: TestCluster[] = [];
 const nats: OwnNats[] = [];
-beforeAll(() => build(), 120_000);
 afterAll(async () => {
   for (const c of clusters) await c.stopAll();
   for (const n of nats) await n.dispose();

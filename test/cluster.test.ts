@@ -3,13 +3,12 @@
 // sent to one node is answered 202 with a receipt, applied by the evaluators, readable
 // on the other node line by line; both nodes answer checks alike; the journal verifies
 // with every state replayed.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { dropClusters } from "../src/cluster/test-helpers.js";
 import { dropCreated } from "../src/store/postgres/test-helpers.js";
-import { build, cli, get, judgment, post, settled, testCluster, type TestCluster } from "./cluster-process.js";
+import { cli, get, judgment, post, settled, testCluster, type TestCluster } from "./cluster-process.js";
 
 let c: TestCluster | undefined;
-beforeAll(() => build(), 120_000);
 afterAll(async () => {
   await c?.stopAll();
   await dropClusters();

@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { dropClusters, freshClusterName, TEST_NATS_URL } from "../src/cluster/test-helpers.js";
 import { behindTheBack, dropCreated, freshDatabase } from "../src/store/postgres/test-helpers.js";
 import { exited } from "./pg-process.js";
@@ -19,10 +19,6 @@ const DAY = 86_400_000;
 const iso = (t: number): string => new Date(t).toISOString();
 const WAIT = { timeout: 20_000, interval: 50 };
 
-beforeAll(() => {
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
-}, 120_000);
 
 const children: ChildProcess[] = [];
 afterAll(async () => {

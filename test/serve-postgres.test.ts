@@ -5,15 +5,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { behindTheBack, dropCreated, freshDatabase } from "../src/store/postgres/test-helpers.js";
-import { build, cli, killServers, publish, serve, unexpectedExits } from "./pg-process.js";
+import { cli, killServers, publish, serve, unexpectedExits } from "./pg-process.js";
 
 const NOW = Date.parse("2026-11-26T12:00:00Z");
 const DAY = 86_400_000;
 const iso = (t: number): string => new Date(t).toISOString();
 
-beforeAll(build, 120_000);
 afterAll(async () => {
   killServers();
   await dropCreated();

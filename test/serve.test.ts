@@ -1,18 +1,14 @@
 // `serve` as an operator starts it: its request log on stdout at the chosen level.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { exited } from "./pg-process.js";
 
 const root = resolve(import.meta.dirname, "..");
 const bin = join(root, "bin", "standing.js");
 
-beforeAll(() => {
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
-}, 120_000);
 
 /** Starts serve on a new database, asks /healthz and /v1/checks?…, stops it, and returns what it printed. */
 async function serveAndAsk(level: string): Promise<string> {

@@ -28,8 +28,6 @@ const dir = mkdtempSync(join(tmpdir(), "standing-copy-"));
 const source = join(dir, "s.db");
 
 beforeAll(() => {
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
   expect(standing(["demo", "--subjects", "800", "--seed", "5", "--db", source, "--json"]).code).toBe(0);
   expect(standing(["keys", "create", "--role", "auditor", "--db", source, "--json"]).code).toBe(0);
   expect(standing(["tick", "--db", source, "--json"]).code).toBe(0);

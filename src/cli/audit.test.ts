@@ -21,9 +21,6 @@ function standing(args: string[], env: Record<string, string> = {}): { code: num
 }
 
 beforeAll(async () => {
-  // The CLI runs compiled code; build once so it is the current source.
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
   base = await populate(join(dir, "base.db"));
 }, 120_000);
 
