@@ -33,6 +33,9 @@ export function startWait(env: NodeJS.ProcessEnv = process.env): { readonly unre
   return { unreachableMs: n, cutMs: n };
 }
 
+/** Causes (store/failure.ts) that are an embedded file's, not a database server's: waiting does not bring a file back. */
+const FILE_FAILURE = /^(SQLITE_|EIO$|EACCES$|EPERM$|EROFS$)/;
+
 /**
  * Runs a start-up step again while the storage is unavailable, within `wait`, saying
  * each retry on stderr; any other error, or the last one, is thrown. The step must be
@@ -46,8 +49,11 @@ export async function whileStorageStarts<T>(what: string, step: () => Promise<T>
     } catch (e) {
       const failure = forOperator(e);
       if (!(failure instanceof StandingError) || failure.code !== "storage-unavailable") throw e;
-      const unreachable = (failure.details as { stage?: unknown }).stage === "connect";
-      if (Date.now() + pause - started > (unreachable ? wait.unreachableMs : wait.cutMs)) throw e;
+      const { stage, cause } = failure.details as { stage?: unknown; cause?: unknown };
+      // Only a database server that went away is waited for: an embedded file that cannot
+      // be read (SQLITE_IOERR, EACCES) stays unreadable, and ends the start at once.
+      const limit = stage === "connect" ? wait.unreachableMs : typeof cause === "string" && FILE_FAILURE.test(cause) ? -1 : wait.cutMs;
+      if (Date.now() + pause - started > limit) throw e;
       console.error(`standing: ${what}: ${failure.message}; trying again in ${pause} ms`);
       await new Promise((r) => setTimeout(r, pause));
     }
