@@ -2,7 +2,7 @@
 // killed mid-transaction (pg_terminate_backend), and the server process itself killed
 // and started again, while a client keeps sending batches and retries what was not
 // acknowledged. No acknowledged record is lost; none is stored or accepted twice.
-import { createServer, connect, type Server as NetServer } from "node:net";
+import { createServer, connect, type Server as NetServer, type Socket } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { behindTheBack, dropCreated, freshDatabase } from "../src/store/postgres/test-helpers.js";
 import { cli, killServers, publish, serve, unexpectedExits } from "./pg-process.js";
@@ -106,10 +106,7 @@ describe("ingest through a server on PostgreSQL, under failures", () => {
   }, 480_000);
 
   it("given a server started while its database cannot be reached, then by default it ends with one line, exit 1, and with STANDING_START_WAIT_MS it serves once the database comes back", async () => {
-    const db = await freshDatabase("start-wait");
-    const env = { STANDING_JOURNAL_KEY_FILE: db.keyFile, STANDING_NOW: iso(NOW) };
-    expect(publish(db.url, env)).toBe(0);
-    const relay = await relayTo(db.url);
+    const { env, relay } = await behindARelay("start-wait");
 
     const refused = cli(["serve", "--store", relay.url, "--port", "0"], env);
     expect(refused.code).toBe(1);
@@ -130,10 +127,7 @@ describe("ingest through a server on PostgreSQL, under failures", () => {
   }, 120_000);
 
   it("given a server whose first connections are cut while it loads, when started with the default settings, then it tries again and serves", async () => {
-    const db = await freshDatabase("start-cut");
-    const env = { STANDING_JOURNAL_KEY_FILE: db.keyFile, STANDING_NOW: iso(NOW) };
-    expect(publish(db.url, env)).toBe(0);
-    const relay = await relayTo(db.url);
+    const { env, relay } = await behindARelay("start-cut");
     // The first three connections are cut once the database has sent 2 KB on each: after
     // the sign-in, in the middle of the start-up's queries.
     await relay.open(3);
@@ -150,6 +144,14 @@ describe("ingest through a server on PostgreSQL, under failures", () => {
   }, 120_000);
 });
 
+/** A database with the policy published, reached through a relay that is still closed. */
+async function behindARelay(label: string): Promise<{ env: Record<string, string>; relay: Awaited<ReturnType<typeof relayTo>> }> {
+  const db = await freshDatabase(label);
+  const env = { STANDING_JOURNAL_KEY_FILE: db.keyFile, STANDING_NOW: iso(NOW) };
+  expect(publish(db.url, env)).toBe(0);
+  return { env, relay: await relayTo(db.url) };
+}
+
 /**
  * A plain TCP relay to the database's port, on a port of its own that is closed until
  * open() is called; open(n) cuts the first n connections after 2 KB from the database.
@@ -165,6 +167,7 @@ async function relayTo(dbUrl: string): Promise<{ url: string; open: (cutFirst: n
   const via = new URL(dbUrl);
   via.port = String(port);
   let server: NetServer | undefined;
+  const open = new Set<Socket>();
   let cut = 0;
   return {
     url: via.toString(),
@@ -174,6 +177,7 @@ async function relayTo(dbUrl: string): Promise<{ url: string; open: (cutFirst: n
         let seen = 0;
         server = createServer((inbound) => {
           const outbound = connect(Number(target.port || 5432), target.hostname);
+          open.add(inbound).add(outbound);
           const doomed = seen++ < cutFirst;
           let carried = 0;
           inbound.pipe(outbound);
@@ -191,6 +195,13 @@ async function relayTo(dbUrl: string): Promise<{ url: string; open: (cutFirst: n
         });
         server.listen(port, "127.0.0.1", () => res());
       }),
-    close: () => new Promise<void>((res) => (server ? server.close(() => res()) : res())),
+    // Ends the connections still open too: a server that failed to start, and was not
+    // stopped, must not hold the test until its timeout.
+    close: () =>
+      new Promise<void>((res) => {
+        for (const c of open) c.destroy();
+        if (server) server.close(() => res());
+        else res();
+      }),
   };
 }
