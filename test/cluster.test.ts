@@ -3,10 +3,16 @@
 // sent to one node is answered 202 with a receipt, applied by the evaluators, readable
 // on the other node line by line; both nodes answer checks alike; the journal verifies
 // with every state replayed.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { dropClusters } from "../src/cluster/test-helpers.js";
-import { dropCreated } from "../src/store/postgres/test-helpers.js";
-import { cli, get, judgment, post, settled, testCluster, type TestCluster } from "./cluster-process.js";
+import { dropClusters, freshClusterName, TEST_NATS_URL } from "../src/cluster/test-helpers.js";
+import { dropCreated, freshDatabase } from "../src/store/postgres/test-helpers.js";
+import { cli, get, judgment, post, root, settled, testCluster, type TestCluster } from "./cluster-process.js";
+import { exited } from "./pg-process.js";
 
 let c: TestCluster | undefined;
 afterAll(async () => {
@@ -14,6 +20,59 @@ afterAll(async () => {
   await dropClusters();
   await dropCreated();
 }, 120_000);
+
+/** A port that is free, with the one after it free too (cluster up numbers its nodes from it). */
+async function twoFreePorts(): Promise<number> {
+  const free = (port: number): Promise<boolean> =>
+    new Promise((res) => {
+      const srv = createServer();
+      srv.once("error", () => res(false));
+      srv.listen(port, "127.0.0.1", () => srv.close(() => res(true)));
+    });
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    if ((await free(port)) && (await free(port + 1))) return port;
+  }
+}
+
+describe("standing cluster up", () => {
+  it("given a new database, when cluster up starts two API nodes and an evaluator as a new user would, then the first node prints the demo keys and a check that works as printed, both nodes deny the demo debtor with them, and Ctrl-C stops every node", async () => {
+    const db = await freshDatabase("up");
+    const cwd = mkdtempSync(join(tmpdir(), "standing-cluster-up-"));
+    const port = await twoFreePorts();
+    const env = { ...process.env, STANDING_JOURNAL_KEY_FILE: db.keyFile, STANDING_NATS_URL: TEST_NATS_URL, STANDING_CLUSTER: freshClusterName("up"), STANDING_PARTITIONS: "4" };
+    const child = spawn(process.execPath, [join(root, "bin", "standing.js"), "cluster", "up", "--store", db.url, "--api", "2", "--evaluators", "1", "--subjects", "1000", "--port", String(port)], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    try {
+      const deadline = Date.now() + 120_000;
+      while (!/cluster "\S+" is up/.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toMatch(/cluster "\S+" is up: 2 API nodes, 1 evaluator, 4 partitions/);
+      // The check printed for the demo, taken as printed (its key, its body) and sent to both nodes.
+      const printed = /curl -s -X POST (http:\/\/\S+)\/v1\/checks -H 'authorization: Bearer (\S+)' -H 'content-type: application\/json' -d '([^']+)'/.exec(out);
+      expect(printed, out).not.toBeNull();
+      const [, first, key, body] = printed as unknown as [string, string, string, string];
+      expect(first).toBe(`http://127.0.0.1:${port}`);
+      for (const base of [first, `http://127.0.0.1:${port + 1}`]) {
+        const res = await fetch(`${base}/v1/checks`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body });
+        const answer = (await res.json()) as { decision?: string; reasons?: { code: string }[] };
+        expect(res.status, base).toBe(200);
+        expect(answer.decision, base).toBe("deny");
+        expect(answer.reasons?.map((r) => r.code), base).toContain("SPC-DEBTOR");
+      }
+      child.kill("SIGINT");
+      const t = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      await exited(child);
+      clearTimeout(t);
+      expect(child.exitCode, out).toBe(0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited(child);
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
 
 describe("standing serve --cluster and standing evaluator", () => {
   it("given two API nodes and two evaluators, when a batch goes to one node, then it is answered 202 with a receipt, applied once, readable on the other node, and both nodes check alike", async () => {

@@ -31,6 +31,8 @@ export function rng(seed: number): () => number {
 }
 
 const DAY = 86_400_000;
+/** A judgment this old has had its notice and any dispute period run under any policy the demo ships. */
+const SURELY_IN_FORCE_DAYS = 120;
 
 export function demoNationalId(i: number): string {
   return `demo-${String(i).padStart(6, "0")}`;
@@ -46,6 +48,9 @@ export function generatePopulation(o: DemoOptions): DemoPopulation {
   const records: RecordInput[] = [];
   let n = 0;
   const id = (prefix: string): string => `${prefix}-${String(++n).padStart(7, "0")}`;
+  // Whether some debtor's ban is surely in force today (unpaid, judged long enough ago
+  // for its notice period to have run): the demo's printed commands need one.
+  let banInForce = false;
 
   for (let i = 1; i <= o.subjects; i++) {
     const nid = { scheme: "national-id", value: demoNationalId(i) };
@@ -63,7 +68,7 @@ export function generatePopulation(o: DemoOptions): DemoPopulation {
       records.push({ source: "court", id: id("court"), type: "court.judgment.default", subject: nid, occurredAt: ago(days), fields: { case: caseNo, amount: 5000 + Math.floor(rand() * 200000) }, evidence: `court-file://${caseNo}` });
       if (rand() < 0.33 && days > 5) {
         records.push({ source: "court", id: id("court"), type: "court.judgment.fulfilled", subject: nid, occurredAt: ago(Math.floor(rand() * (days - 1))), fields: { case: caseNo } });
-      }
+      } else if (days >= SURELY_IN_FORCE_DAYS) banInForce = true;
     }
     // ~4% traffic offences in the last year.
     if (rand() < 0.04) {
@@ -92,6 +97,13 @@ export function generatePopulation(o: DemoOptions): DemoPopulation {
     if (rand() < 0.03) {
       records.push({ source: "blood-centre", id: id("blood"), type: "blood.donation", subject: nid, occurredAt: ago(Math.floor(rand() * 400)), fields: { ml: pick([200, 300, 400]) } });
     }
+  }
+  // A small population may hold no such debtor (at 0.5 %, 2,000 subjects often do not):
+  // the first subject becomes one, so `npm start` and `cluster up` print commands that
+  // work at any size. Drawn from no random number, so every other subject stays as it was.
+  if (!banInForce && o.subjects > 0) {
+    const caseNo = "(2026) demo court enforcement no. 1000";
+    records.push({ source: "court", id: id("court"), type: "court.judgment.default", subject: { scheme: "national-id", value: demoNationalId(1) }, occurredAt: new Date(today - (SURELY_IN_FORCE_DAYS + 1) * DAY + 10 * 3_600_000).toISOString(), fields: { case: caseNo, amount: 50_000 }, evidence: `court-file://${caseNo}` });
   }
   // A few airline reports name passports nobody has linked yet: they wait in quarantine.
   const stray = Math.max(1, Math.floor(o.subjects / 5000));
