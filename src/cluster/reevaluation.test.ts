@@ -132,6 +132,26 @@ describe("a re-evaluation shared by evaluators", () => {
     expect(report.ok).toBe(true);
   });
 
+  it("given a new database with no records, when the first version is published in a cluster, then it is active at once and nothing waits for evaluators", async () => {
+    const db = await freshDatabase("first");
+    const cluster = await openCluster(clusterSettings({ STANDING_NATS_URL: TEST_NATS_URL, STANDING_CLUSTER: freshClusterName("first") }));
+    closers.push(() => cluster.close());
+    const store = new PgStore(db.url, { keyFile: db.keyFile });
+    let shared = 0;
+    const s: Standing = new Standing(store, new ManualClock(NOW), { reevaluationWorkers: 0, shareReevaluation: (ref, at) => (shared++, publishReevaluation(cluster, s, ref, at)) });
+    closers.push(() => s.close());
+    const r = await s.publish(V1, "municipal-credit.yaml");
+    expect(r.status).toBe("published");
+    expect(r).not.toHaveProperty("shared");
+    expect(shared).toBe(0);
+    expect(await store.getMeta("active_policy")).toBe(V1_REF);
+    expect(s.activePolicy()?.ref).toBe(V1_REF);
+    // Records ingested next are admitted and evaluated under it, with no evaluator running.
+    const [res] = await s.ingest([{ source: "traffic-police", id: "j0", type: "traffic.jaywalking", subject: { scheme: "national-id", value: "P0" }, occurredAt: new Date(NOW - 86_400_000).toISOString(), evidence: "camera://0" }]);
+    expect(res?.status).toBe("accepted");
+    expect(await policyRefs(store)).toEqual([V1_REF]);
+  });
+
   it("given a page worked twice, when the second commits, then the states are the same, the page counts once, and the states equal a replay", async () => {
     const { store, process } = await setup("twice");
     const s = process();

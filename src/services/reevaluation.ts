@@ -175,6 +175,11 @@ export class Reevaluation {
   async run(at: Instant, onProgress?: Progress): Promise<ReevaluationResult> {
     const share = this.options.share;
     if (!share) return this.all(at, onProgress);
+    // With no subject to evaluate there is nothing to share: the version is made active
+    // here and now. Queued instead, a new database's first policy would leave a run
+    // waiting for evaluators that may not be running yet (cluster up loads its demo
+    // before it starts them), and while it waits the scheduler counts it as being worked.
+    if ((await this.shell.store.subjectsWithRecords(0, 1)).length === 0) return this.all(at, onProgress);
     const plan = await share(this.shell.policies.require(at).ref, at);
     return { reevaluated: 0, changed: { tier: 0, lists: 0, measures: 0 }, shared: { run: plan.run, pages: plan.pages } };
   }
