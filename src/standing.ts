@@ -6,7 +6,7 @@
 // The decision index, the key cache and the policy registry are projections: this
 // process updates them when it commits, and follows the change feed for what other
 // processes commit (a CLI beside a running server, another server on the same database).
-import { v7 as uuidv7 } from "uuid";
+import { timeOrderedId } from "./ids.js";
 import { Authenticator, createKey, revokeKey, type NewKeyRequest } from "./services/keys.js";
 import type { KeyRow, Principal } from "./auth/principals.js";
 import { DecisionIndex } from "./engine/decision-index.js";
@@ -472,7 +472,7 @@ export class Standing {
         if (open.hash === p.hash) return { proposal: open, status: "unchanged" as const };
         throw new StandingError("record-conflict", `${p.ref} is already proposed with other content (proposal ${open.id}); have that one rejected, or give this one a new version`, { policy: p.ref, proposal: open.id });
       }
-      const row: PolicyProposalRow = { id: uuidv7(), ref: p.ref, text: p.text, hash: p.hash, proposedBy: actor, proposedAt: now, status: "proposed", decidedBy: null, decidedAt: null, note: null };
+      const row: PolicyProposalRow = { id: timeOrderedId(), ref: p.ref, text: p.text, hash: p.hash, proposedBy: actor, proposedAt: now, status: "proposed", decidedBy: null, decidedAt: null, note: null };
       await tx.putPolicyProposal(row);
       await tx.emit({ kind: "policy", ref: p.ref });
       return { proposal: row, status: "proposed" as const };
@@ -764,7 +764,7 @@ export class Standing {
     const d = this.index.check(subject.scheme, subject.value, context, at, policy.ref);
     // Time-ordered ids: the decision log's primary key then grows at its end instead of
     // landing each insert on a random page (measured: a third less CPU per logged row).
-    return { id: uuidv7(), subject, ...d };
+    return { id: timeOrderedId(), subject, ...d };
   }
 
   /** Writes a batch of logged decisions (the decision log's port). */
