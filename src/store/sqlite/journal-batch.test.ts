@@ -64,6 +64,25 @@ describe("appendDecisions", () => {
     expect(await s.countDecisions()).toBe(0);
     expect(head()).toBe(before);
   });
+
+  it("given decision batches, which commit without waiting for the disk, then every other transaction still commits durably, also after a batch that failed", async () => {
+    const s = track(new SqliteStore(fresh()));
+    const db = s.connectionForTests();
+    const level = () => db.pragma("synchronous", { simple: true });
+    const FULL = 2;
+    expect(level()).toBe(FULL);
+    let during: unknown;
+    const logged = s.appendDecisions([row("a")]);
+    // Another transaction queued behind the batch sees the durable level again.
+    await s.transaction(async () => {
+      during = level();
+    });
+    await logged;
+    expect(during).toBe(FULL);
+    await expect(s.appendDecisions([row("b", { at: {} as unknown as number })])).rejects.toThrow();
+    expect(level()).toBe(FULL);
+    expect((await s.journal.verify({})).problems).toEqual([]);
+  });
 });
 
 describe("a database from schema version 1 (decisions journaled per row)", () => {

@@ -891,11 +891,23 @@ export class SqliteStore implements Store {
     };
   }
 
-  async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.write(fn, true);
+  }
+
+  /**
+   * One write transaction. `durable` false: its commit does not wait for the disk
+   * (synchronous=NORMAL for it alone), which only the decision log asks for: in WAL mode a
+   * power loss can then lose it and whatever else committed after the last durable
+   * commit or checkpoint, never corrupt the file; a crash of the process loses nothing
+   * committed. The next durable commit makes it durable too.
+   */
+  private async write<T>(fn: (tx: StoreTx) => Promise<T>, durable: boolean): Promise<T> {
     if (this.closed) throw new Error("the store is closed");
     if (this.readOnly) throw new StandingError("storage-read-only", `${this.path} was opened for reading only; this command writes`, { db: this.path });
     const release = await this.mutex.lock();
     try {
+      if (!durable) this.db.pragma("synchronous = NORMAL");
       this.db.exec("BEGIN IMMEDIATE");
       try {
         // Never sign over entries this store did not write (an unsigned tail appended behind its back).
@@ -911,6 +923,7 @@ export class SqliteStore implements Store {
         throw e;
       }
     } finally {
+      if (!durable && this.db.open) this.db.pragma("synchronous = FULL");
       release();
     }
   }
@@ -949,7 +962,7 @@ export class SqliteStore implements Store {
       )
       .raw(true)
       .safeIntegers(true));
-    await this.transaction(async () => {
+    await this.write(async () => {
       journal.appendBatch("decisions", (batch) => {
         const out: SqlValue[][] = [];
         for (const d of rows) {
@@ -958,7 +971,7 @@ export class SqliteStore implements Store {
         }
         return out;
       });
-    });
+    }, false);
   }
 
   changesSince(afterSeq: number, limit: number): Promise<ChangeRow[]> {
