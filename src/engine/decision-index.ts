@@ -46,6 +46,29 @@ export interface DecisionIndexOptions {
   readonly compactSlack?: number;
 }
 
+/** What `DecisionIndex.image()` copies out: see there. */
+export interface IndexImage {
+  readonly meta: {
+    readonly top: number;
+    readonly liveWords: number;
+    readonly freeWords: number;
+    readonly freeBySize: readonly (readonly [number, number])[];
+    readonly mask: number;
+    readonly used: number;
+    readonly filterShift: number;
+    readonly stale: number;
+    readonly hashMask: number;
+    readonly schemes: readonly string[];
+    readonly contexts: readonly string[];
+    readonly kinds: readonly Kind[];
+  };
+  readonly words: Int32Array;
+  readonly slots: Int32Array;
+  readonly filter: Int32Array;
+  readonly subjects: Float64Array;
+  readonly blocks: Int32Array;
+}
+
 interface Kind {
   readonly measure: string;
   readonly context: string;
@@ -267,6 +290,87 @@ export class DecisionIndex {
 
   get subjects(): number {
     return this.blockOf.size;
+  }
+
+  // ------------------------------------------------------------------ image
+
+  /**
+   * Everything the index holds, copied: typed arrays and the interned strings. A checkpoint
+   * keeps it on disk (src/index-snapshot.ts) and starts from it instead of reading every
+   * state; `DecisionIndex.fromImage` gives back an index that answers, and changes, exactly
+   * as this one.
+   */
+  image(): IndexImage {
+    const subjects = new Float64Array(this.blockOf.size);
+    const blocks = new Int32Array(this.blockOf.size);
+    let i = 0;
+    for (const [subject, b] of this.blockOf) {
+      subjects[i] = subject;
+      blocks[i++] = b;
+    }
+    return {
+      meta: {
+        top: this.top,
+        liveWords: this.liveWords,
+        freeWords: this.freeWords,
+        freeBySize: [...this.freeBySize],
+        mask: this.mask,
+        used: this.used,
+        filterShift: this.filterShift,
+        stale: this.stale,
+        hashMask: this.hashMask,
+        schemes: [...this.schemeIds.keys()],
+        contexts: [...this.contextIds.keys()],
+        kinds: this.kinds.map((k) => ({ ...k })),
+      },
+      words: this.words.slice(0, this.top),
+      slots: this.slots.slice(),
+      filter: this.filter.slice(),
+      subjects,
+      blocks,
+    };
+  }
+
+  /** The index an image was taken of. Throws on an image that does not hold together. */
+  static fromImage(img: IndexImage, options: Omit<DecisionIndexOptions, "hashMask"> = {}): DecisionIndex {
+    const m = img.meta;
+    const fail = (what: string): never => {
+      throw new Error(`decision index image: ${what}`);
+    };
+    const slotCount = m.mask + 1;
+    if (!Number.isInteger(m.top) || m.top < 2 || img.words.length !== m.top) fail("arena length");
+    if (slotCount < MIN_SLOTS || (slotCount & m.mask) !== 0 || img.slots.length !== 2 * slotCount) fail("slot table size");
+    if (img.filter.length !== slotCount / 4 || m.filterShift !== 32 - Math.log2(slotCount / 4)) fail("filter size");
+    if (img.subjects.length !== img.blocks.length) fail("subject list");
+    const index = new DecisionIndex({ ...options, hashMask: m.hashMask });
+    let n = MIN_WORDS;
+    while (n < m.top) n = Math.ceil((n * 1.5) / 2) * 2;
+    const words = new Int32Array(n);
+    words.set(img.words);
+    index.setArena(words, 0);
+    index.top = m.top;
+    index.liveWords = m.liveWords;
+    index.freeWords = m.freeWords;
+    for (const [size, head] of m.freeBySize) index.freeBySize.set(size, head);
+    index.slots = Int32Array.from(img.slots);
+    index.mask = m.mask;
+    index.used = m.used;
+    index.filter = Int32Array.from(img.filter);
+    index.filterShift = m.filterShift;
+    index.stale = m.stale;
+    for (let i = 0; i < img.subjects.length; i++) {
+      const b = img.blocks[i] as number;
+      if (b < 2 || b >= m.top) fail("a block outside the arena");
+      index.blockOf.set(img.subjects[i] as number, b);
+    }
+    for (const scheme of m.schemes) index.schemeOf(scheme);
+    for (const context of m.contexts) if (!index.contextIds.has(context)) index.contextIds.set(context, index.contextIds.size);
+    // Kinds are interned in image order, so each gets the id the arena refers to.
+    m.kinds.forEach((k, i) => {
+      if (index.kindOf({ ...k, status: "active", since: null, until: null, lists: [] }) !== i) fail("a kind named twice");
+    });
+    if (index.schemeIds.size !== m.schemes.length || index.contextIds.size !== m.contexts.length) fail("a scheme or context named twice");
+    return index;
   }
 
   // ------------------------------------------------------------------ lookup
