@@ -7,6 +7,7 @@
 // process updates them when it commits, and follows the change feed for what other
 // processes commit (a CLI beside a running server, another server on the same database).
 import { timeOrderedId } from "./ids.js";
+import { readIndexSnapshot, writeIndexSnapshot } from "./index-snapshot.js";
 import { Authenticator, createKey, revokeKey, type NewKeyRequest } from "./services/keys.js";
 import type { KeyRow, Principal } from "./auth/principals.js";
 import { DecisionIndex } from "./engine/decision-index.js";
@@ -91,7 +92,17 @@ export interface StandingOptions {
    * then does with checks (a cluster's checkpoint nodes; default: not enforced).
    */
   readonly staleness?: StalenessBound;
+  /**
+   * A file that keeps the decision index between runs (src/index-snapshot.ts): start()
+   * restores the index from it and applies the changes since, when it is valid, instead of
+   * reading every state. Used only with the store's own feed (`feed` unset): a JetStream
+   * feed counts positions of its own. saveIndexSnapshot() writes it.
+   */
+  readonly indexSnapshot?: string;
 }
+
+/** How the decision index was loaded at start: from the snapshot file, or from the store (and why not from the file). */
+export type IndexLoad = { readonly from: "snapshot"; readonly file: string; readonly position: number; readonly changesApplied: number } | { readonly from: "store"; readonly snapshot: string | null };
 
 /** A checkpoint node's bound on staleness: `maxMs` behind at most; past it, refuse checks (503 index-stale) or serve them flagged. */
 export interface StalenessBound {
@@ -150,7 +161,8 @@ export function openStanding(config: StandingConfig): Standing {
 }
 
 export class Standing {
-  private readonly index = new DecisionIndex();
+  private index = new DecisionIndex();
+  private indexLoad: IndexLoad = { from: "store", snapshot: null };
   private readonly registry = new PolicyRegistry();
   private readonly shell: Shell;
   private readonly ingestService: Ingest;
@@ -222,6 +234,20 @@ export class Standing {
     this.follower.position = await this.feed.position();
     await this.registry.reload(this.store);
     await this.registry.reloadProposals(this.store);
+    const file = this.snapshotFile();
+    if (file !== undefined) {
+      const snap = await readIndexSnapshot(file, this.store.journal, this.follower.position);
+      if (snap.ok) {
+        this.index = snap.index;
+        this.follower.position = snap.position;
+        // Every change after the file's position, applied before anything is answered.
+        const changesApplied = await this.follower.poll();
+        this.indexLoad = { from: "snapshot", file, position: snap.position, changesApplied };
+        this.loadedAt = loadedAt;
+        return this.index.subjects;
+      }
+      this.indexLoad = { from: "store", snapshot: snap.why };
+    }
     let n = 0;
     for (let after = 0; ; ) {
       const page = await this.store.statesWithMeasures(after, SNAPSHOT_PAGE);
@@ -232,6 +258,33 @@ export class Standing {
     }
     this.loadedAt = loadedAt;
     return n;
+  }
+
+  private snapshotFile(): string | undefined {
+    return this.options.feed === undefined ? this.options.indexSnapshot : undefined;
+  }
+
+  /** How start() loaded the decision index. */
+  get indexLoadedFrom(): IndexLoad {
+    return this.indexLoad;
+  }
+
+  /**
+   * Writes the decision index to the snapshot file (options.indexSnapshot) as of the
+   * feed position applied so far; null when there is no file to write. Changes the
+   * index holds beyond that position are applied again at the next start, which is
+   * harmless: a change names what to read again, never what it became.
+   */
+  async saveIndexSnapshot(): Promise<{ file: string; subjects: number; position: number } | null> {
+    const file = this.snapshotFile();
+    if (file === undefined) return null;
+    await this.start();
+    // Read to the feed's end first, so that the next start has as little as possible to apply.
+    await this.follower.poll();
+    const position = this.follower.position;
+    const subjects = this.index.subjects;
+    await writeIndexSnapshot(file, this.index, position, this.store.journal);
+    return { file, subjects, position };
   }
 
   /** Follows the change feed in the background (a server); one-shot commands need not. */
@@ -677,7 +730,9 @@ export class Standing {
    * two share the store, not their projections: each keeps its own index.
    */
   withClock(clock: Clock): Standing {
-    return new Standing(this.store, clock, this.options);
+    // The snapshot file is the serving process's alone.
+    const { indexSnapshot: _, ...options } = this.options;
+    return new Standing(this.store, clock, options);
   }
 
   /** The subject named by an identifier, or not-found. */
