@@ -73,7 +73,7 @@ export function clockFromEnv(): Clock {
 }
 
 /** `readOnly`: the command only reads (statement): a snapshot on a read-only mount will do. */
-export function openStanding(o: CommonOptions, mode: { readOnly?: boolean; shareReevaluation?: StandingOptions["shareReevaluation"] } & Pick<StandingOptions, "feed" | "feedPollMs" | "staleness"> = {}): Standing {
+export function openStanding(o: CommonOptions, mode: { readOnly?: boolean; shareReevaluation?: StandingOptions["shareReevaluation"] } & Pick<StandingOptions, "feed" | "feedPollMs" | "staleness" | "indexSnapshot"> = {}): Standing {
   const { readOnly, shareReevaluation, ...feed } = mode;
   return compose({ store: storeUrl(o), clock: clockFromEnv(), ...(readOnly ? { readOnly: true } : {}), ...(shareReevaluation ? { shareReevaluation } : {}), ...feed });
 }

@@ -24,7 +24,7 @@ import { forOperator, hoistCommonOptions } from "./failure.js";
 import { claimForDemo } from "../demo/guard.js";
 import { LOG_LEVELS } from "../api/hardening.js";
 import { DEFAULT_LIMITS } from "../api/limits.js";
-import { serveLimits, whileStorageStarts, type ServeLimitOptions } from "./serve-options.js";
+import { indexSnapshotFile, keepIndexSnapshots, serveLimits, whileStorageStarts, type ServeLimitOptions } from "./serve-options.js";
 import { checkpointOptions, startCheckpointNode } from "../cluster/node.js";
 import { leaderRoles, openClusterProcess, registerClusterCommands, requireSharedStore } from "./cluster.js";
 import { noticeChannels, noticeChannelsFor } from "./notices.js";
@@ -502,12 +502,15 @@ export async function main(argv: string[]): Promise<number> {
     .option("--trust-proxy", "behind a TLS-terminating proxy: trust X-Forwarded-Proto/-For (session cookies get Secure over https); also STANDING_TRUST_PROXY=1")
     .option("--session-idle-minutes <n>", "a web session unused this long ends (default 120)", Number)
     .option("--session-hours <n>", "a web session ends this long after sign-in (default 12)", Number)
+    .option("--index-snapshot <file>", "keep the decision index in FILE between runs, so a restart need not read every state (default: beside an embedded database; also STANDING_INDEX_SNAPSHOT; off: none)")
     .option("--cluster", "a node of a cluster: records go through NATS JetStream to evaluators, and the index follows the change feed there within a staleness bound (docs/cluster.md); needs a PostgreSQL store")
-    .action(async (o: CommonOptions & ServeLimitOptions & { port?: number; host: string; demo?: boolean; subjects: number; cluster?: boolean }) =>
+    .action(async (o: CommonOptions & ServeLimitOptions & { port?: number; host: string; demo?: boolean; subjects: number; cluster?: boolean; indexSnapshot?: string }) =>
       run(o.json, async () => {
         if (o.cluster) requireSharedStore(o, "serve --cluster");
         const node = o.cluster ? await openClusterProcess(o, "standing-api", 0, checkpointOptions) : undefined;
-        const s = node?.standing ?? openStanding(o);
+        // A cluster node's index follows JetStream, whose positions a file here could not name.
+        const snapshotFile = node ? undefined : indexSnapshotFile(o.indexSnapshot, storeUrl(o));
+        const s = node?.standing ?? openStanding(o, snapshotFile === undefined ? {} : { indexSnapshot: snapshotFile });
         await whileStorageStarts("loading the index", () => s.start());
         const intake = node ? new ClusterIntake(node.cluster, s) : undefined;
         if (o.demo) {
@@ -528,6 +531,7 @@ export async function main(argv: string[]): Promise<number> {
         await s.follow();
         const stopNode = node ? await startCheckpointNode(s, node.cluster, storeUrl(o)) : undefined;
         const indexed = s.indexedSubjects;
+        const snapshots = snapshotFile === undefined ? undefined : keepIndexSnapshots(s);
         const keysForDemo = o.demo ? await demoKeys(s, dbPath(o)) : undefined;
         // One process runs the scheduler and notice delivery: in a cluster, the elected leader; else this one.
         const role = node ? leaderRoles(s, o, node.settings, noticeChannelsFor(o)) : undefined;
@@ -556,6 +560,7 @@ export async function main(argv: string[]): Promise<number> {
             void app
               .close()
               .then(() => decisionLog.flush())
+              .then(() => snapshots?.stop())
               .then(() => stopNode?.())
               .then(() => role?.stop())
               .then(() => node?.cluster.close())

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { StandingError } from "../errors.js";
-import { whileStorageStarts } from "./serve-options.js";
+import { indexSnapshotFile, whileStorageStarts } from "./serve-options.js";
 
 /** A step that fails `times` times with `error`, then answers. */
 function failing(times: number, error: () => unknown): { step: () => Promise<string>; calls: () => number } {
@@ -45,3 +45,16 @@ describe("a start-up step while the storage is unavailable", () => {
     expect(bug.calls()).toBe(1);
   });
 });
+
+describe("where serve keeps its decision index", () => {
+  it("given an embedded database, a PostgreSQL store, a named file or off, when asked, then beside the file, nowhere, there, or nowhere", () => {
+    expect(indexSnapshotFile(undefined, "/data/standing.db", {})).toBe("/data/standing.db.index");
+    expect(indexSnapshotFile(undefined, ":memory:", {})).toBeUndefined();
+    expect(indexSnapshotFile(undefined, "postgres://db/standing", {})).toBeUndefined();
+    expect(indexSnapshotFile(undefined, "postgres://db/standing", { STANDING_INDEX_SNAPSHOT: "/var/lib/standing/index" })).toBe("/var/lib/standing/index");
+    expect(indexSnapshotFile("/tmp/i", "/data/standing.db", { STANDING_INDEX_SNAPSHOT: "/elsewhere" })).toBe("/tmp/i");
+    expect(indexSnapshotFile("off", "/data/standing.db", {})).toBeUndefined();
+    expect(indexSnapshotFile(undefined, "/data/standing.db", { STANDING_INDEX_SNAPSHOT: "off" })).toBeUndefined();
+  });
+});
+

@@ -3,8 +3,10 @@
 import { keyIdOf } from "../auth/principals.js";
 import type { ServerOptions } from "../api/server.js";
 import type { DemoKeys } from "./welcome.js";
+import type { Standing } from "../standing.js";
 import { DEFAULT_SESSIONS, type SessionSettings } from "../services/sessions.js";
 import { StandingError } from "../errors.js";
+import { resolve } from "node:path";
 import { forOperator } from "./failure.js";
 
 export interface ServeLimitOptions {
@@ -90,4 +92,48 @@ export function sessionSettings(o: Pick<ServeLimitOptions, "sessionIdleMinutes" 
   const idle = positive(o.sessionIdleMinutes, "--session-idle-minutes", 7 * 24 * 60);
   const hours = positive(o.sessionHours, "--session-hours", 30 * 24);
   return { idleMs: idle === undefined ? DEFAULT_SESSIONS.idleMs : idle * 60_000, absoluteMs: hours === undefined ? DEFAULT_SESSIONS.absoluteMs : hours * 3_600_000 };
+}
+
+/**
+ * Where `serve` keeps its decision index between runs (src/index-snapshot.ts):
+ * --index-snapshot FILE, else STANDING_INDEX_SNAPSHOT, else beside an embedded database
+ * (`<file>.index`); "off" keeps none. A PostgreSQL store has no folder of its own, so
+ * there it is kept only where one is named.
+ */
+export function indexSnapshotFile(given: string | undefined, store: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const named = given ?? (env.STANDING_INDEX_SNAPSHOT === "" ? undefined : env.STANDING_INDEX_SNAPSHOT);
+  if (named !== undefined) return named === "off" ? undefined : resolve(named);
+  if (store === ":memory:" || store.includes("://")) return undefined;
+  return `${store}.index`;
+}
+
+/** How often a server writes its decision index to the snapshot file, besides after a start from the store and when it stops. */
+export const INDEX_SNAPSHOT_EVERY_MS = 10 * 60_000;
+
+/**
+ * Says how the index was loaded, and keeps the snapshot file current: right after a start
+ * that read the store (so that a restart soon after is quick too), every
+ * INDEX_SNAPSHOT_EVERY_MS, and at stop. A write that fails is said on stderr; serving goes on.
+ */
+export function keepIndexSnapshots(s: Standing, everyMs = INDEX_SNAPSHOT_EVERY_MS): { stop(): Promise<void> } {
+  const load = s.indexLoadedFrom;
+  if (load.from === "snapshot") console.log(`decision index: read from ${load.file}, then ${load.changesApplied} changes since it was written`);
+  else if (load.snapshot !== null && load.snapshot !== "none written yet") console.error(`standing: the decision index snapshot was not used (${load.snapshot}); the index was read from the store`);
+  let writing: Promise<void> = Promise.resolve();
+  const save = (): Promise<void> =>
+    (writing = writing.then(() =>
+      s.saveIndexSnapshot().then(
+        () => undefined,
+        (e: unknown) => console.error(`standing: writing the decision index snapshot failed: ${(e as Error).message}`),
+      ),
+    ));
+  if (load.from === "store") void save();
+  const timer = setInterval(() => void save(), everyMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await save();
+    },
+  };
 }
