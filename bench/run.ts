@@ -10,6 +10,7 @@ import { compilePolicy } from "../src/policy/compile.js";
 import { AT, buildIndex, listsOf, identifiersOf, measureCalls, measureExtra, measureScreening, nid, queries, type CheckFigures } from "./index-bench.js";
 import { cedarPeer, jsonRulesEnginePeer, zenPeer, type Peer, type PeerAnswer } from "./peers.js";
 import { runHttp } from "./http.js";
+import { runColdStart } from "./cold-start.js";
 import { runBatchLatency } from "./batch-latency.js";
 import { runDurable, runReevaluation, POLICY_FILE } from "./durable.js";
 import { runFeedStaleness } from "./feed.js";
@@ -34,8 +35,8 @@ const defs = policy.measures;
 const CONTEXTS = [...policy.contexts.keys()];
 
 const cfg = quick
-  ? { sizes: [1_000, 100_000], callSeconds: 0.5, peerSeconds: 1, sample: 500, http: 3, conns: 10, screenBatch: 5_000, durSubjects: 500, durRecords: 5_000, durBudget: 8, reevalSubjects: 3_000, feedChanges: 20, batchScreening: 20_000, batchRecords: 1_000, batchRecordSubjects: 1_000 }
-  : { sizes: [1_000, 100_000, 1_000_000], callSeconds: 1.5, peerSeconds: 2, sample: 2_000, http: 10, conns: 10, screenBatch: 20_000, durSubjects: 4_000, durRecords: 40_000, durBudget: 60, reevalSubjects: 30_000, feedChanges: 100, batchScreening: 1_000_000, batchRecords: 1_000_000, batchRecordSubjects: 100_000 };
+  ? { sizes: [1_000, 100_000], callSeconds: 0.5, peerSeconds: 1, sample: 500, http: 3, conns: 10, screenBatch: 5_000, durSubjects: 500, durRecords: 5_000, durBudget: 8, reevalSubjects: 3_000, feedChanges: 20, batchScreening: 20_000, batchRecords: 1_000, batchRecordSubjects: 1_000, coldSubjects: 50_000 }
+  : { sizes: [1_000, 100_000, 1_000_000], callSeconds: 1.5, peerSeconds: 2, sample: 2_000, http: 10, conns: 10, screenBatch: 20_000, durSubjects: 4_000, durRecords: 40_000, durBudget: 60, reevalSubjects: 30_000, feedChanges: 100, batchScreening: 1_000_000, batchRecords: 1_000_000, batchRecordSubjects: 100_000, coldSubjects: 1_000_000 };
 
 // ------------------------------------------------------------------ index scaling
 const scale: (ScalePoint & { buildSeconds: number; denies: CheckFigures; checks: CheckFigures; screening: number })[] = [];
@@ -156,6 +157,8 @@ log(`durable: ingesting up to ${cfg.durRecords} records for ${cfg.durSubjects} s
 const dur = await runDurable(cfg.durSubjects, cfg.durRecords, cfg.durBudget);
 log(`re-evaluation: seeding ${cfg.reevalSubjects.toLocaleString("en")} subjects × 10 records, then two policy changes`);
 const re = await runReevaluation(cfg.reevalSubjects);
+log(`cold start: ${cfg.coldSubjects.toLocaleString("en")} restricted subjects on SQLite (seeded once, kept in bench/.cache/), from the states and from the index snapshot`);
+const cold = await runColdStart(cfg.coldSubjects);
 log(`feed: ${cfg.feedChanges} retractions committed by a second process, timed until the following process answers allow`);
 const feed = await runFeedStaleness(cfg.feedChanges);
 // Linear in subjects at ~10 records each; the workers' start is paid once, not per subject.
@@ -179,6 +182,8 @@ rows.push({ what: `  same fast path, each query string created fresh (as a serve
 const small = scale[0] as (typeof scale)[number];
 rows.push({ what: `  same, hot cache: ${small.subjects.toLocaleString("en")} indexed (denies / check)`, figure: `${fmtRate(small.denies.perSecond)}/s, p99 ${fmtNs(small.denies.p99ns)} / ${fmtRate(small.checks.perSecond)}/s, p99 ${fmtNs(small.checks.p99ns)}`, budget: "≥ 10 M/s, p99 < 2 µs", met: ok(small.denies.perSecond >= 10e6 && small.denies.p99ns < 2000) });
 rows.push({ what: `HTTP POST /v1/checks, keep-alive, loopback, autocannon ${http.connections} conns × ${http.seconds} s (server in its own process)`, figure: `${fmtRate(http.checksPerSecond)}/s; p50 ${http.p50ms} ms, p99 ${http.p99ms} ms; ${http.non2xx} non-2xx, ${http.errors} errors; server got ${http.serverCpuShare.toFixed(2)} cores → ${fmtRate(http.checksPerServerCpuSecond)} per server CPU-second`, budget: "≥ 20 k/s", met: ok(http.checksPerSecond >= 20e3) });
+const bareRatio = http.checksPerSecond / http.bareChecksPerSecond;
+rows.push({ what: `  the same load against a bare Fastify POST route returning JSON (bench/bare-server.ts), same run: ours ÷ bare`, figure: `bare ${fmtRate(http.bareChecksPerSecond)}/s (${fmtRate(http.bareChecksPerServerCpuSecond)} per server CPU-second) → ${bareRatio.toFixed(2)} (per CPU-second ${(http.checksPerServerCpuSecond / http.bareChecksPerServerCpuSecond).toFixed(2)})`, budget: "≥ 0.6", met: ok(bareRatio >= 0.6) });
 rows.push({ what: `batch screening, in-process (denies over a batch → byte per identifier), ${N.toLocaleString("en")} indexed`, figure: `${fmtRate(big.screening)} identifiers/s`, budget: "≥ 2 M/s", met: ok(big.screening >= 2e6) });
 rows.push({ what: `batch screening, HTTP POST /v1/screenings (NDJSON, ${http.screeningBatch.toLocaleString("en")} per request, every decision logged)`, figure: `${fmtRate(http.screeningPerSecond)} identifiers/s`, budget: "≥ 2 M/s", met: ok(http.screeningPerSecond >= 2e6) });
 for (const b of batches) {
@@ -190,6 +195,7 @@ rows.push({ what: `full re-evaluation, 1 M subjects / 10 M records — EXTRAPOLA
 rows.push({ what: `staleness across processes: a retraction committed by another process on the same store, until this process's check answers allow (change feed polled every ${feed.pollMs} ms), ${feed.changes} changes`, figure: `p50 ${feed.p50ms.toFixed(0)} ms, p99 ${feed.p99ms.toFixed(0)} ms, max ${feed.maxMs.toFixed(0)} ms`, budget: `≤ poll interval + one read`, met: ok(feed.maxMs <= feed.pollMs + 50) });
 rows.push({ what: `index memory per indexed subject (V8 heap + ArrayBuffers, 1.2 identifiers and 1–3 measures each), at ${N.toLocaleString("en")}`, figure: `${big.bytesPerSubject.toFixed(0)} B (${fmtBytes(big.bytesPerSubject * N)} total; 15 M → ${fmtBytes(big.bytesPerSubject * 15e6)})`, budget: "(none set)", met: "—" });
 rows.push({ what: `cold start: build the decision index for ${N.toLocaleString("en")} subjects from states in memory`, figure: `${big.buildSeconds.toFixed(1)} s (${fmtRate(N / big.buildSeconds)} subjects/s)`, budget: "", met: "—" });
+rows.push({ what: `cold start of a checkpoint, measured: ${cold.subjects.toLocaleString("en")} restricted subjects on SQLite, from the states / from the index snapshot (${cold.snapshotMiB.toFixed(0)} MiB, written in ${cold.snapshotWriteSeconds.toFixed(1)} s)`, figure: `${cold.seconds.toFixed(1)} s / ${cold.snapshotSeconds.toFixed(1)} s`, budget: cold.subjects >= 1e6 ? "≤ 10 s at 1 M" : "", met: cold.subjects >= 1e6 ? ok(cold.snapshotSeconds <= 10) : "—" });
 rows.push({ what: `cold start from SQLite (Standing.start: load the policies, read + parse states), measured on the ${re.indexed.toLocaleString("en")} restricted of the ${re.subjects.toLocaleString("en")} above, → 1 M`, figure: `${fmtRate(storeIndexRate)} subjects/s → ≈ ${(1e6 / storeIndexRate).toFixed(0)} s for 1 M`, budget: "", met: "—" });
 for (const p of peers) {
   const r = peerRates.get(p.name) as number;
@@ -229,7 +235,7 @@ const sizing = {
 };
 
 const seconds = (now() - started) / 1000;
-const out = { mode, at: new Date().toISOString(), machine, loadAverageAtStart: loadAtStart, loadAverageAtEnd: load, seconds, rows, scale, indexExtra: extra, peers: Object.fromEntries(peerRates), crossCheck: { compared, ...seen }, http, batchLatency: batches, durable: dur, reevaluation: re, feed, reeval1MSeconds: reeval1M, sizing };
+const out = { mode, at: new Date().toISOString(), machine, loadAverageAtStart: loadAtStart, loadAverageAtEnd: load, seconds, rows, scale, indexExtra: extra, peers: Object.fromEntries(peerRates), crossCheck: { compared, ...seen }, http, batchLatency: batches, durable: dur, reevaluation: re, coldStart: cold, feed, reeval1MSeconds: reeval1M, sizing };
 writeFileSync(new URL(`results-${mode}.json`, results), JSON.stringify(out, null, 2) + "\n");
 writeFileSync(new URL(`table-${mode}.md`, results), `${table}\n\nScaling:\n\n${scalingTable}\n`);
 const svgName = quick ? "scaling-quick.svg" : huge ? "scaling-10m.svg" : "scaling.svg";
