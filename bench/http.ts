@@ -18,6 +18,9 @@ export interface HttpFigures {
   readonly errors: number;
   readonly connections: number;
   readonly seconds: number;
+  /** The same load against a bare Fastify POST route (bench/bare-server.ts), in the same run. */
+  readonly bareChecksPerSecond: number;
+  readonly bareChecksPerServerCpuSecond: number;
   readonly screeningPerSecond: number;
   readonly screeningBatch: number;
   readonly crossChecked: number;
@@ -34,26 +37,67 @@ function cpuSecondsOf(pid: number | undefined): number {
   }
 }
 
+/** Starts a bench server script in its own process; resolves with it and its first stdout line. */
+function startServer(script: string, env: NodeJS.ProcessEnv = {}): { child: ReturnType<typeof spawn>; nextLine: () => Promise<string> } {
+  const child = spawn(process.execPath, ["--import", "tsx", new URL(script, import.meta.url).pathname], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, ...env } });
+  const rl = createInterface({ input: child.stdout! });
+  const nextLine = (): Promise<string> =>
+    new Promise<string>((resolve, reject) => {
+      const onExit = (c: number | null): void => reject(new Error(`bench server ${script} exited (${c})`));
+      rl.once("line", (l) => {
+        child.off("exit", onExit);
+        resolve(l);
+      });
+      child.once("exit", onExit);
+    });
+  return { child, nextLine };
+}
+
+/** Closes a bench server's stdin and waits for it to end (killed after 5 s). */
+async function stopServer(child: ReturnType<typeof spawn>): Promise<void> {
+  child.stdin?.end();
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise((res) => {
+    const t = setTimeout(() => {
+      child.kill();
+      res(undefined);
+    }, 5000);
+    child.once("exit", () => {
+      clearTimeout(t);
+      res(undefined);
+    });
+  });
+}
+
+/**
+ * The same autocannon load against a bare Fastify route: the limit the check path is
+ * held to (issue: at least 0.6 of it), measured in the same run on the same machine.
+ */
+async function runBare(seconds: number, connections: number, requests: Parameters<typeof autocannon>[0]["requests"]): Promise<{ perSecond: number; perCpuSecond: number }> {
+  const { child, nextLine } = startServer("./bare-server.ts");
+  try {
+    const { port } = JSON.parse(await nextLine()) as { port: number };
+    log(`HTTP: the same load against a bare Fastify route on port ${port}`);
+    const cpu0 = cpuSecondsOf(child.pid);
+    const r = await autocannon({ url: `http://127.0.0.1:${port}`, connections, duration: seconds, pipelining: 1, requests });
+    const cpu = cpuSecondsOf(child.pid) - cpu0;
+    if (r.non2xx > 0 || r.errors > 0) throw new Error(`bare route: ${r.non2xx} non-2xx, ${r.errors} errors`);
+    return { perSecond: r.requests.average, perCpuSecond: cpu > 0 ? r.requests.total / cpu : NaN };
+  } finally {
+    await stopServer(child);
+  }
+}
+
 const id = (i: number, restricted: boolean): string => (restricted ? `demo-h${String(i).padStart(7, "0")}` : `demo-free-${i}`);
 
 export async function runHttp(seconds: number, connections: number, screeningBatch: number, restricted = 500): Promise<HttpFigures> {
-  const child = spawn(process.execPath, ["--import", "tsx", new URL("./http-server.ts", import.meta.url).pathname], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, BENCH_HTTP_RESTRICTED: String(restricted) } });
+  const { child, nextLine } = startServer("./http-server.ts", { BENCH_HTTP_RESTRICTED: String(restricted) });
   try {
-    const rl = createInterface({ input: child.stdout });
-    const nextLine = (): Promise<string> =>
-      new Promise<string>((resolve, reject) => {
-        const onExit = (c: number | null): void => reject(new Error(`bench server exited (${c})`));
-        rl.once("line", (l) => {
-          child.off("exit", onExit);
-          resolve(l);
-        });
-        child.once("exit", onExit);
-      });
     // BENCH_SERVER_PROF=DIR: the server profiles each phase alone into DIR/{checks,screenings}.cpuprofile.
     const profiling = process.env.BENCH_SERVER_PROF !== undefined;
     const profile = async (cmd: string): Promise<void> => {
       if (!profiling) return;
-      child.stdin.write(cmd + "\n");
+      child.stdin!.write(cmd + "\n");
       await nextLine();
     };
     const line = await nextLine();
@@ -83,6 +127,7 @@ export async function runHttp(seconds: number, connections: number, screeningBat
     const r = await autocannon({ url: base, connections, duration: seconds, pipelining: 1, requests });
     const serverCpu = cpuSecondsOf(child.pid) - cpu0;
     await profile("profile-end");
+    const bare = await runBare(seconds, connections, requests);
     // Screening: NDJSON batches, half restricted identifiers.
     const lines: string[] = [];
     for (let i = 0; i < screeningBatch; i++) lines.push(JSON.stringify(`national-id:${id(1 + (i % info.restricted), i % 2 === 0)}`));
@@ -111,21 +156,13 @@ export async function runHttp(seconds: number, connections: number, screeningBat
       errors: r.errors + r.timeouts,
       connections,
       seconds,
+      bareChecksPerSecond: bare.perSecond,
+      bareChecksPerServerCpuSecond: bare.perCpuSecond,
       screeningPerSecond,
       screeningBatch,
       crossChecked,
     };
   } finally {
-    child.stdin.end();
-    await new Promise((res) => {
-      const t = setTimeout(() => {
-        child.kill();
-        res(undefined);
-      }, 5000);
-      child.once("exit", () => {
-        clearTimeout(t);
-        res(undefined);
-      });
-    });
+    await stopServer(child);
   }
 }
