@@ -2,7 +2,7 @@
 // file answers every check as a start from the store does, also after changes committed
 // since the file was written; a file that is altered, signed by another store, too old,
 // or ahead of the store is not used, and the start says why.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { DecisionIndex } from "./engine/decision-index.js";
@@ -101,6 +101,25 @@ describe("the decision index kept on disk", () => {
     expect(answers(fromFile.s)).toEqual(answers(fromStore.s));
     expect(fromFile.s.check(nid(1), "air-travel", NOW).decision).toBe("allow");
     expect(fromFile.s.check(nid(41), "air-travel", NOW).decision).toBe("deny");
+  });
+
+  it("given a database deleted and made anew beside its kept key file and index file, when a new process starts, then the file is refused as another store's", async () => {
+    const { db, file, server } = await debtors();
+    await server.saveIndexSnapshot();
+    await server.close();
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${db}${suffix}`, { force: true });
+    const clock = new ManualClock(NOW - 40 * DAY);
+    const anew = track(new Standing(new SqliteStore(db), clock));
+    await anew.publish(POLICY, "municipal-credit.yaml");
+    // More changes than the old store had, so that only the journal tells the stores apart.
+    await anew.ingest(Array.from({ length: 60 }, (_, i) => judgment(100 + i, 60)));
+    clock.set(NOW);
+    await anew.advance(NOW);
+    await anew.close();
+    const { s, load } = await restart(db, file);
+    expect(load).toEqual({ from: "store", snapshot: expect.stringMatching(/another store/) as string });
+    expect(s.check(nid(1), "air-travel", NOW).decision).toBe("allow");
+    expect(s.check(nid(101), "air-travel", NOW).decision).toBe("deny");
   });
 
   it("given a file altered, signed by another store, too old, or ahead of its store, when a new process starts, then it reads the store instead and says why", async () => {

@@ -35,6 +35,12 @@ interface Header {
   /** sha256 of the arrays' bytes, in order. */
   readonly digest: string;
   readonly fingerprint: string;
+  /**
+   * The journal's head when the file was written: the store it came from has that hash at
+   * that seq. A file beside a database that was replaced (a new one, an older backup)
+   * fails this even where the key file was kept.
+   */
+  readonly journal: { readonly seq: number; readonly hash: string } | null;
 }
 
 interface SignedHeader extends Header {
@@ -55,11 +61,17 @@ function signedBytes(h: Header): Buffer {
 
 /**
  * Writes the index as of feed `position` to `file` (a temporary file renamed over it, so
- * a reader never sees half a file). The image is copied before the first await, so the
- * index may change while the file is written.
+ * a reader never sees half a file). The image is copied before this returns its promise,
+ * so the index may change while the file is written.
  */
-export async function writeIndexSnapshot(file: string, index: DecisionIndex, position: number, journal: JournalPort, now: number = Date.now()): Promise<void> {
+export function writeIndexSnapshot(file: string, index: DecisionIndex, position: number, journal: JournalPort, now: number = Date.now()): Promise<void> {
+  // Copied now, synchronously: the caller's position is the one this image is current to.
   const img = index.image();
+  return writeImage(file, img, position, journal, now);
+}
+
+async function writeImage(file: string, img: IndexImage, position: number, journal: JournalPort, now: number): Promise<void> {
+  const head = await journal.head();
   const parts = ARRAYS.map((name) => bytesOf(img[name]));
   const hash = createHash("sha256");
   for (const p of parts) hash.update(p);
@@ -72,6 +84,7 @@ export async function writeIndexSnapshot(file: string, index: DecisionIndex, pos
     lengths: Object.fromEntries(ARRAYS.map((name, i) => [name, (parts[i] as Uint8Array).byteLength])) as Record<ArrayName, number>,
     digest: hash.digest("hex"),
     fingerprint: signer.fingerprint,
+    journal: head ? { seq: head.seq, hash: head.hash } : null,
   };
   const signed: SignedHeader = { ...header, signature: signer.sign(signedBytes(header)) };
   const tmp = `${file}.${process.pid}.tmp`;
@@ -124,6 +137,8 @@ export async function readIndexSnapshot(file: string, journal: JournalPort, feed
   if (!(now - h.writtenAt <= SNAPSHOT_MAX_AGE_MS)) return { ok: false, why: `written ${new Date(h.writtenAt).toISOString()}, older than the change feed is kept` };
   if (!(h.position <= feedEnd)) return { ok: false, why: `at feed position ${h.position}, past the store's ${feedEnd} (another store, or a restored backup)` };
   if (feedEnd - h.position > SNAPSHOT_MAX_BEHIND) return { ok: false, why: `${feedEnd - h.position} changes behind the feed` };
+  const lineage = h.journal === null ? await journal.head() : await journal.hashAt(h.journal.seq);
+  if (h.journal === null ? lineage !== undefined : lineage !== h.journal.hash) return { ok: false, why: "from another store: its journal differs from this one's" };
   const body = buf.subarray(second + 1);
   if (createHash("sha256").update(body).digest("hex") !== h.digest) return { ok: false, why: "its contents do not match their digest" };
   const arrays: Partial<Record<ArrayName, Int32Array | Float64Array>> = {};
