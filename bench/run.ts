@@ -232,6 +232,9 @@ const sizing = {
   // One core's worth: the calling-thread rate (the workers' rate uses every core of the machine).
   reevalCoreSeconds: S / re.serialPerSecond,
   coldStartSeconds: R / (N / big.buildSeconds),
+  // From the index snapshot file, at the rate measured above (the file grows with the index).
+  coldStartSnapshotSeconds: R / (cold.subjects / Math.max(cold.snapshotSeconds, 1e-6)),
+  snapshotBytes: R * ((cold.snapshotMiB * 2 ** 20) / cold.subjects),
 };
 
 const seconds = (now() - started) / 1000;
@@ -249,7 +252,7 @@ console.log(scalingTable);
 console.log(`\nPeers cross-checked: ${compared} answers (${seen.deny} deny and ${seen.allow} allow decisions of ours in ${CONTEXTS.join(", ")}), all equal in decision and reason codes.`);
 console.log(`\nSizing for 1.4 bn subjects, 15 M restricted (from the figures above):`);
 console.log(`  decision index: ${fmtBytes(sizing.indexBytes)} (V8 heap + ArrayBuffers) → ~${fmtBytes(sizing.nodeMemory)} per checkpoint node (×1.5 for growth, when the table doubles, + 512 MiB runtime)`);
-console.log(`  cold start of a checkpoint node from states in memory: ≈ ${(sizing.coldStartSeconds / 60).toFixed(1)} min`);
+console.log(`  cold start of a checkpoint node from states in memory: ≈ ${(sizing.coldStartSeconds / 60).toFixed(1)} min; from its index snapshot (${fmtBytes(sizing.snapshotBytes)}): ≈ ${sizing.coldStartSnapshotSeconds.toFixed(0)} s`);
 console.log(`  records: ${fmtRate(sizing.recordsPerYear)}/year (assumed 10 per subject per 3 years), ${fmtRate(sizing.avgRecordsPerSecond)}/s average, ${fmtRate(sizing.peakRecordsPerSecond)}/s at ${peakFactor}× peak`);
 console.log(`  ingest partitions for the peak: ${sizing.partitionsAtMeasuredRate} at the measured ${fmtRate(ingestRate)}/s each; ${sizing.partitionsAtBudget} at the 100 k/s budget`);
 console.log(`  storage: ${sizing.bytesPerRecord.toFixed(0)} B per record as measured (SQLite + WAL, with states, notices, journal) → ${fmtBytes(sizing.storagePerYear)} per year`);
