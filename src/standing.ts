@@ -234,6 +234,9 @@ export class Standing {
     this.follower.position = await this.feed.position();
     await this.registry.reload(this.store);
     await this.registry.reloadProposals(this.store);
+    // From empty, also when an earlier attempt failed part way: a subject it indexed may
+    // have lost its measures since, and nothing else would take it out.
+    this.index = new DecisionIndex();
     const file = this.snapshotFile();
     if (file !== undefined) {
       const snap = await readIndexSnapshot(file, this.store.journal, this.follower.position);
