@@ -3,9 +3,8 @@
 // batch. Measured against the same API server as the HTTP figures (its own process):
 // one client sends a screening (and then a record batch) of many lines while another
 // asks POST /v1/checks back to back; the checks' latencies during the batch are reported.
-import { spawn } from "node:child_process";
 import { request } from "node:http";
-import { createInterface } from "node:readline";
+import { startServer, stopServer } from "./http.js";
 import { log, now, percentile } from "./util.js";
 
 export interface BatchLatency {
@@ -60,12 +59,9 @@ function figures(kind: BatchLatency["kind"], lines: number, r: { seconds: number
  * (ten each in the full run), each a court judgment of its own.
  */
 export async function runBatchLatency(screeningLines: number, recordLines: number, recordSubjects = recordLines): Promise<BatchLatency[]> {
-  const child = spawn(process.execPath, ["--import", "tsx", new URL("./http-server.ts", import.meta.url).pathname], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, BENCH_HTTP_RESTRICTED: "100" } });
+  const { child, nextLine } = startServer("./http-server.ts", { BENCH_HTTP_RESTRICTED: "100" });
   try {
-    const line = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: child.stdout }).once("line", resolve);
-      child.once("exit", (c) => reject(new Error(`bench server exited (${c})`)));
-    });
+    const line = await nextLine();
     const info = JSON.parse(line) as { port: number; key: string; sourceKey: string };
     const out: BatchLatency[] = [];
     log(`batch latency: checks during a ${screeningLines.toLocaleString("en")}-line screening`);
@@ -91,17 +87,7 @@ export async function runBatchLatency(screeningLines: number, recordLines: numbe
     if (accepted !== recordLines) throw new Error(`records: ${accepted} of ${recordLines} lines accepted`);
     return out;
   } finally {
-    child.stdin.end();
-    await new Promise((res) => {
-      const t = setTimeout(() => {
-        child.kill();
-        res(undefined);
-      }, 5000);
-      child.once("exit", () => {
-        clearTimeout(t);
-        res(undefined);
-      });
-    });
+    await stopServer(child);
   }
 }
 

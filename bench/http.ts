@@ -37,8 +37,8 @@ function cpuSecondsOf(pid: number | undefined): number {
   }
 }
 
-/** Starts a bench server script in its own process; resolves with it and its first stdout line. */
-function startServer(script: string, env: NodeJS.ProcessEnv = {}): { child: ReturnType<typeof spawn>; nextLine: () => Promise<string> } {
+/** Starts a bench server script in its own process; `nextLine` reads its stdout a line at a time. */
+export function startServer(script: string, env: NodeJS.ProcessEnv = {}): { child: ReturnType<typeof spawn>; nextLine: () => Promise<string> } {
   const child = spawn(process.execPath, ["--import", "tsx", new URL(script, import.meta.url).pathname], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, ...env } });
   const rl = createInterface({ input: child.stdout! });
   const nextLine = (): Promise<string> =>
@@ -54,7 +54,7 @@ function startServer(script: string, env: NodeJS.ProcessEnv = {}): { child: Retu
 }
 
 /** Closes a bench server's stdin and waits for it to end (killed after 5 s). */
-async function stopServer(child: ReturnType<typeof spawn>): Promise<void> {
+export async function stopServer(child: ReturnType<typeof spawn>): Promise<void> {
   child.stdin?.end();
   if (child.exitCode !== null || child.signalCode !== null) return;
   await new Promise((res) => {
