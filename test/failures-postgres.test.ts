@@ -112,11 +112,14 @@ describe("ingest through a server on PostgreSQL, under failures", () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^standing: error \[storage-unavailable\] cannot reach the PostgreSQL database .*\n$/);
 
-    const starting = serve(relay.url, { ...env, STANDING_START_WAIT_MS: "60000" });
-    await new Promise((r) => setTimeout(r, 1_500));
-    await relay.open(0);
     try {
-      const server = await starting;
+      // The database comes back only once the server has found it unreachable and said so:
+      // on a loaded machine a fixed pause could end before the server had even tried.
+      const server = await serve(relay.url, { ...env, STANDING_START_WAIT_MS: "60000" }, 30_000, async (stderr) => {
+        const until = Date.now() + 30_000;
+        while (!/trying again in \d+ ms/.test(stderr()) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+        await relay.open(0);
+      });
       expect(server.stderr()).toMatch(/trying again in \d+ ms/);
       expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
       await server.stop();

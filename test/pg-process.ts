@@ -45,7 +45,12 @@ const children: ChildProcess[] = [];
 /** Servers that ended without being told to, each with its exit and what it printed on stderr. */
 export const unexpectedExits: string[] = [];
 
-export async function serve(url: string, env: Record<string, string>, startWithinMs = 30_000): Promise<Server> {
+/**
+ * `whileStarting`: run once the process is started and before waiting for it to serve,
+ * with its stderr so far (a test that opens the database only once the server has said
+ * it cannot reach it).
+ */
+export async function serve(url: string, env: Record<string, string>, startWithinMs = 30_000, whileStarting?: (stderr: () => string) => Promise<void>): Promise<Server> {
   const child = spawn(process.execPath, [bin, "serve", "--store", url, "--port", "0", "--log-level", "warn"], { cwd: root, env: { ...process.env, ...env } });
   children.push(child);
   let out = "";
@@ -57,6 +62,7 @@ export async function serve(url: string, env: Record<string, string>, startWithi
   child.once("exit", (code, signal) => {
     if (!told) unexpectedExits.push(`exit ${code ?? signal}: ${err}`);
   });
+  if (whileStarting) await whileStarting(() => err);
   const deadline = Date.now() + startWithinMs;
   while (!/serving at (http:\/\/\S+)/.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
   const base = /serving at (http:\/\/\S+)/.exec(out)?.[1];
