@@ -7,6 +7,7 @@
 // process updates them when it commits, and follows the change feed for what other
 // processes commit (a CLI beside a running server, another server on the same database).
 import { timeOrderedId } from "./ids.js";
+import type { ScreeningLogBatch } from "./store/screening-log.js";
 import { readIndexSnapshot, writeIndexSnapshot } from "./index-snapshot.js";
 import { Authenticator, createKey, revokeKey, type NewKeyRequest } from "./services/keys.js";
 import type { KeyRow, Principal } from "./auth/principals.js";
@@ -828,6 +829,11 @@ export class Standing {
   /** Writes a batch of logged decisions (the decision log's port). */
   logDecisions(rows: readonly DecisionLogRow[]): Promise<void> {
     return this.store.appendDecisions(rows);
+  }
+
+  /** Writes a screening's decisions compactly (src/store/screening-log.ts); a subject's statement reads them as it reads checks. */
+  logScreening(batch: ScreeningLogBatch): Promise<void> {
+    return this.store.appendScreening(batch);
   }
 
   // ---------------------------------------------------------------- keys

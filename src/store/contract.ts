@@ -11,6 +11,7 @@ import { headPayload } from "../journal/hash.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { KeyRow } from "../auth/principals.js";
 import { StandingError } from "../errors.js";
+import type { ScreenedDecision } from "./screening-log.js";
 import type { ListMembership, MeasureState, SubjectState } from "../engine/types.js";
 import type {
   ApplicationRow,
@@ -1370,6 +1371,29 @@ export function storeContract(name: string, makeStore: () => Store | Promise<Sto
         await store.appendDecisions([...batch, decision("d-3", T0, "A1")]);
         expect(await store.countDecisions()).toBe(3);
         expect((await store.decisionsAbout([nid("A1")], 10)).map((d) => d.id)).toEqual(["d-1", "d-2", "d-3"]);
+      });
+
+      it("given screenings logged compactly beside single checks, when read about identifiers, then each screened decision about them comes with the checks, newest first, within the limit, and the journal verifies", async () => {
+        const screened = (id: string, value: string, over: Partial<ScreenedDecision> = {}): ScreenedDecision => ({ id, scheme: "national-id", value, decision: "allow", codes: [], ...over });
+        // 300 identifiers: every bucket has several, so reading one identifier must pick it out of its bucket's lines.
+        const many = Array.from({ length: 300 }, (_, i) => screened(`s1-${i}`, `P${i}`));
+        await store.appendScreening({ id: "s1", at: T0 + MIN, keyId: "k1", askedBy: "checkpoint:Gate", context: "air-travel", decisions: [...many, screened("s1-a", "A1", { decision: "deny", codes: ["SPC-DEBTOR"] })] });
+        await store.appendDecisions([decision("d-1", T0, "A1"), decision("d-2", T0 + 2 * MIN, "A1")]);
+        await store.appendScreening({ id: "s2", at: T0 + 3 * MIN, keyId: "k2", askedBy: "checkpoint:Rail", context: "rail-high-speed", decisions: [screened("s2-a", "A1"), screened("s2-b", "B2")] });
+        await store.appendScreening({ id: "s3", at: T0 + 4 * MIN, keyId: "k1", askedBy: "checkpoint:Gate", context: "air-travel", decisions: [] });
+        const about = await store.decisionsAbout([nid("A1")], 10);
+        expect(about.map((d) => d.id)).toEqual(["s2-a", "d-2", "s1-a", "d-1"]);
+        expect(about[2]).toEqual({ id: "s1-a", at: T0 + MIN, keyId: "k1", askedBy: "checkpoint:Gate", scheme: "national-id", value: "A1", context: "air-travel", decision: "deny", codes: ["SPC-DEBTOR"] });
+        expect(about[0]).toMatchObject({ keyId: "k2", askedBy: "checkpoint:Rail", context: "rail-high-speed", decision: "allow", codes: [] });
+        expect((await store.decisionsAbout([nid("A1")], 2)).map((d) => d.id)).toEqual(["s2-a", "d-2"]);
+        expect((await store.decisionsAbout([nid("P17")], 10)).map((d) => d.id)).toEqual(["s1-17"]);
+        expect(await store.decisionsAbout([nid("P1700")], 10)).toEqual([]);
+        // Written again (a retry): nothing twice.
+        await store.appendScreening({ id: "s2", at: T0 + 3 * MIN, keyId: "k2", askedBy: "checkpoint:Rail", context: "rail-high-speed", decisions: [screened("s2-a", "A1"), screened("s2-b", "B2")] });
+        expect((await store.decisionsAbout([nid("B2")], 10)).map((d) => d.id)).toEqual(["s2-b"]);
+        expect(await store.countDecisions()).toBe(301 + 2 + 2);
+        const report = await store.journal.verify({});
+        expect(report.problems).toEqual([]);
       });
     });
 

@@ -5,6 +5,7 @@ import type { SubjectRecord, SubjectState } from "../engine/types.js";
 import type { Instant } from "../time.js";
 import type { KeyRow } from "../auth/principals.js";
 import type { VerifyReport } from "../journal/report.js";
+import type { ScreeningLogBatch } from "./screening-log.js";
 
 export type SubjectId = number;
 
@@ -218,6 +219,7 @@ export interface StoreReads {
   keyById(keyId: string): Promise<KeyRow | undefined>;
   listKeys(): Promise<KeyRow[]>;
 
+  /** The newest `limit` decisions about any of `ids`: checks and screened identifiers alike. */
   decisionsAbout(ids: readonly Identifier[], limit: number): Promise<DecisionLogRow[]>;
   countDecisions(): Promise<number>;
 
@@ -431,6 +433,8 @@ export interface Store extends StoreReads {
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /** The decision log, in its own transaction per batch. */
   appendDecisions(rows: readonly DecisionLogRow[]): Promise<void>;
+  /** A screening's decisions, compactly (src/store/screening-log.ts): one row per bucket, one journal entry; decisionsAbout reads them. */
+  appendScreening(batch: ScreeningLogBatch): Promise<void>;
   /** The change feed's outbox: events after `afterSeq`, in order. */
   changesSince(afterSeq: number, limit: number): Promise<ChangeRow[]>;
   /** The newest position in the change feed (0 when empty). */

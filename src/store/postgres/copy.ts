@@ -33,6 +33,7 @@ const ORDER = [
   "states",
   "keys",
   "decisions",
+  "screenings",
   "disputes",
   "dispute_actions",
   "applications",

@@ -40,6 +40,7 @@ export interface JournaledTable {
 /** Tables journaled one entry per batch (see the embedded store's journal.ts). */
 export const batchedTables: Readonly<Record<string, { readonly column: string; readonly kind: string }>> = {
   decisions: { column: "batch", kind: "decisions.batch" },
+  screenings: { column: "batch", kind: "screenings.batch" },
 };
 
 const INTEGER_TYPES = new Set(["bigint", "integer", "smallint"]);

@@ -277,6 +277,24 @@ CREATE TABLE partition_fences (
 );
 `,
   },
+  {
+    version: 4,
+    name: "screenings logged compactly: one row per bucket of identifiers, one journal entry per batch (src/store/screening-log.ts)",
+    sql: `
+CREATE TABLE screenings (
+  id ${T} PRIMARY KEY,
+  at BIGINT NOT NULL,
+  key_id ${T} NOT NULL,
+  asked_by ${T} NOT NULL,
+  context ${T} NOT NULL,
+  bucket INTEGER NOT NULL,
+  lines INTEGER NOT NULL,
+  entries ${T} NOT NULL,
+  batch BIGINT
+);
+CREATE INDEX screenings_bucket ON screenings (bucket, at);
+`,
+  },
 ];
 
 export const schemaVersion = (migrations[migrations.length - 1] as Migration).version;

@@ -15,6 +15,7 @@
 //   and the new head is signed. Change events are inserted at commit too, under the same
 //   lock, so the outbox's seq order is commit order and a poller never skips an event
 //   that commits late.
+import { screenedAbout, screeningBucket, screeningRows, type ScreeningLogBatch, type ScreeningRow } from "../screening-log.js";
 import pg from "pg";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
@@ -643,11 +644,25 @@ class PgOps implements StoreTx {
     for (const i of ids) {
       all.push(...(await this.rows("SELECT * FROM decisions WHERE scheme = $1 AND value = $2 ORDER BY at DESC, id LIMIT $3", [i.scheme, i.value, limit])).map(toDecision));
     }
+    // Screenings: the rows of each identifier's bucket, newest first, a page at a time, until `limit` of them name it.
+    for (const who of ids) {
+      let found = 0;
+      const PAGE = 64;
+      for (let offset = 0; found < limit; offset += PAGE) {
+        const rows = await this.rows("SELECT id, at, key_id, asked_by, context, bucket, lines, entries FROM screenings WHERE bucket = $1 ORDER BY at DESC, id LIMIT $2 OFFSET $3", [screeningBucket(who.scheme, who.value), PAGE, offset]);
+        for (const r of rows) {
+          const hits = screenedAbout({ id: r.id as string, at: Number(r.at), keyId: r.key_id as string, askedBy: r.asked_by as string, context: r.context as string, bucket: Number(r.bucket), lines: Number(r.lines), entries: r.entries as string }, who);
+          all.push(...hits);
+          found += hits.length;
+        }
+        if (rows.length < PAGE) break;
+      }
+    }
     return all.sort((a, b) => b.at - a.at || (a.id < b.id ? -1 : 1)).slice(0, limit);
   }
 
   async countDecisions(): Promise<number> {
-    return Number((await this.one("SELECT count(*) AS n FROM decisions"))?.n ?? 0);
+    return Number((await this.one("SELECT (SELECT count(*) FROM decisions) + (SELECT coalesce(sum(lines), 0) FROM screenings) AS n"))?.n ?? 0);
   }
 
   /** The decision log's batch: its rows and one entry covering them (see the embedded store's appendDecisions). */
@@ -670,6 +685,24 @@ class PgOps implements StoreTx {
         ...(await this.rows(`INSERT INTO decisions (id, at, key_id, asked_by, scheme, value, context, decision, codes, batch) VALUES ${values} ON CONFLICT (id) DO NOTHING RETURNING *`, params)),
       );
     }
+    if (inserted.length === 0) return;
+    const batch = sortBatch(inserted.map((r) => batchRow(t.columns, t.key, t.columns.map((c) => sqlValue(t, c, r[c])))));
+    const { rowHash, data } = batchEntry(batch);
+    st.entries.push({ kind: t.batch.kind, tbl: t.name, key: null, rowHash, data, seq });
+  }
+
+  /** A screening's rows and one entry covering them, like appendDecisionBatch. */
+  async appendScreeningBatch(rows: readonly ScreeningRow[]): Promise<void> {
+    const st = this.state();
+    const t = this.tables.get("screenings");
+    if (!t?.batch) throw new Error("table screenings is not journaled per batch");
+    if (st.entries.length > 0) throw new Error("a screening batch must be its transaction's only entry");
+    // As the decision log's commits: not waiting for the disk (docs/journal.md).
+    await this.rows("SET LOCAL synchronous_commit = off");
+    const seq = await PgJournal.nextSeq(this.db);
+    const values = rows.map((_, j) => `(${Array.from({ length: 9 }, (_, k) => `$${j * 9 + k + 1}`).join(", ")})`).join(", ");
+    const params = rows.flatMap((r) => [r.id, r.at, r.keyId, r.askedBy, r.context, r.bucket, r.lines, r.entries, seq]);
+    const inserted = await this.rows(`INSERT INTO screenings (id, at, key_id, asked_by, context, bucket, lines, entries, batch) VALUES ${values} ON CONFLICT (id) DO NOTHING RETURNING *`, params);
     if (inserted.length === 0) return;
     const batch = sortBatch(inserted.map((r) => batchRow(t.columns, t.key, t.columns.map((c) => sqlValue(t, c, r[c])))));
     const { rowHash, data } = batchEntry(batch);
@@ -1098,6 +1131,12 @@ export class PgStore implements Store {
   async appendDecisions(rows: readonly DecisionLogRow[]): Promise<void> {
     if (rows.length === 0) return;
     await this.transaction(async (tx) => (tx as unknown as PgOps).appendDecisionBatch(rows));
+  }
+
+  async appendScreening(batch: ScreeningLogBatch): Promise<void> {
+    const rows = screeningRows(batch);
+    if (rows.length === 0) return;
+    await this.transaction(async (tx) => (tx as unknown as PgOps).appendScreeningBatch(rows));
   }
 
   async changesSince(afterSeq: number, limit: number): Promise<ChangeRow[]> {

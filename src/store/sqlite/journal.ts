@@ -100,6 +100,7 @@ export interface JournaledTable {
  */
 export const batchedTables: Readonly<Record<string, { readonly column: string; readonly kind: string }>> = {
   decisions: { column: "batch", kind: "decisions.batch" },
+  screenings: { column: "batch", kind: "screenings.batch" },
 };
 
 export interface CheckpointRow {

@@ -3,6 +3,9 @@
 //
 // Versions: 1 → 2 added decisions.batch (the decision log is journaled per batch, see
 // docs/journal.md); rows logged before then keep batch NULL and their per-row entries.
+// The screenings table (src/store/screening-log.ts) came later without a new version: it
+// is only ever added to, and a file gets it the first time a build that has it opens the
+// file for writing.
 import type Database from "better-sqlite3";
 
 export const schemaVersion = 2;
@@ -132,6 +135,18 @@ CREATE TABLE IF NOT EXISTS decisions (
   batch INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS decisions_subject ON decisions(scheme, value, at);
+CREATE TABLE IF NOT EXISTS screenings (
+  id TEXT PRIMARY KEY,
+  at INTEGER NOT NULL,
+  key_id TEXT NOT NULL,
+  asked_by TEXT NOT NULL,
+  context TEXT NOT NULL,
+  bucket INTEGER NOT NULL,
+  lines INTEGER NOT NULL,
+  entries TEXT NOT NULL,
+  batch INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS screenings_bucket ON screenings(bucket, at);
 CREATE TABLE IF NOT EXISTS disputes (
   id TEXT PRIMARY KEY,
   subject_id INTEGER NOT NULL REFERENCES subjects(id),

@@ -33,6 +33,7 @@ import { ddl, recordSchemaVersion, upgradeSchema } from "./schema.js";
 import { readPage, pageStatements, recordCols, toApplication, toDispute, toRecord, toState, type PageStatements, type Row } from "./rows.js";
 import { installJournal, journalPublicKey, fingerprintOfPem, type CheckpointRow, type Journal, type JournalOptions } from "./journal.js";
 import type { SqlValue } from "../../journal/hash.js";
+import { screenedAbout, screeningBucket, screeningRows, type ScreeningLogBatch, type ScreeningRow } from "../screening-log.js";
 import { randomUUID } from "node:crypto";
 import { verifyJournal } from "./verify.js";
 import { openReadOnlyDatabase } from "./readonly.js";
@@ -74,6 +75,10 @@ function toKey(r: Row): KeyRow {
     createdAt: r.created_at as number,
     revokedAt: (r.revoked_at as number | null) ?? null,
   };
+}
+
+function toScreeningRow(r: Row): ScreeningRow {
+  return { id: r.id as string, at: r.at as number, keyId: r.key_id as string, askedBy: r.asked_by as string, context: r.context as string, bucket: r.bucket as number, lines: r.lines as number, entries: r.entries as string };
 }
 
 function toDecision(r: Row): DecisionLogRow {
@@ -602,11 +607,23 @@ class SqliteOps implements StoreTx {
 
   async decisionsAbout(ids: readonly Identifier[], limit: number): Promise<DecisionLogRow[]> {
     const all = ids.flatMap((i) => (this.stmts.decisionsAbout.all(i.scheme, i.value, limit) as Row[]).map(toDecision));
+    // Screenings: the rows of each identifier's bucket, newest first, until `limit` of them name it.
+    for (const who of ids) {
+      const rows: Iterable<Row> = this.orEmpty((): Iterable<Row> => this.lazy("SELECT id, at, key_id, asked_by, context, bucket, lines, entries FROM screenings WHERE bucket = ? ORDER BY at DESC, id").iterate(screeningBucket(who.scheme, who.value)) as IterableIterator<Row>, []);
+      let found = 0;
+      for (const r of rows) {
+        const hits = screenedAbout(toScreeningRow(r), who);
+        all.push(...hits);
+        found += hits.length;
+        if (found >= limit) break; // ends the statement's iteration
+      }
+    }
     return all.sort((a, b) => b.at - a.at || (a.id < b.id ? -1 : 1)).slice(0, limit);
   }
 
   async countDecisions(): Promise<number> {
-    return this.stmts.countDecisions.get() as number;
+    const screened = this.orEmpty(() => this.lazy("SELECT coalesce(sum(lines), 0) FROM screenings").pluck().get() as number, 0);
+    return (this.stmts.countDecisions.get() as number) + screened;
   }
 
   async listCounts(): Promise<ListCount[]> {
@@ -968,6 +985,33 @@ export class SqliteStore implements Store {
         for (const d of rows) {
           const r = stmt.get(d.id, d.at, d.keyId, d.askedBy, d.scheme, d.value, d.context, d.decision, JSON.stringify(d.codes), batch) as SqlValue[] | undefined;
           if (r) out.push(r);
+        }
+        return out;
+      });
+    }, false);
+  }
+
+  private appendScreeningStmt: Database.Statement | undefined;
+
+  /** A screening's decisions as one row per bucket, journaled as one entry (src/store/screening-log.ts). */
+  async appendScreening(batch: ScreeningLogBatch): Promise<void> {
+    const rows = screeningRows(batch);
+    if (rows.length === 0) return;
+    const journal = this.ownJournal;
+    const stmt = (this.appendScreeningStmt ??= this.db
+      .prepare(
+        `INSERT OR IGNORE INTO screenings (id, at, key_id, asked_by, context, bucket, lines, entries, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         RETURNING ${journal.batchedTable("screenings").columns.map((c) => `"${c}"`).join(", ")}`,
+      )
+      .raw(true)
+      .safeIntegers(true));
+    // Like the decision log: its commit does not wait for the disk (docs/journal.md).
+    await this.write(async () => {
+      journal.appendBatch("screenings", (seq) => {
+        const out: SqlValue[][] = [];
+        for (const r of rows) {
+          const got = stmt.get(r.id, r.at, r.keyId, r.askedBy, r.context, r.bucket, r.lines, r.entries, seq) as SqlValue[] | undefined;
+          if (got) out.push(got);
         }
         return out;
       });
