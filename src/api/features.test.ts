@@ -309,6 +309,23 @@ describe("the decision log and the subject's file", () => {
     expect((other.json() as { lookups: { context: string; decision: string }[] }).lookups.map((l) => [l.context, l.decision])).toEqual([["air-travel", "allow"]]);
   });
 
+  it("after a screening, the statement lists it among the lookups, as a check is listed; the other subject screened in it sees only their own line", async () => {
+    w.clock.advance(60_000);
+    // Thousands of others in the same screening: the subject's line is found among them.
+    const lines = ["national-id:looked-up", ...Array.from({ length: 5_000 }, (_, i) => `national-id:crowd-${i}`), "national-id:someone-else"].map((x) => JSON.stringify(x)).join("\n");
+    const r = await w.app.inject({ method: "POST", url: "/v1/screenings?context=air-travel", headers: { authorization: airline.auth, "content-type": "application/x-ndjson" }, payload: lines });
+    expect(r.statusCode).toBe(200);
+    const answers = r.body.trim().split("\n").map((l) => JSON.parse(l) as { id: string; decision: string });
+    expect(answers).toHaveLength(5_002);
+    const res = await w.app.inject({ method: "GET", url: `/v1/subjects/${debtorId}/statement`, headers: { authorization: subjectKey } });
+    const st = res.json() as { lookups: { at: string; askedBy: string; context: string; decision: string; codes: string[]; identifier: string }[] };
+    expect(st.lookups).toHaveLength(3);
+    expect(st.lookups[0]).toMatchObject({ context: "air-travel", decision: "deny", codes: ["SPC-DEBTOR"], identifier: "national-id:looked-up", at: "2026-11-01T00:03:00.000Z" });
+    expect(st.lookups[0]?.askedBy).toContain("Sky Airlines booking");
+    const other = await w.app.inject({ method: "GET", url: `/v1/subjects/${otherId}/statement`, headers: { authorization: admin } });
+    expect((other.json() as { lookups: { context: string; decision: string }[] }).lookups.map((l) => [l.context, l.decision])).toEqual([["air-travel", "allow"], ["air-travel", "allow"]]);
+  });
+
   it("a subject key reads its own state, and only its own", async () => {
     const own = await w.app.inject({ method: "GET", url: `/v1/subjects/${debtorId}`, headers: { authorization: subjectKey } });
     expect(own.statusCode).toBe(200);

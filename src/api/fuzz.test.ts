@@ -57,8 +57,8 @@ const PRINCIPALS = ["source", "checkpoint", "checkpoint-rail", "admin", "policy-
 
 const MUST_COVER = ["records", "quarantine", "states", "subjects", "identifiers", "policies", "keys"];
 
-/** The decision log, and the hash-chained journal that records every write (including the decision log's). */
-const LOGS = ["decisions", "journal", "journal_checkpoints"];
+/** The decision log (checks, and screenings logged compactly), and the hash-chained journal that records every write (including the decision log's). */
+const LOGS = ["decisions", "screenings", "journal", "journal_checkpoints"];
 
 const tableNames = (): string[] => (db().prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((t) => t.name);
 
@@ -515,7 +515,7 @@ describe("malformed requests: no 5xx, errors from the closed set, the database u
       expect(checksum()).toEqual(before);
       await log.flush();
       // The journal grew only by logged decisions and by the refusals Standing.ingest records.
-      expect(Object.keys(journalSince(journalBefore)).filter((t) => t !== "decisions" && t !== "records.rejected")).toEqual([]);
+      expect(Object.keys(journalSince(journalBefore)).filter((t) => t !== "decisions" && t !== "screenings" && t !== "records.rejected")).toEqual([]);
     });
   }
 
@@ -530,9 +530,14 @@ describe("malformed requests: no 5xx, errors from the closed set, the database u
       const expected: Record<string, number> = {};
       // The decision log is journaled per batch (docs/journal.md): every journal entry about
       // the decisions table is a batch entry, and together they list exactly the logged rows.
+      // Screenings are logged compactly: a batch entry per screening, over rows that each count their decisions.
       const batches = db().prepare("SELECT data FROM journal WHERE seq > ? AND kind = 'decisions.batch'").pluck().all(journalBefore) as string[];
-      expect(batches.reduce((n, d) => n + (JSON.parse(d) as { rows: unknown[] }).rows.length, 0)).toBe(decisions);
-      if (decisions > 0) expected.decisions = batches.length;
+      const checked = batches.reduce((n, d) => n + (JSON.parse(d) as { rows: unknown[] }).rows.length, 0);
+      const screenings = db().prepare("SELECT count(*) FROM journal WHERE seq > ? AND kind = 'screenings.batch'").pluck().get(journalBefore) as number;
+      const screened = db().prepare("SELECT coalesce(sum(lines), 0) FROM screenings WHERE batch > ?").pluck().get(journalBefore) as number;
+      expect(checked + screened).toBe(decisions);
+      if (batches.length > 0) expected.decisions = batches.length;
+      if (screenings > 0) expected.screenings = screenings;
       const journaled = journalSince(journalBefore);
       const refusals = db().prepare("SELECT data FROM journal WHERE seq > ? AND kind = 'records.rejected'").pluck().all(journalBefore) as string[];
       expect(refusals.reduce((n, d) => n + (JSON.parse(d) as { count: number }).count, 0)).toBe(stats.rejectedByIngest);

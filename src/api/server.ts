@@ -11,6 +11,8 @@ import { Type, type Static, type TypeBoxTypeProvider } from "@fastify/type-provi
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { StandingError, errorCodes, isStandingError, type ErrorCode } from "../errors.js";
 import { parseIdentifier, type CheckResult, type IngestResult, type Standing } from "../standing.js";
+import { timeOrderedId } from "../ids.js";
+import type { ScreenedDecision } from "../store/screening-log.js";
 import { describePrincipal, type Principal, type Role } from "../auth/principals.js";
 import { DecisionLog } from "../decision-log.js";
 import { renderStatement } from "../statement/statement.js";
@@ -74,8 +76,10 @@ const NDJSON = "application/x-ndjson";
 // that other clients wait for one such transaction at most (a record about a new
 // subject costs a millisecond or more, one about a known subject far less).
 const INGEST_SLICE_MS = 50;
-/** Identifiers screened between two turns of the event loop: about 20 ms of work with their log rows. */
+/** Identifiers screened between two turns of the event loop. */
 const SCREENING_SLICE = 250;
+/** Screened decisions logged per batch: a few dozen rows (one per bucket), a few milliseconds to write. */
+const SCREENING_LOG_BATCH = 4096;
 /** The codes of a decision without reasons, shared: the log only serialises them. */
 const NO_CODES: readonly string[] = Object.freeze([]);
 
@@ -344,16 +348,29 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
           // requests get a turn, so no single turn of the event loop runs long.
           let chunk = "";
           let n = 0;
+          // The decisions are logged compactly, a few thousand at a time: one journaled
+          // batch of a few dozen rows (src/store/screening-log.ts), not a row each.
+          let logged: ScreenedDecision[] = [];
+          let loggedAt = 0;
+          const writeLog = async (): Promise<void> => {
+            const decisions = logged;
+            logged = [];
+            if (decisions.length === 0 || p.kind !== "key") return;
+            await standing.logScreening({ id: timeOrderedId(), at: loggedAt, keyId: p.keyId, askedBy: describePrincipal(p), context, decisions });
+          };
           for (const line of lines) {
             if (++n % SCREENING_SLICE === 0) {
-              await log.flush();
+              if (logged.length >= SCREENING_LOG_BATCH) await writeLog();
               await yieldToLoop();
             }
             const item = screeningItem(line);
             if ("error" in item) {
               chunk += JSON.stringify({ line: item.line, error: item.error }) + "\n";
             } else {
-              const d = decideAndLog(p, item.subject, context);
+              const d = standing.check(item.subject, context);
+              countDecision(context, d.decision);
+              if (logged.length === 0) loggedAt = Date.parse(d.at);
+              logged.push({ id: d.id, scheme: item.subject.scheme, value: item.subject.value, decision: d.decision, codes: d.reasons.length === 0 ? NO_CODES : d.reasons.map((x) => x.code) });
               chunk += JSON.stringify({ line: item.line, subject: item.subject, decision: d.decision, reasons: d.reasons, id: d.id }) + "\n";
             }
             if (chunk.length >= 65_536) {
@@ -361,6 +378,8 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
               chunk = "";
             }
           }
+          // Logged before the last lines are sent: an answer that ends whole was logged whole.
+          await writeLog();
           if (chunk !== "") yield chunk;
         })(),
       );
