@@ -200,6 +200,39 @@ describe("a large batch leaves room for other requests", () => {
     expect(latencies.at(-1) as number).toBeLessThan(Math.min(1_000, (finished - started) / 4));
   }, 120_000);
 
+  it("given a client that goes away part way through the answer of a long screening, then every decision it was sent is in the decision log", async () => {
+    const before = await s.standing.reads.countDecisions();
+    const n = 200_000;
+    const body = Array.from({ length: n }, (_, i) => `"national-id:gone-${i}"`).join("\n");
+    // Read the first part of the answer, then hang up.
+    const received = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ host: "127.0.0.1", port: s.port, method: "POST", path: "/v1/screenings?context=air-travel", headers: { authorization: checkpoint, ...ndjson, "content-length": String(Buffer.byteLength(body)) } }, (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => {
+          text += d;
+          if (text.length > 100_000) {
+            req.destroy();
+            resolve(text.split("\n").filter((l) => l.endsWith("}")).length);
+          }
+        });
+        res.on("error", () => undefined);
+      });
+      req.on("error", (e) => (req.destroyed ? undefined : reject(e)));
+      req.end(body);
+    });
+    expect(received).toBeGreaterThan(0);
+    expect(received).toBeLessThan(n);
+    // The server notices the hang-up at its next write and logs what it had decided.
+    let logged = 0;
+    for (const until = Date.now() + 20_000; Date.now() < until; ) {
+      logged = (await s.standing.reads.countDecisions()) - before;
+      if (logged >= received && (await get(s.port, "/healthz")).status === 200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(logged).toBeGreaterThanOrEqual(received);
+  }, 60_000);
+
   it("/healthz is answered between the slices of a record batch, not after all of it", async () => {
     const court = (await s.key({ role: "source", source: "court" })).auth;
     const n = 1_000;

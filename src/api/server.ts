@@ -358,29 +358,35 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
             if (decisions.length === 0 || p.kind !== "key") return;
             await standing.logScreening({ id: timeOrderedId(), at: loggedAt, keyId: p.keyId, askedBy: describePrincipal(p), context, decisions });
           };
-          for (const line of lines) {
-            if (++n % SCREENING_SLICE === 0) {
-              if (logged.length >= SCREENING_LOG_BATCH) await writeLog();
-              await yieldToLoop();
+          try {
+            for (const line of lines) {
+              if (++n % SCREENING_SLICE === 0) {
+                if (logged.length >= SCREENING_LOG_BATCH) await writeLog();
+                await yieldToLoop();
+              }
+              const item = screeningItem(line);
+              if ("error" in item) {
+                chunk += JSON.stringify({ line: item.line, error: item.error }) + "\n";
+              } else {
+                const d = standing.check(item.subject, context);
+                countDecision(context, d.decision);
+                if (logged.length === 0) loggedAt = Date.parse(d.at);
+                logged.push({ id: d.id, scheme: item.subject.scheme, value: item.subject.value, decision: d.decision, codes: d.reasons.length === 0 ? NO_CODES : d.reasons.map((x) => x.code) });
+                chunk += JSON.stringify({ line: item.line, subject: item.subject, decision: d.decision, reasons: d.reasons, id: d.id }) + "\n";
+              }
+              if (chunk.length >= 65_536) {
+                yield chunk;
+                chunk = "";
+              }
             }
-            const item = screeningItem(line);
-            if ("error" in item) {
-              chunk += JSON.stringify({ line: item.line, error: item.error }) + "\n";
-            } else {
-              const d = standing.check(item.subject, context);
-              countDecision(context, d.decision);
-              if (logged.length === 0) loggedAt = Date.parse(d.at);
-              logged.push({ id: d.id, scheme: item.subject.scheme, value: item.subject.value, decision: d.decision, codes: d.reasons.length === 0 ? NO_CODES : d.reasons.map((x) => x.code) });
-              chunk += JSON.stringify({ line: item.line, subject: item.subject, decision: d.decision, reasons: d.reasons, id: d.id }) + "\n";
-            }
-            if (chunk.length >= 65_536) {
-              yield chunk;
-              chunk = "";
-            }
+            // Logged before the last lines are sent: an answer that ends whole was logged whole.
+            await writeLog();
+            if (chunk !== "") yield chunk;
+          } finally {
+            // A client gone part way (the stream closed under the generator): the decisions
+            // made for it, some of them already sent, are logged all the same.
+            if (logged.length > 0) await writeLog().catch((e: unknown) => console.error("standing: logging a screening cut short failed:", (e as Error).message));
           }
-          // Logged before the last lines are sent: an answer that ends whole was logged whole.
-          await writeLog();
-          if (chunk !== "") yield chunk;
         })(),
       );
     });
