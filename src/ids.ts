@@ -9,6 +9,8 @@ import { v7 } from "uuid";
 const POOL_BYTES = 4096;
 const pool = Buffer.alloc(POOL_BYTES);
 let used = POOL_BYTES;
+/** The 16 bytes the library reads for one id, reused: a check makes an id and nothing more. */
+const scratch = new Uint8Array(16);
 let lastMs = -Infinity;
 let seq = 0;
 
@@ -17,9 +19,9 @@ function random16(): Uint8Array {
     randomFillSync(pool);
     used = 0;
   }
-  const out = pool.subarray(used, used + 16);
+  for (let i = 0; i < 16; i++) scratch[i] = pool[used + i] as number;
   used += 16;
-  return out;
+  return scratch;
 }
 
 /** A UUIDv7: the millisecond, then a sequence that starts at random each millisecond and counts up within it, then random bits. */

@@ -141,6 +141,7 @@ describe("the decision index kept on disk", () => {
       ["written eight days ago", () => signed(db, file, 0, Date.now() - 8 * DAY), /older/],
       ["at a position the store has not reached", () => signed(db, file, 1_000_000_000, Date.now()), /past the store/],
       ["not a snapshot at all", async () => writeFileSync(file, "hello\n"), /format/],
+      ["a header that is JSON but no object", async () => writeFileSync(file, "standing-index-snapshot/1\nnull\n"), /not a JSON object/],
     ];
     await server.close();
     const fromStore = answers((await restart(db, undefined)).s);

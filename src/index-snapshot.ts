@@ -47,6 +47,9 @@ interface SignedHeader extends Header {
   readonly signature: string;
 }
 
+/** The reason given when there is no file yet: the ordinary first start, not worth a word. */
+export const NO_SNAPSHOT_YET = "none written yet";
+
 /** Why a snapshot was not used (said once at start), or what it gave. */
 export type SnapshotRead = { readonly ok: true; readonly index: DecisionIndex; readonly position: number; readonly writtenAt: number } | { readonly ok: false; readonly why: string };
 
@@ -114,7 +117,7 @@ export async function readIndexSnapshot(file: string, journal: JournalPort, feed
   try {
     buf = await readFile(file);
   } catch (e) {
-    return { ok: false, why: (e as NodeJS.ErrnoException).code === "ENOENT" ? "none written yet" : `unreadable (${(e as Error).message})` };
+    return { ok: false, why: (e as NodeJS.ErrnoException).code === "ENOENT" ? NO_SNAPSHOT_YET : `unreadable (${(e as Error).message})` };
   }
   const first = buf.indexOf(10);
   const second = first < 0 ? -1 : buf.indexOf(10, first + 1);
@@ -125,6 +128,7 @@ export async function readIndexSnapshot(file: string, journal: JournalPort, feed
   } catch {
     return { ok: false, why: "its header is not JSON" };
   }
+  if (typeof h !== "object" || h === null || Array.isArray(h)) return { ok: false, why: "its header is not a JSON object" };
   const { signature, ...header } = h;
   const signedByStore = (): boolean => {
     try {

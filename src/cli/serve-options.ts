@@ -4,6 +4,7 @@ import { keyIdOf } from "../auth/principals.js";
 import type { ServerOptions } from "../api/server.js";
 import type { DemoKeys } from "./welcome.js";
 import type { Standing } from "../standing.js";
+import { NO_SNAPSHOT_YET } from "../index-snapshot.js";
 import { DEFAULT_SESSIONS, type SessionSettings } from "../services/sessions.js";
 import { StandingError } from "../errors.js";
 import { resolve } from "node:path";
@@ -118,7 +119,7 @@ export const INDEX_SNAPSHOT_EVERY_MS = 10 * 60_000;
 export function keepIndexSnapshots(s: Standing, everyMs = INDEX_SNAPSHOT_EVERY_MS): { stop(): Promise<void> } {
   const load = s.indexLoadedFrom;
   if (load.from === "snapshot") console.log(`decision index: read from ${load.file}, then ${load.changesApplied} changes since it was written`);
-  else if (load.snapshot !== null && load.snapshot !== "none written yet") console.error(`standing: the decision index snapshot was not used (${load.snapshot}); the index was read from the store`);
+  else if (load.snapshot !== null && load.snapshot !== NO_SNAPSHOT_YET) console.error(`standing: the decision index snapshot was not used (${load.snapshot}); the index was read from the store`);
   let writing: Promise<void> = Promise.resolve();
   const save = (): Promise<void> =>
     (writing = writing.then(() =>

@@ -15,7 +15,7 @@
 //   and the new head is signed. Change events are inserted at commit too, under the same
 //   lock, so the outbox's seq order is commit order and a poller never skips an event
 //   that commits late.
-import { screenedAbout, screeningBucket, screeningRows, type ScreeningLogBatch, type ScreeningRow } from "../screening-log.js";
+import { screenedAbout, screeningBucket, screeningRows, type ScreeningLogBatch } from "../screening-log.js";
 import pg from "pg";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
@@ -77,6 +77,9 @@ const WRITE_LOCK = [0x5354, 0x5752] as const;
 const SUBJECT_LOCK_CLASS = 0x5355;
 
 /** How long the change feed's outbox keeps an event (as the embedded store). */
+/** The columns the decision log and the screenings log are written with, besides their batch column. */
+const DECISION_COLUMNS = ["id", "at", "key_id", "asked_by", "scheme", "value", "context", "decision", "codes"] as const;
+const SCREENING_COLUMNS = ["id", "at", "key_id", "asked_by", "context", "bucket", "lines", "entries"] as const;
 const CHANGE_RETENTION_MS = 7 * 24 * 3600_000;
 
 const quarantineCols = "seq, source, record_id, scheme, value, body, hash, received_at, reason, released_at";
@@ -665,44 +668,30 @@ class PgOps implements StoreTx {
     return Number((await this.one("SELECT (SELECT count(*) FROM decisions) + (SELECT coalesce(sum(lines), 0) FROM screenings) AS n"))?.n ?? 0);
   }
 
-  /** The decision log's batch: its rows and one entry covering them (see the embedded store's appendDecisions). */
-  async appendDecisionBatch(rows: readonly DecisionLogRow[]): Promise<void> {
+  /**
+   * Rows of a table journaled per batch (the decision log, screenings) and one entry
+   * covering them (see the embedded store's appendLogBatch). The commit does not wait for
+   * the disk (docs/journal.md, "The decision log"): a crash of the database server can
+   * lose the last moments of log, never corrupt it or any other table, and every other
+   * transaction still commits durably.
+   */
+  async appendLogBatch(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
     const st = this.state();
-    const t = this.tables.get("decisions");
-    if (!t?.batch) throw new Error("table decisions is not journaled per batch");
-    if (st.entries.length > 0) throw new Error("a decision batch must be its transaction's only entry");
-    // The decision log's commits do not wait for the disk (docs: "The decision log"): a
-    // crash of the database server can lose the last moments of log, never corrupt it or
-    // any other table, and every other transaction still commits durably.
+    const t = this.tables.get(table);
+    if (!t?.batch) throw new Error(`table ${table} is not journaled per batch`);
+    if (st.entries.length > 0) throw new Error(`a ${table} batch must be its transaction's only entry`);
     await this.rows("SET LOCAL synchronous_commit = off");
     const seq = await PgJournal.nextSeq(this.db);
+    const all = [...columns, t.batch.column];
     const inserted: Row[] = [];
-    for (let i = 0; i < rows.length; i += 500) {
-      const chunk = rows.slice(i, i + 500);
-      const values = chunk.map((_, j) => `(${Array.from({ length: 10 }, (_, k) => `$${j * 10 + k + 1}`).join(", ")})`).join(", ");
-      const params = chunk.flatMap((d) => [d.id, d.at, d.keyId, d.askedBy, d.scheme, d.value, d.context, d.decision, JSON.stringify(d.codes), seq]);
-      inserted.push(
-        ...(await this.rows(`INSERT INTO decisions (id, at, key_id, asked_by, scheme, value, context, decision, codes, batch) VALUES ${values} ON CONFLICT (id) DO NOTHING RETURNING *`, params)),
-      );
+    // A statement takes at most 65,535 parameters.
+    const per = Math.floor(60_000 / all.length);
+    for (let i = 0; i < rows.length; i += per) {
+      const chunk = rows.slice(i, i + per);
+      const values = chunk.map((_, j) => `(${all.map((_, k) => `$${j * all.length + k + 1}`).join(", ")})`).join(", ");
+      const params = chunk.flatMap((r) => [...r, seq]);
+      inserted.push(...(await this.rows(`INSERT INTO ${table} (${all.join(", ")}) VALUES ${values} ON CONFLICT (id) DO NOTHING RETURNING *`, params)));
     }
-    if (inserted.length === 0) return;
-    const batch = sortBatch(inserted.map((r) => batchRow(t.columns, t.key, t.columns.map((c) => sqlValue(t, c, r[c])))));
-    const { rowHash, data } = batchEntry(batch);
-    st.entries.push({ kind: t.batch.kind, tbl: t.name, key: null, rowHash, data, seq });
-  }
-
-  /** A screening's rows and one entry covering them, like appendDecisionBatch. */
-  async appendScreeningBatch(rows: readonly ScreeningRow[]): Promise<void> {
-    const st = this.state();
-    const t = this.tables.get("screenings");
-    if (!t?.batch) throw new Error("table screenings is not journaled per batch");
-    if (st.entries.length > 0) throw new Error("a screening batch must be its transaction's only entry");
-    // As the decision log's commits: not waiting for the disk (docs/journal.md).
-    await this.rows("SET LOCAL synchronous_commit = off");
-    const seq = await PgJournal.nextSeq(this.db);
-    const values = rows.map((_, j) => `(${Array.from({ length: 9 }, (_, k) => `$${j * 9 + k + 1}`).join(", ")})`).join(", ");
-    const params = rows.flatMap((r) => [r.id, r.at, r.keyId, r.askedBy, r.context, r.bucket, r.lines, r.entries, seq]);
-    const inserted = await this.rows(`INSERT INTO screenings (id, at, key_id, asked_by, context, bucket, lines, entries, batch) VALUES ${values} ON CONFLICT (id) DO NOTHING RETURNING *`, params);
     if (inserted.length === 0) return;
     const batch = sortBatch(inserted.map((r) => batchRow(t.columns, t.key, t.columns.map((c) => sqlValue(t, c, r[c])))));
     const { rowHash, data } = batchEntry(batch);
@@ -1130,13 +1119,13 @@ export class PgStore implements Store {
 
   async appendDecisions(rows: readonly DecisionLogRow[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.transaction(async (tx) => (tx as unknown as PgOps).appendDecisionBatch(rows));
+    await this.transaction(async (tx) => (tx as unknown as PgOps).appendLogBatch("decisions", DECISION_COLUMNS, rows.map((d) => [d.id, d.at, d.keyId, d.askedBy, d.scheme, d.value, d.context, d.decision, JSON.stringify(d.codes)])));
   }
 
   async appendScreening(batch: ScreeningLogBatch): Promise<void> {
     const rows = screeningRows(batch);
     if (rows.length === 0) return;
-    await this.transaction(async (tx) => (tx as unknown as PgOps).appendScreeningBatch(rows));
+    await this.transaction(async (tx) => (tx as unknown as PgOps).appendLogBatch("screenings", SCREENING_COLUMNS, rows.map((r) => [r.id, r.at, r.keyId, r.askedBy, r.context, r.bucket, r.lines, r.entries])));
   }
 
   async changesSince(afterSeq: number, limit: number): Promise<ChangeRow[]> {

@@ -31,7 +31,7 @@ import type {
 } from "../types.js";
 import { ddl, recordSchemaVersion, upgradeSchema } from "./schema.js";
 import { readPage, pageStatements, recordCols, toApplication, toDispute, toRecord, toState, type PageStatements, type Row } from "./rows.js";
-import { installJournal, journalPublicKey, fingerprintOfPem, type CheckpointRow, type Journal, type JournalOptions } from "./journal.js";
+import { batchedTables, installJournal, journalPublicKey, fingerprintOfPem, type CheckpointRow, type Journal, type JournalOptions } from "./journal.js";
 import type { SqlValue } from "../../journal/hash.js";
 import { screenedAbout, screeningBucket, screeningRows, type ScreeningLogBatch, type ScreeningRow } from "../screening-log.js";
 import { randomUUID } from "node:crypto";
@@ -76,6 +76,10 @@ function toKey(r: Row): KeyRow {
     revokedAt: (r.revoked_at as number | null) ?? null,
   };
 }
+
+/** The columns the decision log and the screenings log are written with, besides their batch column. */
+const DECISION_COLUMNS = ["id", "at", "key_id", "asked_by", "scheme", "value", "context", "decision", "codes"] as const;
+const SCREENING_COLUMNS = ["id", "at", "key_id", "asked_by", "context", "bucket", "lines", "entries"] as const;
 
 function toScreeningRow(r: Row): ScreeningRow {
   return { id: r.id as string, at: r.at as number, keyId: r.key_id as string, askedBy: r.asked_by as string, context: r.context as string, bucket: r.bucket as number, lines: r.lines as number, entries: r.entries as string };
@@ -960,62 +964,52 @@ export class SqliteStore implements Store {
     }
   }
 
-  private appendDecisionStmt: Database.Statement | undefined;
+  private readonly logStmts = new Map<string, Database.Statement>();
 
   /**
-   * One transaction per batch, journaled as one entry (Journal.appendBatch): the rows
-   * name it in their batch column, and RETURNING hands back each row as stored, which
-   * is what its hash must cover. OR IGNORE keeps a retried batch from failing on rows
-   * that made it; an ignored row returns nothing and is not in the entry.
+   * Rows of a table journaled per batch (the decision log, screenings) in one transaction,
+   * journaled as one entry (Journal.appendBatch): the rows name it in their batch column,
+   * and RETURNING hands back each row as stored, which is what its hash must cover. OR
+   * IGNORE keeps a retried batch from failing on rows that made it; an ignored row returns
+   * nothing and is not in the entry. The commit does not wait for the disk (docs/journal.md).
    */
-  async appendDecisions(rows: readonly DecisionLogRow[]): Promise<void> {
+  private async appendLogBatch(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
     if (rows.length === 0) return;
     const journal = this.ownJournal;
+    let stmt = this.logStmts.get(table);
     // Prepared on first use: a read-only open of a version-1 file has no batch column yet.
-    const stmt = (this.appendDecisionStmt ??= this.db
-      .prepare(
-        `INSERT OR IGNORE INTO decisions (id, at, key_id, asked_by, scheme, value, context, decision, codes, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         RETURNING ${journal.batchedTable("decisions").columns.map((c) => `"${c}"`).join(", ")}`,
-      )
-      .raw(true)
-      .safeIntegers(true));
+    if (!stmt) {
+      const all = [...columns, batchedTables[table]?.column ?? "batch"];
+      stmt = this.db
+        .prepare(`INSERT OR IGNORE INTO ${table} (${all.join(", ")}) VALUES (${all.map(() => "?").join(", ")}) RETURNING ${journal.batchedTable(table).columns.map((c) => `"${c}"`).join(", ")}`)
+        .raw(true)
+        .safeIntegers(true);
+      this.logStmts.set(table, stmt);
+    }
+    const insert = stmt;
     await this.write(async () => {
-      journal.appendBatch("decisions", (batch) => {
+      journal.appendBatch(table, (seq) => {
         const out: SqlValue[][] = [];
-        for (const d of rows) {
-          const r = stmt.get(d.id, d.at, d.keyId, d.askedBy, d.scheme, d.value, d.context, d.decision, JSON.stringify(d.codes), batch) as SqlValue[] | undefined;
-          if (r) out.push(r);
+        for (const r of rows) {
+          const got = insert.get(...r, seq) as SqlValue[] | undefined;
+          if (got) out.push(got);
         }
         return out;
       });
     }, false);
   }
 
-  private appendScreeningStmt: Database.Statement | undefined;
+  appendDecisions(rows: readonly DecisionLogRow[]): Promise<void> {
+    return this.appendLogBatch(
+      "decisions",
+      DECISION_COLUMNS,
+      rows.map((d) => [d.id, d.at, d.keyId, d.askedBy, d.scheme, d.value, d.context, d.decision, JSON.stringify(d.codes)]),
+    );
+  }
 
-  /** A screening's decisions as one row per bucket, journaled as one entry (src/store/screening-log.ts). */
-  async appendScreening(batch: ScreeningLogBatch): Promise<void> {
-    const rows = screeningRows(batch);
-    if (rows.length === 0) return;
-    const journal = this.ownJournal;
-    const stmt = (this.appendScreeningStmt ??= this.db
-      .prepare(
-        `INSERT OR IGNORE INTO screenings (id, at, key_id, asked_by, context, bucket, lines, entries, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         RETURNING ${journal.batchedTable("screenings").columns.map((c) => `"${c}"`).join(", ")}`,
-      )
-      .raw(true)
-      .safeIntegers(true));
-    // Like the decision log: its commit does not wait for the disk (docs/journal.md).
-    await this.write(async () => {
-      journal.appendBatch("screenings", (seq) => {
-        const out: SqlValue[][] = [];
-        for (const r of rows) {
-          const got = stmt.get(r.id, r.at, r.keyId, r.askedBy, r.context, r.bucket, r.lines, r.entries, seq) as SqlValue[] | undefined;
-          if (got) out.push(got);
-        }
-        return out;
-      });
-    }, false);
+  /** A screening's decisions as one row per bucket (src/store/screening-log.ts). */
+  appendScreening(batch: ScreeningLogBatch): Promise<void> {
+    return this.appendLogBatch("screenings", SCREENING_COLUMNS, screeningRows(batch).map((r) => [r.id, r.at, r.keyId, r.askedBy, r.context, r.bucket, r.lines, r.entries]));
   }
 
   changesSince(afterSeq: number, limit: number): Promise<ChangeRow[]> {
