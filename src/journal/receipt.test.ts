@@ -5,9 +5,11 @@ import { createHash, generateKeyPairSync, sign } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { canonicalJson } from "../canonical.js";
 import { fingerprintOfKey } from "./keys.js";
-import { receiptBytes, signReceipt, signReceiptBatch, verifyReceipt, type CheckClaims } from "./receipt.js";
+import { checkReceiptText, receiptBytes, signReceipt, signReceiptBatch, verifyReceipt, type CheckClaims } from "./receipt.js";
 
 const { privateKey, publicKey } = generateKeyPairSync("ed25519");
 const pem = publicKey.export({ type: "spki", format: "pem" }) as string;
@@ -72,6 +74,28 @@ describe("receipts", () => {
     writeFileSync(join(dir, "payload.bin"), receiptBytes({ ...claims, codes: [] }));
     const bad = spawnSync("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", "key.pem", "-rawin", "-in", "payload.bin", "-sigfile", "sig.bin"], { cwd: dir, encoding: "utf8" });
     expect(bad.status).not.toBe(0);
+  });
+
+  it("a check receipt's bytes, written out in sorted key order, are the canonical JSON of its claims for any strings and heads", () => {
+    // Any UTF-16 (lone surrogates, controls, quotes, backslashes) in every string field.
+    const text = fc.string({ unit: "binary", maxLength: 24 });
+    const arb = fc.record({
+      type: fc.constant("check" as const),
+      id: text,
+      subject: fc.record({ scheme: text, value: text }),
+      context: text,
+      answer: fc.constantFrom("allow" as const, "deny" as const),
+      codes: fc.array(text, { maxLength: 4 }),
+      policy: text,
+      at: text,
+      head: fc.option(fc.record({ seq: fc.nat(), hash: text }), { nil: null }),
+    });
+    fc.assert(
+      fc.property(arb, (c) => {
+        expect(checkReceiptText(c)).toBe(canonicalJson({ receipt: "standing/1", ...c }));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("signed in a batch: one signature over a Merkle root, each receipt with its path, each verifying alone", () => {

@@ -85,7 +85,23 @@ export interface Signer {
 
 /** The exact bytes a receipt signs for these claims. */
 export function receiptBytes(claims: ReceiptClaims): Buffer {
-  return Buffer.from(canonicalJson({ receipt: "standing/1", ...claims }), "utf8");
+  return Buffer.from(claims.type === "check" ? checkReceiptText(claims) : canonicalJson({ receipt: "standing/1", ...claims }), "utf8");
+}
+
+const str = JSON.stringify;
+
+/**
+ * The canonical JSON (RFC 8785) of a check receipt's claims, written out in its keys'
+ * sorted order: every HTTP check signs one, and the general canonicaliser (a sort of
+ * the keys of every object, a walk of every value) was a twentieth of the check path.
+ * RFC 8785 writes strings and integers as JSON.stringify does, so only the order of the
+ * keys needs spelling out; a property test holds it equal to canonicalJson.
+ */
+export function checkReceiptText(c: CheckClaims): string {
+  let codes = "[";
+  for (let i = 0; i < c.codes.length; i++) codes += (i === 0 ? "" : ",") + str(c.codes[i]);
+  const head = c.head === null ? "null" : `{"hash":${str(c.head.hash)},"seq":${str(c.head.seq)}}`;
+  return `{"answer":${str(c.answer)},"at":${str(c.at)},"codes":${codes}],"context":${str(c.context)},"head":${head},"id":${str(c.id)},"policy":${str(c.policy)},"receipt":"standing/1","subject":{"scheme":${str(c.subject.scheme)},"value":${str(c.subject.value)}},"type":"check"}`;
 }
 
 export function signReceipt(claims: ReceiptClaims, signer: Signer): Receipt {
@@ -123,13 +139,18 @@ export function signReceiptBatch(batch: readonly ReceiptClaims[], signer: Signer
   const signed = batchBytes(root.toString("hex"), payloads.length, at);
   const signature = signer.sign(signed);
   const signedText = signed.toString("base64");
+  // A node's hex is on the path of every leaf under its sibling: made once.
+  const hex = levels.map((l) => new Array<string | undefined>(l.length));
   return payloads.map((p, index) => {
     const path: string[] = [];
     let i = index;
     for (let l = 0; l < levels.length - 1; l++) {
       const level = levels[l] as Buffer[];
       const sibling = i % 2 === 1 ? i - 1 : i + 1;
-      if (sibling < level.length) path.push((level[sibling] as Buffer).toString("hex"));
+      if (sibling < level.length) {
+        const h = hex[l] as (string | undefined)[];
+        path.push((h[sibling] ??= (level[sibling] as Buffer).toString("hex")));
+      }
       i >>= 1;
     }
     return { format: RECEIPT_FORMAT, alg: "Ed25519", fingerprint: signer.fingerprint, payload: p.toString("base64"), signature, batch: { signed: signedText, index, path } };
