@@ -529,8 +529,9 @@ describe("malformed requests: no 5xx, errors from the closed set, the database u
     if (journalBefore > 0) {
       const expected: Record<string, number> = {};
       // The decision log is journaled per batch (docs/journal.md): every journal entry about
-      // the decisions table is a batch entry, and together they list exactly the logged rows.
-      // Screenings are logged compactly: a batch entry per screening, over rows that each count their decisions.
+      // it is a batch entry. Checks and screenings are logged compactly: a batch entry per
+      // flush or screening, over rows that each count their decisions; rows of the older
+      // row-per-decision table, if any, are listed by their batch entries.
       const batches = db().prepare("SELECT data FROM journal WHERE seq > ? AND kind = 'decisions.batch'").pluck().all(journalBefore) as string[];
       const checked = batches.reduce((n, d) => n + (JSON.parse(d) as { rows: unknown[] }).rows.length, 0);
       const screenings = db().prepare("SELECT count(*) FROM journal WHERE seq > ? AND kind = 'screenings.batch'").pluck().get(journalBefore) as number;

@@ -11,7 +11,7 @@ import { headPayload } from "../journal/hash.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { KeyRow } from "../auth/principals.js";
 import { StandingError } from "../errors.js";
-import type { ScreenedDecision } from "./screening-log.js";
+import { checkBatches, type ScreenedDecision } from "./screening-log.js";
 import type { ListMembership, MeasureState, SubjectState } from "../engine/types.js";
 import type {
   ApplicationRow,
@@ -1377,10 +1377,10 @@ export function storeContract(name: string, makeStore: () => Store | Promise<Sto
         const screened = (id: string, value: string, over: Partial<ScreenedDecision> = {}): ScreenedDecision => ({ id, scheme: "national-id", value, decision: "allow", codes: [], ...over });
         // 300 identifiers: every bucket has several, so reading one identifier must pick it out of its bucket's lines.
         const many = Array.from({ length: 300 }, (_, i) => screened(`s1-${i}`, `P${i}`));
-        await store.appendScreening({ id: "s1", at: T0 + MIN, keyId: "k1", askedBy: "checkpoint:Gate", context: "air-travel", decisions: [...many, screened("s1-a", "A1", { decision: "deny", codes: ["SPC-DEBTOR"] })] });
+        await store.appendScreenings([{ id: "s1", at: T0 + MIN, keyId: "k1", askedBy: "checkpoint:Gate", context: "air-travel", decisions: [...many, screened("s1-a", "A1", { decision: "deny", codes: ["SPC-DEBTOR"] })] }]);
         await store.appendDecisions([decision("d-1", T0, "A1"), decision("d-2", T0 + 2 * MIN, "A1")]);
-        await store.appendScreening({ id: "s2", at: T0 + 3 * MIN, keyId: "k2", askedBy: "checkpoint:Rail", context: "rail-high-speed", decisions: [screened("s2-a", "A1"), screened("s2-b", "B2")] });
-        await store.appendScreening({ id: "s3", at: T0 + 4 * MIN, keyId: "k1", askedBy: "checkpoint:Gate", context: "air-travel", decisions: [] });
+        await store.appendScreenings([{ id: "s2", at: T0 + 3 * MIN, keyId: "k2", askedBy: "checkpoint:Rail", context: "rail-high-speed", decisions: [screened("s2-a", "A1"), screened("s2-b", "B2")] }]);
+        await store.appendScreenings([{ id: "s3", at: T0 + 4 * MIN, keyId: "k1", askedBy: "checkpoint:Gate", context: "air-travel", decisions: [] }]);
         const about = await store.decisionsAbout([nid("A1")], 10);
         expect(about.map((d) => d.id)).toEqual(["s2-a", "d-2", "s1-a", "d-1"]);
         expect(about[2]).toEqual({ id: "s1-a", at: T0 + MIN, keyId: "k1", askedBy: "checkpoint:Gate", scheme: "national-id", value: "A1", context: "air-travel", decision: "deny", codes: ["SPC-DEBTOR"] });
@@ -1389,11 +1389,34 @@ export function storeContract(name: string, makeStore: () => Store | Promise<Sto
         expect((await store.decisionsAbout([nid("P17")], 10)).map((d) => d.id)).toEqual(["s1-17"]);
         expect(await store.decisionsAbout([nid("P1700")], 10)).toEqual([]);
         // Written again (a retry): nothing twice.
-        await store.appendScreening({ id: "s2", at: T0 + 3 * MIN, keyId: "k2", askedBy: "checkpoint:Rail", context: "rail-high-speed", decisions: [screened("s2-a", "A1"), screened("s2-b", "B2")] });
+        await store.appendScreenings([{ id: "s2", at: T0 + 3 * MIN, keyId: "k2", askedBy: "checkpoint:Rail", context: "rail-high-speed", decisions: [screened("s2-a", "A1"), screened("s2-b", "B2")] }]);
         expect((await store.decisionsAbout([nid("B2")], 10)).map((d) => d.id)).toEqual(["s2-b"]);
         expect(await store.countDecisions()).toBe(301 + 2 + 2);
         const report = await store.journal.verify({});
         expect(report.problems).toEqual([]);
+      });
+    });
+
+    describe("checks logged compactly", () => {
+      it("given checks of two askers logged in one write, each at its own time, when read about an identifier, then each check keeps its time and asker, the newest come first within the limit, and one journal entry covers the write", async () => {
+        const check = (id: string, at: number, value: string, keyId = "k1"): DecisionLogRow => ({ id, at, keyId, askedBy: keyId === "k1" ? "checkpoint:Gate" : "checkpoint:Rail", scheme: "national-id", value, context: "air-travel", decision: "allow", codes: [] });
+        const seq0 = (await store.journal.head())?.seq ?? 0;
+        // A1's bucket gets a row whose newest line is at T0+10 min and whose oldest is at T0+1 min, and a row of the other asker at T0+9 min.
+        const rows = [check("c-1", T0 + MIN, "A1"), check("c-2", T0 + 10 * MIN, "A1"), check("c-3", T0 + 9 * MIN, "A1", "k2"), check("c-4", T0 + 5 * MIN, "B2")];
+        await store.appendScreenings(checkBatches(rows, (() => { let n = 0; return () => `w-${++n}`; })()));
+        const about = await store.decisionsAbout([nid("A1")], 10);
+        expect(about).toEqual([
+          { ...(rows[1] as DecisionLogRow) },
+          { ...(rows[2] as DecisionLogRow) },
+          { ...(rows[0] as DecisionLogRow) },
+        ]);
+        // The limit takes the newest, though the first row read also holds an older line.
+        expect((await store.decisionsAbout([nid("A1")], 2)).map((d) => d.id)).toEqual(["c-2", "c-3"]);
+        expect((await store.decisionsAbout([nid("B2")], 1)).map((d) => [d.id, d.at])).toEqual([["c-4", T0 + 5 * MIN]]);
+        expect(await store.countDecisions()).toBe(4);
+        const entries = (await store.journal.verify({})).problems;
+        expect(entries).toEqual([]);
+        expect(((await store.journal.head())?.seq ?? 0) - seq0).toBe(1);
       });
     });
 

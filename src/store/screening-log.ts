@@ -1,10 +1,11 @@
-// The decision log of a screening, kept compactly: a batch of screened identifiers is
-// stored as one row per bucket of identifiers (a hash of the identifier, SCREENING_BUCKETS
+// The decision log, kept compactly: a screening's identifiers, and the checks a server
+// answered since its last flush, are stored as one row per bucket of identifiers (a hash of the identifier, SCREENING_BUCKETS
 // of them), each row holding its identifiers' decisions as lines of JSON, and the batch is
 // journaled as one entry. A row per identifier cost ~20 µs on the reference machine, two
 // thirds of it the index that lets a statement find a subject's lookups; with buckets a
 // statement reads the rows of its identifiers' buckets only (1/SCREENING_BUCKETS of all
-// screenings), and a batch of thousands of identifiers writes a few dozen rows.
+// lookups), and a batch of thousands of identifiers writes a few dozen rows. Checks were
+// a row each until the same cost was measured on the HTTP check path (BENCHMARKS.md).
 import type { Instant } from "../time.js";
 import type { DecisionLogRow, Identifier } from "./types.js";
 
@@ -17,6 +18,8 @@ export interface ScreenedDecision {
   readonly value: string;
   readonly decision: "allow" | "deny";
   readonly codes: readonly string[];
+  /** When it was decided, where that differs from the batch's time (a check, logged with others). */
+  readonly at?: Instant;
 }
 
 /** Decisions of one screening (or a part of a large one), asked by one key in one context. */
@@ -40,7 +43,11 @@ export interface ScreeningRow {
   readonly bucket: number;
   /** How many decisions `entries` holds (what the log counts, without reading them). */
   readonly lines: number;
-  /** One JSON array per line: [decision id, scheme, value, decision, codes]. */
+  /**
+   * One JSON array per line: [decision id, scheme, value, decision, codes], and a sixth
+   * element, the decision's time in ms, where it is not the row's `at`. The row's `at` is
+   * the latest of its lines', so a reader going newest row first can stop early.
+   */
   readonly entries: string;
 }
 
@@ -55,16 +62,64 @@ export function screeningBucket(scheme: string, value: string): number {
 
 /** The rows a batch is stored as, one per bucket that has any of its identifiers. */
 export function screeningRows(batch: ScreeningLogBatch): ScreeningRow[] {
-  const lines = new Map<number, string[]>();
+  const lines = new Map<number, { lines: string[]; at: Instant }>();
   for (const d of batch.decisions) {
     const b = screeningBucket(d.scheme, d.value);
     let l = lines.get(b);
-    if (l === undefined) lines.set(b, (l = []));
-    l.push(JSON.stringify([d.id, d.scheme, d.value, d.decision, d.codes]));
+    if (l === undefined) lines.set(b, (l = { lines: [], at: batch.at }));
+    const own = d.at !== undefined && d.at !== batch.at;
+    l.lines.push(JSON.stringify(own ? [d.id, d.scheme, d.value, d.decision, d.codes, d.at] : [d.id, d.scheme, d.value, d.decision, d.codes]));
+    if (own && (d.at as Instant) > l.at) l.at = d.at as Instant;
   }
   return [...lines.keys()]
     .sort((a, b) => a - b)
-    .map((bucket) => ({ id: `${batch.id}/${String(bucket).padStart(2, "0")}`, at: batch.at, keyId: batch.keyId, askedBy: batch.askedBy, context: batch.context, bucket, lines: (lines.get(bucket) as string[]).length, entries: (lines.get(bucket) as string[]).join("\n") }));
+    .map((bucket) => {
+      const l = lines.get(bucket) as { lines: string[]; at: Instant };
+      return { id: `${batch.id}/${String(bucket).padStart(2, "0")}`, at: l.at, keyId: batch.keyId, askedBy: batch.askedBy, context: batch.context, bucket, lines: l.lines.length, entries: l.lines.join("\n") };
+    });
+}
+
+/**
+ * Logged checks as compact batches: one per asker and context (a row names one of each),
+ * at the time of its latest check, each check keeping its own time on its line.
+ */
+export function checkBatches(rows: readonly DecisionLogRow[], newId: () => string): ScreeningLogBatch[] {
+  const groups = new Map<string, { keyId: string; askedBy: string; context: string; at: Instant; decisions: ScreenedDecision[] }>();
+  for (const r of rows) {
+    const k = JSON.stringify([r.keyId, r.askedBy, r.context]);
+    let g = groups.get(k);
+    if (g === undefined) groups.set(k, (g = { keyId: r.keyId, askedBy: r.askedBy, context: r.context, at: r.at, decisions: [] }));
+    if (r.at > g.at) g.at = r.at;
+    g.decisions.push({ id: r.id, scheme: r.scheme, value: r.value, decision: r.decision, codes: r.codes, at: r.at });
+  }
+  return [...groups.values()].map((g) => ({ id: newId(), ...g }));
+}
+
+/**
+ * Collects the decisions about `who` from rows of its bucket read newest first: `done`
+ * says when no later row can hold one of the `limit` newest (a row's `at` bounds its
+ * lines'), so a statement reads no further.
+ */
+export class NewestAbout {
+  private readonly times: number[] = [];
+  constructor(
+    private readonly who: Identifier,
+    private readonly limit: number,
+  ) {}
+
+  done(nextRowAt: Instant): boolean {
+    if (this.limit <= 0) return true;
+    if (this.times.length < this.limit) return false;
+    this.times.sort((a, b) => b - a);
+    this.times.length = this.limit;
+    return nextRowAt < (this.times[this.limit - 1] as number);
+  }
+
+  take(row: ScreeningRow): DecisionLogRow[] {
+    const hits = screenedAbout(row, this.who);
+    for (const d of hits) this.times.push(d.at);
+    return hits;
+  }
 }
 
 /** The decisions of a stored row about `who`, as decision log rows. A line that does not parse is skipped (verification reports a changed row). */
@@ -78,8 +133,8 @@ export function screenedAbout(row: ScreeningRow, who: Identifier): DecisionLogRo
       continue;
     }
     if (!Array.isArray(e) || e[1] !== who.scheme || e[2] !== who.value) continue;
-    const [id, scheme, value, decision, codes] = e as [string, string, string, "allow" | "deny", string[]];
-    out.push({ id, at: row.at, keyId: row.keyId, askedBy: row.askedBy, scheme, value, context: row.context, decision, codes });
+    const [id, scheme, value, decision, codes, at] = e as [string, string, string, "allow" | "deny", string[], unknown];
+    out.push({ id, at: typeof at === "number" ? at : row.at, keyId: row.keyId, askedBy: row.askedBy, scheme, value, context: row.context, decision, codes });
   }
   return out;
 }

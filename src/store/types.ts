@@ -5,6 +5,7 @@ import type { SubjectRecord, SubjectState } from "../engine/types.js";
 import type { Instant } from "../time.js";
 import type { KeyRow } from "../auth/principals.js";
 import type { VerifyReport } from "../journal/report.js";
+import type { Signer } from "../journal/receipt.js";
 import type { ScreeningLogBatch } from "./screening-log.js";
 
 export type SubjectId = number;
@@ -417,7 +418,7 @@ export interface JournalPort {
   /** The chain hash of entry `seq`, for a witness's consistency check; undefined when there is no such entry. */
   hashAt(seq: number): Promise<string | undefined>;
   /** The journal key, for receipts. Throws when the store has no signing key (read-only). */
-  signer(): { sign(bytes: Uint8Array): string; readonly fingerprint: string };
+  signer(): Signer;
   /** Replaces the journal key with a new one, in a journaled event the old key endorses and signs. */
   rotateKey(): Promise<{ from: string; to: string; seq: number }>;
   /** Verifies the chain, the checkpoints, every row, and (with a replayer) every stored state, on one snapshot. */
@@ -431,10 +432,14 @@ export interface Store extends StoreReads {
    * Never call transaction() inside fn.
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
-  /** The decision log, in its own transaction per batch. */
+  /**
+   * The decision log a row per decision, in its own transaction per batch. What stores
+   * made before checks were logged compactly hold such rows; a server now writes
+   * appendScreenings, and these rows are still read, counted, copied and verified.
+   */
   appendDecisions(rows: readonly DecisionLogRow[]): Promise<void>;
-  /** A screening's decisions, compactly (src/store/screening-log.ts): one row per bucket, one journal entry; decisionsAbout reads them. */
-  appendScreening(batch: ScreeningLogBatch): Promise<void>;
+  /** Decisions (a screening's, or checks') compactly (src/store/screening-log.ts): one row per batch and bucket, one journal entry for all; decisionsAbout reads them. */
+  appendScreenings(batches: readonly ScreeningLogBatch[]): Promise<void>;
   /** The change feed's outbox: events after `afterSeq`, in order. */
   changesSince(afterSeq: number, limit: number): Promise<ChangeRow[]>;
   /** The newest position in the change feed (0 when empty). */

@@ -56,10 +56,11 @@ async function build(): Promise<Built> {
     await standing.revokeKey(gone.row.keyId);
     clock.advance(8 * DAY);
     await standing.advance();
+    const check = (id: string, value: string) => ({ id, at: clock.now(), keyId: auditor.row.keyId, askedBy: "checkpoint:Gate 3", scheme: "national-id", value, context: "air-travel", decision: "allow" as const, codes: [] });
+    // A row per decision, as servers logged checks before the compact log; then checks as a server logs them now.
+    await store.appendDecisions([check("d-01", "A1"), check("d-02", "B2"), check("d-03", "C3")]);
     const log = new DecisionLog(standing);
-    for (const [id, value] of [["d-01", "A1"], ["d-02", "B2"], ["d-03", "C3"]] as const) {
-      log.add({ id, at: clock.now(), keyId: auditor.row.keyId, askedBy: "checkpoint:Gate 3", scheme: "national-id", value, context: "air-travel", decision: "allow", codes: [] });
-    }
+    for (const [id, value] of [["c-01", "A1"], ["c-02", "B2"]] as const) log.add(check(id, value));
     await log.flush();
   } finally {
     await standing.close();
@@ -90,7 +91,7 @@ describe("the journal on PostgreSQL", () => {
       expect(head?.hash).toBe(r.head?.hash);
       expect(head?.fingerprint).toBe(store.journal.publicKey().fingerprint);
       const kinds = (await store.queryForTests("SELECT DISTINCT kind FROM journal")).map((x) => x.kind as string);
-      for (const k of ["policy.published", "record.accepted", "record.retracted", "records.rejected", "record.quarantined", "record.released", "identifier.linked", "state.changed", "key.created", "key.revoked", "decisions.batch", "notice.created"]) {
+      for (const k of ["policy.published", "record.accepted", "record.retracted", "records.rejected", "record.quarantined", "record.released", "identifier.linked", "state.changed", "key.created", "key.revoked", "decisions.batch", "screenings.batch", "notice.created"]) {
         expect(kinds, k).toContain(k);
       }
     } finally {

@@ -15,7 +15,7 @@
 //   and the new head is signed. Change events are inserted at commit too, under the same
 //   lock, so the outbox's seq order is commit order and a poller never skips an event
 //   that commits late.
-import { screenedAbout, screeningBucket, screeningRows, type ScreeningLogBatch } from "../screening-log.js";
+import { NewestAbout, screeningBucket, screeningRows, type ScreeningLogBatch } from "../screening-log.js";
 import pg from "pg";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
@@ -647,16 +647,16 @@ class PgOps implements StoreTx {
     for (const i of ids) {
       all.push(...(await this.rows("SELECT * FROM decisions WHERE scheme = $1 AND value = $2 ORDER BY at DESC, id LIMIT $3", [i.scheme, i.value, limit])).map(toDecision));
     }
-    // Screenings: the rows of each identifier's bucket, newest first, a page at a time, until `limit` of them name it.
+    // The compact log (screenings, checks): the rows of each identifier's bucket, newest first, a page at a time, while they can hold one of the `limit` newest.
     for (const who of ids) {
-      let found = 0;
+      const about = new NewestAbout(who, limit);
       const PAGE = 64;
-      for (let offset = 0; found < limit; offset += PAGE) {
+      pages: for (let offset = 0; ; offset += PAGE) {
         const rows = await this.rows("SELECT id, at, key_id, asked_by, context, bucket, lines, entries FROM screenings WHERE bucket = $1 ORDER BY at DESC, id LIMIT $2 OFFSET $3", [screeningBucket(who.scheme, who.value), PAGE, offset]);
         for (const r of rows) {
-          const hits = screenedAbout({ id: r.id as string, at: Number(r.at), keyId: r.key_id as string, askedBy: r.asked_by as string, context: r.context as string, bucket: Number(r.bucket), lines: Number(r.lines), entries: r.entries as string }, who);
-          all.push(...hits);
-          found += hits.length;
+          const row = { id: r.id as string, at: Number(r.at), keyId: r.key_id as string, askedBy: r.asked_by as string, context: r.context as string, bucket: Number(r.bucket), lines: Number(r.lines), entries: r.entries as string };
+          if (about.done(row.at)) break pages;
+          all.push(...about.take(row));
         }
         if (rows.length < PAGE) break;
       }
@@ -1122,8 +1122,8 @@ export class PgStore implements Store {
     await this.transaction(async (tx) => (tx as unknown as PgOps).appendLogBatch("decisions", DECISION_COLUMNS, rows.map((d) => [d.id, d.at, d.keyId, d.askedBy, d.scheme, d.value, d.context, d.decision, JSON.stringify(d.codes)])));
   }
 
-  async appendScreening(batch: ScreeningLogBatch): Promise<void> {
-    const rows = screeningRows(batch);
+  async appendScreenings(batches: readonly ScreeningLogBatch[]): Promise<void> {
+    const rows = batches.flatMap(screeningRows);
     if (rows.length === 0) return;
     await this.transaction(async (tx) => (tx as unknown as PgOps).appendLogBatch("screenings", SCREENING_COLUMNS, rows.map((r) => [r.id, r.at, r.keyId, r.askedBy, r.context, r.bucket, r.lines, r.entries])));
   }

@@ -89,7 +89,7 @@ describe("appendScreening", () => {
   it("given a screening logged compactly, when a line of it is changed behind Standing's back, then verification names the row", async () => {
     const path = fresh();
     const s = track(new SqliteStore(path));
-    await s.appendScreening({ id: "s1", at: 1_767_225_600_000, keyId: "k1", askedBy: "checkpoint:Gate", context: "air-travel", decisions: Array.from({ length: 100 }, (_, i) => ({ id: `s1-${i}`, scheme: "national-id", value: `P${i}`, decision: "allow" as const, codes: [] })) });
+    await s.appendScreenings([{ id: "s1", at: 1_767_225_600_000, keyId: "k1", askedBy: "checkpoint:Gate", context: "air-travel", decisions: Array.from({ length: 100 }, (_, i) => ({ id: `s1-${i}`, scheme: "national-id", value: `P${i}`, decision: "allow" as const, codes: [] })) }]);
     expect((await s.journal.verify({})).problems).toEqual([]);
     // Someone turns a deny into nobody-was-asked: takes a line out of a row.
     behindTheBack(path, (db) => db.prepare("UPDATE screenings SET entries = substr(entries, instr(entries, char(10)) + 1) WHERE id = (SELECT min(id) FROM screenings)").run());

@@ -33,7 +33,7 @@ import { ddl, recordSchemaVersion, upgradeSchema } from "./schema.js";
 import { readPage, pageStatements, recordCols, toApplication, toDispute, toRecord, toState, type PageStatements, type Row } from "./rows.js";
 import { batchedTables, installJournal, journalPublicKey, fingerprintOfPem, type CheckpointRow, type Journal, type JournalOptions } from "./journal.js";
 import type { SqlValue } from "../../journal/hash.js";
-import { screenedAbout, screeningBucket, screeningRows, type ScreeningLogBatch, type ScreeningRow } from "../screening-log.js";
+import { NewestAbout, screeningBucket, screeningRows, type ScreeningLogBatch, type ScreeningRow } from "../screening-log.js";
 import { randomUUID } from "node:crypto";
 import { verifyJournal } from "./verify.js";
 import { openReadOnlyDatabase } from "./readonly.js";
@@ -611,15 +611,14 @@ class SqliteOps implements StoreTx {
 
   async decisionsAbout(ids: readonly Identifier[], limit: number): Promise<DecisionLogRow[]> {
     const all = ids.flatMap((i) => (this.stmts.decisionsAbout.all(i.scheme, i.value, limit) as Row[]).map(toDecision));
-    // Screenings: the rows of each identifier's bucket, newest first, until `limit` of them name it.
+    // The compact log (screenings, checks): the rows of each identifier's bucket, newest first, while they can hold one of the `limit` newest.
     for (const who of ids) {
       const rows: Iterable<Row> = this.orEmpty((): Iterable<Row> => this.lazy("SELECT id, at, key_id, asked_by, context, bucket, lines, entries FROM screenings WHERE bucket = ? ORDER BY at DESC, id").iterate(screeningBucket(who.scheme, who.value)) as IterableIterator<Row>, []);
-      let found = 0;
+      const about = new NewestAbout(who, limit);
       for (const r of rows) {
-        const hits = screenedAbout(toScreeningRow(r), who);
-        all.push(...hits);
-        found += hits.length;
-        if (found >= limit) break; // ends the statement's iteration
+        const row = toScreeningRow(r);
+        if (about.done(row.at)) break; // ends the statement's iteration
+        all.push(...about.take(row));
       }
     }
     return all.sort((a, b) => b.at - a.at || (a.id < b.id ? -1 : 1)).slice(0, limit);
@@ -1007,9 +1006,9 @@ export class SqliteStore implements Store {
     );
   }
 
-  /** A screening's decisions as one row per bucket (src/store/screening-log.ts). */
-  appendScreening(batch: ScreeningLogBatch): Promise<void> {
-    return this.appendLogBatch("screenings", SCREENING_COLUMNS, screeningRows(batch).map((r) => [r.id, r.at, r.keyId, r.askedBy, r.context, r.bucket, r.lines, r.entries]));
+  /** Decisions logged compactly, one row per batch and bucket (src/store/screening-log.ts), in one journaled batch. */
+  appendScreenings(batches: readonly ScreeningLogBatch[]): Promise<void> {
+    return this.appendLogBatch("screenings", SCREENING_COLUMNS, batches.flatMap(screeningRows).map((r) => [r.id, r.at, r.keyId, r.askedBy, r.context, r.bucket, r.lines, r.entries]));
   }
 
   changesSince(afterSeq: number, limit: number): Promise<ChangeRow[]> {

@@ -5,7 +5,6 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
-import { DecisionLog } from "../../decision-log.js";
 import { Standing } from "../../standing.js";
 import { ManualClock } from "../../time.js";
 import type { JournalOptions } from "./journal.js";
@@ -78,18 +77,12 @@ export async function populate(path: string, journal: JournalOptions = {}): Prom
     clock.advance(8 * DAY);
     await standing.advance();
 
-    // Two batches of the decision log, as a server writes them.
-    const log = new DecisionLog(standing);
-    const decision = (id: string, value: string, deny: boolean) =>
-      log.add({ id, at: clock.now(), keyId: auditor.row.keyId, askedBy: "checkpoint:Gate 3", scheme: "national-id", value, context: "air-travel", decision: deny ? "deny" : "allow", codes: deny ? ["SPC-DEBTOR"] : [] });
-    decision("d-01", "A1", true);
-    decision("d-02", "B2", false);
-    decision("d-03", "C3", false);
-    await log.flush();
+    // Two batches of the decision log a row per decision, as servers wrote it before
+    // checks were logged compactly (files made then hold them; they are still verified).
+    const decision = (id: string, value: string, deny: boolean) => ({ id, at: clock.now(), keyId: auditor.row.keyId, askedBy: "checkpoint:Gate 3", scheme: "national-id", value, context: "air-travel", decision: deny ? ("deny" as const) : ("allow" as const), codes: deny ? ["SPC-DEBTOR"] : [] });
+    await store.appendDecisions([decision("d-01", "A1", true), decision("d-02", "B2", false), decision("d-03", "C3", false)]);
     clock.advance(HOUR);
-    decision("d-04", "A1", true);
-    decision("d-05", "Z9", false);
-    await log.flush();
+    await store.appendDecisions([decision("d-04", "A1", true), decision("d-05", "Z9", false)]);
     const db = store.connectionForTests();
     const decisionBatch: Record<string, number> = {};
     for (const r of db.prepare("SELECT id, batch FROM decisions").all() as { id: string; batch: number }[]) decisionBatch[r.id] = r.batch;
