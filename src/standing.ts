@@ -849,6 +849,11 @@ export class Standing {
     return this.keys.authenticate(header);
   }
 
+  /** `authenticate` without a promise where no store read is needed; undefined when one is. */
+  authenticateCached(header: string | undefined): Principal | undefined {
+    return this.keys.authenticateCached(header);
+  }
+
   /** Opens a web session for a key that has just signed in; the token goes into the cookie. */
   async openSession(p: Principal & { kind: "key" }, settings?: SessionSettings): Promise<{ token: string; expiresAt: Instant }> {
     await this.start();

@@ -13,7 +13,7 @@
 // The signed bytes are the UTF-8 of the RFC 8785 canonical JSON of the claims. The
 // claims always have "receipt": "standing/1" (so a receipt can never be mistaken for a
 // signed journal head, whose payload has other keys), "type", "id", "at" and "head".
-import { createHash, createPublicKey, verify } from "node:crypto";
+import { createPublicKey, hash, verify } from "node:crypto";
 import { canonicalJson } from "../canonical.js";
 import { fingerprintOfKey } from "./keys.js";
 
@@ -85,7 +85,11 @@ export interface Signer {
 
 /** The exact bytes a receipt signs for these claims. */
 export function receiptBytes(claims: ReceiptClaims): Buffer {
-  return Buffer.from(claims.type === "check" ? checkReceiptText(claims) : canonicalJson({ receipt: "standing/1", ...claims }), "utf8");
+  return Buffer.from(receiptText(claims), "utf8");
+}
+
+function receiptText(claims: ReceiptClaims): string {
+  return claims.type === "check" ? checkReceiptText(claims) : canonicalJson({ receipt: "standing/1", ...claims });
 }
 
 const str = JSON.stringify;
@@ -113,11 +117,12 @@ const LEAF = Buffer.from([0]);
 const NODE = Buffer.from([1]);
 
 export function leafHash(payload: Uint8Array): Buffer {
-  return createHash("sha256").update(LEAF).update(payload).digest();
+  return hash("sha256", Buffer.concat([LEAF, payload]), "buffer");
 }
 
+// One-shot hashes: a Hash object per leaf and node was a few per cent of the HTTP check path.
 function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash("sha256").update(NODE).update(left).update(right).digest();
+  return hash("sha256", Buffer.concat([NODE, left, right]), "buffer");
 }
 
 /** The bytes a batch's signature covers. */
@@ -127,8 +132,9 @@ export function batchBytes(root: string, size: number, at: number): Buffer {
 
 /** Signs many claims with one signature: each receipt carries the signed root and its path to it. */
 export function signReceiptBatch(batch: readonly ReceiptClaims[], signer: Signer, at: number): Receipt[] {
-  const payloads = batch.map((c) => receiptBytes(c));
-  const levels: Buffer[][] = [payloads.map((p) => leafHash(p))];
+  // Each payload with the leaf's 0x00 in front (NUL is one byte in UTF-8): hashed as it is, sent without it.
+  const framed = batch.map((c) => Buffer.from("\0" + receiptText(c), "utf8"));
+  const levels: Buffer[][] = [framed.map((f) => hash("sha256", f, "buffer"))];
   for (let level = levels[0] as Buffer[]; level.length > 1; ) {
     const up: Buffer[] = [];
     for (let i = 0; i < level.length; i += 2) up.push(i + 1 < level.length ? nodeHash(level[i] as Buffer, level[i + 1] as Buffer) : (level[i] as Buffer));
@@ -136,12 +142,12 @@ export function signReceiptBatch(batch: readonly ReceiptClaims[], signer: Signer
     level = up;
   }
   const root = (levels[levels.length - 1] as Buffer[])[0] as Buffer;
-  const signed = batchBytes(root.toString("hex"), payloads.length, at);
+  const signed = batchBytes(root.toString("hex"), framed.length, at);
   const signature = signer.sign(signed);
   const signedText = signed.toString("base64");
   // A node's hex is on the path of every leaf under its sibling: made once.
   const hex = levels.map((l) => new Array<string | undefined>(l.length));
-  return payloads.map((p, index) => {
+  return framed.map((f, index) => {
     const path: string[] = [];
     let i = index;
     for (let l = 0; l < levels.length - 1; l++) {
@@ -153,7 +159,7 @@ export function signReceiptBatch(batch: readonly ReceiptClaims[], signer: Signer
       }
       i >>= 1;
     }
-    return { format: RECEIPT_FORMAT, alg: "Ed25519", fingerprint: signer.fingerprint, payload: p.toString("base64"), signature, batch: { signed: signedText, index, path } };
+    return { format: RECEIPT_FORMAT, alg: "Ed25519", fingerprint: signer.fingerprint, payload: f.toString("base64", 1), signature, batch: { signed: signedText, index, path } };
   });
 }
 

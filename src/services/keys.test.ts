@@ -113,6 +113,20 @@ describe("authentication with cached keys", () => {
     expect((await refusal(() => a.authenticate("Basic abc"))).code).toBe("unauthorized");
   });
 
+  it("judges a cached key without a promise, and says when the key must be read first", async () => {
+    const { key, keyId } = await admin(server);
+    const a = new Authenticator(serverStore);
+    expect(a.authenticateCached(bearer(key))).toBeUndefined(); // not read yet
+    const read = await a.authenticate(bearer(key));
+    expect(a.authenticateCached(bearer(key))).toBe(read);
+    const last = key.at(-1) === "A" ? "B" : "A";
+    expect(() => a.authenticateCached(bearer(key.slice(0, -1) + last))).toThrow("unknown API key");
+    expect(() => a.authenticateCached("Basic abc")).toThrow(StandingError);
+    expect(a.authenticateCached(undefined)).toEqual({ kind: "anonymous" });
+    a.forget(keyId);
+    expect(a.authenticateCached(bearer(key))).toBeUndefined();
+  });
+
   it("a key revoked by the same process is refused on the very next request", async () => {
     const { key, keyId } = await admin(server);
     expect(await server.authenticate(bearer(key))).toMatchObject({ keyId });
