@@ -21,6 +21,7 @@ import { compilePolicy } from "../policy/compile.js";
 import { rulebook } from "../policy/rulebook.js";
 import type { Identifier, PolicyProposalRow, SubjectId } from "../store/types.js";
 import * as S from "./schemas.js";
+import { screeningAnswerLine } from "./screening-lines.js";
 import { webRoutes } from "../web/routes.js";
 import type { SignInLimits } from "../web/throttle.js";
 import type { SessionSettings } from "../services/sessions.js";
@@ -379,7 +380,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
                 countDecision(context, d.decision);
                 if (logged.length === 0) loggedAt = Date.parse(d.at);
                 logged.push({ id: d.id, scheme: item.subject.scheme, value: item.subject.value, decision: d.decision, codes: d.reasons.length === 0 ? NO_CODES : d.reasons.map((x) => x.code) });
-                chunk += JSON.stringify({ line: item.line, subject: item.subject, decision: d.decision, reasons: d.reasons, id: d.id }) + "\n";
+                chunk += screeningAnswerLine(item.line, item.subject, d.decision, d.reasons, d.id) + "\n";
               }
               if (chunk.length >= 65_536) {
                 yield chunk;

@@ -68,7 +68,7 @@ export function screeningRows(batch: ScreeningLogBatch): ScreeningRow[] {
     let l = lines.get(b);
     if (l === undefined) lines.set(b, (l = { lines: [], at: batch.at }));
     const own = d.at !== undefined && d.at !== batch.at;
-    l.lines.push(JSON.stringify(own ? [d.id, d.scheme, d.value, d.decision, d.codes, d.at] : [d.id, d.scheme, d.value, d.decision, d.codes]));
+    l.lines.push(logLine(d, own));
     if (own && (d.at as Instant) > l.at) l.at = d.at as Instant;
   }
   return [...lines.keys()]
@@ -77,6 +77,15 @@ export function screeningRows(batch: ScreeningLogBatch): ScreeningRow[] {
       const l = lines.get(bucket) as { lines: string[]; at: Instant };
       return { id: `${batch.id}/${String(bucket).padStart(2, "0")}`, at: l.at, keyId: batch.keyId, askedBy: batch.askedBy, context: batch.context, bucket, lines: l.lines.length, entries: l.lines.join("\n") };
     });
+}
+
+const str = JSON.stringify;
+
+/** A line as JSON.stringify writes the array [id, scheme, value, decision, codes(, at)], without building the array (one per screened identifier). */
+export function logLine(d: ScreenedDecision, withAt: boolean): string {
+  let codes = "[";
+  for (let i = 0; i < d.codes.length; i++) codes += (i === 0 ? "" : ",") + str(d.codes[i]);
+  return `[${str(d.id)},${str(d.scheme)},${str(d.value)},"${d.decision}",${codes}]${withAt ? `,${str(d.at)}` : ""}]`;
 }
 
 /**
