@@ -1,8 +1,8 @@
 // Peers with the same decision semantics: deny when the subject is on a restrict list
 // that a deny measure of this context names, with that measure's reason code; else
-// allow. Each peer gets the subject's current list memberships (looked up by
-// identifier, as our index is) and decides with its own engine. Their answers are
-// cross-checked against ours before anything is timed.
+// allow. Each peer gets the subject's current list memberships (the timing looks them
+// up by identifier, as our index does) and decides with its own engine. Their answers
+// are cross-checked against ours before anything is timed.
 import { createRequire } from "node:module";
 import { Engine } from "json-rules-engine";
 import { ZenEngine, type ZenDecision } from "@gorules/zen-engine";

@@ -120,26 +120,47 @@ for (const c of cases) {
 }
 log(`peers: ${compared} answers agree (${seen.deny} deny and ${seen.allow} allow cases of ours, each against 3 peers)`);
 
-// Timing: the same 50/50 stream of restricted and absent subjects, air-travel.
+// Timing: the same 50/50 stream of restricted and absent subjects, air-travel. Each peer
+// finds the subject's lists by its identifier in a Map of the stream's subjects (ours
+// looks it up in the index), and is run at its best: an async engine is timed awaited one
+// by one and with 16 and 64 decisions in flight (Promise.all), as its documentation
+// allows, and the fastest way is the figure (ZEN evaluates concurrently on its own
+// threads; json-rules-engine gains little).
 const stream = cases.slice(0, 4096);
+const listsByKey = new Map(stream.map((c) => [c.key, c.lists]));
 const peerRates = new Map<string, number>();
-for (const p of peers) {
+const peerModes = new Map<string, string>();
+const modeName = (inFlight: number): string => (inFlight === 1 ? "awaited one by one" : `${inFlight} in flight`);
+// At most 64 in flight: with 256 ZEN evaluations in flight, the process later aborted in
+// V8's deoptimiser while timing the wasm peer (every run here); 64 gains ZEN as much.
+const IN_FLIGHT = [1, 16, 64];
+async function timePeer(p: Peer, inFlight: number, seconds: number): Promise<{ rate: number; wall: number; denied: number }> {
   let n = 0;
   let denied = 0;
   const cpu0 = process.cpuUsage();
   const t0 = now();
-  while (now() - t0 < cfg.peerSeconds * 1000) {
-    for (let k = 0; k < 256; k++) {
-      const c = stream[(n + k) % stream.length] as Case;
-      const a = p.async ? await p.decide(c.key, c.lists, "air-travel") : (p.decide(c.key, c.lists, "air-travel") as PeerAnswer);
-      if (a.decision === "deny") denied++;
+  while (now() - t0 < seconds * 1000) {
+    for (let b = 0; b < 256; b += inFlight) {
+      const batch = stream.slice((n + b) % stream.length, ((n + b) % stream.length) + inFlight);
+      const asked = batch.map((c) => p.decide(c.key, listsByKey.get(c.key) ?? [], "air-travel"));
+      const answers = p.async ? await Promise.all(asked.map((a) => Promise.resolve(a))) : (asked as PeerAnswer[]);
+      for (const a of answers) if (a.decision === "deny") denied++;
     }
     n += 256;
   }
   const cpu = process.cpuUsage(cpu0);
-  const rate = n / ((cpu.user + cpu.system) / 1e6); // per CPU-second, like ours
-  peerRates.set(p.name, rate);
-  log(`peers: ${p.name} ${fmtRate(rate)} decisions per CPU-second (${fmtRate(n / ((now() - t0) / 1000))}/s wall; ${denied} denied)`);
+  return { rate: n / ((cpu.user + cpu.system) / 1e6), wall: n / ((now() - t0) / 1000), denied }; // per CPU-second, like ours
+}
+for (const p of peers) {
+  let best = { rate: 0, wall: 0, denied: 0, inFlight: 1 };
+  // A synchronous engine answers one at a time whatever is in flight: batches of 256 are only a loop.
+  for (const inFlight of p.async ? IN_FLIGHT : [256]) {
+    const r = await timePeer(p, inFlight, p.async ? cfg.peerSeconds / 2 : cfg.peerSeconds);
+    if (r.rate > best.rate) best = { ...r, inFlight };
+  }
+  peerRates.set(p.name, best.rate);
+  peerModes.set(p.name, p.async ? `${modeName(best.inFlight)}, the fastest of ${IN_FLIGHT.map(modeName).join(" / ")}` : "synchronous");
+  log(`peers: ${p.name} ${fmtRate(best.rate)} decisions per CPU-second, ${peerModes.get(p.name)} (${fmtRate(best.wall)}/s wall; ${best.denied} denied)`);
 }
 zen.dispose();
 
@@ -199,7 +220,7 @@ rows.push({ what: `cold start of a checkpoint, measured: ${cold.subjects.toLocal
 rows.push({ what: `cold start from SQLite (Standing.start: load the policies, read + parse states), measured on the ${re.indexed.toLocaleString("en")} restricted of the ${re.subjects.toLocaleString("en")} above, → 1 M`, figure: `${fmtRate(storeIndexRate)} subjects/s → ≈ ${(1e6 / storeIndexRate).toFixed(0)} s for 1 M`, budget: "", met: "—" });
 for (const p of peers) {
   const r = peerRates.get(p.name) as number;
-  rows.push({ what: `peer ${p.name} (same decisions, cross-checked), one core${p.async ? ", awaited one by one" : ""}`, figure: `${fmtRate(r)}/s; ours/peer = ${(c.perSecond / r).toFixed(0)}× with reasons, ${(d.perSecond / r).toFixed(0)}× fast path`, budget: "ours ≥ 100× peer", met: ok(c.perSecond / r >= 100) });
+  rows.push({ what: `peer ${p.name} (same decisions, cross-checked), one core, ${peerModes.get(p.name) ?? ""}`, figure: `${fmtRate(r)}/s; ours/peer = ${(c.perSecond / r).toFixed(0)}× with reasons, ${(d.perSecond / r).toFixed(0)}× fast path`, budget: "ours ≥ 100× peer", met: ok(c.perSecond / r >= 100) });
 }
 
 const load = loadavg().map((x) => x.toFixed(1)).join(" ");
@@ -238,7 +259,7 @@ const sizing = {
 };
 
 const seconds = (now() - started) / 1000;
-const out = { mode, at: new Date().toISOString(), machine, loadAverageAtStart: loadAtStart, loadAverageAtEnd: load, seconds, rows, scale, indexExtra: extra, peers: Object.fromEntries(peerRates), crossCheck: { compared, ...seen }, http, batchLatency: batches, durable: dur, reevaluation: re, coldStart: cold, feed, reeval1MSeconds: reeval1M, sizing };
+const out = { mode, at: new Date().toISOString(), machine, loadAverageAtStart: loadAtStart, loadAverageAtEnd: load, seconds, rows, scale, indexExtra: extra, peers: Object.fromEntries(peerRates), peerModes: Object.fromEntries(peerModes), crossCheck: { compared, ...seen }, http, batchLatency: batches, durable: dur, reevaluation: re, coldStart: cold, feed, reeval1MSeconds: reeval1M, sizing };
 writeFileSync(new URL(`results-${mode}.json`, results), JSON.stringify(out, null, 2) + "\n");
 writeFileSync(new URL(`table-${mode}.md`, results), `${table}\n\nScaling:\n\n${scalingTable}\n`);
 const svgName = quick ? "scaling-quick.svg" : huge ? "scaling-10m.svg" : "scaling.svg";
