@@ -21,13 +21,22 @@ export interface BatchLatency {
 
 function post(port: number, path: string, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, method: "POST", path, headers: { ...headers, "content-length": String(Buffer.byteLength(body)) } }, (res) => {
+    let early = "";
+    // A connection of its own: building a large body blocks this process for seconds, long
+    // enough for the server to close a kept-alive one, which the pool would hand out
+    // before it had read the close (EPIPE half way through a 1 M-line batch).
+    const req = request({ host: "127.0.0.1", port, method: "POST", path, agent: false, headers: { ...headers, "content-length": String(Buffer.byteLength(body)) } }, (res) => {
       const parts: Buffer[] = [];
-      res.on("data", (c: Buffer) => parts.push(c));
+      res.on("data", (c: Buffer) => {
+        parts.push(c);
+        if (early.length < 300) early += c.toString("utf8");
+      });
       res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString("utf8") }));
       res.on("error", reject);
+      early = `${res.statusCode} `;
     });
-    req.on("error", reject);
+    // A server that answers before the body is sent whole (a refusal) closes the socket under the write: say what it answered.
+    req.on("error", (e) => reject(new Error(`${path}: ${e.message}${early ? `; the server had answered ${early.slice(0, 300)}` : ""}`)));
     req.end(body);
   });
 }
