@@ -207,8 +207,8 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       throw new StandingError("forbidden", `a ${req.principal.role} key may not ${req.method} ${req.routeOptions.url}`, { role: req.principal.role });
     }
   };
-  // A callback hook with one promise (the key lookup, a Map hit once cached) rather than
-  // an async hook, which would add another per request on the check path.
+  // A callback hook, not an async one: a cached key is judged without any promise, and
+  // only a key not read yet waits for the store.
   app.addHook("onRequest", (req, _reply, done) => {
     const admit = (principal: Principal): void => {
       let refused: Error | undefined;
@@ -221,7 +221,6 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       if (refused === undefined) done();
       else done(refused);
     };
-    // A cached key is judged at once; only a key not yet read waits for the store.
     let now: Principal | undefined;
     try {
       now = standing.authenticateCached(req.headers.authorization);

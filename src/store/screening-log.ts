@@ -46,7 +46,8 @@ export interface ScreeningRow {
   /**
    * One JSON array per line: [decision id, scheme, value, decision, codes], and a sixth
    * element, the decision's time in ms, where it is not the row's `at`. The row's `at` is
-   * the latest of its lines', so a reader going newest row first can stop early.
+   * the batch's or the latest of its lines', whichever is later, so it bounds every line's
+   * and a reader going newest row first can stop early.
    */
   readonly entries: string;
 }
@@ -62,30 +63,34 @@ export function screeningBucket(scheme: string, value: string): number {
 
 /** The rows a batch is stored as, one per bucket that has any of its identifiers. */
 export function screeningRows(batch: ScreeningLogBatch): ScreeningRow[] {
-  const lines = new Map<number, { lines: string[]; at: Instant }>();
+  const buckets = new Map<number, { decisions: ScreenedDecision[]; at: Instant }>();
   for (const d of batch.decisions) {
     const b = screeningBucket(d.scheme, d.value);
-    let l = lines.get(b);
-    if (l === undefined) lines.set(b, (l = { lines: [], at: batch.at }));
-    const own = d.at !== undefined && d.at !== batch.at;
-    l.lines.push(logLine(d, own));
-    if (own && (d.at as Instant) > l.at) l.at = d.at as Instant;
+    let l = buckets.get(b);
+    if (l === undefined) buckets.set(b, (l = { decisions: [], at: batch.at }));
+    l.decisions.push(d);
+    if (d.at !== undefined && d.at > l.at) l.at = d.at;
   }
-  return [...lines.keys()]
+  return [...buckets.keys()]
     .sort((a, b) => a - b)
     .map((bucket) => {
-      const l = lines.get(bucket) as { lines: string[]; at: Instant };
-      return { id: `${batch.id}/${String(bucket).padStart(2, "0")}`, at: l.at, keyId: batch.keyId, askedBy: batch.askedBy, context: batch.context, bucket, lines: l.lines.length, entries: l.lines.join("\n") };
+      const l = buckets.get(bucket) as { decisions: ScreenedDecision[]; at: Instant };
+      // A line names its time where it is not the row's (which a line without one is read as).
+      const lines = l.decisions.map((d) => {
+        const at = d.at ?? batch.at;
+        return logLine(d, at === l.at ? undefined : at);
+      });
+      return { id: `${batch.id}/${String(bucket).padStart(2, "0")}`, at: l.at, keyId: batch.keyId, askedBy: batch.askedBy, context: batch.context, bucket, lines: lines.length, entries: lines.join("\n") };
     });
 }
 
 const str = JSON.stringify;
 
 /** A line as JSON.stringify writes the array [id, scheme, value, decision, codes(, at)], without building the array (one per screened identifier). */
-export function logLine(d: ScreenedDecision, withAt: boolean): string {
+export function logLine(d: ScreenedDecision, at: Instant | undefined): string {
   let codes = "[";
   for (let i = 0; i < d.codes.length; i++) codes += (i === 0 ? "" : ",") + str(d.codes[i]);
-  return `[${str(d.id)},${str(d.scheme)},${str(d.value)},"${d.decision}",${codes}]${withAt ? `,${str(d.at)}` : ""}]`;
+  return `[${str(d.id)},${str(d.scheme)},${str(d.value)},"${d.decision}",${codes}]${at === undefined ? "" : `,${str(at)}`}]`;
 }
 
 /**
