@@ -139,7 +139,10 @@ export class NewestAbout {
 /** The decisions of a stored row about `who`, as decision log rows. A line that does not parse is skipped (verification reports a changed row). */
 export function screenedAbout(row: ScreeningRow, who: Identifier): DecisionLogRow[] {
   const out: DecisionLogRow[] = [];
+  // A line names the value as JSON.stringify writes it: lines without it are not parsed.
+  const quoted = JSON.stringify(who.value);
   for (const line of row.entries.split("\n")) {
+    if (!line.includes(quoted)) continue;
     let e: unknown;
     try {
       e = JSON.parse(line);
