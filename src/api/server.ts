@@ -84,6 +84,11 @@ const SCREENING_LOG_BATCH = 4096;
 /** The codes of a decision without reasons, shared: the log only serialises them. */
 const NO_CODES: readonly string[] = Object.freeze([]);
 
+/** A decision's reason codes, as the log and receipts name them; none allocated for an allow. */
+function codesOf(d: CheckResult): readonly string[] {
+  return d.reasons.length === 0 ? NO_CODES : d.reasons.map((x) => x.code);
+}
+
 export function buildServer(standing: Standing, options: ServerOptions = {}): FastifyInstance {
   const log = options.decisionLog ?? new DecisionLog(standing);
   const limits = resolveLimits({ ...(options.ndjsonLimit !== undefined ? { ndjsonBytes: options.ndjsonLimit } : {}), ...options.limits });
@@ -311,25 +316,21 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       }
     }
 
-    /** One decision, counted and logged. */
-    function decideAndLog(p: Principal, subject: Identifier, context: string): CheckResult {
-      const d = standing.check(subject, context);
-      countDecision(context, d.decision);
-      if (p.kind === "key") {
-        log.add({ id: d.id, at: Date.parse(d.at), keyId: p.keyId, askedBy: describePrincipal(p), scheme: subject.scheme, value: subject.value, context, decision: d.decision, codes: d.reasons.length === 0 ? NO_CODES : d.reasons.map((x) => x.code) });
-      }
-      return d;
-    }
-
+    /** One decision, counted, logged and (with receipts on) signed. */
     function checkAndLog(p: Principal, subject: Identifier, context: string, reply: FastifyReply): Static<typeof S.Decision> | Promise<Static<typeof S.Decision>> {
       assertContext(p, context);
       // Past the staleness bound: refused (index-stale), or answered and flagged (STANDING_STALE=serve).
       const stale = standing.assertFresh();
       if (stale) void reply.header("standing-stale", "true");
-      const decided = decideAndLog(p, subject, context);
+      const decided = standing.check(subject, context);
+      countDecision(context, decided.decision);
+      const codes = codesOf(decided);
+      if (p.kind === "key") {
+        log.add({ id: decided.id, at: Date.parse(decided.at), keyId: p.keyId, askedBy: describePrincipal(p), scheme: subject.scheme, value: subject.value, context, decision: decided.decision, codes });
+      }
       const d = stale ? { ...decided, stale: true as const } : decided;
       // Signed on the HTTP path, in batches per turn of the event loop (docs/journal.md, "Receipts": why not in check()).
-      const receipt = withReceipts ? standing.receipts.checkBatched({ id: d.id, subject: d.subject, context, answer: d.decision, codes: d.reasons.length === 0 ? NO_CODES : d.reasons.map((x) => x.code), policy: d.policy, at: d.at }) : undefined;
+      const receipt = withReceipts ? standing.receipts.checkBatched({ id: d.id, subject: d.subject, context, answer: d.decision, codes, policy: d.policy, at: d.at }) : undefined;
       // The response schema serialises it (fast-json-stringify); its readonly arrays are only read.
       if (!receipt) return d as unknown as Static<typeof S.Decision>;
       return receipt.then((r) => ({ ...d, receipt: r }) as unknown as Static<typeof S.Decision>);
@@ -378,7 +379,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
                 const d = standing.check(item.subject, context);
                 countDecision(context, d.decision);
                 if (logged.length === 0) loggedAt = Date.parse(d.at);
-                logged.push({ id: d.id, scheme: item.subject.scheme, value: item.subject.value, decision: d.decision, codes: d.reasons.length === 0 ? NO_CODES : d.reasons.map((x) => x.code) });
+                logged.push({ id: d.id, scheme: item.subject.scheme, value: item.subject.value, decision: d.decision, codes: codesOf(d) });
                 chunk += screeningAnswerLine(item.line, item.subject, d.decision, d.reasons, d.id) + "\n";
               }
               if (chunk.length >= 65_536) {
