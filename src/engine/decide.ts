@@ -48,6 +48,9 @@ function untilOf(m: TimedMeasure): string | null {
   return s;
 }
 
+// Shared by every denial: a decision's lists are never changed once made.
+const noPrivileges: Decision["privileges"] = Object.freeze([]) as Decision["privileges"];
+
 export function decide(measures: readonly TimedMeasure[], context: string, at: Instant, policy: string): Decision {
   const reasons: Reason[] = [];
   const privileges: { code: string; measure: string; until: string | null }[] = [];
@@ -68,7 +71,7 @@ export function decisionOf(context: string, reasons: Reason[], privileges: Decis
     context,
     reasons,
     // A denied subject gets no privileges in the same context.
-    privileges: reasons.length > 0 ? [] : privileges,
+    privileges: reasons.length > 0 ? noPrivileges : privileges,
     policy,
     at: atIso(at),
   };

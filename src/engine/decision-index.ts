@@ -78,6 +78,12 @@ interface Kind {
 }
 
 const none: readonly TimedMeasure[] = [];
+type Privilege = Decision["privileges"][number];
+// Shared by every decision that has none: a decision's lists are never changed once made.
+const noReasons: Reason[] = Object.freeze([]) as unknown as Reason[];
+const noPrivileges: Privilege[] = Object.freeze([]) as unknown as Privilege[];
+const GRANT_BITS = 12;
+const GRANT_CACHE = 1 << GRANT_BITS;
 
 // Above this the table doubles. Linear probing stays short up to ~0.75, and eight
 // slots share a cache line, so a longer probe rarely costs another line.
@@ -247,27 +253,61 @@ export class DecisionIndex {
 
   /** The same decision `decide(measuresFor(...), ...)` gives, read straight from the arena. */
   check(scheme: string, value: string, context: string, at: Instant, policy: string): Decision {
-    const reasons: Reason[] = [];
-    const privileges: { code: string; measure: string; until: string | null }[] = [];
     const p = this.find(scheme, value);
-    const ctx = p === 0 ? undefined : this.contextIds.get(context);
-    if (ctx !== undefined) {
-      const I = this.words;
-      const F = this.times;
-      const b = I[p] as number;
-      const m = I[b] as number;
-      const kindBase = b + 2 + 4 * m;
-      for (let j = 0, t = (b >> 1) + 1; j < m; j++, t += 2) {
-        const kind = I[kindBase + j] as number;
-        // The same comparisons as decide(), so NaN instants behave the same way.
-        if (this.kindContext[kind] !== ctx || (F[t] as number) > at || at >= (F[t + 1] as number)) continue;
-        const until = untilIso(F[t + 1] as number);
-        const d = this.kinds[kind] as Kind;
-        if (d.effect === "deny") reasons.push({ code: d.code, measure: d.measure, basis: d.basis, until });
-        else privileges.push({ code: d.code, measure: d.measure, until });
-      }
+    if (p === 0) return decisionOf(context, noReasons, noPrivileges, policy, at);
+    const ctx = this.contextId(context);
+    if (ctx < 0) return decisionOf(context, noReasons, noPrivileges, policy, at);
+    let reasons: Reason[] | undefined;
+    let privileges: Privilege[] | undefined;
+    const I = this.words;
+    const F = this.times;
+    const b = I[p] as number;
+    const m = I[b] as number;
+    const kindBase = b + 2 + 4 * m;
+    for (let j = 0, t = (b >> 1) + 1; j < m; j++, t += 2) {
+      const kind = I[kindBase + j] as number;
+      // The same comparisons as decide(), so NaN instants behave the same way.
+      if (this.kindContext[kind] !== ctx || (F[t] as number) > at || at >= (F[t + 1] as number)) continue;
+      const until = F[t + 1] as number;
+      if (this.kindDenyContext[kind] === ctx) (reasons ??= []).push(this.reasonOf(kind, until));
+      else (privileges ??= []).push(this.privilegeOf(kind, until));
     }
-    return decisionOf(context, reasons, privileges, policy, at);
+    return decisionOf(context, reasons ?? noReasons, privileges ?? noPrivileges, policy, at);
+  }
+
+  // A reason or privilege is the same frozen object for the same measure kind and end,
+  // direct-mapped like the `until` texts: a decision allocates only itself and its list.
+  private readonly grantKeys = new Float64Array(GRANT_CACHE).fill(NaN);
+  private readonly grantKinds = new Int32Array(GRANT_CACHE).fill(-1);
+  private readonly grants: (Reason | Privilege | undefined)[] = new Array<Reason | Privilege | undefined>(GRANT_CACHE).fill(undefined);
+
+  private grantSlot(kind: number, until: number): number {
+    const u = Number.isFinite(until) ? (until / 1000) | 0 : 0x7fffffff;
+    return Math.imul(u ^ Math.imul(kind + 1, 0x27d4eb2d), 0x9e3779b1) >>> (32 - GRANT_BITS);
+  }
+
+  private reasonOf(kind: number, until: number): Reason {
+    const i = this.grantSlot(kind, until);
+    if (this.grantKinds[i] === kind && Object.is(this.grantKeys[i], until)) return this.grants[i] as Reason;
+    const d = this.kinds[kind] as Kind;
+    const r: Reason = Object.freeze({ code: d.code, measure: d.measure, basis: d.basis, until: untilIso(until) });
+    this.remember(i, kind, until, r);
+    return r;
+  }
+
+  private privilegeOf(kind: number, until: number): Privilege {
+    const i = this.grantSlot(kind, until);
+    if (this.grantKinds[i] === kind && Object.is(this.grantKeys[i], until)) return this.grants[i] as Privilege;
+    const d = this.kinds[kind] as Kind;
+    const r: Privilege = Object.freeze({ code: d.code, measure: d.measure, until: untilIso(until) });
+    this.remember(i, kind, until, r);
+    return r;
+  }
+
+  private remember(i: number, kind: number, until: number, grant: Reason | Privilege): void {
+    this.grantKeys[i] = until;
+    this.grantKinds[i] = kind;
+    this.grants[i] = grant;
   }
 
   /** Deny-only fast path: true when an active deny measure applies. Allocates nothing. */
