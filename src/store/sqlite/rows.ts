@@ -43,6 +43,22 @@ export function toRecord(r: Row): RecordRow {
   };
 }
 
+/** toRecord for a row read raw, its columns in `recordCols` order. */
+function rawRecord(r: readonly unknown[]): RecordRow {
+  return {
+    seq: r[0] as number,
+    source: r[1] as string,
+    recordId: r[2] as string,
+    subjectId: r[3] as number,
+    type: r[4] as string,
+    occurredAt: r[5] as number,
+    receivedAt: r[6] as number,
+    retracts: (r[7] as string | null) ?? null,
+    body: r[8] as string,
+    hash: r[9] as string,
+  };
+}
+
 export function toDispute(r: Row): DisputeRow {
   return {
     id: r.id as string,
@@ -74,10 +90,14 @@ export interface PageStatements {
 
 export function pageStatements(db: Database.Database): PageStatements {
   return {
-    records: db.prepare(`SELECT ${recordCols} FROM records WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, seq`),
+    // Rows as arrays (raw), in the columns' order: a page is thousands of rows, and an
+    // object per row with named keys cost a fifth of reading it. A subject's records come
+    // in the index's order (occurrence, then seq), which SQLite reads without sorting;
+    // readPage puts them back in seq order, as recordsOf gives them, where they differ.
+    records: db.prepare(`SELECT ${recordCols} FROM records WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, occurred_at, seq`).raw(true),
     disputes: db.prepare("SELECT * FROM disputes WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, opened_at, id"),
     applications: db.prepare("SELECT * FROM applications WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, applied_at, id"),
-    states: db.prepare("SELECT * FROM states WHERE subject_id BETWEEN ? AND ?"),
+    states: db.prepare("SELECT subject_id, policy_ref, evaluated_at, next_change_at, state FROM states WHERE subject_id BETWEEN ? AND ?").raw(true),
   };
 }
 
@@ -100,13 +120,20 @@ export function readPage(stmts: PageStatements, ids: readonly SubjectId[]): Stor
     }
   } else runs.push([lo, hi]);
   for (const [a, b] of runs) {
-    for (const r of stmts.records.all(a, b) as Row[]) page.get(r.subject_id as number)?.records.push(toRecord(r));
+    for (const r of stmts.records.all(a, b) as unknown[][]) page.get(r[3] as number)?.records.push(rawRecord(r));
     for (const r of stmts.disputes.all(a, b) as Row[]) page.get(r.subject_id as number)?.disputes.push(toDispute(r));
     for (const r of stmts.applications.all(a, b) as Row[]) page.get(r.subject_id as number)?.applications.push(toApplication(r));
-    for (const r of stmts.states.all(a, b) as Row[]) {
-      const p = page.get(r.subject_id as number);
-      if (p) p.state = toState(r);
+    for (const r of stmts.states.all(a, b) as unknown[][]) {
+      const p = page.get(r[0] as number);
+      if (p) p.state = { subjectId: r[0] as number, policyRef: r[1] as string, evaluatedAt: r[2] as number, nextChangeAt: (r[3] as number | null) ?? null, state: JSON.parse(r[4] as string) as SubjectState };
     }
   }
-  return [...page.values()];
+  const out = [...page.values()];
+  for (const p of out) if (!ascendingSeq(p.records)) p.records.sort((x, y) => x.seq - y.seq);
+  return out;
+}
+
+function ascendingSeq(rows: readonly RecordRow[]): boolean {
+  for (let i = 1; i < rows.length; i++) if ((rows[i] as RecordRow).seq < (rows[i - 1] as RecordRow).seq) return false;
+  return true;
 }
