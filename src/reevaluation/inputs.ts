@@ -53,6 +53,27 @@ export function stateChanges(before: SubjectState, after: SubjectState): StateCh
   return { tier: before.tier !== after.tier, lists: listNames(before) !== listNames(after), measures: measureStatuses(before) !== measureStatuses(after) };
 }
 
+/**
+ * Whether a decision index must hear of this state: its measures differ from those stored
+ * in anything, dates included. The same answer as comparing their JSON texts for measures
+ * the evaluator built (inputs.test.ts), without writing two texts per subject.
+ */
+export function measuresMoved(before: readonly MeasureState[] | undefined, after: readonly MeasureState[]): boolean {
+  const b = before ?? [];
+  if (b.length !== after.length) return true;
+  for (let i = 0; i < b.length; i++) if (!sameMeasure(b[i] as MeasureState, after[i] as MeasureState)) return true;
+  return false;
+}
+
+function sameMeasure(x: MeasureState, y: MeasureState): boolean {
+  if (x.measure !== y.measure || x.context !== y.context || x.effect !== y.effect || x.code !== y.code || x.basis !== y.basis) return false;
+  if (x.status !== y.status || x.since !== y.since || x.until !== y.until || x.lists.length !== y.lists.length) return false;
+  for (let i = 0; i < x.lists.length; i++) if (x.lists[i] !== y.lists[i]) return false;
+  // A stored state from another version may carry other fields, or lack some: moved.
+  return Object.keys(x).length === MEASURE_FIELDS && Object.keys(y).length === MEASURE_FIELDS;
+}
+const MEASURE_FIELDS = 9;
+
 /** Evaluates one stored subject and prepares everything storing it needs. */
 export function evaluateForStore(policy: CompiledPolicy, p: StoredInputs, at: Instant): Evaluated {
   const state = evaluateStored(policy, p, at);
@@ -64,7 +85,7 @@ export function evaluateForStore(policy: CompiledPolicy, p: StoredInputs, at: In
     measures: state.measures,
     notices: noticesDue(policy, p.subjectId, before, state, at),
     changed: before ? stateChanges(before, state) : null,
-    measuresMoved: JSON.stringify(before?.measures ?? []) !== JSON.stringify(state.measures),
+    measuresMoved: measuresMoved(before?.measures, state.measures),
   };
 }
 

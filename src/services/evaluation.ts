@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { MeasureState, SubjectState } from "../engine/types.js";
 import type { CompiledPolicy } from "../policy/types.js";
-import { evaluateStored, noticesDue, stateChanges, type DueNotice, type StateChanges } from "../reevaluation/inputs.js";
+import { evaluateStored, measuresMoved, noticesDue, stateChanges, type DueNotice, type StateChanges } from "../reevaluation/inputs.js";
 import type { Identifier, NoticeRow, StateRow, StoreReads, StoreTx, SubjectId } from "../store/types.js";
 import type { Instant } from "../time.js";
 
@@ -39,7 +39,7 @@ export async function storeState(tx: StoreTx, policy: CompiledPolicy, subjectId:
   await tx.putState({ subjectId, policyRef: policy.ref, evaluatedAt: at, nextChangeAt: state.nextChangeAt === null ? null : Date.parse(state.nextChangeAt), state });
   const changed = before ? stateChanges(before, state) : null;
   // Other processes' decision indexes follow this event; the measures' dates count too.
-  if (JSON.stringify(before?.measures ?? []) !== JSON.stringify(state.measures)) await tx.emit({ kind: "subject", ref: String(subjectId) });
+  if (measuresMoved(before?.measures, state.measures)) await tx.emit({ kind: "subject", ref: String(subjectId) });
   const identifiers = state.measures.length > 0 ? await tx.identifiersOf(subjectId) : [];
   return { subjectId, identifiers, measures: state.measures, changed, state: () => state };
 }
@@ -62,7 +62,7 @@ export async function evaluateAndStoreAll(tx: StoreTx, policy: CompiledPolicy, i
     const state = evaluateStored(policy, p, at);
     for (const n of noticesDue(policy, p.subjectId, before, state, at)) notices.push({ id: randomUUID(), subjectId: p.subjectId, measure: n.measure, effectiveFrom: n.effectiveFrom, createdAt: at, body: n.body });
     states.push({ subjectId: p.subjectId, policyRef: policy.ref, evaluatedAt: at, nextChangeAt: state.nextChangeAt === null ? null : Date.parse(state.nextChangeAt), state });
-    if (JSON.stringify(before?.measures ?? []) !== JSON.stringify(state.measures)) moved.push(p.subjectId);
+    if (measuresMoved(before?.measures, state.measures)) moved.push(p.subjectId);
     return { subjectId: p.subjectId, before, state };
   });
   await tx.addNotices(notices);
