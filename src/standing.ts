@@ -823,7 +823,8 @@ export class Standing {
     const d = this.index.check(subject.scheme, subject.value, context, at, policy.ref);
     // Time-ordered ids: the decision log's primary key then grows at its end instead of
     // landing each insert on a random page (measured: a third less CPU per logged row).
-    return { id: timeOrderedId(), subject, ...d };
+    // Written out rather than spread: this runs for every check and every screened identifier.
+    return { id: timeOrderedId(), subject, decision: d.decision, context: d.context, reasons: d.reasons, privileges: d.privileges, policy: d.policy, at: d.at };
   }
 
   /**
