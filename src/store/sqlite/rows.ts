@@ -81,52 +81,58 @@ export function toDispute(r: Row): DisputeRow {
   };
 }
 
-export interface PageStatements {
+interface ByRange {
   readonly records: Database.Statement;
   readonly disputes: Database.Statement;
   readonly applications: Database.Statement;
   readonly states: Database.Statement;
 }
 
-export function pageStatements(db: Database.Database): PageStatements {
+export interface PageStatements {
+  /** A page of consecutive subjects, by its id range (two parameters: lo, hi). */
+  readonly range: ByRange;
+  /** Scattered subjects, by their ids (one parameter: a JSON array of the ids). */
+  readonly listed: ByRange;
+}
+
+function statements(db: Database.Database, where: string): ByRange {
   return {
     // Rows as arrays (raw), in the columns' order: a page is thousands of rows, and an
     // object per row with named keys cost a fifth of reading it. A subject's records come
-    // in the index's order (occurrence, then seq), which SQLite reads without sorting;
-    // readPage puts them back in seq order, as recordsOf gives them, where they differ.
-    records: db.prepare(`SELECT ${recordCols} FROM records WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, occurred_at, seq`).raw(true),
-    disputes: db.prepare("SELECT * FROM disputes WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, opened_at, id"),
-    applications: db.prepare("SELECT * FROM applications WHERE subject_id BETWEEN ? AND ? ORDER BY subject_id, applied_at, id"),
-    states: db.prepare("SELECT subject_id, policy_ref, evaluated_at, next_change_at, state FROM states WHERE subject_id BETWEEN ? AND ?").raw(true),
+    // in the index's order (occurrence, then seq), which SQLite reads without sorting
+    // (also for the listed form: it walks the id list in order); readPage puts them back
+    // in seq order, as recordsOf gives them, where they differ.
+    records: db.prepare(`SELECT ${recordCols} FROM records WHERE ${where} ORDER BY subject_id, occurred_at, seq`).raw(true),
+    disputes: db.prepare(`SELECT * FROM disputes WHERE ${where} ORDER BY subject_id, opened_at, id`),
+    applications: db.prepare(`SELECT * FROM applications WHERE ${where} ORDER BY subject_id, applied_at, id`),
+    states: db.prepare(`SELECT subject_id, policy_ref, evaluated_at, next_change_at, state FROM states WHERE ${where}`).raw(true),
   };
 }
 
-/** What evaluation reads about `ids` (ascending subjects with records): one query per table over their id range. */
+export function pageStatements(db: Database.Database): PageStatements {
+  return { range: statements(db, "subject_id BETWEEN ? AND ?"), listed: statements(db, "subject_id IN (SELECT value FROM json_each(?))") };
+}
+
+/** What evaluation reads about `ids` (ascending subjects with records): one query per table. */
 export function readPage(stmts: PageStatements, ids: readonly SubjectId[]): StoredInputs[] {
   if (ids.length === 0) return [];
   const lo = ids[0] as number;
   const hi = ids[ids.length - 1] as number;
   const page = new Map<SubjectId, { subjectId: SubjectId; records: RecordRow[]; disputes: DisputeRow[]; applications: ApplicationRow[]; state: StateRow | undefined }>();
   for (const id of ids) page.set(id, { subjectId: id, records: [], disputes: [], applications: [], state: undefined });
-  // Subjects in [lo, hi] that are not in `ids` have no records; their rows are skipped.
-  // Scattered ids (the subjects an ingest batch touched) are read as runs of nearby ids,
-  // so that the subjects between the runs are not read.
-  const runs: [number, number][] = [];
-  if (hi - lo + 1 > 2 * ids.length + 64) {
-    for (const id of ids) {
-      const last = runs[runs.length - 1];
-      if (last && id - last[1] <= 64) last[1] = id;
-      else runs.push([id, id]);
-    }
-  } else runs.push([lo, hi]);
-  for (const [a, b] of runs) {
-    for (const r of stmts.records.all(a, b) as unknown[][]) page.get(r[3] as number)?.records.push(rawRecord(r));
-    for (const r of stmts.disputes.all(a, b) as Row[]) page.get(r.subject_id as number)?.disputes.push(toDispute(r));
-    for (const r of stmts.applications.all(a, b) as Row[]) page.get(r.subject_id as number)?.applications.push(toApplication(r));
-    for (const r of stmts.states.all(a, b) as unknown[][]) {
-      const p = page.get(r[0] as number);
-      if (p) p.state = { subjectId: r[0] as number, policyRef: r[1] as string, evaluatedAt: r[2] as number, nextChangeAt: (r[3] as number | null) ?? null, state: JSON.parse(r[4] as string) as SubjectState };
-    }
+  // A page of consecutive subjects (a re-evaluation's) is read by its id range. Scattered
+  // ids (the subjects an ingest batch touched, often a fifth of a range or less) are read
+  // by their list, so that the records of the subjects in between are not read: reading
+  // them by runs of nearby ids read four to five times the rows an ingest batch needed.
+  const sparse = hi - lo + 1 > 2 * ids.length + 64;
+  const q = sparse ? stmts.listed : stmts.range;
+  const params: unknown[] = sparse ? [JSON.stringify(ids)] : [lo, hi];
+  for (const r of q.records.all(...params) as unknown[][]) page.get(r[3] as number)?.records.push(rawRecord(r));
+  for (const r of q.disputes.all(...params) as Row[]) page.get(r.subject_id as number)?.disputes.push(toDispute(r));
+  for (const r of q.applications.all(...params) as Row[]) page.get(r.subject_id as number)?.applications.push(toApplication(r));
+  for (const r of q.states.all(...params) as unknown[][]) {
+    const p = page.get(r[0] as number);
+    if (p) p.state = { subjectId: r[0] as number, policyRef: r[1] as string, evaluatedAt: r[2] as number, nextChangeAt: (r[3] as number | null) ?? null, state: JSON.parse(r[4] as string) as SubjectState };
   }
   const out = [...page.values()];
   for (const p of out) if (!ascendingSeq(p.records)) p.records.sort((x, y) => x.seq - y.seq);
