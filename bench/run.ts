@@ -1,4 +1,4 @@
-// `npm run bench` (about 5 minutes, plus the 1 M-line record batch, which alone takes
+// `npm run bench` (about 5 minutes, plus three minutes counting instructions under valgrind, plus the 1 M-line record batch, which alone takes
 // tens of minutes: a million durable, journaled writes, and the 1 M-subject re-evaluation,
 // a few minutes over a store seeded once into bench/.cache/) and `npm run bench -- --quick` (under a minute):
 // every budget of docs/budgets.md measured on this machine, peers cross-checked
@@ -17,6 +17,8 @@ import { runDurable, runReevaluation, POLICY_FILE } from "./durable.js";
 import { runFeedStaleness } from "./feed.js";
 import { runReevaluationAtSize, type ReevaluationAtSize } from "./reeval-at-size.js";
 import { scalingSvg, type ScalePoint } from "./chart.js";
+import { countInstructions, type InstructionCounts } from "./instructions/count.js";
+import { makeFixture, operations } from "./instructions/ops.js";
 import { fmtBytes, fmtNs, fmtRate, log, now } from "./util.js";
 
 const quick = process.argv.includes("--quick");
@@ -204,6 +206,33 @@ log(`cold start: ${cfg.coldSubjects.toLocaleString("en")} restricted subjects on
 const cold = await runColdStart(cfg.coldSubjects);
 log(`feed: ${cfg.feedChanges} retractions committed by a second process, timed until the following process answers allow`);
 const feed = await runFeedStaleness(cfg.feedChanges);
+// ------------------------------------------------------------------ instruction counts
+// The evaluator alone, timed on the fixture whose instructions are counted next (16
+// subjects of 6–14 records, a quarter with a court default), so its time and its count
+// stand side by side; the other counted operations have their times above.
+const evalOp = operations(makeFixture(1_000, 1 << 12)).find((o) => o.name === "evaluate") as ReturnType<typeof operations>[number];
+evalOp.run(20_000); // warm-up
+let evaluated = 0;
+const evalCpu0 = process.cpuUsage();
+const evalT0 = now();
+while (now() - evalT0 < cfg.callSeconds * 1000) {
+  evalOp.run(1_000);
+  evaluated += 1_000;
+}
+const evalCpu = process.cpuUsage(evalCpu0);
+const evaluatePerSecond = evaluated / ((evalCpu.user + evalCpu.system) / 1e6);
+log(`evaluate: ${fmtRate(evaluatePerSecond)} subjects per CPU-second (${fmtRate(evaluated / ((now() - evalT0) / 1000))}/s wall)`);
+// About three minutes under valgrind: the full run only (npm run bench:instructions alone).
+log(quick ? "instructions: not counted in a quick run (npm run bench:instructions)" : "instructions: counting the hot paths' instructions per operation under callgrind (about three minutes)");
+const instructions: InstructionCounts = quick ? { counted: false, why: "not counted in a quick run: npm run bench:instructions" } : countInstructions();
+const counted = (name: string): string => {
+  if (!instructions.counted) return "";
+  const o = instructions.operations.find((x) => x.name === name);
+  if (!o) return "";
+  const per = o.perOp > 1 ? `${Math.round(o.instructions / o.perOp).toLocaleString("en")} instructions per identifier` : `${Math.round(o.instructions).toLocaleString("en")} instructions per ${o.unit}`;
+  return `; ${per}${o.settled ? "" : " (not settled)"} (callgrind, ${instructions.indexed.toLocaleString("en")} indexed)`;
+};
+
 // Linear in subjects at ~10 records each; the workers' start is paid once, not per subject.
 const serial1M = 1_000_000 / re.serialPerSecond;
 const parallelSteady = re.subjects / Math.max(re.parallelSeconds - re.workerStartSeconds, 1e-6);
@@ -217,8 +246,8 @@ const rows: Row[] = [];
 const ok = (b: boolean | null): string => (b === null ? "—" : b ? "met" : "NOT MET");
 const d = big.denies;
 const c = big.checks;
-rows.push({ what: `in-process check, deny/allow fast path (DecisionIndex.denies), ${N.toLocaleString("en")} indexed, one core`, figure: `${fmtRate(d.perSecond)}/s; p50 ${fmtNs(d.p50ns)}, p99 ${fmtNs(d.p99ns)}, p99.9 ${fmtNs(d.p999ns)}; ${Number.isNaN(d.bytesPerCall) ? "GC ran" : d.bytesPerCall.toFixed(2) + " B/call"}`, budget: "≥ 10 M/s, p99 < 2 µs", met: ok(d.perSecond >= 10e6 && d.p99ns < 2000) });
-rows.push({ what: `in-process check with reasons (DecisionIndex.check → Decision object)`, figure: `${fmtRate(c.perSecond)}/s; p50 ${fmtNs(c.p50ns)}, p99 ${fmtNs(c.p99ns)}; ${Number.isNaN(c.bytesPerCall) ? `${c.gcs} GCs` : c.bytesPerCall.toFixed(0) + " B/call"}`, budget: "(same budget)", met: ok(c.perSecond >= 10e6 && c.p99ns < 2000) });
+rows.push({ what: `in-process check, deny/allow fast path (DecisionIndex.denies), ${N.toLocaleString("en")} indexed, one core`, figure: `${fmtRate(d.perSecond)}/s; p50 ${fmtNs(d.p50ns)}, p99 ${fmtNs(d.p99ns)}, p99.9 ${fmtNs(d.p999ns)}; ${Number.isNaN(d.bytesPerCall) ? "GC ran" : d.bytesPerCall.toFixed(2) + " B/call"}${counted("denies")}`, budget: "≥ 10 M/s, p99 < 2 µs", met: ok(d.perSecond >= 10e6 && d.p99ns < 2000) });
+rows.push({ what: `in-process check with reasons (DecisionIndex.check → Decision object)`, figure: `${fmtRate(c.perSecond)}/s; p50 ${fmtNs(c.p50ns)}, p99 ${fmtNs(c.p99ns)}; ${Number.isNaN(c.bytesPerCall) ? `${c.gcs} GCs` : c.bytesPerCall.toFixed(0) + " B/call"}${counted("check")}`, budget: "(same budget)", met: ok(c.perSecond >= 10e6 && c.p99ns < 2000) });
 const real = extra["1% restricted"];
 rows.push({ what: `  same fast path, realistic mix: 1% of checked identifiers restricted, ${N.toLocaleString("en")} indexed`, figure: `${fmtRate(real.preBuilt.perSecond)}/s; p50 ${fmtNs(real.preBuilt.p50ns)}, p99 ${fmtNs(real.preBuilt.p99ns)}`, budget: "≥ 10 M/s, p99 < 2 µs", met: ok(real.preBuilt.perSecond >= 10e6 && real.preBuilt.p99ns < 2000) });
 rows.push({ what: `  same fast path, each query string created fresh (as a server parses it), net of creating it: 50/50 / 1% restricted`, figure: `${fmtRate(extra["50/50"].fresh.netPerSecond)}/s / ${fmtRate(real.fresh.netPerSecond)}/s`, budget: "", met: "—" });
@@ -227,11 +256,12 @@ rows.push({ what: `  same, hot cache: ${small.subjects.toLocaleString("en")} ind
 rows.push({ what: `HTTP POST /v1/checks, keep-alive, loopback, autocannon ${http.connections} conns × ${http.seconds} s (server in its own process)`, figure: `${fmtRate(http.checksPerSecond)}/s; p50 ${http.p50ms} ms, p99 ${http.p99ms} ms; ${http.non2xx} non-2xx, ${http.errors} errors; server got ${http.serverCpuShare.toFixed(2)} cores → ${fmtRate(http.checksPerServerCpuSecond)} per server CPU-second`, budget: "≥ 20 k/s", met: ok(http.checksPerSecond >= 20e3) });
 const bareRatio = http.checksPerSecond / http.bareChecksPerSecond;
 rows.push({ what: `  the same load against a bare Fastify POST route returning JSON (bench/bare-server.ts), same run: ours ÷ bare`, figure: `bare ${fmtRate(http.bareChecksPerSecond)}/s (${fmtRate(http.bareChecksPerServerCpuSecond)} per server CPU-second) → ${bareRatio.toFixed(2)} (per CPU-second ${(http.checksPerServerCpuSecond / http.bareChecksPerServerCpuSecond).toFixed(2)})`, budget: "≥ 0.6", met: ok(bareRatio >= 0.6) });
-rows.push({ what: `batch screening, in-process (denies over a batch → byte per identifier), ${N.toLocaleString("en")} indexed`, figure: `${fmtRate(big.screening)} identifiers/s`, budget: "≥ 2 M/s", met: ok(big.screening >= 2e6) });
+rows.push({ what: `batch screening, in-process (denies over a batch → byte per identifier), ${N.toLocaleString("en")} indexed`, figure: `${fmtRate(big.screening)} identifiers/s${counted("screening")}`, budget: "≥ 2 M/s", met: ok(big.screening >= 2e6) });
 rows.push({ what: `batch screening, HTTP POST /v1/screenings (NDJSON, ${http.screeningBatch.toLocaleString("en")} per request, every decision logged)`, figure: `${fmtRate(http.screeningPerSecond)} identifiers/s`, budget: "≥ 2 M/s", met: ok(http.screeningPerSecond >= 2e6) });
 for (const b of batches) {
   rows.push({ what: `  HTTP checks from another client during a ${b.lines.toLocaleString("en")}-line ${b.kind === "screening" ? "screening" : `record batch about ${(b.subjects ?? b.lines).toLocaleString("en")} subjects`} (${b.batchSeconds.toFixed(1)} s, ${b.checks} checks)`, figure: `p50 ${b.p50ms.toFixed(1)} ms, p99 ${b.p99ms.toFixed(1)} ms, max ${b.maxms.toFixed(1)} ms`, budget: "a slice, not the batch", met: "—" });
 }
+rows.push({ what: `evaluate, in-process: the pure evaluator on one subject of 6–14 records (a quarter with a court default), one core`, figure: `${fmtRate(evaluatePerSecond)} subjects/s (${(1e6 / evaluatePerSecond).toFixed(1)} µs each)${counted("evaluate")}`, budget: "", met: "—" });
 rows.push({ what: `durable ingest (SQLite WAL, synchronous=FULL, journal, re-evaluation, index), ${dur.records.toLocaleString("en")} records / ${dur.subjects.toLocaleString("en")} subjects`, figure: `${fmtRate(dur.ingestPerSecond)} records/s`, budget: "≥ 100 k/s", met: ok(dur.ingestPerSecond >= 100e3) });
 rows.push({ what: `full re-evaluation after a policy change, measured: ${re.subjects.toLocaleString("en")} subjects / ${re.records.toLocaleString("en")} records, on the calling thread / with ${re.workers} worker threads (of which ${re.workerStartSeconds.toFixed(1)} s starting them)`, figure: `${re.serialSeconds.toFixed(1)} s (${fmtRate(re.serialPerSecond)} subjects/s) / ${re.parallelSeconds.toFixed(1)} s (${fmtRate(parallelSteady)} subjects/s once started)`, budget: "", met: "—" });
 if (atSize) {
@@ -248,7 +278,7 @@ rows.push({ what: `cold start from SQLite (Standing.start: load the policies, re
 for (const p of peers) {
   const r = peerRates.get(p.name) as number;
   const same = oursSame.checks.perSecond / r;
-  rows.push({ what: `peer ${p.name} (same decisions, cross-checked), one core, ${peerModes.get(p.name) ?? ""}; ours on the same stream / ours on the 1 M random stream`, figure: `${fmtRate(r)}/s; ours/peer = ${same.toFixed(0)}× / ${(c.perSecond / r).toFixed(0)}× with reasons, ${(oursSame.denies.perSecond / r).toFixed(0)}× / ${(d.perSecond / r).toFixed(0)}× fast path`, budget: "ours ≥ 100× peer, same stream", met: ok(same >= 100) });
+  rows.push({ what: `peer ${p.name} (same decisions, cross-checked), one core, ${peerModes.get(p.name) ?? ""}; ours on the same stream / ours on the random stream over all ${N.toLocaleString("en")} indexed`, figure: `${fmtRate(r)}/s; ours/peer = ${same.toFixed(0)}× / ${(c.perSecond / r).toFixed(0)}× with reasons, ${(oursSame.denies.perSecond / r).toFixed(0)}× / ${(d.perSecond / r).toFixed(0)}× fast path`, budget: "ours ≥ 100× peer, same stream", met: ok(same >= 100) });
 }
 
 const load = loadavg().map((x) => x.toFixed(1)).join(" ");
@@ -287,7 +317,7 @@ const sizing = {
 };
 
 const seconds = (now() - started) / 1000;
-const out = { mode, at: new Date().toISOString(), machine, loadAverageAtStart: loadAtStart, loadAverageAtEnd: load, seconds, rows, scale, indexExtra: extra, peers: Object.fromEntries(peerRates), peerModes: Object.fromEntries(peerModes), oursOnPeerStream: { checksPerSecond: oursSame.checks.perSecond, deniesPerSecond: oursSame.denies.perSecond }, crossCheck: { compared, ...seen }, http, batchLatency: batches, durable: dur, reevaluation: re, reevaluationAtSize: atSize, coldStart: cold, feed, reeval1MSeconds: reeval1M, sizing };
+const out = { mode, at: new Date().toISOString(), machine, loadAverageAtStart: loadAtStart, loadAverageAtEnd: load, seconds, rows, scale, indexExtra: extra, peers: Object.fromEntries(peerRates), peerModes: Object.fromEntries(peerModes), oursOnPeerStream: { checksPerSecond: oursSame.checks.perSecond, deniesPerSecond: oursSame.denies.perSecond }, crossCheck: { compared, ...seen }, http, batchLatency: batches, durable: dur, reevaluation: re, reevaluationAtSize: atSize, evaluatePerSecond, instructions, coldStart: cold, feed, reeval1MSeconds: reeval1M, sizing };
 writeFileSync(new URL(`results-${mode}.json`, results), JSON.stringify(out, null, 2) + "\n");
 writeFileSync(new URL(`table-${mode}.md`, results), `${table}\n\nScaling:\n\n${scalingTable}\n`);
 const svgName = quick ? "scaling-quick.svg" : huge ? "scaling-10m.svg" : "scaling.svg";
@@ -306,6 +336,6 @@ console.log(`  records: ${fmtRate(sizing.recordsPerYear)}/year (assumed 10 per s
 console.log(`  ingest partitions for the peak: ${sizing.partitionsAtMeasuredRate} at the measured ${fmtRate(ingestRate)}/s each; ${sizing.partitionsAtBudget} at the 100 k/s budget`);
 console.log(`  storage: ${sizing.bytesPerRecord.toFixed(0)} B per record as measured (SQLite + WAL, with states, notices, journal) → ${fmtBytes(sizing.storagePerYear)} per year`);
 console.log(`  re-evaluating everyone after a policy change: ${(sizing.reevalCoreSeconds / 3600).toFixed(0)} core-hours at the measured single-thread rate`);
-console.log("\nInstructions per operation of the check, screening and evaluator, which repeat where these times move: npm run bench:instructions (valgrind, about three minutes).");
+console.log(instructions.counted ? `\nInstructions per operation (beside the times above): ${instructions.note}; ${instructions.indexed.toLocaleString("en")} subjects indexed; N = ${instructions.n}. They repeat where times move; npm run bench:instructions prints them alone.` : `\nInstructions per operation: ${instructions.why}.`);
 console.log(`\nTotal ${seconds.toFixed(0)} s. Results: bench/results/results-${mode}.json, table-${mode}.md, ${svgName}`);
 process.exit(0);
