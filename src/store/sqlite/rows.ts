@@ -124,6 +124,7 @@ export function readPage(stmts: PageStatements, ids: readonly SubjectId[]): Stor
   // ids (the subjects an ingest batch touched, often a fifth of a range or less) are read
   // by their list, so that the records of the subjects in between are not read: reading
   // them by runs of nearby ids read four to five times the rows an ingest batch needed.
+  // Rows of subjects in the range but not in `ids` are skipped.
   const sparse = hi - lo + 1 > 2 * ids.length + 64;
   const q = sparse ? stmts.listed : stmts.range;
   const params: unknown[] = sparse ? [JSON.stringify(ids)] : [lo, hi];
