@@ -45,21 +45,26 @@ const cfg = quick
 // ------------------------------------------------------------------ index scaling
 const scale: (ScalePoint & { buildSeconds: number; denies: CheckFigures; checks: CheckFigures; screening: number })[] = [];
 let largest: ReturnType<typeof buildIndex> | undefined;
+/**
+ * `check` with reasons, timed on the stream `q`. Each decision is kept (a ring of 1024),
+ * as a caller would use it: otherwise the optimiser may see it unused and never allocate it.
+ */
+function timeChecks(index: ReturnType<typeof buildIndex>["index"], q: { schemes: string[]; values: string[] }): CheckFigures {
+  const keep: unknown[] = new Array(1024);
+  let k = 0;
+  return measureCalls((s, v) => {
+    const dec = index.check(s, v, "air-travel", AT, policy.ref);
+    keep[k++ & 1023] = dec;
+    return dec.decision === "deny";
+  }, q, cfg.callSeconds);
+}
 function scalePoint(n: number): (typeof scale)[number] & { built: ReturnType<typeof buildIndex> } {
   log(`index: building ${n.toLocaleString("en")} restricted subjects`);
   const b = buildIndex(n, defs);
   const q = queries(n, 1 << 20, 0.5, 7);
   log(`index: ${n}: build ${b.buildSeconds.toFixed(2)} s, ${b.bytesPerSubject.toFixed(0)} B/subject; timing checks`);
   const denies = measureCalls((s, v) => b.index.denies(s, v, "air-travel", AT), q, cfg.callSeconds);
-  // The decision is kept (a ring of 1024), as a caller would use it: otherwise the
-  // optimiser may see it unused and never allocate it.
-  const keep: unknown[] = new Array(1024);
-  let ki = 0;
-  const checks = measureCalls((s, v) => {
-    const dec = b.index.check(s, v, "air-travel", AT, policy.ref);
-    keep[ki++ & 1023] = dec;
-    return dec.decision === "deny";
-  }, q, cfg.callSeconds);
+  const checks = timeChecks(b.index, q);
   const screening = measureScreening(b.index, q, cfg.callSeconds).perSecond;
   return { subjects: n, bytesPerSubject: b.bytesPerSubject, p50ns: denies.p50ns, p99ns: denies.p99ns, deniesPerSecond: denies.perSecond, checksPerSecond: checks.perSecond, buildSeconds: b.buildSeconds, denies, checks, screening, built: b };
 }
@@ -193,14 +198,8 @@ zen.dispose();
 // stream, random over all 1 M subjects and so mostly cache misses, is printed beside it.
 const SAME = 1 << 12; // measureCalls wants a power of two: the stream repeats to fill it
 const sameQ = { schemes: Array.from({ length: SAME }, (_, i) => (stream[i % stream.length] as Case).scheme), values: Array.from({ length: SAME }, (_, i) => (stream[i % stream.length] as Case).value) };
-const keepSame: unknown[] = new Array(1024);
-let ks = 0;
 const oursSame = {
-  checks: measureCalls((s, v) => {
-    const dec = bigIndex.check(s, v, "air-travel", AT, policy.ref);
-    keepSame[ks++ & 1023] = dec;
-    return dec.decision === "deny";
-  }, sameQ, cfg.callSeconds),
+  checks: timeChecks(bigIndex, sameQ),
   denies: measureCalls((s, v) => bigIndex.denies(s, v, "air-travel", AT), sameQ, cfg.callSeconds),
 };
 log(`peers: ours on the peers' stream ${fmtRate(oursSame.checks.perSecond)} checks with reasons, ${fmtRate(oursSame.denies.perSecond)} fast path, per CPU-second`);

@@ -559,6 +559,15 @@ export interface OutboxRow {
 }
 
 
+/**
+ * Whether a page's ids (ascending) are too scattered to read by their id range: an ingest
+ * batch's subjects are often a fifth of a range or less, and reading the range would read
+ * every subject in between. Each store then reads them by their list instead.
+ */
+export function scatteredIds(ids: readonly SubjectId[]): boolean {
+  return ids.length > 0 && (ids[ids.length - 1] as number) - (ids[0] as number) + 1 > 2 * ids.length + 64;
+}
+
 /** Converts a stored row back into what the evaluator reads. */
 export function toSubjectRecord(r: RecordRow): SubjectRecord {
   const body = JSON.parse(r.body) as { fields?: Record<string, unknown>; supersedes?: string };

@@ -4,7 +4,7 @@
 // own: a worker's connection could not see the locking transaction's snapshot, so
 // PgStore's pageReader() is undefined and the writing thread reads pages through here.
 import type pg from "pg";
-import type { ApplicationRow, DisputeRow, RecordRow, StateRow, StoredInputs, SubjectId } from "../types.js";
+import { scatteredIds, type ApplicationRow, type DisputeRow, type RecordRow, type StateRow, type StoredInputs, type SubjectId } from "../types.js";
 import { recordCols, toApplication, toDispute, toRecord, toState, type Row } from "./rows.js";
 
 type Queryable = Pick<pg.PoolClient, "query">;
@@ -17,7 +17,7 @@ export async function readPage(db: Queryable, ids: readonly SubjectId[]): Promis
   for (const id of ids) page.set(id, { subjectId: id, records: [], disputes: [], applications: [], state: undefined });
   // A page of consecutive subjects is read by its id range; scattered ones (the subjects
   // an ingest batch touched) by their ids, so that the subjects in between are not read.
-  const sparse = hi - lo + 1 > 2 * ids.length + 64;
+  const sparse = scatteredIds(ids);
   const where = sparse ? "subject_id = ANY($1::bigint[])" : "subject_id BETWEEN $1 AND $2";
   const params = sparse ? [[...ids]] : [lo, hi];
   const [records, disputes, applications, states] = [

@@ -2,7 +2,7 @@
 // workers (see pages.ts): what evaluation reads comes back the same from either.
 import type Database from "better-sqlite3";
 import type { SubjectState } from "../../engine/types.js";
-import type { ApplicationRow, DisputeRow, DisputeStatus, RecordRow, StateRow, StoredInputs, SubjectId } from "../types.js";
+import { scatteredIds, type ApplicationRow, type DisputeRow, type DisputeStatus, type RecordRow, type StateRow, type StoredInputs, type SubjectId } from "../types.js";
 
 export type Row = Record<string, unknown>;
 
@@ -81,7 +81,7 @@ export function toDispute(r: Row): DisputeRow {
   };
 }
 
-interface ByRange {
+interface PageQueries {
   readonly records: Database.Statement;
   readonly disputes: Database.Statement;
   readonly applications: Database.Statement;
@@ -90,12 +90,12 @@ interface ByRange {
 
 export interface PageStatements {
   /** A page of consecutive subjects, by its id range (two parameters: lo, hi). */
-  readonly range: ByRange;
+  readonly range: PageQueries;
   /** Scattered subjects, by their ids (one parameter: a JSON array of the ids). */
-  readonly listed: ByRange;
+  readonly listed: PageQueries;
 }
 
-function statements(db: Database.Database, where: string): ByRange {
+function statements(db: Database.Database, where: string): PageQueries {
   return {
     // Rows as arrays (raw), in the columns' order: a page is thousands of rows, and an
     // object per row with named keys cost a fifth of reading it. A subject's records come
@@ -120,12 +120,10 @@ export function readPage(stmts: PageStatements, ids: readonly SubjectId[]): Stor
   const hi = ids[ids.length - 1] as number;
   const page = new Map<SubjectId, { subjectId: SubjectId; records: RecordRow[]; disputes: DisputeRow[]; applications: ApplicationRow[]; state: StateRow | undefined }>();
   for (const id of ids) page.set(id, { subjectId: id, records: [], disputes: [], applications: [], state: undefined });
-  // A page of consecutive subjects (a re-evaluation's) is read by its id range. Scattered
-  // ids (the subjects an ingest batch touched, often a fifth of a range or less) are read
-  // by their list, so that the records of the subjects in between are not read: reading
-  // them by runs of nearby ids read four to five times the rows an ingest batch needed.
-  // Rows of subjects in the range but not in `ids` are skipped.
-  const sparse = hi - lo + 1 > 2 * ids.length + 64;
+  // A page of consecutive subjects (a re-evaluation's) is read by its id range, and rows of
+  // subjects in the range but not in `ids` are skipped; scattered ids by their list (runs of
+  // nearby ids, as before, read four to five times the rows an ingest batch needed).
+  const sparse = scatteredIds(ids);
   const q = sparse ? stmts.listed : stmts.range;
   const params: unknown[] = sparse ? [JSON.stringify(ids)] : [lo, hi];
   for (const r of q.records.all(...params) as unknown[][]) page.get(r[3] as number)?.records.push(rawRecord(r));
