@@ -127,6 +127,23 @@ describe("authentication with cached keys", () => {
     expect(a.authenticateCached(bearer(key))).toBeUndefined();
   });
 
+  it("given a cached key, when wrong secrets come before and after the right one, then only the right one passes, whatever its length", async () => {
+    const { key, keyId } = await admin(server);
+    const a = new Authenticator(serverStore);
+    const flip = (s: string, i: number): string => s.slice(0, i) + (s[i] === "A" ? "B" : "A") + s.slice(i + 1);
+    await refusal(() => a.authenticate(bearer(flip(key, key.length - 1)))); // reads the row; no secret has matched yet
+    const principal = await a.authenticate(bearer(key));
+    expect(principal).toMatchObject({ kind: "key", keyId });
+    // Once the right secret has matched, every wrong one is still refused: a change at the
+    // start of the secret (after "stk_<id>_"), in its middle or at its end, a character more or less.
+    const secretAt = "stk_".length + 12 + 1;
+    for (const wrong of [flip(key, secretAt), flip(key, key.length >> 1), flip(key, key.length - 1), key + "A", key.slice(0, -1)]) {
+      expect(wrong).not.toBe(key);
+      expect(() => a.authenticateCached(bearer(wrong))).toThrow("unknown API key");
+    }
+    expect(a.authenticateCached(bearer(key))).toBe(principal);
+  });
+
   it("a key revoked by the same process is refused on the very next request", async () => {
     const { key, keyId } = await admin(server);
     expect(await server.authenticate(bearer(key))).toMatchObject({ keyId });

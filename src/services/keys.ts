@@ -72,14 +72,20 @@ interface CachedKey {
   /** The stored SHA-256, decoded once. */
   readonly hash: Buffer;
   readonly principal: Principal;
+  /** The secret that matched the hash, once one has: later requests are compared to it. */
+  verified?: string;
 }
 
 /**
  * Authenticates keys against one store, remembering the key rows it has read. A lookup
  * by SQL plus the hex decoding was about a tenth of a check's cost over HTTP; the cache
- * turns it into a hash and a Map lookup. The presented key is still hashed and compared
- * in constant time on every request, and only keys that exist are remembered, so the
- * cache holds at most one entry per stored key and nothing an unknown key could fill.
+ * turns it into a Map lookup. The first secret presented for a cached key is hashed and
+ * compared in constant time with the stored hash; once one has matched, it is kept in
+ * the entry and later requests are compared with it, also in constant time, without
+ * hashing (the hash was a twentieth of a check over HTTP). Only keys that exist are
+ * remembered, one secret each, so the cache holds at most one entry per stored key and
+ * nothing an unknown key could fill; a revoked or changed key leaves the cache with its
+ * secret.
  *
  * The cache is a projection of the change feed: a key created or revoked by this
  * process is dropped at once (`forget`), and one revoked by another process when the
@@ -152,9 +158,29 @@ function presented(header: string): { key: string; keyId: string | undefined } {
 }
 
 function judge(key: string, k: CachedKey | undefined): Principal {
-  if (!k || !hashMatches(k.hash, key)) throw new StandingError("unauthorized", "unknown API key");
+  if (!k || !matches(k, key)) throw new StandingError("unauthorized", "unknown API key");
   if (k.row.revokedAt !== null) throw new StandingError("unauthorized", `API key ${k.row.keyId} was revoked`, { keyId: k.row.keyId });
   return k.principal;
+}
+
+/**
+ * The presented key against the secret that matched this entry before, or, until one
+ * has, against its hash. Both compare in constant time. SHA-256 maps distinct secrets to
+ * distinct hashes, so a secret unequal to the verified one is refused without hashing.
+ */
+function matches(k: CachedKey, key: string): boolean {
+  if (k.verified !== undefined) return sameSecret(k.verified, key);
+  if (!hashMatches(k.hash, key)) return false;
+  k.verified = key;
+  return true;
+}
+
+/** Equal strings, compared over their whole length whatever differs (the length of a key is no secret). */
+function sameSecret(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 /** The presented key against a cached row's hash, decoded from hex once when cached; constant time. */
