@@ -1,5 +1,6 @@
 // The API server for the HTTP figures, in its own process so the load generator does
-// not share its event loop. A temp SQLite file (WAL), the municipal policy, a few
+// not share its event loop. It runs the compiled product (dist/, built by the bench
+// first), as `npm start` does. A temp SQLite file (WAL), the municipal policy, a few
 // hundred restricted subjects ingested through Standing, one checkpoint key. Prints one
 // JSON line (port, key, identifiers) on stdout when listening; exits when stdin closes.
 // With BENCH_SERVER_PROF=DIR, the lines "profile NAME" and "profile-end" on stdin start
@@ -10,12 +11,15 @@ import { Session } from "node:inspector/promises";
 import { createInterface } from "node:readline";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Standing } from "../src/standing.js";
-import { SqliteStore } from "../src/store/sqlite/store.js";
-import { ManualClock } from "../src/time.js";
-import { buildServer } from "../src/api/server.js";
 import type { RecordInput } from "../src/ingest/input.js";
 import { NOW, POLICY_FILE } from "./durable.js";
+import { product } from "./product.js";
+
+// The product as `npm start` runs it: compiled (dist/), not transformed on load.
+const { Standing } = await product<typeof import("../src/standing.js")>("standing.js");
+const { SqliteStore } = await product<typeof import("../src/store/sqlite/store.js")>("store/sqlite/store.js");
+const { ManualClock } = await product<typeof import("../src/time.js")>("time.js");
+const { buildServer } = await product<typeof import("../src/api/server.js")>("api/server.js");
 
 const DAY = 86_400_000;
 const RESTRICTED = Number(process.env.BENCH_HTTP_RESTRICTED ?? 500);

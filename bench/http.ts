@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import autocannon from "autocannon";
+import { ensureBuilt } from "./product.js";
 import { log, now } from "./util.js";
 
 export interface HttpFigures {
@@ -39,6 +40,7 @@ function cpuSecondsOf(pid: number | undefined): number {
 
 /** Starts a bench server script in its own process; `nextLine` reads its stdout a line at a time. */
 export function startServer(script: string, env: NodeJS.ProcessEnv = {}): { child: ReturnType<typeof spawn>; nextLine: () => Promise<string> } {
+  ensureBuilt(); // the API server runs the compiled product
   const child = spawn(process.execPath, ["--import", "tsx", new URL(script, import.meta.url).pathname], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, ...env } });
   const rl = createInterface({ input: child.stdout! });
   const nextLine = (): Promise<string> =>
