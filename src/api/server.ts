@@ -11,6 +11,7 @@ import { Type, type Static, type TypeBoxTypeProvider } from "@fastify/type-provi
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { StandingError, errorCodes, isStandingError, type ErrorCode } from "../errors.js";
 import { parseIdentifier, type CheckResult, type IngestResult, type Standing } from "../standing.js";
+import type { Receipt } from "../journal/receipt.js";
 import { timeOrderedId } from "../ids.js";
 import type { ScreenedDecision } from "../store/screening-log.js";
 import { describePrincipal, type Principal, type Role } from "../auth/principals.js";
@@ -85,6 +86,36 @@ const SCREENING_LOG_BATCH = 4096;
 const NO_CODES: readonly string[] = Object.freeze([]);
 
 /** A decision's reason codes, as the log and receipts name them; none allocated for an allow. */
+/**
+ * The decision log's milliseconds for an answer's ISO time. Answers made in the same
+ * millisecond share their time, so the last one parsed is kept: a busy checkpoint's
+ * checks then parse a date once a millisecond, not once each.
+ */
+let lastIso = "";
+let lastMs = NaN;
+function instantOf(iso: string): number {
+  if (iso !== lastIso) {
+    lastMs = Date.parse(iso);
+    lastIso = iso;
+  }
+  return lastMs;
+}
+
+/** How the log names a key's holder, made once per principal (the key cache keeps one object per key). */
+const askers = new WeakMap<Principal, string>();
+function askerOf(p: Principal): string {
+  let a = askers.get(p);
+  if (a === undefined) askers.set(p, (a = describePrincipal(p)));
+  return a;
+}
+
+/** An answer with its receipt, spelled out rather than spread: one object shape for every such answer. */
+function withReceipt(d: ReturnType<Standing["check"]>, stale: boolean, receipt: Receipt): unknown {
+  return stale
+    ? { id: d.id, subject: d.subject, decision: d.decision, context: d.context, reasons: d.reasons, privileges: d.privileges, policy: d.policy, at: d.at, stale: true, receipt }
+    : { id: d.id, subject: d.subject, decision: d.decision, context: d.context, reasons: d.reasons, privileges: d.privileges, policy: d.policy, at: d.at, receipt };
+}
+
 function codesOf(d: CheckResult): readonly string[] {
   return d.reasons.length === 0 ? NO_CODES : d.reasons.map((x) => x.code);
 }
@@ -326,14 +357,14 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       countDecision(context, decided.decision);
       const codes = codesOf(decided);
       if (p.kind === "key") {
-        log.add({ id: decided.id, at: Date.parse(decided.at), keyId: p.keyId, askedBy: describePrincipal(p), scheme: subject.scheme, value: subject.value, context, decision: decided.decision, codes });
+        log.add({ id: decided.id, at: instantOf(decided.at), keyId: p.keyId, askedBy: askerOf(p), scheme: subject.scheme, value: subject.value, context, decision: decided.decision, codes });
       }
       const d = stale ? { ...decided, stale: true as const } : decided;
       // Signed on the HTTP path, in batches per turn of the event loop (docs/journal.md, "Receipts": why not in check()).
       const receipt = withReceipts ? standing.receipts.checkBatched({ id: d.id, subject: d.subject, context, answer: d.decision, codes, policy: d.policy, at: d.at }) : undefined;
       // The response schema serialises it (fast-json-stringify); its readonly arrays are only read.
       if (!receipt) return d as unknown as Static<typeof S.Decision>;
-      return receipt.then((r) => ({ ...d, receipt: r }) as unknown as Static<typeof S.Decision>);
+      return receipt.then((r) => withReceipt(decided, stale, r) as unknown as Static<typeof S.Decision>);
     }
 
     // ---- screenings
@@ -364,7 +395,7 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
             const decisions = logged;
             logged = [];
             if (decisions.length === 0 || p.kind !== "key") return;
-            await standing.logScreening({ id: timeOrderedId(), at: loggedAt, keyId: p.keyId, askedBy: describePrincipal(p), context, decisions });
+            await standing.logScreening({ id: timeOrderedId(), at: loggedAt, keyId: p.keyId, askedBy: askerOf(p), context, decisions });
           };
           try {
             for (const line of lines) {

@@ -289,7 +289,8 @@ describe("staleness", () => {
         expect(check.body.error).toHaveProperty("message");
       } else {
         expect(check.status).toBe(200);
-        expect(check.body).toMatchObject({ decision: "allow", stale: true });
+        // Flagged in the answer and its header, and still signed: it carries a receipt as a current answer does.
+        expect(check.body).toMatchObject({ decision: "allow", stale: true, receipt: { format: "standing-receipt/1" } });
         expect(check.stale).toBe("true");
       }
 
