@@ -73,15 +73,24 @@ export class Receipts {
    */
   checkBatched(c: Omit<CheckClaims, "type" | "head">): Promise<Receipt> | undefined {
     if (!this.signer()) return undefined;
+    return new Promise<Receipt>((resolve, reject) => this.whenSigned(c, resolve, reject));
+  }
+
+  /**
+   * The same batch, answered by callback: what the HTTP check uses, so an answer waits
+   * on no promise of its own. Returns false (and calls neither) when the store has no
+   * signing key.
+   */
+  whenSigned(c: Omit<CheckClaims, "type" | "head">, resolve: (r: Receipt) => void, reject: (e: unknown) => void): boolean {
+    if (!this.signer()) return false;
     const claims: CheckClaims = { type: "check", id: c.id, subject: { scheme: c.subject.scheme, value: c.subject.value }, context: c.context, answer: c.answer, codes: c.codes, policy: c.policy, at: c.at, head: this.currentHead() };
-    return new Promise<Receipt>((resolve, reject) => {
-      this.pending.push({ claims, resolve, reject });
-      if (this.pending.length >= MAX_BATCH) this.flush();
-      else if (!this.flushing) {
-        this.flushing = true;
-        setImmediate(() => this.flush());
-      }
-    });
+    this.pending.push({ claims, resolve, reject });
+    if (this.pending.length >= MAX_BATCH) this.flush();
+    else if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(() => this.flush());
+    }
+    return true;
   }
 
   private flush(): void {

@@ -347,8 +347,8 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       }
     }
 
-    /** One decision, counted, logged and (with receipts on) signed. */
-    function checkAndLog(p: Principal, subject: Identifier, context: string, reply: FastifyReply): Static<typeof S.Decision> | Promise<Static<typeof S.Decision>> {
+    /** One decision, counted, logged and (with receipts on) signed: returned, or sent once its receipt is signed. */
+    function checkAndLog(p: Principal, subject: Identifier, context: string, reply: FastifyReply): Static<typeof S.Decision> | undefined {
       assertContext(p, context);
       // Past the staleness bound: refused (index-stale), or answered and flagged (STANDING_STALE=serve).
       const stale = standing.assertFresh();
@@ -359,12 +359,11 @@ export function buildServer(standing: Standing, options: ServerOptions = {}): Fa
       if (p.kind === "key") {
         log.add({ id: decided.id, at: instantOf(decided.at), keyId: p.keyId, askedBy: askerOf(p), scheme: subject.scheme, value: subject.value, context, decision: decided.decision, codes });
       }
-      const d = stale ? { ...decided, stale: true as const } : decided;
       // Signed on the HTTP path, in batches per turn of the event loop (docs/journal.md, "Receipts": why not in check()).
-      const receipt = withReceipts ? standing.receipts.checkBatched({ id: d.id, subject: d.subject, context, answer: d.decision, codes, policy: d.policy, at: d.at }) : undefined;
-      // The response schema serialises it (fast-json-stringify); its readonly arrays are only read.
-      if (!receipt) return d as unknown as Static<typeof S.Decision>;
-      return receipt.then((r) => withReceipt(decided, stale, r) as unknown as Static<typeof S.Decision>);
+      // The answer is sent when its batch is signed; the response schema serialises it
+      // (fast-json-stringify), and its readonly arrays are only read.
+      if (withReceipts && standing.receipts.whenSigned({ id: decided.id, subject: decided.subject, context, answer: decided.decision, codes, policy: decided.policy, at: decided.at }, (r) => void reply.send(withReceipt(decided, stale, r)), (e) => void reply.send(e))) return undefined; // a synchronous handler's answer may be sent later
+      return (stale ? { ...decided, stale: true as const } : decided) as unknown as Static<typeof S.Decision>;
     }
 
     // ---- screenings
